@@ -1,0 +1,182 @@
+//! Findings about a `connect-src` list: each with a severity and a stable code that scripts
+//! can match on. [`Environment::Production`](crate::Environment::Production) refuses the
+//! findings whose [`refused_in_production`](Finding::refused_in_production) is true.
+//!
+//! ```
+//! use connect_src::{audit, Source};
+//!
+//! let findings = audit::audit(&[Source::STAR]);
+//! assert_eq!(findings[0].code, "wildcard-star");
+//! assert!(findings[0].refused_in_production());
+//! ```
+
+use std::fmt;
+
+use crate::source::{is_ip_literal, is_loopback_host, Host, Source};
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Severity {
+    /// Worth knowing; not a weakness by itself.
+    Info,
+    /// Probably not what was meant, or weaker than it looks.
+    Warning,
+    /// Lets connections go where an attacker wants: production refuses it.
+    High,
+}
+
+impl Severity {
+    /// `info`, `warning` or `high`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding about one source (or about the list, when `source` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finding {
+    /// How much it matters.
+    pub severity: Severity,
+    /// A stable, kebab-case code (`wildcard-star`, `scheme-only`, `insecure-scheme`, …).
+    pub code: &'static str,
+    /// The source it is about, as serialized.
+    pub source: Option<String>,
+    /// What it means, in a sentence.
+    pub message: String,
+}
+
+impl Finding {
+    fn new(
+        severity: Severity,
+        code: &'static str,
+        source: &Source,
+        message: impl Into<String>,
+    ) -> Self {
+        Finding {
+            severity,
+            code,
+            source: Some(source.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// Whether [`Environment::Production`](crate::Environment::Production) refuses a policy
+    /// with this finding.
+    pub fn refused_in_production(&self) -> bool {
+        self.severity == Severity::High
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.severity, self.code)?;
+        if let Some(s) = &self.source {
+            write!(f, " {s}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Audits a list of sources.
+pub fn audit(sources: &[Source]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for s in sources {
+        match s {
+            s if s.is_star() => out.push(Finding::new(
+                Severity::High,
+                "wildcard-star",
+                s,
+                "`*` allows connections to any http(s) host (and ws/wss in browsers), so an injected script can send data anywhere; it still does not cover data: or blob:",
+            )),
+            Source::Scheme(scheme) => {
+                let (sev, msg) = match scheme.as_str() {
+                    "http" | "https" => (Severity::High, "allows connections to every host on the web"),
+                    "ws" | "wss" => (Severity::High, "allows WebSocket connections to every host"),
+                    "data" | "blob" => (Severity::High, "lets scripts fetch data:/blob: URLs they build themselves, a common exfiltration and filter-bypass path"),
+                    _ => (Severity::Warning, "allows every URL of this scheme"),
+                };
+                out.push(Finding::new(sev, "scheme-only", s, msg));
+            }
+            Source::Host(h) => {
+                let name = match h.host() {
+                    Host::Any => None,
+                    Host::Subdomains(n) | Host::Name(n) => Some(&**n),
+                };
+                let loopback = match h.host() {
+                    Host::Name(n) => is_loopback_host(n),
+                    Host::Subdomains(n) => &**n == "localhost",
+                    Host::Any => false,
+                };
+                if let Some(scheme) = h.scheme() {
+                    if matches!(scheme.as_str(), "http" | "ws") && !loopback {
+                        out.push(Finding::new(
+                            Severity::High,
+                            "insecure-scheme",
+                            s,
+                            format!("{}:// sends traffic in clear text, readable and changeable by anyone on the path; use {}://", scheme, if scheme.as_str() == "http" { "https" } else { "wss" }),
+                        ));
+                    }
+                }
+                if h.host() == &Host::Any && !s.is_star() {
+                    out.push(Finding::new(
+                        Severity::High,
+                        "wildcard-star",
+                        s,
+                        "a `*` host allows every host for this scheme and port",
+                    ));
+                }
+                if name.is_some_and(is_ip_literal) && !loopback {
+                    out.push(Finding::new(
+                        Severity::Warning,
+                        "ip-literal",
+                        s,
+                        "an IP address source breaks when the address changes, and 'self' never matches it from a named host",
+                    ));
+                }
+            }
+            Source::SelfOrigin | Source::None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(list: &str) -> Vec<(&'static str, bool)> {
+        let sources: Vec<Source> = list.split(' ').map(|s| s.parse().unwrap()).collect();
+        audit(&sources)
+            .into_iter()
+            .map(|f| (f.code, f.refused_in_production()))
+            .collect()
+    }
+
+    #[test]
+    fn codes_and_refusals() {
+        assert_eq!(codes("*"), [("wildcard-star", true)]);
+        assert_eq!(codes("https://*"), [("wildcard-star", true)]);
+        assert_eq!(codes("https:"), [("scheme-only", true)]);
+        assert_eq!(codes("blob:"), [("scheme-only", true)]);
+        assert_eq!(codes("ftp:"), [("scheme-only", false)]);
+        assert_eq!(codes("http://a.com"), [("insecure-scheme", true)]);
+        assert_eq!(codes("ws://*.a.com"), [("insecure-scheme", true)]);
+        assert_eq!(codes("https://10.0.0.1"), [("ip-literal", false)]);
+        assert!(
+            codes("http://localhost:3000 ws://127.0.0.1 'self' https://a.com wss://b.com")
+                .is_empty()
+        );
+    }
+}

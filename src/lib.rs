@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod audit;
+pub mod header;
+pub mod layer;
+pub mod policy;
+pub mod source;
+
+pub use layer::{CspLayer, CspService, HeaderMode, PolicyHandle};
+pub use policy::{ConnectSrc, ConnectSrcBuilder, Environment, Policy, PolicyBuilder, PolicyError};
+pub use source::{Host, HostSource, Port, Scheme, Source, SourceError, SourceErrorKind};

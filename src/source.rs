@@ -1,0 +1,742 @@
+//! Source expressions: the validated atoms of a `connect-src` list.
+//!
+//! [`Source`] implements the CSP3 §2.3.1 grammar exactly. [`FromStr`] parses one source
+//! expression and refuses anything that is not one (or that means nothing for connections);
+//! [`Display`](fmt::Display) writes it back, and `parse(display(s)) == s` for every source.
+//!
+//! ```
+//! use connect_src::Source;
+//!
+//! let api: Source = "https://API.MyApp.com:443/v1/".parse()?;
+//! assert_eq!(api.to_string(), "https://api.myapp.com:443/v1/");
+//!
+//! // IDN hosts become punycode, as the grammar requires.
+//! let idn: Source = "wss://bücher.example".parse()?;
+//! assert_eq!(idn.to_string(), "wss://xn--bcher-kva.example");
+//!
+//! // Anything that could change the header's meaning is refused, and the error says why.
+//! let err = "https://api.myapp.com; script-src *".parse::<Source>().unwrap_err();
+//! assert!(err.to_string().contains("';'"));
+//! # Ok::<_, connect_src::SourceError>(())
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One source expression of a `connect-src` list (CSP3 §2.3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// `'self'`: the document's own origin (with the ws/wss rules of §6.7.2.8).
+    SelfOrigin,
+    /// `'none'`: nothing. Only valid alone in a list.
+    None,
+    /// A scheme-source such as `https:` or `wss:`: every URL of that scheme.
+    Scheme(Scheme),
+    /// A host-source such as `https://*.example.com:8443/api/`, or `*`.
+    Host(HostSource),
+}
+
+impl Source {
+    /// `*`: any http(s) URL, or any URL of the page's own scheme (§6.7.2.8 step 1).
+    pub const STAR: Source = Source::Host(HostSource {
+        scheme: None,
+        host: Host::Any,
+        port: None,
+        path: None,
+    });
+
+    /// Parses one source expression; the same as [`str::parse`].
+    pub fn parse(text: &str) -> Result<Source, SourceError> {
+        text.parse()
+    }
+
+    /// A scheme-source (`https:`), for a scheme given at run time.
+    pub fn scheme(scheme: &str) -> Result<Source, SourceError> {
+        Scheme::new(scheme).map(Source::Scheme)
+    }
+
+    /// Whether this is `*` (the bare wildcard host-source, with no scheme, port or path).
+    pub fn is_star(&self) -> bool {
+        matches!(self, Source::Host(h) if h.host == Host::Any && h.scheme.is_none() && h.port.is_none() && h.path.is_none())
+    }
+
+    /// The host-source inside, if this is one.
+    pub fn as_host(&self) -> Option<&HostSource> {
+        match self {
+            Source::Host(h) => Some(h),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::SelfOrigin => f.write_str("'self'"),
+            Source::None => f.write_str("'none'"),
+            Source::Scheme(s) => write!(f, "{}:", s.as_str()),
+            Source::Host(h) => h.fmt(f),
+        }
+    }
+}
+
+impl FromStr for Source {
+    type Err = SourceError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_source(text)
+    }
+}
+
+impl From<HostSource> for Source {
+    fn from(h: HostSource) -> Self {
+        Source::Host(h)
+    }
+}
+
+impl From<Scheme> for Source {
+    fn from(s: Scheme) -> Self {
+        Source::Scheme(s)
+    }
+}
+
+/// A URL scheme, validated against RFC 3986 §3.1 and lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scheme(Box<str>);
+
+impl Scheme {
+    /// Validates and lower-cases a scheme name (without the `:`).
+    pub fn new(name: &str) -> Result<Scheme, SourceError> {
+        if !is_scheme(name) {
+            return Err(SourceError::new(
+                format!("{name}:"),
+                SourceErrorKind::InvalidScheme,
+            ));
+        }
+        Ok(Scheme(name.to_ascii_lowercase().into_boxed_str()))
+    }
+
+    /// `http`
+    pub fn http() -> Scheme {
+        Scheme("http".into())
+    }
+    /// `https`
+    pub fn https() -> Scheme {
+        Scheme("https".into())
+    }
+    /// `ws`
+    pub fn ws() -> Scheme {
+        Scheme("ws".into())
+    }
+    /// `wss`
+    pub fn wss() -> Scheme {
+        Scheme("wss".into())
+    }
+
+    /// The lower-case scheme name, without `:`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The scheme's default port, for the schemes that have one in the URL standard.
+    pub fn default_port(&self) -> Option<u16> {
+        default_port(&self.0)
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The default port of a special scheme (URL standard), if it has one.
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        "ftp" => Some(21),
+        _ => None,
+    }
+}
+
+/// The host part of a host-source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Host {
+    /// `*`: any host.
+    Any,
+    /// `*.example.com`: any subdomain of `example.com`, not `example.com` itself. Holds the
+    /// part after `*.`, lower-case ASCII.
+    Subdomains(Box<str>),
+    /// An exact host name (lower-case ASCII, punycode for IDN) or an IPv4 literal.
+    Name(Box<str>),
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Any => f.write_str("*"),
+            Host::Subdomains(h) => write!(f, "*.{h}"),
+            Host::Name(h) => f.write_str(h),
+        }
+    }
+}
+
+/// The port part of a host-source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Port {
+    /// `:*`: any port.
+    Any,
+    /// A port number.
+    Number(u16),
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Port::Any => f.write_str("*"),
+            Port::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// A host-source: `[scheme://]host[:port][/path]` (CSP3 §2.3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostSource {
+    pub(crate) scheme: Option<Scheme>,
+    pub(crate) host: Host,
+    pub(crate) port: Option<Port>,
+    pub(crate) path: Option<Box<str>>,
+}
+
+impl HostSource {
+    /// The scheme, if the source names one (`https://x` has one, `x` does not).
+    pub fn scheme(&self) -> Option<&Scheme> {
+        self.scheme.as_ref()
+    }
+    /// The host part.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+    /// The port part, if any.
+    pub fn port(&self) -> Option<Port> {
+        self.port
+    }
+    /// The path part, if any (percent-encoding kept as written).
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+    /// The same source without its path: paths are not a security boundary (§7.6).
+    pub fn without_path(&self) -> HostSource {
+        HostSource {
+            path: None,
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for HostSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = &self.scheme {
+            write!(f, "{s}://")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(p) = &self.port {
+            write!(f, ":{p}")?;
+        }
+        if let Some(p) = &self.path {
+            f.write_str(p)?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for HostSource {
+    type Err = SourceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match parse_source(s)? {
+            Source::Host(h) => Ok(h),
+            _ => Err(SourceError::new(s, SourceErrorKind::NotAHostSource)),
+        }
+    }
+}
+
+/// A source expression that could not be accepted: the text, and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    text: String,
+    kind: SourceErrorKind,
+}
+
+impl SourceError {
+    pub(crate) fn new(text: impl Into<String>, kind: SourceErrorKind) -> Self {
+        SourceError {
+            text: text.into(),
+            kind,
+        }
+    }
+    /// The offending text as given (control characters shown escaped in `Display`).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+    /// Which rule the text breaks.
+    pub fn kind(&self) -> &SourceErrorKind {
+        &self.kind
+    }
+}
+
+/// Why a source expression was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SourceErrorKind {
+    /// The text was empty.
+    Empty,
+    /// A character that the grammar forbids (whitespace, `;`, `,`, a quote, a control
+    /// character, a non-ASCII character outside the host).
+    ForbiddenChar(char),
+    /// A keyword written without quotes (`self` is a host name to a browser).
+    UnquotedKeyword(&'static str),
+    /// A quoted keyword CSP does not define.
+    UnknownKeyword,
+    /// A keyword, nonce or hash that has no effect on connections.
+    NotForConnections,
+    /// Invalid scheme name.
+    InvalidScheme,
+    /// `scheme://` with no host.
+    EmptyHost,
+    /// A label that is empty (`a..b`) or has a character outside `ALPHA / DIGIT / "-"`.
+    InvalidHost,
+    /// `*` anywhere but as the whole host or the whole leftmost label.
+    MisplacedWildcard,
+    /// IPv6 literals are not part of the CSP host grammar.
+    Ipv6Literal,
+    /// An internationalized host name that has no valid punycode form.
+    Idna,
+    /// A port that is not digits or `*`.
+    InvalidPort,
+    /// A port above 65535.
+    PortOutOfRange,
+    /// A path that is not an RFC 3986 path-absolute.
+    InvalidPath,
+    /// A scheme-source or keyword where a host-source was required.
+    NotAHostSource,
+    /// A source whose scheme is not allowed by the builder call it was given to.
+    WrongScheme(&'static str),
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid source {:?}: ", self.text)?;
+        match &self.kind {
+            SourceErrorKind::Empty => f.write_str("a source expression cannot be empty"),
+            SourceErrorKind::ForbiddenChar(c) => {
+                let what = match c {
+                    ';' => "';' separates directives: letting it through would inject one",
+                    ',' => "',' separates policies: letting it through would inject one",
+                    '\'' | '"' => "quotes are only allowed around a whole keyword such as 'self'",
+                    c if c.is_whitespace() => "whitespace separates sources: give one source per call",
+                    c if c.is_control() => "control characters are never allowed in a header",
+                    _ => "this character is not allowed in a source expression (only hosts may be non-ASCII; they become punycode)",
+                };
+                write!(f, "{:?} is forbidden: {what}", c)
+            }
+            SourceErrorKind::UnquotedKeyword(k) => write!(
+                f,
+                "`{k}` without quotes is a host name to a browser; write '{k}' (or use the typed constant)"
+            ),
+            SourceErrorKind::UnknownKeyword => f.write_str(
+                "not a CSP keyword; connect-src understands 'self' and 'none'",
+            ),
+            SourceErrorKind::NotForConnections => f.write_str(
+                "this keyword, nonce or hash has no effect on connect-src; remove it",
+            ),
+            SourceErrorKind::InvalidScheme => f.write_str(
+                "a scheme is a letter followed by letters, digits, '+', '-' or '.'",
+            ),
+            SourceErrorKind::EmptyHost => f.write_str("the host is empty"),
+            SourceErrorKind::InvalidHost => f.write_str(
+                "host labels are non-empty and made of letters, digits and '-' (CSP3 §2.3.1 host-char)",
+            ),
+            SourceErrorKind::MisplacedWildcard => f.write_str(
+                "'*' may only be the whole host (`*`) or the whole leftmost label (`*.example.com`)",
+            ),
+            SourceErrorKind::Ipv6Literal => {
+                f.write_str("IPv6 literals are not part of the CSP host grammar")
+            }
+            SourceErrorKind::Idna => f.write_str("the internationalized host has no valid punycode form"),
+            SourceErrorKind::InvalidPort => f.write_str("a port is digits or '*'"),
+            SourceErrorKind::PortOutOfRange => f.write_str("a port is at most 65535"),
+            SourceErrorKind::InvalidPath => f.write_str(
+                "a path starts with '/' and holds only URL path characters (percent-encode the rest)",
+            ),
+            SourceErrorKind::NotAHostSource => {
+                f.write_str("expected a host-source such as https://api.example.com")
+            }
+            SourceErrorKind::WrongScheme(want) => write!(f, "expected {want}"),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// Keywords CSP defines for other directives: valid CSP, meaningless in connect-src.
+const OTHER_KEYWORDS: &[&str] = &[
+    "unsafe-inline",
+    "unsafe-eval",
+    "strict-dynamic",
+    "unsafe-hashes",
+    "report-sample",
+    "unsafe-allow-redirects",
+    "wasm-unsafe-eval",
+    "inline-speculation-rules",
+    "trusted-types-eval",
+    "report-sha256",
+    "report-sha384",
+    "report-sha512",
+];
+
+/// The characters a source can never contain, whatever its position (§2.3.1: the policy's
+/// own separators, quotes outside keywords, whitespace and controls).
+fn forbidden_char(text: &str) -> Option<char> {
+    text.chars()
+        .find(|&c| c.is_whitespace() || c.is_control() || matches!(c, ';' | ',' | '"'))
+}
+
+fn parse_source(text: &str) -> Result<Source, SourceError> {
+    let err = |kind| Err(SourceError::new(text, kind));
+    if text.is_empty() {
+        return err(SourceErrorKind::Empty);
+    }
+    if let Some(c) = forbidden_char(text) {
+        return err(SourceErrorKind::ForbiddenChar(c));
+    }
+    // keyword-source = "'self'" / "'none'" / ... (ASCII case-insensitive, §2.3.1)
+    if let Some(inner) = text.strip_prefix('\'') {
+        let Some(inner) = inner.strip_suffix('\'') else {
+            return err(SourceErrorKind::ForbiddenChar('\''));
+        };
+        if inner.contains('\'') {
+            return err(SourceErrorKind::ForbiddenChar('\''));
+        }
+        let lower = inner.to_ascii_lowercase();
+        return match lower.as_str() {
+            "self" => Ok(Source::SelfOrigin),
+            "none" => Ok(Source::None),
+            k if OTHER_KEYWORDS.contains(&k)
+                || k.starts_with("nonce-")
+                || k.starts_with("sha256-")
+                || k.starts_with("sha384-")
+                || k.starts_with("sha512-") =>
+            {
+                err(SourceErrorKind::NotForConnections)
+            }
+            _ => err(SourceErrorKind::UnknownKeyword),
+        };
+    }
+    if text.contains('\'') {
+        return err(SourceErrorKind::ForbiddenChar('\''));
+    }
+    let lower = text.to_ascii_lowercase();
+    for k in ["self", "none"] {
+        if lower == k {
+            return err(SourceErrorKind::UnquotedKeyword(k));
+        }
+    }
+    if OTHER_KEYWORDS.contains(&lower.as_str()) {
+        return err(SourceErrorKind::NotForConnections);
+    }
+
+    // scheme-source = scheme-part ":"
+    if let Some(scheme) = text.strip_suffix(':') {
+        if is_scheme(scheme) {
+            return Ok(Source::Scheme(Scheme(
+                scheme.to_ascii_lowercase().into_boxed_str(),
+            )));
+        }
+    }
+
+    // host-source = [ scheme-part "://" ] host-part [ ":" port-part ] [ path-part ]
+    let (scheme, rest) = match text.find("://") {
+        Some(i) => {
+            let s = &text[..i];
+            if !is_scheme(s) {
+                return err(SourceErrorKind::InvalidScheme);
+            }
+            (
+                Some(Scheme(s.to_ascii_lowercase().into_boxed_str())),
+                &text[i + 3..],
+            )
+        }
+        None => (None, text),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], Some(&rest[i..])),
+        None => (rest, None),
+    };
+    if authority.starts_with('[') {
+        return err(SourceErrorKind::Ipv6Literal);
+    }
+    let (host_text, port_text) = match authority.rfind(':') {
+        Some(i) => (&authority[..i], Some(&authority[i + 1..])),
+        None => (authority, None),
+    };
+    let host = parse_host(host_text).map_err(|k| SourceError::new(text, k))?;
+    let port = match port_text {
+        None => None,
+        Some("*") => Some(Port::Any),
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            let n = p.trim_start_matches('0');
+            match n.parse::<u16>() {
+                Ok(n) => Some(Port::Number(n)),
+                Err(_) if n.is_empty() => Some(Port::Number(0)),
+                Err(_) => return err(SourceErrorKind::PortOutOfRange),
+            }
+        }
+        Some(_) => return err(SourceErrorKind::InvalidPort),
+    };
+    let path = match path {
+        None => None,
+        Some(p) => {
+            if !is_path_absolute(p) {
+                return err(SourceErrorKind::InvalidPath);
+            }
+            Some(p.into())
+        }
+    };
+    Ok(Source::Host(HostSource {
+        scheme,
+        host,
+        port,
+        path,
+    }))
+}
+
+/// host-part = "*" / [ "*." ] 1*host-char *( "." 1*host-char ) [ "." ]
+fn parse_host(text: &str) -> Result<Host, SourceErrorKind> {
+    if text.is_empty() {
+        return Err(SourceErrorKind::EmptyHost);
+    }
+    if text == "*" {
+        return Ok(Host::Any);
+    }
+    let (wild, name) = match text.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    if name.contains('*') {
+        return Err(SourceErrorKind::MisplacedWildcard);
+    }
+    if name.is_empty() {
+        return Err(SourceErrorKind::EmptyHost);
+    }
+    let ascii = if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        // Internationalized names must be written as punycode (§2.3.1); convert with UTS 46.
+        idna::domain_to_ascii_strict(name).map_err(|_| SourceErrorKind::Idna)?
+    };
+    let labels = ascii.strip_suffix('.').unwrap_or(&ascii);
+    if labels.is_empty()
+        || !labels
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return Err(SourceErrorKind::InvalidHost);
+    }
+    let ascii = ascii.into_boxed_str();
+    Ok(if wild {
+        Host::Subdomains(ascii)
+    } else {
+        Host::Name(ascii)
+    })
+}
+
+/// RFC 3986 path-absolute = "/" [ segment-nz *( "/" segment ) ], without ";" or ","
+/// (§2.3.1 path-part). Percent-escapes must be well formed.
+fn is_path_absolute(p: &str) -> bool {
+    let b = p.as_bytes();
+    if b.first() != Some(&b'/') || p.starts_with("//") {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+                {
+                    return false;
+                }
+                i += 3;
+                continue;
+            }
+            c if c.is_ascii_alphanumeric() => {}
+            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'(' | b')' | b'*' | b'+' | b'='
+            | b':' | b'@' | b'/' => {}
+            _ => return false,
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether a host name is loopback: `localhost`, `*.localhost`, or an IPv4 in 127.0.0.0/8.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let h = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    h == "localhost"
+        || h.ends_with(".localhost")
+        || h.parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || h == "[::1]"
+        || h == "::1"
+}
+
+/// Whether a host name is an IPv4 literal.
+pub(crate) fn is_ip_literal(host: &str) -> bool {
+    host.parse::<std::net::Ipv4Addr>().is_ok() || host.starts_with('[')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> String {
+        s.parse::<Source>().unwrap().to_string()
+    }
+    fn kind(s: &str) -> SourceErrorKind {
+        s.parse::<Source>().unwrap_err().kind
+    }
+
+    #[test]
+    fn keywords() {
+        assert_eq!(ok("'self'"), "'self'");
+        assert_eq!(ok("'SELF'"), "'self'");
+        assert_eq!(ok("'none'"), "'none'");
+        assert_eq!(kind("self"), SourceErrorKind::UnquotedKeyword("self"));
+        assert_eq!(kind("NONE"), SourceErrorKind::UnquotedKeyword("none"));
+        assert_eq!(kind("'unsafe-inline'"), SourceErrorKind::NotForConnections);
+        assert_eq!(kind("'unsafe-eval'"), SourceErrorKind::NotForConnections);
+        assert_eq!(kind("'nonce-abc'"), SourceErrorKind::NotForConnections);
+        assert_eq!(kind("'sha256-abc='"), SourceErrorKind::NotForConnections);
+        assert_eq!(kind("unsafe-inline"), SourceErrorKind::NotForConnections);
+        assert_eq!(kind("'selfish'"), SourceErrorKind::UnknownKeyword);
+        assert_eq!(kind("'self"), SourceErrorKind::ForbiddenChar('\''));
+        assert_eq!(kind("'se'lf'"), SourceErrorKind::ForbiddenChar('\''));
+        assert_eq!(kind("a'b.com"), SourceErrorKind::ForbiddenChar('\''));
+    }
+
+    #[test]
+    fn schemes() {
+        assert_eq!(ok("https:"), "https:");
+        assert_eq!(ok("WSS:"), "wss:");
+        assert_eq!(ok("data:"), "data:");
+        assert_eq!(ok("web+app:"), "web+app:");
+        assert_eq!(kind("1http:"), SourceErrorKind::InvalidPort);
+        assert_eq!(kind("ht_tp://x.com"), SourceErrorKind::InvalidScheme);
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(ok("https://API.Example.COM"), "https://api.example.com");
+        assert_eq!(ok("example.com"), "example.com");
+        assert_eq!(ok("example.com."), "example.com.");
+        assert_eq!(ok("*"), "*");
+        assert_eq!(ok("https://*"), "https://*");
+        assert_eq!(ok("*.example.com"), "*.example.com");
+        assert_eq!(ok("wss://*.example.com:*"), "wss://*.example.com:*");
+        assert_eq!(ok("127.0.0.1:8080"), "127.0.0.1:8080");
+        assert_eq!(ok("localhost:3000"), "localhost:3000");
+        assert_eq!(
+            ok("https://bücher.example"),
+            "https://xn--bcher-kva.example"
+        );
+        assert_eq!(ok("*.bücher.example"), "*.xn--bcher-kva.example");
+        assert_eq!(kind("https://"), SourceErrorKind::EmptyHost);
+        assert_eq!(kind("https://:443"), SourceErrorKind::EmptyHost);
+        assert_eq!(kind("*."), SourceErrorKind::EmptyHost);
+        assert_eq!(kind("a*.example.com"), SourceErrorKind::MisplacedWildcard);
+        assert_eq!(kind("*a.example.com"), SourceErrorKind::MisplacedWildcard);
+        assert_eq!(kind("example.*.com"), SourceErrorKind::MisplacedWildcard);
+        assert_eq!(kind("*.*.example.com"), SourceErrorKind::MisplacedWildcard);
+        assert_eq!(kind("a..b"), SourceErrorKind::InvalidHost);
+        assert_eq!(kind("a_b.com"), SourceErrorKind::InvalidHost);
+        assert_eq!(kind("user@host.com"), SourceErrorKind::InvalidHost);
+        assert_eq!(kind("https://[::1]:80"), SourceErrorKind::Ipv6Literal);
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(ok("https://x.com:443"), "https://x.com:443");
+        assert_eq!(ok("https://x.com:0443"), "https://x.com:443");
+        assert_eq!(ok("https://x.com:*"), "https://x.com:*");
+        assert_eq!(ok("x.com:65535"), "x.com:65535");
+        assert_eq!(kind("x.com:65536"), SourceErrorKind::PortOutOfRange);
+        assert_eq!(
+            kind("x.com:99999999999999999999"),
+            SourceErrorKind::PortOutOfRange
+        );
+        assert_eq!(kind("https://x.com:"), SourceErrorKind::InvalidPort);
+        // The grammar makes `x.com:` a scheme-source (scheme chars include "."): exact, if odd.
+        assert_eq!(ok("x.com:"), "x.com:");
+        assert_eq!(kind("x.com:8a"), SourceErrorKind::InvalidPort);
+        assert_eq!(kind("x.com:-1"), SourceErrorKind::InvalidPort);
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(ok("https://x.com/"), "https://x.com/");
+        assert_eq!(ok("https://x.com/api/v1/"), "https://x.com/api/v1/");
+        assert_eq!(ok("https://x.com/a%20b"), "https://x.com/a%20b");
+        assert_eq!(ok("x.com:80/p"), "x.com:80/p");
+        assert_eq!(kind("https://x.com/a%2"), SourceErrorKind::InvalidPath);
+        assert_eq!(kind("https://x.com/a%zz"), SourceErrorKind::InvalidPath);
+        assert_eq!(kind("https://x.com/a?b"), SourceErrorKind::InvalidPath);
+        assert_eq!(kind("https://x.com/a#b"), SourceErrorKind::InvalidPath);
+        assert_eq!(kind("https://x.com//a"), SourceErrorKind::InvalidPath);
+        assert_eq!(kind("https://x.com/a<b"), SourceErrorKind::InvalidPath);
+        assert_eq!(kind("https://x.com/ü"), SourceErrorKind::InvalidPath);
+    }
+
+    #[test]
+    fn separators_and_controls_are_refused() {
+        for (s, c) in [
+            ("https://a.com;", ';'),
+            ("https://a.com,b.com", ','),
+            ("a.com b.com", ' '),
+            ("a.com\tb", '\t'),
+            ("a.com\r\nX-Evil: 1", '\r'),
+            ("a.com\n", '\n'),
+            ("a.com\u{0}", '\u{0}'),
+            ("a.com\u{7f}", '\u{7f}'),
+            ("\"a.com\"", '"'),
+            ("a.com\u{a0}", '\u{a0}'),
+        ] {
+            assert_eq!(kind(s), SourceErrorKind::ForbiddenChar(c), "{s:?}");
+        }
+        assert_eq!(kind(""), SourceErrorKind::Empty);
+    }
+
+    #[test]
+    fn errors_name_the_text_and_the_rule() {
+        let e = "self".parse::<Source>().unwrap_err().to_string();
+        assert!(e.contains("\"self\"") && e.contains("'self'"), "{e}");
+        let e = "x.com:70000".parse::<Source>().unwrap_err().to_string();
+        assert!(e.contains("x.com:70000") && e.contains("65535"), "{e}");
+    }
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback_host("localhost"));
+        assert!(is_loopback_host("app.localhost"));
+        assert!(is_loopback_host("127.0.0.1"));
+        assert!(is_loopback_host("127.1.2.3"));
+        assert!(!is_loopback_host("localhost.example.com"));
+        assert!(!is_loopback_host("10.0.0.1"));
+    }
+}
