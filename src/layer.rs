@@ -206,6 +206,11 @@ pub fn apply_headers(policy: &Policy, mode: HeaderMode, headers: &mut HeaderMap)
 
 /// A [`Layer`] that sets a `connect-src` policy on responses. Create it with
 /// [`Policy::layer`] or [`CspLayer::new`].
+///
+/// Layers nest the way routes expect: when a route carries its own layer
+/// (`Router::route_layer`) inside an app-wide one (`Router::layer`), the route's policy
+/// decides for that route and the outer layer leaves its responses alone (except in
+/// [`HeaderMode::Append`], which always adds its header and so can only narrow).
 #[derive(Clone)]
 #[must_use]
 pub struct CspLayer {
@@ -353,6 +358,12 @@ impl<F> fmt::Debug for ResponseFuture<F> {
     }
 }
 
+/// Marks a response an inner [`CspLayer`] has already handled, so that an outer layer (an
+/// app-wide `Router::layer` around a route's `route_layer`) leaves it alone: the layer
+/// closest to the handler decides. [`HeaderMode::Append`] layers add their header anyway.
+#[derive(Debug, Clone, Copy)]
+struct Applied;
+
 impl<F, ResBody, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
@@ -362,10 +373,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut res = ready!(this.future.poll(cx)?);
-        this.shared
-            .load()
-            .compiled()
-            .apply(*this.mode, res.headers_mut());
+        let mode = *this.mode;
+        if mode == HeaderMode::Append || res.extensions().get::<Applied>().is_none() {
+            this.shared.load().compiled().apply(mode, res.headers_mut());
+            res.extensions_mut().insert(Applied);
+        }
         Poll::Ready(Ok(res))
     }
 }

@@ -554,21 +554,20 @@ impl PolicyBuilder {
                     }
                 }
             }
-            match b.build_in(Some(name)) {
-                Ok(c) => {
-                    if self.environment == Environment::Production {
-                        for f in audit::audit(c.sources()) {
-                            if f.refused_in_production() {
-                                problems.push(Problem {
-                                    list: Some(name),
-                                    source: f.source.clone(),
-                                    kind: ProblemKind::RefusedInProduction(f.message.clone()),
-                                });
-                            }
-                        }
+            // Audit the sources that parsed even when others did not: one error, every problem.
+            if self.environment == Environment::Production {
+                for f in audit::audit(&b.sources) {
+                    if f.refused_in_production() {
+                        problems.push(Problem {
+                            list: Some(name),
+                            source: f.source.clone(),
+                            kind: ProblemKind::RefusedInProduction(f.message.clone()),
+                        });
                     }
-                    built[i] = Some(c);
                 }
+            }
+            match b.build_in(Some(name)) {
+                Ok(c) => built[i] = Some(c),
                 Err(p) => problems.extend(p),
             }
         }
@@ -918,7 +917,8 @@ mod tests {
             .report_only(ConnectSrc::builder().source("*").host("bad host"))
             .build()
             .unwrap_err();
-        assert_eq!(e.problems().len(), 1, "{e}");
+        assert_eq!(e.problems().len(), 2, "{e}");
+        assert!(e.problems().iter().all(|p| p.list() == Some("report-only")));
         assert_eq!(e.problems()[0].list(), Some("report-only"));
         let e = Policy::builder()
             .report_only(ConnectSrc::builder().source("*"))

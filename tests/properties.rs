@@ -1,0 +1,86 @@
+//! Property tests: parse and display are inverses, and nothing the API accepts can turn into
+//! a header that means something else.
+
+use connect_src::header::parse_header;
+use connect_src::{ConnectSrc, Environment, Policy, Source};
+use proptest::prelude::*;
+
+/// Strings shaped like source expressions, with the dangerous characters mixed in.
+fn source_like() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("'self'".to_owned()),
+        Just("'none'".to_owned()),
+        Just("*".to_owned()),
+        Just("*.".to_owned()),
+        Just("https://".to_owned()),
+        Just("wss://".to_owned()),
+        Just(":".to_owned()),
+        Just(":*".to_owned()),
+        Just("/".to_owned()),
+        Just(";".to_owned()),
+        Just(",".to_owned()),
+        Just(" ".to_owned()),
+        Just("\r\n".to_owned()),
+        Just("'".to_owned()),
+        Just("%2f".to_owned()),
+        Just("ü".to_owned()),
+        "[a-zA-Z0-9.-]{1,12}",
+        "[0-9]{1,6}",
+        any::<char>().prop_map(|c| c.to_string()),
+    ];
+    prop::collection::vec(piece, 1..8).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    /// Whatever parses displays to text that parses back to the same source, and that text
+    /// is a single header-safe token.
+    #[test]
+    fn parse_display_round_trip(text in source_like()) {
+        if let Ok(src) = text.parse::<Source>() {
+            let shown = src.to_string();
+            prop_assert_eq!(shown.parse::<Source>().unwrap(), src.clone());
+            prop_assert!(shown.bytes().all(|b| b.is_ascii_graphic()), "{:?}", shown);
+            prop_assert!(!shown.contains(';') && !shown.contains(','), "{:?}", shown);
+        }
+    }
+
+    /// Any policy the builder accepts serializes to a header whose parse holds exactly one
+    /// policy with exactly the directives we wrote, and our sources unchanged.
+    #[test]
+    fn accepted_policies_cannot_inject(
+        sources in prop::collection::vec(source_like(), 1..6),
+        report_uri in prop::option::of(source_like()),
+        report_to in prop::option::of((source_like(), source_like())),
+    ) {
+        let mut b = Policy::builder()
+            .enforce(sources.iter().fold(ConnectSrc::builder(), |b, s| b.source(s.as_str())))
+            .environment(Environment::Development);
+        if let Some(u) = &report_uri {
+            b = b.report_uri(format!("/{u}"));
+        }
+        if let Some((n, u)) = &report_to {
+            b = b.report_to(n.clone(), format!("https://r.example/{u}"));
+        }
+        if let Ok(policy) = b.build() {
+            let header = policy.enforced_header().unwrap();
+            let parsed = parse_header(&header);
+            prop_assert_eq!(parsed.len(), 1, "{}", header);
+            let names: Vec<&str> = parsed[0].directives.iter().map(|d| d.name).collect();
+            let mut want = vec!["connect-src"];
+            if report_uri.is_some() { want.push("report-uri"); }
+            if report_to.is_some() { want.push("report-to"); }
+            prop_assert_eq!(names, want, "{}", header);
+            let list = parsed[0].get("connect-src").unwrap();
+            prop_assert_eq!(list, policy.enforced().unwrap().value());
+            prop_assert!(http::HeaderValue::from_str(&header).is_ok());
+            if let Some(v) = policy.reporting_endpoints_header() {
+                // One dictionary member: name="url" with no quote or backslash inside.
+                let inner = v.split_once("=\"").unwrap().1;
+                prop_assert!(inner.ends_with('"'));
+                prop_assert!(!inner[..inner.len() - 1].contains(['"', '\\']), "{}", v);
+            }
+        }
+    }
+}
