@@ -24,13 +24,15 @@
 //! # Ok(()) }
 //! ```
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use arc_swap::ArcSwap;
+use arc_swap::cache::Cache;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use http::header::{
     Entry, HeaderMap, HeaderName, HeaderValue, CONTENT_SECURITY_POLICY,
     CONTENT_SECURITY_POLICY_REPORT_ONLY,
@@ -78,6 +80,9 @@ pub(crate) struct Compiled {
 struct Disposition {
     /// The whole header value (`connect-src …; report-uri …; report-to …`).
     value: HeaderValue,
+    /// The last merge done: handlers usually set the same CSP on every response, so merging
+    /// into it again is a comparison and a clone. One entry: memory stays bounded.
+    memo: Arc<ArcSwapOption<(HeaderValue, HeaderValue)>>,
     /// `connect-src …` alone, for merging.
     connect: String,
     /// `report-uri …` / `report-to …`, for merging.
@@ -98,6 +103,7 @@ impl Compiled {
         let disposition = |h: Option<String>, list: Option<&crate::ConnectSrc>| match (h, list) {
             (Some(h), Some(l)) => Ok(Some(Disposition {
                 value: HeaderValue::from_str(&h)?,
+                memo: Arc::default(),
                 connect: format!("connect-src {}", l.value()),
                 reporting: reporting.clone(),
             })),
@@ -162,39 +168,61 @@ fn apply_csp(d: &Disposition, mode: HeaderMode, name: HeaderName, headers: &mut 
                 e.insert(d.value.clone());
             }
         }
-        HeaderMode::Merge => match headers.entry(name) {
-            Entry::Vacant(e) => {
-                e.insert(d.value.clone());
+        HeaderMode::Merge => {
+            // `contains_key` on a map without this header is a cheap miss; `entry` would
+            // reserve space first.
+            if !headers.contains_key(&name) {
+                headers.insert(name, d.value.clone());
+                return;
             }
-            Entry::Occupied(mut e) => {
-                let reporting: Vec<&str> = d.reporting.iter().map(String::as_str).collect();
-                let mut merged = Vec::new();
-                let mut unreadable = Vec::new();
-                for v in e.iter() {
-                    match v.to_str() {
-                        Ok(text) => match HeaderValue::from_str(&merge_connect_src(
-                            text, &d.connect, &reporting,
-                        )) {
-                            Ok(m) => merged.push(m),
-                            Err(_) => unreadable.push(v.clone()),
-                        },
-                        // Not visible ASCII: we cannot edit it safely, so keep it as it is
-                        // and add ours beside it (two policies only ever narrow).
-                        Err(_) => unreadable.push(v.clone()),
-                    }
-                }
-                if !unreadable.is_empty() {
-                    unreadable.push(d.value.clone());
-                }
-                let mut values = merged.into_iter().chain(unreadable);
-                if let Some(first) = values.next() {
-                    e.insert(first);
-                    for v in values {
-                        e.append(v);
-                    }
+            let Entry::Occupied(mut e) = headers.entry(name) else {
+                return;
+            };
+            let mut values = e.iter();
+            if let (Some(only), None) = (values.next(), values.next()) {
+                let merged = d.merge_one(only);
+                e.insert(merged);
+                return;
+            }
+            let merged: Vec<HeaderValue> = e.iter().map(|v| d.merge_one(v)).collect();
+            let mut merged = merged.into_iter();
+            if let Some(first) = merged.next() {
+                e.insert(first);
+                for v in merged {
+                    e.append(v);
                 }
             }
-        },
+        }
+    }
+}
+
+impl Disposition {
+    /// Merges our connect-src into one existing header value.
+    fn merge_one(&self, existing: &HeaderValue) -> HeaderValue {
+        if let Some(m) = &*self.memo.load() {
+            if m.0 == existing {
+                return m.1.clone();
+            }
+        }
+        let merged = existing.to_str().ok().and_then(|text| {
+            let reporting: Vec<&str> = self.reporting.iter().map(String::as_str).collect();
+            HeaderValue::from_str(&merge_connect_src(text, &self.connect, &reporting)).ok()
+        });
+        match merged {
+            Some(m) => {
+                self.memo
+                    .store(Some(Arc::new((existing.clone(), m.clone()))));
+                m
+            }
+            // Not visible ASCII: we cannot edit it safely. Keep it as it is and add ours in
+            // the same field, comma-separated: two policies, both enforced, which only narrows.
+            None => {
+                let mut both = existing.as_bytes().to_vec();
+                both.extend_from_slice(b", ");
+                both.extend_from_slice(self.value.as_bytes());
+                HeaderValue::from_bytes(&both).unwrap_or_else(|_| self.value.clone())
+            }
+        }
     }
 }
 
@@ -257,7 +285,7 @@ impl<S> Layer<S> for CspLayer {
     fn layer(&self, inner: S) -> Self::Service {
         CspService {
             inner,
-            shared: self.shared.clone(),
+            policy: Cache::new(self.shared.clone()),
             mode: self.mode,
         }
     }
@@ -294,7 +322,8 @@ impl fmt::Debug for PolicyHandle {
 #[derive(Clone)]
 pub struct CspService<S> {
     inner: S,
-    shared: Arc<ArcSwap<Policy>>,
+    /// Reads the shared policy without touching the `ArcSwap` unless it changed.
+    policy: Cache<Arc<ArcSwap<Policy>>, Arc<Policy>>,
     mode: HeaderMode,
 }
 
@@ -334,7 +363,7 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         ResponseFuture {
             future: self.inner.call(req),
-            shared: self.shared.clone(),
+            policy: self.policy.load().clone(),
             mode: self.mode,
         }
     }
@@ -345,7 +374,7 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         future: F,
-        shared: Arc<ArcSwap<Policy>>,
+        policy: Arc<Policy>,
         mode: HeaderMode,
     }
 }
@@ -364,6 +393,29 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 #[derive(Debug, Clone, Copy)]
 struct Applied;
 
+thread_local! {
+    /// How many [`ResponseFuture`]s are polling their inner future on this thread right now.
+    /// A response completed while it is above zero has an outer `CspService` waiting for it,
+    /// and only then is it worth the `Extensions` allocation to mark it [`Applied`].
+    static OUTER_POLLS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Decrements [`OUTER_POLLS`] even if the inner future panics.
+struct PollDepth;
+
+impl PollDepth {
+    fn enter() -> PollDepth {
+        OUTER_POLLS.with(|d| d.set(d.get() + 1));
+        PollDepth
+    }
+}
+
+impl Drop for PollDepth {
+    fn drop(&mut self) {
+        OUTER_POLLS.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
 impl<F, ResBody, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
@@ -372,11 +424,20 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut res = ready!(this.future.poll(cx)?);
+        let polled = {
+            let _depth = PollDepth::enter();
+            this.future.poll(cx)
+        };
+        let mut res = ready!(polled?);
         let mode = *this.mode;
         if mode == HeaderMode::Append || res.extensions().get::<Applied>().is_none() {
-            this.shared.load().compiled().apply(mode, res.headers_mut());
-            res.extensions_mut().insert(Applied);
+            this.policy.compiled().apply(mode, res.headers_mut());
+            // Nested inside another CspService's poll: tell it this response is handled.
+            // (An inner service driven on another task, e.g. behind tower's Buffer, cannot
+            // be seen this way; there the outer layer's mode applies as usual.)
+            if OUTER_POLLS.with(Cell::get) > 0 {
+                res.extensions_mut().insert(Applied);
+            }
         }
         Poll::Ready(Ok(res))
     }

@@ -172,13 +172,32 @@ async fn merge_keeps_an_unreadable_header_and_adds_ours() {
         .iter()
         .map(|v| v.as_bytes())
         .collect();
+    // Kept byte for byte, ours added as a second policy in the same field.
     assert_eq!(
         values,
-        [
-            &b"img-src \xff"[..],
-            b"connect-src 'self'; report-uri /csp-reports"
-        ]
+        [&b"img-src \xff, connect-src 'self'; report-uri /csp-reports"[..]]
     );
+}
+
+#[tokio::test]
+async fn merge_memo_follows_the_handler_header() {
+    // The same handler value twice, then a different one: the memo must not serve stale text.
+    async fn varying(axum::extract::Path(n): axum::extract::Path<u32>) -> Response {
+        let value = format!("img-src https://img{n}.example; connect-src *");
+        ([(CSP, value)], "hi").into_response()
+    }
+    let app = Router::new()
+        .route("/{n}", get(varying))
+        .layer(policy("'self'").layer());
+    for n in [1, 1, 2, 1] {
+        let res = send(app.clone(), &format!("/{n}")).await;
+        assert_eq!(
+            all(&res, CSP),
+            [format!(
+                "img-src https://img{n}.example; connect-src 'self'; report-uri /csp-reports"
+            )]
+        );
+    }
 }
 
 #[tokio::test]
