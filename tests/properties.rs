@@ -84,3 +84,80 @@ proptest! {
         }
     }
 }
+
+/// A directive name and a value made of CSP-ish words.
+fn directive() -> impl Strategy<Value = (String, String)> {
+    let name = prop_oneof![
+        Just("default-src".to_owned()),
+        Just("script-src".to_owned()),
+        Just("img-src".to_owned()),
+        Just("connect-src".to_owned()),
+        Just("CONNECT-SRC".to_owned()),
+        Just("report-uri".to_owned()),
+        Just("report-to".to_owned()),
+        Just("upgrade-insecure-requests".to_owned()),
+        "[a-z][a-z-]{0,14}",
+    ];
+    let value = prop::collection::vec(
+        prop_oneof![
+            Just("'self'".to_owned()),
+            Just("https:".to_owned()),
+            Just("*".to_owned()),
+            "[a-z0-9.:/*'-]{1,16}",
+        ],
+        0..4,
+    )
+    .prop_map(|v| v.join(" "));
+    (name, value)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Merging keeps every directive the handler set except connect-src, with its value
+    /// unchanged, in order; the result has exactly one connect-src (ours) per policy; and a
+    /// report directive is added only where the handler had none.
+    #[test]
+    fn merge_never_drops_a_handler_directive(
+        policies in prop::collection::vec(prop::collection::vec(directive(), 1..6), 1..3),
+        seps in prop::collection::vec(prop_oneof![Just(";"), Just("; "), Just(" ;  ")], 6),
+    ) {
+        let text = policies
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .enumerate()
+                    .map(|(i, (n, v))| format!("{n} {v}{}", seps[i % seps.len()]))
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ours = "connect-src 'self' https://api.x.com";
+        let merged = connect_src::header::merge_connect_src(&text, ours, &["report-uri /r"]);
+        let before = parse_header(&text);
+        let after = parse_header(&merged);
+        prop_assert_eq!(before.len(), after.len(), "{} -> {}", text, merged);
+        for (b, a) in before.iter().zip(&after) {
+            let kept: Vec<_> = b
+                .directives
+                .iter()
+                .filter(|d| !d.name.eq_ignore_ascii_case("connect-src"))
+                .map(|d| (d.name, d.value))
+                .collect();
+            let now: Vec<_> = a
+                .directives
+                .iter()
+                .filter(|d| !d.name.eq_ignore_ascii_case("connect-src"))
+                .filter(|d| !(d.name == "report-uri" && d.value == "/r" && b.get("report-uri").is_none()))
+                .map(|d| (d.name, d.value))
+                .collect();
+            prop_assert_eq!(kept, now, "{} -> {}", text, merged);
+            prop_assert_eq!(a.get("connect-src"), Some("'self' https://api.x.com"));
+            prop_assert_eq!(
+                a.directives.iter().filter(|d| d.name.eq_ignore_ascii_case("connect-src")).count(),
+                1
+            );
+            prop_assert_eq!(a.get("report-uri").is_some(), true);
+        }
+    }
+}
