@@ -6,6 +6,8 @@ pub mod header;
 pub mod layer;
 pub mod policy;
 pub mod source;
+#[cfg(feature = "collector")]
+pub mod suggest;
 
 pub use layer::{CspLayer, CspService, HeaderMode, PolicyHandle};
 pub use policy::{ConnectSrc, ConnectSrcBuilder, Environment, Policy, PolicyBuilder, PolicyError};

@@ -1,0 +1,399 @@
+//! Learning mode: from the connections a report-only policy would have blocked, the sources
+//! to add before enforcing it.
+//!
+//! Suggestions are origins, never paths (paths are not a security boundary, CSP3 §7.6). A
+//! subdomain wildcard is suggested only when several subdomains of one registrable domain
+//! appear (the Public Suffix List decides what is registrable, so `*.github.io` or
+//! `*.co.uk` are never suggested). Anything that is not an http(s)/ws(s) URL (extension
+//! schemes, `inline`, `data`) is left out and counted.
+//!
+//! ```
+//! use connect_src::suggest::{suggest, Observation, SuggestOptions};
+//! use connect_src::ConnectSrc;
+//!
+//! let current: ConnectSrc = "'self'".parse()?;
+//! let seen = [
+//!     Observation::new("https://api.stripe.com/v1/charges?amount=1", 4),
+//!     Observation::new("wss://ws.myapp.com/socket", 2),
+//!     Observation::new("https://a.cdn.example.net/x.js", 1),
+//!     Observation::new("https://b.cdn.example.net/y.js", 1),
+//!     Observation::new("https://c.cdn.example.net/z.js", 1),
+//!     Observation::new("chrome-extension://abc/inject.js", 9),
+//! ];
+//! let s = suggest(&current, seen, &SuggestOptions::default());
+//! assert_eq!(
+//!     s.policy.value(),
+//!     "'self' https://api.stripe.com https://*.cdn.example.net wss://ws.myapp.com"
+//! );
+//! assert_eq!(s.skipped, 9);
+//! # Ok::<_, connect_src::PolicyError>(())
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::policy::ConnectSrc;
+use crate::source::{Host, HostSource, Port, Scheme, Source};
+
+/// One blocked URL and how many violations named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation<'a> {
+    /// The blocked URL as reported (query and fragment are ignored).
+    pub blocked_url: &'a str,
+    /// How many violations named it.
+    pub count: u64,
+}
+
+impl<'a> Observation<'a> {
+    /// An observation of `blocked_url`, seen `count` times.
+    pub fn new(blocked_url: &'a str, count: u64) -> Self {
+        Observation { blocked_url, count }
+    }
+}
+
+/// Tuning for [`suggest`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SuggestOptions {
+    /// How many distinct subdomains of one registrable domain (same scheme and port) must
+    /// appear before they are folded into `scheme://*.domain`. Default 3.
+    pub wildcard_threshold: usize,
+}
+
+impl Default for SuggestOptions {
+    fn default() -> Self {
+        SuggestOptions {
+            wildcard_threshold: 3,
+        }
+    }
+}
+
+impl SuggestOptions {
+    /// Sets [`wildcard_threshold`](Self::wildcard_threshold); 0 or 1 are treated as 2
+    /// (one host never becomes a wildcard).
+    pub fn wildcard_threshold(mut self, n: usize) -> Self {
+        self.wildcard_threshold = n.max(2);
+        self
+    }
+}
+
+/// One source to add, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Addition {
+    /// The source to add.
+    pub source: Source,
+    /// How many violations it would have allowed.
+    pub count: u64,
+    /// The distinct hosts it covers (one, unless it is a wildcard).
+    pub hosts: Vec<String>,
+}
+
+impl fmt::Display for Addition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.count;
+        let v = if n == 1 { "violation" } else { "violations" };
+        if self.hosts.len() > 1 {
+            write!(
+                f,
+                "add {}: {n} {v} across {} subdomains ({})",
+                self.source,
+                self.hosts.len(),
+                self.hosts.join(", ")
+            )
+        } else {
+            write!(f, "add {}: {n} {v}", self.source)
+        }
+    }
+}
+
+/// The result of [`suggest`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Suggestion {
+    /// The current list followed by the additions.
+    pub policy: ConnectSrc,
+    /// What was added, in the order it appears in `policy`.
+    pub additions: Vec<Addition>,
+    /// Violations left out: not an http(s)/ws(s) URL with a host (extension schemes,
+    /// keywords such as `inline`, `data`, IPv6 literals), or already allowed by the list.
+    pub skipped: u64,
+}
+
+/// `(scheme, port)`: the part of an origin a wildcard must share.
+type Family = (String, Option<u16>);
+
+/// Suggests the sources `current` lacks for the observed blocked URLs. Already-allowed URLs
+/// (an exact source or a subdomain wildcard in `current` with the same scheme and port) are
+/// skipped.
+pub fn suggest<'a>(
+    current: &ConnectSrc,
+    observed: impl IntoIterator<Item = Observation<'a>>,
+    options: &SuggestOptions,
+) -> Suggestion {
+    let threshold = options.wildcard_threshold.max(2);
+    let mut skipped = 0u64;
+    // (scheme, port) -> registrable domain (or the host itself) -> host -> count
+    let mut groups: BTreeMap<Family, BTreeMap<String, BTreeMap<String, u64>>> = BTreeMap::new();
+    for o in observed {
+        let Some((scheme, host, port)) = origin_of(o.blocked_url) else {
+            skipped += o.count;
+            continue;
+        };
+        if covered(current, &scheme, &host, port) {
+            skipped += o.count;
+            continue;
+        }
+        let reg = registrable(&host).unwrap_or_else(|| host.clone());
+        *groups
+            .entry((scheme, port))
+            .or_default()
+            .entry(reg)
+            .or_default()
+            .entry(host)
+            .or_default() += o.count;
+    }
+
+    let mut additions = Vec::new();
+    for ((scheme, port), domains) in groups {
+        for (reg, hosts) in domains {
+            let subs: Vec<(&String, &u64)> = hosts.iter().filter(|(h, _)| **h != reg).collect();
+            if subs.len() >= threshold {
+                additions.push(Addition {
+                    source: host_source(&scheme, Host::Subdomains(reg.as_str().into()), port),
+                    count: subs.iter().map(|(_, c)| **c).sum(),
+                    hosts: subs.iter().map(|(h, _)| (*h).clone()).collect(),
+                });
+                if let Some(c) = hosts.get(&reg) {
+                    additions.push(exact(&scheme, &reg, port, *c));
+                }
+            } else {
+                for (h, c) in &hosts {
+                    additions.push(exact(&scheme, h, port, *c));
+                }
+            }
+        }
+    }
+    // Stable, readable order: by scheme family (https before wss), then host.
+    additions.sort_by_key(|a| (scheme_rank(&a.source), a.source.to_string()));
+    let mut builder = ConnectSrc::builder().sources(current.sources().iter().cloned());
+    for a in &additions {
+        builder = builder.source(a.source.clone());
+    }
+    let policy = builder.build().unwrap_or_else(|_| current.clone());
+    Suggestion {
+        policy,
+        additions,
+        skipped,
+    }
+}
+
+fn scheme_rank(s: &Source) -> u8 {
+    match s.as_host().and_then(HostSource::scheme).map(Scheme::as_str) {
+        Some("https") => 0,
+        Some("http") => 1,
+        Some("wss") => 2,
+        _ => 3,
+    }
+}
+
+fn exact(scheme: &str, host: &str, port: Option<u16>, count: u64) -> Addition {
+    Addition {
+        source: host_source(scheme, Host::Name(host.into()), port),
+        count,
+        hosts: vec![host.to_owned()],
+    }
+}
+
+fn host_source(scheme: &str, host: Host, port: Option<u16>) -> Source {
+    Source::Host(HostSource {
+        scheme: Some(Scheme::new(scheme).unwrap_or_else(|_| Scheme::https())),
+        host,
+        port: port.map(Port::Number),
+        path: None,
+    })
+}
+
+/// `(scheme, host, explicit non-default port)` of an http(s)/ws(s) URL whose host the CSP
+/// grammar can express (a name or an IPv4 address).
+fn origin_of(url: &str) -> Option<(String, String, Option<u16>)> {
+    let u = url::Url::parse(url).ok()?;
+    if !matches!(u.scheme(), "http" | "https" | "ws" | "wss") {
+        return None;
+    }
+    let host = match u.host()? {
+        url::Host::Domain(d) => d.to_ascii_lowercase(),
+        url::Host::Ipv4(ip) => ip.to_string(),
+        url::Host::Ipv6(_) => return None,
+    };
+    // Only hosts the source grammar accepts (no '_' and the like).
+    format!("{}://{host}", u.scheme()).parse::<Source>().ok()?;
+    Some((u.scheme().to_owned(), host, u.port()))
+}
+
+/// The registrable domain (eTLD+1) by the Public Suffix List, private section included;
+/// `None` for IP addresses, single labels and public suffixes themselves.
+fn registrable(host: &str) -> Option<String> {
+    if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return None;
+    }
+    let d = psl::domain_str(host)?;
+    // psl treats unknown TLDs as one-label suffixes; require a dot so "localhost" stays alone.
+    d.contains('.').then(|| d.to_owned())
+}
+
+/// Whether `current` already has a source for this origin shape (same scheme and port; an
+/// exact host or a covering subdomain wildcard).
+fn covered(current: &ConnectSrc, scheme: &str, host: &str, port: Option<u16>) -> bool {
+    current.sources().iter().any(|s| {
+        let Some(h) = s.as_host() else { return false };
+        if h.scheme().map(Scheme::as_str) != Some(scheme) || h.path().is_some() {
+            return false;
+        }
+        let port_ok = match h.port() {
+            Some(Port::Any) => true,
+            Some(Port::Number(n)) => {
+                Some(n) == port.or_else(|| crate::source::default_port(scheme))
+            }
+            None => port.is_none(),
+        };
+        port_ok
+            && match h.host() {
+                Host::Any => false,
+                Host::Name(n) => **n == *host,
+                Host::Subdomains(d) => host.len() > d.len() + 1 && host.ends_with(&format!(".{d}")),
+            }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(current: &str, urls: &[&str]) -> Suggestion {
+        suggest(
+            &current.parse().unwrap(),
+            urls.iter().map(|u| Observation::new(u, 1)),
+            &SuggestOptions::default(),
+        )
+    }
+
+    #[test]
+    fn origins_not_paths_and_default_ports_dropped() {
+        let s = run(
+            "'self'",
+            &[
+                "https://api.x.com:443/v1/a?token=1",
+                "https://api.x.com/v2",
+                "http://localhost:3000/x",
+            ],
+        );
+        assert_eq!(
+            s.policy.value(),
+            "'self' https://api.x.com http://localhost:3000"
+        );
+        assert_eq!(s.additions[0].count, 2);
+    }
+
+    #[test]
+    fn wildcard_only_with_enough_subdomains() {
+        let two = run("'self'", &["https://a.x.com", "https://b.x.com"]);
+        assert_eq!(two.policy.value(), "'self' https://a.x.com https://b.x.com");
+        let three = run(
+            "'self'",
+            &[
+                "https://a.x.com",
+                "https://b.x.com",
+                "https://c.x.com/p",
+                "https://x.com",
+            ],
+        );
+        assert_eq!(three.policy.value(), "'self' https://*.x.com https://x.com");
+        assert!(
+            three.additions[0].to_string().contains("3 subdomains"),
+            "{}",
+            three.additions[0]
+        );
+    }
+
+    #[test]
+    fn never_a_wildcard_over_a_public_suffix() {
+        let s = run(
+            "'self'",
+            &[
+                "https://a.github.io",
+                "https://b.github.io",
+                "https://c.github.io",
+                "https://a.co.uk",
+                "https://b.co.uk",
+                "https://c.co.uk",
+            ],
+        );
+        assert!(!s.policy.value().contains('*'), "{}", s.policy);
+        let s = run(
+            "'self'",
+            &[
+                "https://a.b.example.co.uk",
+                "https://c.example.co.uk",
+                "https://d.example.co.uk",
+            ],
+        );
+        assert_eq!(s.policy.value(), "'self' https://*.example.co.uk");
+    }
+
+    #[test]
+    fn schemes_and_ports_are_separate_families() {
+        let s = run(
+            "'self'",
+            &[
+                "wss://a.x.com",
+                "https://b.x.com",
+                "https://c.x.com:8443",
+                "ws://localhost:3000",
+            ],
+        );
+        assert_eq!(
+            s.policy.value(),
+            "'self' https://b.x.com https://c.x.com:8443 wss://a.x.com ws://localhost:3000"
+        );
+    }
+
+    #[test]
+    fn noise_and_keywords_skipped_and_counted() {
+        let s = run(
+            "'self'",
+            &[
+                "chrome-extension://abc/x",
+                "moz-extension://a/b",
+                "inline",
+                "eval",
+                "data",
+                "blob:https://x.com/1",
+                "https://[::1]/",
+                "https://a_b.x.com/",
+                "about:blank",
+                "",
+            ],
+        );
+        assert!(s.additions.is_empty());
+        assert_eq!(s.skipped, 10);
+    }
+
+    #[test]
+    fn already_allowed_is_not_suggested() {
+        let s = run(
+            "'self' https://api.x.com https://*.cdn.x.com wss://ws.x.com:*",
+            &[
+                "https://api.x.com/a",
+                "https://a.cdn.x.com/",
+                "wss://ws.x.com:9000/",
+                "https://new.x.com",
+            ],
+        );
+        assert_eq!(
+            s.policy.value(),
+            "'self' https://api.x.com https://*.cdn.x.com wss://ws.x.com:* https://new.x.com"
+        );
+        assert_eq!(s.skipped, 3);
+    }
+}
