@@ -23,13 +23,13 @@
 //! let s = suggest(&current, seen, &SuggestOptions::default());
 //! assert_eq!(
 //!     s.policy.value(),
-//!     "'self' https://api.stripe.com https://*.cdn.example.net wss://ws.myapp.com"
+//!     "'self' https://*.cdn.example.net https://api.stripe.com wss://ws.myapp.com"
 //! );
 //! assert_eq!(s.skipped, 9);
 //! # Ok::<_, connect_src::PolicyError>(())
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::policy::ConnectSrc;
@@ -156,21 +156,24 @@ pub fn suggest<'a>(
 
     let mut additions = Vec::new();
     for ((scheme, port), domains) in groups {
-        for (reg, hosts) in domains {
-            let subs: Vec<(&String, &u64)> = hosts.iter().filter(|(h, _)| **h != reg).collect();
-            if subs.len() >= threshold {
+        for (reg, mut hosts) in domains {
+            // The tightest wildcards: repeatedly the deepest parent (never above the
+            // registrable domain) with enough distinct subdomains seen under it.
+            while let Some(base) = deepest_parent(hosts.keys(), &reg, threshold) {
+                let under: Vec<String> = hosts
+                    .keys()
+                    .filter(|h| is_strict_subdomain(h, &base))
+                    .cloned()
+                    .collect();
+                let count = under.iter().filter_map(|h| hosts.remove(h)).sum();
                 additions.push(Addition {
-                    source: host_source(&scheme, Host::Subdomains(reg.as_str().into()), port),
-                    count: subs.iter().map(|(_, c)| **c).sum(),
-                    hosts: subs.iter().map(|(h, _)| (*h).clone()).collect(),
+                    source: host_source(&scheme, Host::Subdomains(base.as_str().into()), port),
+                    count,
+                    hosts: under,
                 });
-                if let Some(c) = hosts.get(&reg) {
-                    additions.push(exact(&scheme, &reg, port, *c));
-                }
-            } else {
-                for (h, c) in &hosts {
-                    additions.push(exact(&scheme, h, port, *c));
-                }
+            }
+            for (h, c) in &hosts {
+                additions.push(exact(&scheme, h, port, *c));
             }
         }
     }
@@ -212,6 +215,37 @@ fn host_source(scheme: &str, host: Host, port: Option<u16>) -> Source {
         port: port.map(Port::Number),
         path: None,
     })
+}
+
+fn is_strict_subdomain(host: &str, parent: &str) -> bool {
+    host.len() > parent.len() + 1
+        && host.ends_with(parent)
+        && host.as_bytes()[host.len() - parent.len() - 1] == b'.'
+}
+
+/// The parent domain with the most labels, at or below `reg`, that has at least
+/// `threshold` of `hosts` strictly under it.
+fn deepest_parent<'h>(
+    hosts: impl Iterator<Item = &'h String>,
+    reg: &str,
+    threshold: usize,
+) -> Option<String> {
+    let mut counts: BTreeMap<&'h str, usize> = BTreeMap::new();
+    for h in hosts {
+        let mut rest = h.as_str();
+        while let Some((_, parent)) = rest.split_once('.') {
+            if parent.len() < reg.len() {
+                break;
+            }
+            *counts.entry(parent).or_default() += 1;
+            rest = parent;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n >= threshold)
+        .max_by_key(|(p, _)| (p.matches('.').count(), std::cmp::Reverse(*p)))
+        .map(|(p, _)| p.to_owned())
 }
 
 /// `(scheme, host, explicit non-default port)` of an http(s)/ws(s) URL whose host the CSP
@@ -261,7 +295,7 @@ fn covered(current: &ConnectSrc, scheme: &str, host: &str, port: Option<u16>) ->
             && match h.host() {
                 Host::Any => false,
                 Host::Name(n) => **n == *host,
-                Host::Subdomains(d) => host.len() > d.len() + 1 && host.ends_with(&format!(".{d}")),
+                Host::Subdomains(d) => is_strict_subdomain(host, d),
             }
     })
 }
@@ -314,6 +348,37 @@ mod tests {
             "{}",
             three.additions[0]
         );
+        // The deepest parent with enough subdomains, not the registrable domain.
+        let cdn = run(
+            "'self'",
+            &[
+                "https://a.cdn.x.com",
+                "https://b.cdn.x.com",
+                "https://c.cdn.x.com",
+                "https://api.x.com",
+            ],
+        );
+        assert_eq!(
+            cdn.policy.value(),
+            "'self' https://*.cdn.x.com https://api.x.com"
+        );
+        // A parent that was itself seen stays exact next to the wildcard.
+        let p = run(
+            "'self'",
+            &[
+                "https://cdn.x.com",
+                "https://a.cdn.x.com",
+                "https://b.cdn.x.com",
+                "https://c.cdn.x.com",
+            ],
+        );
+        assert_eq!(
+            p.policy.value(),
+            "'self' https://*.cdn.x.com https://cdn.x.com"
+        );
+        // Suffix look-alikes are not subdomains: "evilx.com" is not under "x.com".
+        assert!(!is_strict_subdomain("evilx.com", "x.com"));
+        assert!(is_strict_subdomain("a.x.com", "x.com"));
     }
 
     #[test]
