@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Loopback load test: requests/s of the same app without and with the layer, and of the
+# report collector against a handler that only answers 204. Targets 127.0.0.1 only, runs a
+# fixed duration per case, stops by itself (well under 5 minutes in all).
+#   bash bench/load.sh [seconds-per-case]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"
+threads=1        # wrk threads: one core for the load, one for the server (2-core machine)
+conns=32
+port=3101
+
+command -v wrk >/dev/null 2>&1 || {
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq wrk >/dev/null
+}
+cargo build --release --example load_server -q
+bin=target/release/examples/load_server
+
+server_pid=""
+stop() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi; server_pid=""; }
+trap stop EXIT
+
+start() { # mode
+  "$bin" "$1" "$port" >/dev/null &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "server $1 did not start" >&2; exit 1
+}
+
+rps() { # url [lua]
+  local extra=()
+  [ $# -ge 2 ] && extra=(-s "$2")
+  wrk -t"$threads" -c"$conns" -d"${secs}s" "${extra[@]}" "$1" | awk '/Requests\/sec/ {print $2}'
+}
+
+peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$server_pid/status"; }
+
+declare -A R
+for mode in plain layer; do
+  start "$mode"; R[$mode]=$(rps "http://127.0.0.1:$port/"); stop
+done
+
+lua=$(mktemp --suffix=.lua)
+cat >"$lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/csp-report"
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{"csp-report":{"document-uri":"https://app.example/page","referrer":"",' ..
+    '"violated-directive":"connect-src","effective-directive":"connect-src",' ..
+    '"original-policy":"connect-src \'self\'; report-uri /csp-reports","disposition":"enforce",' ..
+    '"blocked-uri":"https://u' .. n .. '.tracker.example/p?id=' .. n .. '","status-code":200,' ..
+    '"script-sample":""}}'
+  return wrk.format(nil, "/csp-reports", nil, body)
+end
+LUA
+start report-204; R[report204]=$(rps "http://127.0.0.1:$port/csp-reports" "$lua"); stop
+rm -f "$lua"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); wrk -t$threads -c$conns -d${secs}s"
+printf "%-34s %12s %8s\n" "case" "req/s" "ratio"
+printf "%-34s %12s %8s\n" "app, no layer" "${R[plain]}" "1.000"
+printf "%-34s %12s %8s\n" "app, connect-src layer" "${R[layer]}" "$(ratio "${R[layer]}" "${R[plain]}")"
+printf "%-34s %12s %8s\n" "POST report, 204 handler (floor)" "${R[report204]}" "1.000"

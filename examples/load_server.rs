@@ -1,0 +1,54 @@
+//! Run with: `cargo run --release --example load_server -- <mode> <port>`; driven by
+//! `bench/load.sh`, which compares the modes side by side on 127.0.0.1.
+//!
+//! Modes:
+//! - `plain`: the quickstart's page and API routes, no layer;
+//! - `layer`: the same routes under the quickstart's connect-src layer;
+//! - `report-204`: `POST /csp-reports` answered 204 without reading the report (the floor).
+
+use std::net::SocketAddr;
+
+use axum::http::StatusCode;
+use axum::response::Html;
+use axum::routing::{get, post};
+use axum::Router;
+use connect_src::{ConnectSrc, Policy};
+
+fn routes() -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { Html("<!doctype html><title>load</title><p>hello") }),
+        )
+        .route("/api/data", get(|| async { "{\"ok\":true}" }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "layer".into());
+    let port: u16 = args.next().as_deref().unwrap_or("3001").parse()?;
+    let policy = Policy::builder()
+        .enforce(
+            ConnectSrc::builder()
+                .self_origin()
+                .host("https://api.example.com")
+                .websocket("wss://ws.example.com"),
+        )
+        .report_uri("/csp-reports")
+        .build()?;
+    let app = match mode.as_str() {
+        "plain" => routes(),
+        "layer" => routes().layer(policy.layer()),
+        "report-204" => Router::new().route(
+            "/csp-reports",
+            post(|_body: axum::body::Bytes| async { StatusCode::NO_CONTENT }),
+        ),
+        other => return Err(format!("unknown mode {other:?}").into()),
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("load_server {mode} listening on http://{addr}/");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
