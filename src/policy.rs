@@ -544,6 +544,14 @@ impl PolicyBuilder {
         if lists.iter().all(|(l, _)| l.is_none()) {
             problems.push(Problem::other(ProblemKind::NoList));
         }
+        if !dev {
+            // Left out in production, but a typo is still an error in every environment.
+            for d in &self.dev_servers {
+                if let Err(e) = format!("ws://{d}").parse::<Source>() {
+                    problems.push(Problem::source(e));
+                }
+            }
+        }
         let mut built: [Option<ConnectSrc>; 2] = [None, None];
         for (i, (list, name)) in lists.iter_mut().enumerate() {
             let Some(mut b) = list.take() else { continue };
@@ -945,6 +953,14 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(prod.enforced().unwrap().value(), "'self'");
+        let e = Policy::builder()
+            .enforce(ConnectSrc::builder().self_origin())
+            .report_only(ConnectSrc::builder().self_origin())
+            .dev_server("localhost:5173; script-src *")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.problems().len(), 1, "{e}");
+        assert!(e.to_string().contains("';'"), "{e}");
     }
 
     #[test]
