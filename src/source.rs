@@ -210,6 +210,48 @@ pub struct HostSource {
 }
 
 impl HostSource {
+    /// `scheme://host`, typed: `host` is `*`, `*.example.com`, a name (IDN becomes punycode)
+    /// or an IPv4 address.
+    ///
+    /// ```
+    /// use connect_src::{HostSource, Port, Scheme};
+    ///
+    /// let s = HostSource::new(Scheme::wss(), "*.myapp.com")?.with_port(Port::Any);
+    /// assert_eq!(s.to_string(), "wss://*.myapp.com:*");
+    /// let s = HostSource::new(Scheme::https(), "api.myapp.com")?.with_path("/v1/")?;
+    /// assert_eq!(s.to_string(), "https://api.myapp.com/v1/");
+    /// assert!(HostSource::new(Scheme::https(), "api.myapp.com/x").is_err());
+    /// # Ok::<_, connect_src::SourceError>(())
+    /// ```
+    pub fn new(scheme: Scheme, host: &str) -> Result<HostSource, SourceError> {
+        if let Some(c) = forbidden_char(host) {
+            return Err(SourceError::new(host, SourceErrorKind::ForbiddenChar(c)));
+        }
+        let host = parse_host(host).map_err(|k| SourceError::new(host, k))?;
+        Ok(HostSource {
+            scheme: Some(scheme),
+            host,
+            port: None,
+            path: None,
+        })
+    }
+
+    /// The same source with a port (`Port::Any` for `:*`).
+    #[must_use]
+    pub fn with_port(mut self, port: Port) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// The same source with a path (`/api/` matches by prefix, `/api` exactly; §6.7.2.12).
+    pub fn with_path(mut self, path: &str) -> Result<Self, SourceError> {
+        if !is_path_absolute(path) {
+            return Err(SourceError::new(path, SourceErrorKind::InvalidPath));
+        }
+        self.path = Some(path.into());
+        Ok(self)
+    }
+
     /// The scheme, if the source names one (`https://x` has one, `x` does not).
     pub fn scheme(&self) -> Option<&Scheme> {
         self.scheme.as_ref()
