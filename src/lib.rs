@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod header;
 pub mod layer;
+pub mod matcher;
 pub mod policy;
 pub mod source;
 #[cfg(feature = "collector")]
