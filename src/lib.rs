@@ -6,6 +6,8 @@ pub mod header;
 pub mod layer;
 pub mod matcher;
 pub mod policy;
+#[cfg(feature = "collector")]
+pub mod report;
 pub mod source;
 #[cfg(feature = "collector")]
 pub mod suggest;

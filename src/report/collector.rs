@@ -1,0 +1,534 @@
+//! The axum endpoint browsers POST reports to, and the read side (summary, dashboard).
+//!
+//! ```
+//! use axum::{body::Body, http::{Request, StatusCode}, Router};
+//! use connect_src::report::{Collector, MemorySink, ReportStore};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let store = MemorySink::new();
+//! let collector = Collector::builder().store(store.clone()).build();
+//! // The POST endpoint is public; mount the read side behind your own auth.
+//! let app: Router = collector.report_router().merge(collector.read_router());
+//!
+//! let body = r#"{"csp-report":{"document-uri":"https://app.example/","effective-directive":
+//!     "connect-src","blocked-uri":"https://evil.example/x","disposition":"enforce"}}"#;
+//! let res = app
+//!     .oneshot(
+//!         Request::post("/csp-reports")
+//!             .header("content-type", "application/csp-report")
+//!             .body(Body::from(body))
+//!             .unwrap(),
+//!     )
+//!     .await
+//!     .unwrap();
+//! assert_eq!(res.status(), StatusCode::NO_CONTENT);
+//! assert_eq!(store.summary(10).groups[0].blocked_origin, "https://evil.example");
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    ORIGIN, REFERRER_POLICY, RETRY_AFTER, USER_AGENT, VARY, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
+use super::filter::NoiseFilter;
+use super::parse::{parse_reports_from, NormalizeOptions, ParseError};
+use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
+
+/// Why a report request was refused. Each variant has a fixed status code and a message
+/// that says what was wrong (never echoing the request).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReportRejection {
+    /// 415: not `application/csp-report`, `application/reports+json` or `application/json`.
+    UnsupportedMediaType,
+    /// 413: the body is over the configured limit (in bytes).
+    PayloadTooLarge(usize),
+    /// 400: the body is not a report (malformed JSON, wrong shape, not UTF-8).
+    Malformed(ParseError),
+    /// 400: the body could not be read (the client went away mid-body).
+    BodyRead,
+    /// 503: the sink cannot take reports now; Reporting API clients retry.
+    SinkUnavailable(SinkError),
+    /// 403: a CORS preflight from an origin that is not allowed.
+    OriginNotAllowed,
+}
+
+impl ReportRejection {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ReportRejection::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ReportRejection::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ReportRejection::Malformed(_) | ReportRejection::BodyRead => StatusCode::BAD_REQUEST,
+            ReportRejection::SinkUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ReportRejection::OriginNotAllowed => StatusCode::FORBIDDEN,
+        }
+    }
+    /// The response body text.
+    pub fn body_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for ReportRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportRejection::UnsupportedMediaType => f.write_str(
+                "expected Content-Type application/csp-report, application/reports+json or application/json",
+            ),
+            ReportRejection::PayloadTooLarge(n) => {
+                write!(f, "report body is over the {n}-byte limit")
+            }
+            ReportRejection::Malformed(e) => write!(f, "{e}"),
+            ReportRejection::BodyRead => f.write_str("the report body could not be read"),
+            ReportRejection::SinkUnavailable(_) => {
+                f.write_str("reports cannot be stored right now; retry later")
+            }
+            ReportRejection::OriginNotAllowed => {
+                f.write_str("this origin may not send reports here")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReportRejection {}
+
+impl IntoResponse for ReportRejection {
+    fn into_response(self) -> Response {
+        let mut res = (self.status(), self.body_text()).into_response();
+        if let ReportRejection::SinkUnavailable(_) = self {
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("60"));
+        }
+        res
+    }
+}
+
+/// Counters since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CollectorStats {
+    /// Violations handed to the sink and acknowledged.
+    pub accepted: u64,
+    /// Violations dropped as noise.
+    pub filtered: u64,
+    /// Non-CSP reports skipped in Reporting API batches.
+    pub other_types: u64,
+    /// CSP reports past the per-request cap.
+    pub dropped: u64,
+    /// Requests refused (4xx/5xx).
+    pub rejected: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    accepted: AtomicU64,
+    filtered: AtomicU64,
+    other_types: AtomicU64,
+    dropped: AtomicU64,
+    rejected: AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+enum Origins {
+    Any,
+    List(Vec<HeaderValue>),
+}
+
+struct Inner {
+    sink: Arc<dyn ReportSink>,
+    store: Option<Arc<dyn ReportStore>>,
+    path: String,
+    body_limit: usize,
+    origins: Origins,
+    filter: NoiseFilter,
+    normalize: NormalizeOptions,
+    summary_limit: usize,
+    counters: Counters,
+}
+
+/// The report collector: build it once, mount its routers. Cheap to clone.
+#[derive(Clone)]
+pub struct Collector {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Collector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Collector")
+            .field("path", &self.inner.path)
+            .field("body_limit", &self.inner.body_limit)
+            .field("origins", &self.inner.origins)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builder for a [`Collector`].
+#[must_use]
+pub struct CollectorBuilder {
+    sink: Option<Arc<dyn ReportSink>>,
+    store: Option<Arc<dyn ReportStore>>,
+    path: String,
+    body_limit: usize,
+    origins: Origins,
+    filter: NoiseFilter,
+    normalize: NormalizeOptions,
+    summary_limit: usize,
+}
+
+impl fmt::Debug for CollectorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectorBuilder")
+            .field("path", &self.path)
+            .field("body_limit", &self.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for CollectorBuilder {
+    fn default() -> Self {
+        CollectorBuilder {
+            sink: None,
+            store: None,
+            path: "/csp-reports".into(),
+            body_limit: 64 * 1024,
+            origins: Origins::Any,
+            filter: NoiseFilter::default(),
+            normalize: NormalizeOptions::default(),
+            summary_limit: 500,
+        }
+    }
+}
+
+impl CollectorBuilder {
+    /// Where violations go (default: a [`MemorySink`], also used as the store).
+    pub fn sink(mut self, sink: impl ReportSink) -> Self {
+        self.sink = Some(Arc::new(sink));
+        self
+    }
+
+    /// A sink that can also be read back (e.g. [`MemorySink`], `SqliteSink`): used for both.
+    pub fn store<S: ReportSink + ReportStore + Clone>(mut self, store: S) -> Self {
+        self.store = Some(Arc::new(store.clone()));
+        self.sink = Some(Arc::new(store));
+        self
+    }
+
+    /// The POST path (default `/csp-reports`); the read side lives under it
+    /// (`/csp-reports/summary`, `/csp-reports/dashboard`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        let mut p: String = path.into();
+        if !p.starts_with('/') {
+            p.insert(0, '/');
+        }
+        while p.len() > 1 && p.ends_with('/') {
+            p.pop();
+        }
+        self.path = p;
+        self
+    }
+
+    /// Largest accepted body (default 64 KiB). Bigger bodies get 413 without being read
+    /// past the limit.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Allow Reporting API preflights from this origin only (call again for more). By
+    /// default any origin may send reports, as anyone can POST to a public endpoint anyway.
+    pub fn allow_origin(mut self, origin: &str) -> Self {
+        let v = HeaderValue::from_str(origin.trim_end_matches('/'));
+        match (&mut self.origins, v) {
+            (Origins::List(l), Ok(v)) => l.push(v),
+            (o, Ok(v)) => *o = Origins::List(vec![v]),
+            // An origin that is not a header value can never match a request's Origin.
+            (o @ Origins::Any, Err(_)) => *o = Origins::List(Vec::new()),
+            (Origins::List(_), Err(_)) => {}
+        }
+        self
+    }
+
+    /// The noise filter (default [`NoiseFilter::default`]; [`NoiseFilter::none`] keeps all).
+    pub fn noise_filter(mut self, filter: NoiseFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Normalization (query stripping, field bound, per-request cap).
+    pub fn normalize(mut self, options: NormalizeOptions) -> Self {
+        self.normalize = options;
+        self
+    }
+
+    /// Most groups in the summary and dashboard (default 500). `total` is never capped.
+    pub fn summary_limit(mut self, groups: usize) -> Self {
+        self.summary_limit = groups;
+        self
+    }
+
+    /// Builds the collector.
+    pub fn build(self) -> Collector {
+        let (sink, store) = match (self.sink, self.store) {
+            (Some(sink), store) => (sink, store),
+            (None, _) => {
+                let m = MemorySink::new();
+                (
+                    Arc::new(m.clone()) as Arc<dyn ReportSink>,
+                    Some(Arc::new(m) as Arc<dyn ReportStore>),
+                )
+            }
+        };
+        Collector {
+            inner: Arc::new(Inner {
+                sink,
+                store,
+                path: self.path,
+                body_limit: self.body_limit,
+                origins: self.origins,
+                filter: self.filter,
+                normalize: self.normalize,
+                summary_limit: self.summary_limit,
+                counters: Counters::default(),
+            }),
+        }
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    Some(ct.split(';').next()?.trim().to_ascii_lowercase())
+}
+
+impl Collector {
+    /// Starts a collector.
+    pub fn builder() -> CollectorBuilder {
+        CollectorBuilder::default()
+    }
+
+    /// The POST path.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> CollectorStats {
+        let c = &self.inner.counters;
+        CollectorStats {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            filtered: c.filtered.load(Ordering::Relaxed),
+            other_types: c.other_types.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The public side: `POST <path>` and its CORS preflight (`OPTIONS <path>`).
+    pub fn report_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let post_c = self.clone();
+        let opt_c = self.clone();
+        Router::new().route(
+            &self.inner.path,
+            post(move |headers: HeaderMap, body: Body| {
+                let c = post_c.clone();
+                async move { c.receive(headers, body).await }
+            })
+            .options(move |headers: HeaderMap| {
+                let c = opt_c.clone();
+                async move { c.preflight(&headers) }
+            }),
+        )
+    }
+
+    /// The read side, to mount behind your own authentication (it shows what browsers
+    /// reported, including URLs of your pages): `GET <path>/summary` (JSON) and
+    /// `GET <path>/dashboard` (HTML, with `dashboard.css`). Empty without a store.
+    pub fn read_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let Some(store) = self.inner.store.clone() else {
+            return Router::new();
+        };
+        let limit = self.inner.summary_limit;
+        let (s1, s2) = (store.clone(), store);
+        let base = &self.inner.path;
+        Router::new()
+            .route(
+                &format!("{base}/summary"),
+                get(move || async move {
+                    let json = s1.summary(limit).to_json();
+                    (
+                        [
+                            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                        ],
+                        json,
+                    )
+                }),
+            )
+            .route(
+                &format!("{base}/dashboard"),
+                get(move || async move {
+                    let html = dashboard::render(&s2.summary(limit), "CSP violation reports");
+                    (
+                        [
+                            (
+                                CONTENT_TYPE,
+                                HeaderValue::from_static("text/html; charset=utf-8"),
+                            ),
+                            (
+                                CONTENT_SECURITY_POLICY,
+                                HeaderValue::from_static(DASHBOARD_CSP),
+                            ),
+                            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                            (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+                            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                        ],
+                        html,
+                    )
+                }),
+            )
+            .route(
+                &format!("{base}/dashboard.css"),
+                get(|| async {
+                    (
+                        [
+                            (CONTENT_TYPE, HeaderValue::from_static("text/css")),
+                            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                        ],
+                        DASHBOARD_CSS,
+                    )
+                }),
+            )
+    }
+
+    /// Both routers. Only for development or when the whole router is already protected:
+    /// the read side should not be public.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        self.report_router().merge(self.read_router())
+    }
+
+    fn allowed_origin(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+        let origin = headers.get(ORIGIN)?;
+        match &self.inner.origins {
+            Origins::Any => Some(origin.clone()),
+            Origins::List(l) => l.iter().find(|o| *o == origin).cloned(),
+        }
+    }
+
+    fn preflight(&self, headers: &HeaderMap) -> Response {
+        match self.allowed_origin(headers) {
+            Some(origin) => (
+                StatusCode::NO_CONTENT,
+                [
+                    (ACCESS_CONTROL_ALLOW_ORIGIN, origin),
+                    (
+                        ACCESS_CONTROL_ALLOW_METHODS,
+                        HeaderValue::from_static("POST, OPTIONS"),
+                    ),
+                    (
+                        ACCESS_CONTROL_ALLOW_HEADERS,
+                        HeaderValue::from_static("content-type"),
+                    ),
+                    (ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400")),
+                    (VARY, HeaderValue::from_static("Origin")),
+                ],
+            )
+                .into_response(),
+            None => {
+                self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                ReportRejection::OriginNotAllowed.into_response()
+            }
+        }
+    }
+
+    async fn receive(&self, headers: HeaderMap, body: Body) -> Response {
+        let origin = self.allowed_origin(&headers);
+        let mut res = match self.accept(&headers, body).await {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(rejection) => {
+                self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                if let ReportRejection::SinkUnavailable(e) = &rejection {
+                    tracing::warn!(target: "connect_src::report", error = %e, "report sink unavailable");
+                }
+                rejection.into_response()
+            }
+        };
+        if let Some(o) = origin {
+            res.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, o);
+            res.headers_mut()
+                .insert(VARY, HeaderValue::from_static("Origin"));
+        }
+        res
+    }
+
+    /// Checks, reads, parses, filters and stores one request's reports.
+    pub async fn accept(&self, headers: &HeaderMap, body: Body) -> Result<(), ReportRejection> {
+        let inner = &self.inner;
+        match media_type(headers).as_deref() {
+            Some("application/csp-report" | "application/reports+json" | "application/json") => {}
+            _ => return Err(ReportRejection::UnsupportedMediaType),
+        }
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > inner.body_limit as u64) {
+            return Err(ReportRejection::PayloadTooLarge(inner.body_limit));
+        }
+        // Reads at most the limit: a lying or absent Content-Length cannot make us buffer more.
+        let bytes = axum::body::to_bytes(body, inner.body_limit)
+            .await
+            .map_err(|e| {
+                let too_big = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                if too_big {
+                    ReportRejection::PayloadTooLarge(inner.body_limit)
+                } else {
+                    ReportRejection::BodyRead
+                }
+            })?;
+        let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+        let parsed = parse_reports_from(None, &bytes, &inner.normalize, ua)
+            .map_err(ReportRejection::Malformed)?;
+        let c = &inner.counters;
+        c.other_types
+            .fetch_add(parsed.other_types, Ordering::Relaxed);
+        c.dropped.fetch_add(parsed.dropped, Ordering::Relaxed);
+        let total = parsed.violations.len();
+        let kept: Vec<_> = parsed
+            .violations
+            .into_iter()
+            .filter(|v| !inner.filter.is_noise_violation(v))
+            .collect();
+        let noise = (total - kept.len()) as u64;
+        if noise > 0 {
+            c.filtered.fetch_add(noise, Ordering::Relaxed);
+            inner.sink.record_filtered(noise);
+        }
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let n = kept.len() as u64;
+        inner
+            .sink
+            .submit(kept)
+            .await
+            .map_err(ReportRejection::SinkUnavailable)?;
+        c.accepted.fetch_add(n, Ordering::Relaxed);
+        Ok(())
+    }
+}

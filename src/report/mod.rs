@@ -1,0 +1,30 @@
+//! Violation reports: parse every shape browsers send, drop the noise, keep the rest in a
+//! sink, and read them back as a summary or a dashboard (feature `collector`).
+//!
+//! The POST endpoint is public and unauthenticated: every byte is hostile. Bodies are
+//! bounded (64 KiB by default, never buffered past the limit), JSON nesting is bounded by the
+//! parser, each request keeps at most 100 reports, every field is bounded and, by default,
+//! URLs lose their query and fragment. The read side (summary, dashboard) shows what
+//! browsers sent about your pages: mount it behind your own authentication.
+
+mod collector;
+pub mod dashboard;
+mod filter;
+mod parse;
+mod sink;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod summary;
+
+pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
+pub use filter::{NoiseFilter, DEFAULT_NOISE};
+pub use parse::{
+    parse_reports, parse_reports_from, Disposition, NormalizeOptions, ParseError, Parsed,
+    SourceFormat, Violation,
+};
+pub use sink::{
+    BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink, OVERFLOW,
+};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteSink;
+pub use summary::{format_rfc3339, Group, Summary};

@@ -1,0 +1,612 @@
+//! Report bodies → [`Violation`]s: every shape browsers send (REFERENCE "Report quirks").
+//!
+//! ```
+//! use connect_src::report::{parse_reports, NormalizeOptions, SourceFormat};
+//!
+//! let body = br#"{"csp-report":{"document-uri":"https://app.example/a?token=1",
+//!   "violated-directive":"connect-src 'self'","blocked-uri":"https://evil.example/x?card=4111",
+//!   "status-code":"200","disposition":"enforce"}}"#;
+//! let parsed = parse_reports(Some("application/csp-report"), body, &NormalizeOptions::default())?;
+//! let v = &parsed.violations[0];
+//! assert_eq!(v.effective_directive, "connect-src"); // from violated-directive's first word
+//! assert_eq!(v.blocked_url, "https://evil.example/x"); // query stripped: secrets travel there
+//! assert_eq!(v.document_url, "https://app.example/a");
+//! assert_eq!(v.status_code, Some(200));
+//! assert_eq!(v.format, SourceFormat::Legacy);
+//! # Ok::<_, connect_src::report::ParseError>(())
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::SystemTime;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+/// Which body shape a violation arrived in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SourceFormat {
+    /// `report-uri`: `{"csp-report": {…}}`, kebab-case fields.
+    Legacy,
+    /// Reporting API (`report-to`): an array of `{type, url, body}` reports.
+    ReportingApi,
+    /// A single Reporting API object, not in an array (seen from Safari).
+    ReportingApiSingle,
+}
+
+impl SourceFormat {
+    /// `legacy`, `reporting-api` or `reporting-api-single`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::Legacy => "legacy",
+            SourceFormat::ReportingApi => "reporting-api",
+            SourceFormat::ReportingApiSingle => "reporting-api-single",
+        }
+    }
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn parse(s: &str) -> Option<SourceFormat> {
+        Some(match s {
+            "legacy" => SourceFormat::Legacy,
+            "reporting-api" => SourceFormat::ReportingApi,
+            "reporting-api-single" => SourceFormat::ReportingApiSingle,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether the violated policy was enforced or report-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// The connection was blocked.
+    Enforce,
+    /// Report-only: the connection went through and was reported.
+    Report,
+    /// The report did not say.
+    Unknown,
+}
+
+impl Disposition {
+    /// `enforce`, `report` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Enforce => "enforce",
+            Disposition::Report => "report",
+            Disposition::Unknown => "unknown",
+        }
+    }
+    /// Reads a report's value; `reporting` (seen in the wild) means `report`.
+    pub fn parse(s: &str) -> Disposition {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "enforce" => Disposition::Enforce,
+            "report" | "reporting" => Disposition::Report,
+            _ => Disposition::Unknown,
+        }
+    }
+}
+
+/// One normalized violation. Every string is bounded ([`NormalizeOptions::max_field`]) and,
+/// by default, URLs have their query and fragment removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Violation {
+    /// The page that made the connection.
+    pub document_url: String,
+    /// The blocked URL, or a keyword (`inline`, `eval`, `data`, …), or empty.
+    pub blocked_url: String,
+    /// The directive that decided (`connect-src`, or its fallback `default-src`…).
+    pub effective_directive: String,
+    /// The violated directive as reported (legacy reports only), if any.
+    pub violated_directive: Option<String>,
+    /// Enforced or report-only.
+    pub disposition: Disposition,
+    /// The document's HTTP status code, if reported.
+    pub status_code: Option<u16>,
+    /// The script that made the connection, if reported.
+    pub source_file: Option<String>,
+    /// Line in `source_file`.
+    pub line: Option<u32>,
+    /// Column in `source_file`.
+    pub column: Option<u32>,
+    /// The reported sample (usually empty for connections).
+    pub sample: Option<String>,
+    /// The document's referrer, if any.
+    pub referrer: Option<String>,
+    /// The reporting browser's user agent (Reporting API field, or the request's header).
+    pub user_agent: Option<String>,
+    /// The whole policy as the browser saw it, if reported.
+    pub original_policy: Option<String>,
+    /// The body shape it came in.
+    pub format: SourceFormat,
+    /// When the collector received it.
+    pub received_at: SystemTime,
+}
+
+impl Violation {
+    /// `scheme://host[:port]` of the blocked URL, or the keyword itself (`inline`, `data`).
+    pub fn blocked_origin(&self) -> String {
+        origin_of(&self.blocked_url)
+    }
+
+    /// The document URL's path (no query), or the whole value when it is not a URL.
+    pub fn document_path(&self) -> String {
+        path_of(&self.document_url)
+    }
+}
+
+/// `scheme://host[:port]` of a URL-looking string; otherwise the string itself.
+pub(crate) fn origin_of(url: &str) -> String {
+    if let Some(i) = url.find("://") {
+        let rest = &url[i + 3..];
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        // Drop userinfo: never keep credentials.
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        format!(
+            "{}://{}",
+            url[..i].to_ascii_lowercase(),
+            authority.to_ascii_lowercase()
+        )
+    } else {
+        url.to_owned()
+    }
+}
+
+/// The path of a URL-looking string (`/` when empty); otherwise the string itself.
+pub(crate) fn path_of(url: &str) -> String {
+    if let Some(i) = url.find("://") {
+        let rest = &url[i + 3..];
+        match rest.find('/') {
+            Some(p) => {
+                let path = &rest[p..];
+                let end = path.find(['?', '#']).unwrap_or(path.len());
+                path[..end].to_owned()
+            }
+            None => "/".to_owned(),
+        }
+    } else {
+        url.to_owned()
+    }
+}
+
+/// How reports are normalized.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NormalizeOptions {
+    /// Remove `?query` and `#fragment` from every URL field (default true): tokens, session
+    /// ids and card numbers travel in query strings.
+    pub strip_query: bool,
+    /// Longest kept string, in bytes (default 2048); longer ones are cut at a character
+    /// boundary.
+    pub max_field: usize,
+    /// Most violations kept from one request (default 100); the rest are counted as dropped.
+    pub max_reports: usize,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> Self {
+        NormalizeOptions {
+            strip_query: true,
+            max_field: 2048,
+            max_reports: 100,
+        }
+    }
+}
+
+/// What one request body held.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Parsed {
+    /// The CSP violations, normalized.
+    pub violations: Vec<Violation>,
+    /// Reports of other types in a Reporting API batch (deprecation, intervention, …).
+    pub other_types: u64,
+    /// CSP reports beyond [`NormalizeOptions::max_reports`].
+    pub dropped: u64,
+}
+
+/// Why a body is not a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The body is not UTF-8 JSON (message from the JSON parser, position included).
+    Json(String),
+    /// JSON, but not one of the report shapes.
+    Shape(String),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Json(e) => write!(f, "malformed JSON: {e}"),
+            ParseError::Shape(e) => write!(f, "not a CSP report: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A string field that may arrive as a string, a number, a boolean or null, or be absent;
+/// anything else (an object, an array) is ignored. Borrows when the JSON text has no escapes.
+#[derive(Debug, Default)]
+struct Field<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Field<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or null")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Field(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Field(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Field(Some(Cow::Owned(v))))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Field(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Field(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Field(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Field(Some(Cow::Borrowed(if v { "true" } else { "false" }))))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Field(None))
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Field(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Field(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Field(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A value that must be a JSON object: derived structs would also accept an array (fields by
+/// position), which would turn `[[["x"]]]` into an empty report.
+#[derive(Debug)]
+struct Obj<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData)).map(Obj)
+    }
+}
+
+/// The fields of a CSP report body, under either spelling (legacy kebab-case, Reporting
+/// API camelCase).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Body<'a> {
+    #[serde(
+        borrow,
+        rename = "document-uri",
+        alias = "documentURL",
+        alias = "documentURI",
+        alias = "document-url"
+    )]
+    document_url: Field<'a>,
+    #[serde(
+        borrow,
+        rename = "blocked-uri",
+        alias = "blockedURL",
+        alias = "blockedURI",
+        alias = "blocked-url"
+    )]
+    blocked_url: Field<'a>,
+    #[serde(borrow, rename = "effective-directive", alias = "effectiveDirective")]
+    effective_directive: Field<'a>,
+    #[serde(borrow, rename = "violated-directive", alias = "violatedDirective")]
+    violated_directive: Field<'a>,
+    #[serde(borrow, rename = "original-policy", alias = "originalPolicy")]
+    original_policy: Field<'a>,
+    #[serde(borrow)]
+    disposition: Field<'a>,
+    #[serde(borrow, rename = "status-code", alias = "statusCode")]
+    status_code: Field<'a>,
+    #[serde(borrow, rename = "source-file", alias = "sourceFile")]
+    source_file: Field<'a>,
+    #[serde(borrow, rename = "line-number", alias = "lineNumber")]
+    line: Field<'a>,
+    #[serde(borrow, rename = "column-number", alias = "columnNumber")]
+    column: Field<'a>,
+    #[serde(borrow, rename = "script-sample", alias = "sample")]
+    sample: Field<'a>,
+    #[serde(borrow)]
+    referrer: Field<'a>,
+}
+
+/// A top-level object: a legacy envelope or a single Reporting API report.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TopObject<'a> {
+    #[serde(borrow, rename = "csp-report")]
+    legacy: Option<Obj<Body<'a>>>,
+    #[serde(borrow, rename = "type")]
+    kind: Field<'a>,
+    #[serde(borrow)]
+    body: Option<Obj<Body<'a>>>,
+    #[serde(borrow)]
+    user_agent: Field<'a>,
+}
+
+/// A Reporting API batch, keeping at most `cap` reports and counting the rest.
+struct Batch<'a> {
+    items: Vec<TopObject<'a>>,
+    extra: u64,
+}
+
+struct BatchSeed(usize);
+
+impl<'de> de::DeserializeSeed<'de> for BatchSeed {
+    type Value = Batch<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct V(usize);
+        impl<'de> Visitor<'de> for V {
+            type Value = Batch<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of reports")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                let mut extra = 0;
+                // Past the cap, only count (and only skim) what is left.
+                while items.len() < self.0 {
+                    match s.next_element::<Obj<TopObject<'de>>>()? {
+                        Some(Obj(o)) => items.push(o),
+                        None => return Ok(Batch { items, extra }),
+                    }
+                }
+                while s.next_element::<IgnoredAny>()?.is_some() {
+                    extra += 1;
+                }
+                Ok(Batch { items, extra })
+            }
+        }
+        d.deserialize_seq(V(self.0))
+    }
+}
+
+fn json_err(e: serde_json::Error) -> ParseError {
+    if e.is_data() {
+        ParseError::Shape(format!(
+            "{e}; expected {{\"csp-report\": {{...}}}}, a Reporting API object, or an array of them"
+        ))
+    } else {
+        ParseError::Json(e.to_string())
+    }
+}
+
+/// Parses one request body. `content_type` is only used to name the shape in errors; the
+/// shape is read from the JSON itself, since browsers mislabel bodies (Safari sends a
+/// Reporting API object as `application/csp-report`).
+pub fn parse_reports(
+    content_type: Option<&str>,
+    body: &[u8],
+    options: &NormalizeOptions,
+) -> Result<Parsed, ParseError> {
+    parse_reports_from(content_type, body, options, None)
+}
+
+/// [`parse_reports`] with the request's `User-Agent` as a fallback for legacy reports.
+pub fn parse_reports_from(
+    _content_type: Option<&str>,
+    body: &[u8],
+    options: &NormalizeOptions,
+    request_user_agent: Option<&str>,
+) -> Result<Parsed, ParseError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ParseError::Json(format!("body is not UTF-8 ({e})")))?;
+    let first = text.trim_start().as_bytes().first().copied();
+    let now = SystemTime::now();
+    let mut out = Parsed::default();
+    match first {
+        Some(b'[') => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let batch = de::DeserializeSeed::deserialize(BatchSeed(options.max_reports), &mut de)
+                .map_err(json_err)?;
+            de.end().map_err(json_err)?;
+            out.dropped = batch.extra;
+            for item in batch.items {
+                match item.kind.0.as_deref() {
+                    Some("csp-violation") | Some("csp") => {}
+                    _ => {
+                        out.other_types += 1;
+                        continue;
+                    }
+                }
+                let Some(Obj(body)) = item.body else {
+                    return Err(ParseError::Shape(
+                        "a csp-violation report has no body".into(),
+                    ));
+                };
+                let ua = item.user_agent.0.or(request_user_agent.map(Cow::Borrowed));
+                out.violations.push(normalize(
+                    body,
+                    SourceFormat::ReportingApi,
+                    ua,
+                    now,
+                    options,
+                ));
+            }
+        }
+        Some(b'{') => {
+            let Obj(obj): Obj<TopObject<'_>> = serde_json::from_str(text).map_err(json_err)?;
+            if let Some(Obj(body)) = obj.legacy {
+                let ua = request_user_agent.map(Cow::Borrowed);
+                out.violations
+                    .push(normalize(body, SourceFormat::Legacy, ua, now, options));
+            } else if let Some(Obj(body)) = obj.body {
+                match obj.kind.0.as_deref() {
+                    Some("csp-violation") | Some("csp") | None => {
+                        let ua = obj.user_agent.0.or(request_user_agent.map(Cow::Borrowed));
+                        out.violations.push(normalize(
+                            body,
+                            SourceFormat::ReportingApiSingle,
+                            ua,
+                            now,
+                            options,
+                        ));
+                    }
+                    Some(_) => out.other_types += 1,
+                }
+            } else {
+                return Err(ParseError::Shape(
+                    "an object needs a \"csp-report\" member or a Reporting API \"body\"".into(),
+                ));
+            }
+        }
+        Some(_) => {
+            // Let the JSON parser say what is wrong and where.
+            let e = serde_json::from_str::<IgnoredAny>(text).err();
+            return Err(match e {
+                Some(e) if !e.is_data() => ParseError::Json(e.to_string()),
+                _ => ParseError::Shape(
+                    "expected {\"csp-report\": {...}}, a Reporting API object, or an array of them"
+                        .into(),
+                ),
+            });
+        }
+        None => return Err(ParseError::Json("empty body".into())),
+    }
+    if out.violations.len() > options.max_reports {
+        out.dropped += (out.violations.len() - options.max_reports) as u64;
+        out.violations.truncate(options.max_reports);
+    }
+    Ok(out)
+}
+
+/// Cuts `s` to at most `max` bytes at a character boundary.
+fn bound(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn strip_query(s: &str) -> &str {
+    match s.find(['?', '#']) {
+        Some(i) => &s[..i],
+        None => s,
+    }
+}
+
+fn normalize(
+    b: Body<'_>,
+    format: SourceFormat,
+    user_agent: Option<Cow<'_, str>>,
+    received_at: SystemTime,
+    o: &NormalizeOptions,
+) -> Violation {
+    let text = |f: &Option<Cow<'_, str>>| -> Option<String> {
+        f.as_deref()
+            .map(|s| bound(s.trim(), o.max_field).to_owned())
+    };
+    let url = |f: &Option<Cow<'_, str>>| -> Option<String> {
+        f.as_deref().map(|s| {
+            let s = s.trim();
+            let s = if o.strip_query { strip_query(s) } else { s };
+            bound(s, o.max_field).to_owned()
+        })
+    };
+    let number = |f: &Option<Cow<'_, str>>| -> Option<u64> {
+        f.as_deref()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .map(|n| n as u64)
+    };
+    let violated = text(&b.violated_directive.0);
+    // Old Firefox omits effective-directive: take the first word of violated-directive,
+    // which may hold the whole directive text ("connect-src 'self' https://a").
+    let effective = b
+        .effective_directive
+        .0
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            violated
+                .as_deref()
+                .and_then(|v| v.split_whitespace().next())
+        })
+        .map(|s| bound(&s.to_ascii_lowercase(), 64).to_owned())
+        .unwrap_or_default();
+    Violation {
+        document_url: url(&b.document_url.0).unwrap_or_default(),
+        blocked_url: url(&b.blocked_url.0).unwrap_or_default(),
+        effective_directive: effective,
+        violated_directive: violated,
+        disposition: b
+            .disposition
+            .0
+            .as_deref()
+            .map_or(Disposition::Unknown, Disposition::parse),
+        status_code: number(&b.status_code.0).and_then(|n| u16::try_from(n).ok()),
+        source_file: url(&b.source_file.0).filter(|s| !s.is_empty()),
+        line: number(&b.line.0).and_then(|n| u32::try_from(n).ok()),
+        column: number(&b.column.0).and_then(|n| u32::try_from(n).ok()),
+        sample: text(&b.sample.0).filter(|s| !s.is_empty()),
+        referrer: url(&b.referrer.0).filter(|s| !s.is_empty()),
+        user_agent: user_agent.map(|u| bound(u.trim(), o.max_field).to_owned()),
+        original_policy: text(&b.original_policy.0),
+        format,
+        received_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_and_path() {
+        assert_eq!(
+            origin_of("https://User:pw@API.x.com:8443/a?b"),
+            "https://api.x.com:8443"
+        );
+        assert_eq!(origin_of("inline"), "inline");
+        assert_eq!(path_of("https://x.com"), "/");
+        assert_eq!(path_of("https://x.com/a/b?c#d"), "/a/b");
+    }
+
+    #[test]
+    fn bound_cuts_on_char_boundary() {
+        assert_eq!(bound("aé", 2), "a");
+        assert_eq!(bound("abc", 5), "abc");
+    }
+}

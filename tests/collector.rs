@@ -1,0 +1,660 @@
+//! The report collector in a real axum router: every report shape, every status code, CORS,
+//! noise, hostile input, the dashboard's escaping, and the memory store's bounds.
+#![cfg(feature = "collector")]
+
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use connect_src::report::{
+    parse_reports, BoxFuture, Collector, Disposition, MemorySink, NormalizeOptions, ReportSink,
+    ReportStore, SinkError, SourceFormat, Violation, OVERFLOW,
+};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/reports/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn parse(name: &str, ct: &str) -> connect_src::report::Parsed {
+    parse_reports(Some(ct), &fixture(name), &NormalizeOptions::default()).unwrap()
+}
+
+async fn post(app: &Router, ct: Option<&str>, body: impl Into<Body>) -> Response {
+    let mut req = Request::post("/csp-reports");
+    if let Some(ct) = ct {
+        req = req.header(header::CONTENT_TYPE, ct);
+    }
+    app.clone()
+        .oneshot(req.body(body.into()).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn text(res: Response) -> String {
+    String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+fn app_with(store: MemorySink) -> Router {
+    Collector::builder().store(store).build().router()
+}
+
+// ---- shapes and quirks -------------------------------------------------------------------
+
+#[test]
+fn chromium_legacy_captured_from_a_real_browser() {
+    let p = parse("chromium-legacy-captured.json", "application/csp-report");
+    let v = &p.violations[0];
+    assert_eq!(v.format, SourceFormat::Legacy);
+    assert_eq!(v.document_url, "http://127.0.0.1:3917/");
+    assert_eq!(v.blocked_url, "http://localhost:3917/api/data");
+    assert_eq!(v.blocked_origin(), "http://localhost:3917");
+    assert_eq!(v.effective_directive, "connect-src");
+    assert_eq!(v.disposition, Disposition::Enforce);
+    assert_eq!(
+        (v.status_code, v.line, v.column),
+        (Some(200), Some(36), Some(15))
+    );
+    assert_eq!(v.sample, None, "Chromium's empty sample is no sample");
+    assert!(v
+        .original_policy
+        .as_deref()
+        .unwrap()
+        .starts_with("connect-src 'self'"));
+}
+
+#[test]
+fn legacy_query_strings_are_stripped() {
+    let p = parse("chromium-legacy.json", "application/csp-report");
+    let v = &p.violations[0];
+    assert_eq!(v.document_url, "http://127.0.0.1:3917/");
+    assert_eq!(v.blocked_url, "http://localhost:3917/api/data");
+    let p = parse("firefox-legacy.json", "application/csp-report");
+    let v = &p.violations[0];
+    assert_eq!(
+        v.blocked_url, "https://evil.example/collect",
+        "card number dropped"
+    );
+    assert_eq!(
+        v.source_file.as_deref(),
+        Some("https://app.example/static/app.js")
+    );
+    assert_eq!(v.referrer.as_deref(), Some("https://app.example/cart"));
+    assert_eq!(v.document_path(), "/checkout");
+}
+
+#[test]
+fn query_kept_when_asked() {
+    let mut o = NormalizeOptions::default();
+    o.strip_query = false;
+    let p = parse_reports(None, &fixture("firefox-legacy.json"), &o).unwrap();
+    assert!(p.violations[0]
+        .blocked_url
+        .ends_with("?cc=4111111111111111"));
+}
+
+#[test]
+fn reporting_api_batches_from_chromium_and_firefox() {
+    let p = parse("chromium-reports-api.json", "application/reports+json");
+    let v = &p.violations[0];
+    assert_eq!(v.format, SourceFormat::ReportingApi);
+    assert_eq!(v.blocked_url, "wss://realtime.example/socket");
+    assert_eq!(v.blocked_origin(), "wss://realtime.example");
+    assert!(v.user_agent.as_deref().unwrap().contains("Chrome/156"));
+    assert_eq!((v.line, v.column), (Some(3), Some(7)));
+    let p = parse("firefox-reports-api.json", "application/reports+json");
+    let v = &p.violations[0];
+    assert_eq!(v.disposition, Disposition::Report);
+    assert_eq!(
+        (v.sample.as_deref(), v.referrer.as_deref()),
+        (None, None),
+        "nulls"
+    );
+}
+
+#[test]
+fn safari_single_object() {
+    let p = parse("safari-single.json", "application/csp-report");
+    assert_eq!(p.violations.len(), 1);
+    assert_eq!(p.violations[0].format, SourceFormat::ReportingApiSingle);
+    assert_eq!(
+        p.violations[0].blocked_url,
+        "https://cdn.other.example/x.json"
+    );
+}
+
+#[test]
+fn other_report_types_are_skipped_and_counted() {
+    let p = parse("mixed-batch.json", "application/reports+json");
+    assert_eq!(p.violations.len(), 1);
+    assert_eq!(p.other_types, 3);
+}
+
+#[test]
+fn numbers_as_strings_nulls_unknown_keys_and_missing_effective_directive() {
+    let p = parse("quirks-strings-nulls.json", "application/json");
+    let v = &p.violations[0];
+    assert_eq!(
+        v.effective_directive, "connect-src",
+        "first word of violated-directive"
+    );
+    assert_eq!(v.status_code, Some(200));
+    assert_eq!(v.line, Some(17));
+    assert_eq!(v.column, None);
+    assert_eq!(
+        v.disposition,
+        Disposition::Report,
+        "\"reporting\" means report"
+    );
+    let p = parse("old-firefox-json.json", "application/json");
+    assert_eq!(p.violations[0].effective_directive, "default-src");
+    assert_eq!(p.violations[0].disposition, Disposition::Unknown);
+}
+
+#[test]
+fn keyword_and_missing_blocked_uris() {
+    let p = parse("keyword-blocked.json", "application/reports+json");
+    let blocked: Vec<&str> = p
+        .violations
+        .iter()
+        .map(|v| v.blocked_url.as_str())
+        .collect();
+    assert_eq!(blocked, ["inline", "eval", "data", "blob", "", ""]);
+    assert_eq!(p.violations[2].blocked_origin(), "data");
+}
+
+// ---- the router ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn accepts_each_content_type_and_stores() {
+    let store = MemorySink::new();
+    let app = app_with(store.clone());
+    for (name, ct) in [
+        ("chromium-legacy.json", "application/csp-report"),
+        ("chromium-reports-api.json", "application/reports+json"),
+        ("safari-single.json", "application/csp-report"),
+        ("firefox-legacy.json", "application/json; charset=utf-8"),
+    ] {
+        let res = post(&app, Some(ct), fixture(name)).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{name}");
+    }
+    let s = store.summary(100);
+    assert_eq!(s.total, 4);
+    assert_eq!(s.groups.len(), 4);
+}
+
+#[tokio::test]
+async fn noise_is_filtered_and_counted() {
+    let store = MemorySink::new();
+    let collector = Collector::builder().store(store.clone()).build();
+    let app: Router = collector.router();
+    let res = post(
+        &app,
+        Some("application/reports+json"),
+        fixture("noise.json"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let s = store.summary(10);
+    assert_eq!((s.total, s.filtered), (1, 2));
+    assert_eq!(s.groups[0].blocked_origin, "https://real.example");
+    assert_eq!(collector.stats().filtered, 2);
+    assert_eq!(collector.stats().accepted, 1);
+}
+
+#[tokio::test]
+async fn status_415_for_other_content_types() {
+    let app = app_with(MemorySink::new());
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data"),
+    ] {
+        let res = post(&app, ct, fixture("chromium-legacy.json")).await;
+        assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}");
+        assert!(text(res).await.contains("application/csp-report"));
+    }
+}
+
+#[tokio::test]
+async fn status_400_says_why() {
+    let app = app_with(MemorySink::new());
+    for (body, needle) in [
+        (&b"{not json"[..], "malformed JSON"),
+        (b"", "empty body"),
+        (b"42", "not a CSP report"),
+        (b"\"a string\"", "not a CSP report"),
+        (b"{\"hello\":1}", "csp-report"),
+        (b"{\"csp-report\":7}", "not a CSP report"),
+        (b"[1,2,3]", "not a CSP report"),
+        (b"[{\"type\":\"csp-violation\"}]", "no body"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"{\"csp-report\":{}} trailing", "malformed JSON"),
+    ] {
+        let res = post(&app, Some("application/csp-report"), body.to_vec()).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body:?}");
+        let t = text(res).await;
+        assert!(t.contains(needle), "{body:?}: {t}");
+    }
+}
+
+#[tokio::test]
+async fn deep_nesting_is_a_400_not_a_stack_overflow() {
+    let app = app_with(MemorySink::new());
+    for deep in [
+        format!("{}{}", "[".repeat(30_000), "]".repeat(30_000)),
+        format!("{}1{}", "{\"a\":".repeat(6_000), "}".repeat(6_000)),
+        format!(
+            "[{}{}]",
+            "{\"type\":\"csp-violation\",\"body\":".repeat(1_000),
+            "}".repeat(1_000)
+        ),
+    ] {
+        let res = post(&app, Some("application/json"), deep).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let t = text(res).await;
+        assert!(
+            t.starts_with("not a CSP report") || t.starts_with("malformed JSON"),
+            "{t}"
+        );
+    }
+    // Arrays in place of report objects are not reports.
+    for body in [
+        "[[[\"x\"]]]",
+        "{\"csp-report\":[\"https://a\"]}",
+        "[{\"type\":\"csp-violation\",\"body\":[1]}]",
+    ] {
+        let res = post(&app, Some("application/json"), body).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    // Nested inside a field, the value is skipped (serde_json skips without recursing) and
+    // the field treated as absent: as deep as the 64 KiB limit allows, no crash.
+    let store = MemorySink::new();
+    let app = app_with(store.clone());
+    let deep = format!(
+        "{{\"csp-report\":{{\"blocked-uri\":{}1{}}}}}",
+        "[".repeat(32_000),
+        "]".repeat(32_000)
+    );
+    let res = post(&app, Some("application/json"), deep).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(store.recent()[0].blocked_url, "");
+}
+
+#[tokio::test]
+async fn status_413_over_the_limit_with_or_without_content_length() {
+    let store = MemorySink::new();
+    let app: Router = Collector::builder()
+        .store(store.clone())
+        .body_limit(1024)
+        .build()
+        .router();
+    let big = format!(
+        "{{\"csp-report\":{{\"blocked-uri\":\"{}\"}}}}",
+        "a".repeat(2000)
+    );
+    let res = post(&app, Some("application/csp-report"), big.clone()).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(text(res).await.contains("1024"));
+    // Streamed without Content-Length: still cut at the limit.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
+        .into_bytes()
+        .chunks(100)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let stream = Body::from_stream(futures_util::stream::iter(chunks));
+    let res = post(&app, Some("application/csp-report"), stream).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(store.summary(1).total, 0);
+}
+
+#[tokio::test]
+async fn default_limit_is_64_kib() {
+    let app = app_with(MemorySink::new());
+    let ok = format!(
+        "{{\"csp-report\":{{\"blocked-uri\":\"https://a.example/{}\"}}}}",
+        "a".repeat(60 * 1024)
+    );
+    assert_eq!(
+        post(&app, Some("application/csp-report"), ok)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let big = format!(
+        "{{\"csp-report\":{{\"blocked-uri\":\"{}\"}}}}",
+        "a".repeat(65 * 1024)
+    );
+    assert_eq!(
+        post(&app, Some("application/csp-report"), big)
+            .await
+            .status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+}
+
+#[tokio::test]
+async fn ten_thousand_element_array_is_capped() {
+    let store = MemorySink::new();
+    let collector = Collector::builder()
+        .store(store.clone())
+        .body_limit(4 << 20)
+        .build();
+    let app: Router = collector.router();
+    let one = r#"{"type":"csp-violation","body":{"documentURL":"https://a.example/","blockedURL":"https://b.example/","effectiveDirective":"connect-src"}}"#;
+    let body = format!("[{}]", vec![one; 10_000].join(","));
+    let res = post(&app, Some("application/reports+json"), body).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        store.summary(1).total,
+        100,
+        "at most 100 reports per request"
+    );
+    assert_eq!(collector.stats().dropped, 9_900);
+    // Ten thousand non-objects are a shape error, found without storing anything.
+    let res = post(
+        &app,
+        Some("application/reports+json"),
+        format!("[{}]", vec!["1"; 10_000].join(",")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn huge_strings_are_bounded() {
+    let store = MemorySink::new();
+    let app = app_with(store.clone());
+    let body = format!(
+        "{{\"csp-report\":{{\"document-uri\":\"https://a.example/{}\",\"blocked-uri\":\"https://b.example/{}\",\"script-sample\":\"{}\"}}}}",
+        "d".repeat(25_000),
+        "é".repeat(8_000),
+        "s".repeat(15_000)
+    );
+    assert_eq!(
+        post(&app, Some("application/csp-report"), body)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let v = &store.recent()[0];
+    assert!(v.document_url.len() <= 2048 && v.blocked_url.len() <= 2048);
+    assert!(v.sample.as_ref().unwrap().len() <= 2048);
+    assert!(v.blocked_url.ends_with('é'), "cut on a character boundary");
+}
+
+struct FullSink;
+impl ReportSink for FullSink {
+    fn submit(&self, _: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async { Err(SinkError::Full) })
+    }
+}
+
+#[tokio::test]
+async fn status_503_when_the_sink_is_full() {
+    let app: Router = Collector::builder().sink(FullSink).build().router();
+    let res = post(
+        &app,
+        Some("application/csp-report"),
+        fixture("chromium-legacy.json"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()[header::RETRY_AFTER], "60");
+}
+
+#[tokio::test]
+async fn cors_preflight_and_allowed_origins() {
+    let any: Router = Collector::builder().build().router();
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/csp-reports")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let res = any
+        .clone()
+        .oneshot(preflight("https://app.example"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example"
+    );
+    assert!(res.headers()[header::ACCESS_CONTROL_ALLOW_METHODS]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    assert_eq!(
+        res.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS],
+        "content-type"
+    );
+
+    let only: Router = Collector::builder()
+        .allow_origin("https://app.example")
+        .build()
+        .router();
+    let res = only
+        .clone()
+        .oneshot(preflight("https://app.example"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = only
+        .clone()
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+
+    // The POST itself carries the CORS header for allowed origins.
+    let req = Request::post("/csp-reports")
+        .header(header::ORIGIN, "https://app.example")
+        .header(header::CONTENT_TYPE, "application/reports+json")
+        .body(Body::from(fixture("chromium-reports-api.json")))
+        .unwrap();
+    let res = only.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example"
+    );
+}
+
+// ---- the read side -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn summary_json_shape_and_capped_groups() {
+    let store = MemorySink::new();
+    let app: Router = Collector::builder()
+        .store(store.clone())
+        .summary_limit(2)
+        .build()
+        .router();
+    for i in 0..5 {
+        let body = format!(
+            r#"{{"csp-report":{{"document-uri":"https://app.example/p","blocked-uri":"https://h{i}.example/x?q","effective-directive":"connect-src","disposition":"report"}}}}"#
+        );
+        post(&app, Some("application/csp-report"), body).await;
+    }
+    post(
+        &app,
+        Some("application/csp-report"),
+        fixture("chromium-legacy.json"),
+    )
+    .await;
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/csp-reports/summary")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    let json: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(json["total"], 6, "total is never capped");
+    assert_eq!(json["filtered"], 0);
+    let groups = json["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "groups are capped");
+    let keys: Vec<&str> = groups[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for k in [
+        "directive",
+        "blocked_origin",
+        "document_path",
+        "disposition",
+        "count",
+        "first_seen",
+        "last_seen",
+        "sample",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    assert!(groups[0]["first_seen"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn dashboard_escapes_every_field_and_has_a_strict_csp() {
+    let store = MemorySink::new();
+    let app = app_with(store.clone());
+    let evil = r#"<script>document.title='pwned'</script>"#;
+    let attr = r#""><img src=x onerror=alert(1)>"#;
+    let body = serde_json::json!({"csp-report": {
+        "document-uri": format!("https://app.example/{evil}"),
+        "blocked-uri": format!("https://{attr}.example/{evil}"),
+        "effective-directive": format!("connect-src{evil}"),
+        "violated-directive": evil,
+        "disposition": format!("enforce{attr}"),
+        "script-sample": evil,
+        "source-file": evil,
+        "referrer": attr,
+    }});
+    let res = post(&app, Some("application/csp-report"), body.to_string()).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/csp-reports/dashboard")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let html = text(res).await;
+    assert!(!html.contains("<script"), "unescaped script tag");
+    assert!(!html.contains("<img"), "unescaped img tag");
+    assert!(html.contains("&lt;script&gt;"), "escaped text shown");
+    assert!(
+        html.contains("onerror=alert(1)&gt;"),
+        "attribute payload shown as text"
+    );
+    let res = app
+        .oneshot(
+            Request::get("/csp-reports/dashboard.css")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/css");
+}
+
+#[tokio::test]
+async fn read_side_can_be_mounted_separately() {
+    let collector = Collector::builder().build();
+    let public: Router = collector.report_router();
+    let res = public
+        .oneshot(
+            Request::get("/csp-reports/summary")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "the public router has no read side"
+    );
+    let admin: Router = Router::new().nest("/admin", collector.read_router());
+    let res = admin
+        .oneshot(
+            Request::get("/admin/csp-reports/summary")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+// ---- memory bounds -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn memory_store_stays_bounded_under_unique_urls() {
+    let store = MemorySink::with_limits(100, 1_000);
+    let now = SystemTime::now();
+    let template = parse("chromium-legacy.json", "application/csp-report")
+        .violations
+        .remove(0);
+    for chunk in 0..200 {
+        let batch: Vec<Violation> = (0..1_000)
+            .map(|i| {
+                let mut v = template.clone();
+                v.blocked_url = format!("https://u{chunk}x{i}.flood.example/p");
+                v.received_at = now;
+                v
+            })
+            .collect();
+        store.submit(batch).await.unwrap();
+    }
+    assert_eq!(store.recent().len(), 100);
+    assert_eq!(
+        store.group_count(),
+        1_001,
+        "1,000 groups plus the overflow bucket"
+    );
+    let s = store.summary(usize::MAX);
+    assert_eq!(s.total, 200_000);
+    let overflow = s
+        .groups
+        .iter()
+        .find(|g| g.blocked_origin == OVERFLOW)
+        .unwrap();
+    assert_eq!(overflow.count, 199_000);
+    assert_eq!(s.groups.iter().map(|g| g.count).sum::<u64>(), 200_000);
+}
