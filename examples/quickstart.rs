@@ -15,11 +15,13 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::Router;
+use connect_src::report::{Collector, MemorySink, Tee, TracingSink};
 use connect_src::{ConnectSrc, Policy};
 use futures_util::stream::{self, Stream};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().with_target(false).init();
     let port: u16 = match std::env::var("PORT") {
         Ok(p) => p
             .parse()
@@ -43,32 +45,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         policy.enforced_header().unwrap_or_default()
     );
 
-    let collector = connect_src_collector();
+    // The collector keeps reports in memory; its dashboard is mounted here for the demo.
+    // In an app, mount `collector.read_router()` behind your own authentication.
+    // Tee: every report goes to memory (for the dashboard) and to the log.
+    let collector = Collector::builder()
+        .store(Tee(MemorySink::new(), TracingSink))
+        .build();
     let app = Router::new()
         .route("/", get(page))
         .route("/api/data", get(|| async { "{\"ok\":true}" }))
         .route("/beacon", post(|| async { "" }))
         .route("/events", get(events))
         .route("/ws", get(ws))
-        .merge(collector)
+        .merge(collector.router())
         .layer(policy.layer());
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("quickstart listening on http://{addr}/");
+    println!(
+        "quickstart listening on http://{addr}/ (reports: http://{addr}/csp-reports/dashboard)"
+    );
     axum::serve(listener, app).await?;
     Ok(())
-}
-
-/// The report endpoint: until the collector lands, log each report body.
-fn connect_src_collector() -> Router {
-    Router::new().route(
-        "/csp-reports",
-        post(|body: axum::body::Bytes| async move {
-            println!("violation report: {}", String::from_utf8_lossy(&body));
-            axum::http::StatusCode::NO_CONTENT
-        }),
-    )
 }
 
 async fn page() -> Html<&'static str> {
