@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use crate::source::{is_ip_literal, is_loopback_host, Host, Source};
+use crate::source::{is_ip_literal, is_loopback_host, Host, HostSource, Scheme, Source};
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -148,8 +148,80 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
             }
             Source::SelfOrigin | Source::None => {}
         }
+        if let Some(h) = s.as_host() {
+            if h.path().is_some() {
+                out.push(Finding::new(
+                    Severity::Warning,
+                    "path-not-boundary",
+                    s,
+                    "paths are not a security boundary: after a redirect only the origin is checked (CSP3 §7.6)",
+                ));
+            }
+            if h.scheme().map(Scheme::as_str) == Some("https") && h.host() != &Host::Any {
+                let wss = Source::Host(HostSource {
+                    scheme: Some(Scheme::wss()),
+                    ..h.without_path()
+                });
+                if !sources.contains(&wss) && !sources.iter().any(|x| covers_websocket(x, h)) {
+                    out.push(Finding::new(
+                        Severity::Info,
+                        "missing-wss-counterpart",
+                        s,
+                        format!("{s} does not allow WebSocket connections to the same host (no browser matches https:// sources against wss:// URLs); add {wss} if it serves WebSockets"),
+                    ));
+                }
+            }
+        }
+    }
+    if sources.contains(&Source::None) && sources.len() > 1 {
+        out.push(Finding {
+            severity: Severity::Warning,
+            code: "none-mixed",
+            source: Some("'none'".into()),
+            message: "'none' next to other sources is ignored by browsers: the list is not 'none'"
+                .into(),
+        });
+    }
+    for (i, s) in sources.iter().enumerate() {
+        if sources[..i].contains(s) {
+            out.push(Finding::new(
+                Severity::Info,
+                "duplicate",
+                s,
+                "listed more than once",
+            ));
+        }
+    }
+    if let Some(star) = sources.iter().find(|s| s.is_star()) {
+        out.push(Finding::new(
+            Severity::Info,
+            "wildcard-star-websocket",
+            star,
+            "by the CSP3 text `*` does not match ws:/wss: URLs from an https page; Chromium and Firefox allow them anyway",
+        ));
     }
     out
+}
+
+/// Whether `x` is a ws/wss source that reaches wss URLs of `h`'s host (a wss or ws scheme
+/// source, or a ws/wss host source whose host covers it).
+fn covers_websocket(x: &Source, h: &HostSource) -> bool {
+    match x {
+        Source::Scheme(s) => matches!(s.as_str(), "ws" | "wss"),
+        Source::Host(o) => {
+            matches!(o.scheme().map(Scheme::as_str), Some("ws" | "wss"))
+                && match (o.host(), h.host()) {
+                    (Host::Any, _) => true,
+                    (Host::Subdomains(a), Host::Name(n)) => {
+                        n.len() > a.len() + 1
+                            && n.ends_with(&**a)
+                            && n.as_bytes()[n.len() - a.len() - 1] == b'.'
+                    }
+                    (a, b) => a == b,
+                }
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -166,17 +238,35 @@ mod tests {
 
     #[test]
     fn codes_and_refusals() {
-        assert_eq!(codes("*"), [("wildcard-star", true)]);
+        assert_eq!(
+            codes("*"),
+            [("wildcard-star", true), ("wildcard-star-websocket", false)]
+        );
         assert_eq!(codes("https://*"), [("wildcard-star", true)]);
         assert_eq!(codes("https:"), [("scheme-only", true)]);
         assert_eq!(codes("blob:"), [("scheme-only", true)]);
         assert_eq!(codes("ftp:"), [("scheme-only", false)]);
         assert_eq!(codes("http://a.com"), [("insecure-scheme", true)]);
         assert_eq!(codes("ws://*.a.com"), [("insecure-scheme", true)]);
-        assert_eq!(codes("https://10.0.0.1"), [("ip-literal", false)]);
+        assert_eq!(
+            codes("https://10.0.0.1 wss://10.0.0.1"),
+            [("ip-literal", false), ("ip-literal", false)]
+        );
         assert!(
-            codes("http://localhost:3000 ws://127.0.0.1 'self' https://a.com wss://b.com")
+            codes("http://localhost:3000 ws://127.0.0.1 'self' https://a.com wss://a.com")
                 .is_empty()
         );
+        assert_eq!(
+            codes("https://a.com wss://b.com"),
+            [("missing-wss-counterpart", false)]
+        );
+        assert_eq!(codes("https://a.com wss:"), [("scheme-only", true)]);
+        assert!(codes("https://a.b.com wss://*.b.com").is_empty());
+        assert_eq!(
+            codes("https://a.com/api/ wss://a.com"),
+            [("path-not-boundary", false)]
+        );
+        assert_eq!(codes("'self' 'self'"), [("duplicate", false)]);
+        assert_eq!(codes("'none' 'self'"), [("none-mixed", false)]);
     }
 }

@@ -1,2 +1,285 @@
-//! The `connect-src` command-line tool (feature `cli`). Subcommands arrive with the matcher.
-fn main() {}
+//! The `connect-src` command-line tool (feature `cli`): check, audit, serve, suggest.
+//! Its arguments and JSON output are a stable contract (see the README).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use connect_src::matcher::BrowserPolicy;
+use connect_src::report::{Collector, MemorySink, ReportStore, SqliteSink};
+use connect_src::suggest::{suggest, Observation, SuggestOptions};
+use connect_src::{audit, ConnectSrc, Environment, Policy};
+use serde::Serialize;
+
+/// One `check` line, keys in the documented order.
+#[derive(Serialize)]
+struct CheckLine<'a> {
+    target: &'a str,
+    spec: bool,
+    chromium: bool,
+    firefox: bool,
+    webkit: bool,
+    everywhere: bool,
+}
+
+/// One `audit` line, keys in the documented order.
+#[derive(Serialize)]
+struct FindingLine<'a> {
+    severity: &'a str,
+    code: &'a str,
+    source: Option<&'a str>,
+    message: &'a str,
+}
+
+fn line(v: &impl Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+#[derive(Parser)]
+#[command(
+    name = "connect-src",
+    version,
+    about = "Check, audit and learn CSP connect-src policies, and collect violation reports"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Will these connections be allowed? One JSON object per target, in input order.
+    Check {
+        /// The connect-src value, as any browser would accept it.
+        #[arg(long, required_unless_present = "header", conflicts_with = "header")]
+        policy: Option<String>,
+        /// A whole Content-Security-Policy value (default-src fallback, several policies).
+        #[arg(long)]
+        header: Option<String>,
+        /// The document's URL.
+        #[arg(long)]
+        page: String,
+        /// Target URLs.
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// Findings about a policy, one JSON object per line; exit 1 if the environment refuses it.
+    Audit {
+        /// The connect-src value.
+        #[arg(long)]
+        policy: String,
+        /// The environment to judge by.
+        #[arg(long, value_enum, default_value = "production")]
+        env: Env,
+    },
+    /// A standalone report collector.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// SQLite database for reports (in memory when absent).
+        #[arg(long)]
+        db: Option<std::path::PathBuf>,
+    },
+    /// The connect-src value to deploy, learned from stored report-only violations.
+    Suggest {
+        /// The SQLite database `serve --db` filled.
+        #[arg(long)]
+        db: std::path::PathBuf,
+        /// The current connect-src value.
+        #[arg(long)]
+        policy: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Env {
+    Production,
+    Development,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check {
+            policy,
+            header,
+            page,
+            targets,
+        } => check(policy, header, &page, &targets),
+        Command::Audit { policy, env } => audit_cmd(&policy, env),
+        Command::Serve { listen, db } => serve(listen, db),
+        Command::Suggest { db, policy } => suggest_cmd(&db, &policy),
+    }
+}
+
+/// Exit status for bad input: the same as clap's usage errors.
+const USAGE: u8 = 2;
+
+fn check(
+    policy: Option<String>,
+    header: Option<String>,
+    page: &str,
+    targets: &[String],
+) -> ExitCode {
+    let p = match (&policy, &header) {
+        (Some(p), _) => BrowserPolicy::parse(p),
+        (None, Some(h)) => BrowserPolicy::from_header(h),
+        (None, None) => unreachable!("clap requires --policy or --header"),
+    };
+    for w in p.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let mut out = Vec::with_capacity(targets.len());
+    for t in targets {
+        match p.check(page, t) {
+            Ok(v) => out.push(line(&CheckLine {
+                target: t,
+                spec: v.spec,
+                chromium: v.chromium,
+                firefox: v.firefox,
+                webkit: v.webkit,
+                everywhere: v.everywhere(),
+            })),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(USAGE);
+            }
+        }
+    }
+    for o in out {
+        println!("{o}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn audit_cmd(text: &str, env: Env) -> ExitCode {
+    let environment = match env {
+        Env::Production => Environment::Production,
+        Env::Development => Environment::Development,
+    };
+    // What browsers would enforce, audited; plus what the strict builder refuses.
+    let parsed = BrowserPolicy::parse(text);
+    for w in parsed.warnings() {
+        println!(
+            "{}",
+            line(&FindingLine {
+                severity: "warning",
+                code: "ignored-source",
+                source: None,
+                message: w
+            })
+        );
+    }
+    let sources: Vec<_> = parsed.lists().iter().flatten().flatten().cloned().collect();
+    for f in audit::audit(&sources) {
+        println!(
+            "{}",
+            line(&FindingLine {
+                severity: f.severity.as_str(),
+                code: f.code,
+                source: f.source.as_deref(),
+                message: &f.message,
+            })
+        );
+    }
+    let built = text.parse::<ConnectSrc>().and_then(|list| {
+        Policy::builder()
+            .enforce(list)
+            .environment(environment)
+            .build()
+    });
+    match built {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve(listen: SocketAddr, db: Option<std::path::PathBuf>) -> ExitCode {
+    let collector = match &db {
+        Some(path) => match SqliteSink::open(path) {
+            Ok(sink) => Collector::builder().store(sink).build(),
+            Err(e) => {
+                eprintln!("error: cannot open {}: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => Collector::builder().store(MemorySink::new()).build(),
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {listen}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let addr = listener.local_addr().map_or(listen, |a| a);
+        println!(
+            "connect-src collector on http://{addr}/csp-reports (dashboard: /csp-reports/dashboard, summary: /csp-reports/summary)"
+        );
+        let app: axum::Router = collector.router();
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
+    let current = match policy.parse::<ConnectSrc>() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    if !db.exists() {
+        eprintln!("error: {} does not exist", db.display());
+        return ExitCode::from(USAGE);
+    }
+    let store = match SqliteSink::open(db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open {}: {e}", db.display());
+            return ExitCode::from(1);
+        }
+    };
+    let summary = store.summary(usize::MAX);
+    let observed = summary
+        .groups
+        .iter()
+        .filter(|g| g.disposition == "report" && g.directive == "connect-src")
+        .map(|g| Observation::new(&g.blocked_origin, g.count));
+    let s = suggest(&current, observed, &SuggestOptions::default());
+    for a in &s.additions {
+        eprintln!("{a}");
+    }
+    if s.additions.is_empty() {
+        eprintln!("nothing to add: no report-only connect-src violation outside the policy");
+    }
+    if s.skipped > 0 {
+        eprintln!(
+            "skipped {} violation(s): not http(s)/ws(s) URLs, or already allowed",
+            s.skipped
+        );
+    }
+    println!("{}", s.policy);
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,424 @@
+//! The built `connect-src` binary: check, audit, serve + POST + summary, suggest on a
+//! database filled through serve, bad arguments, and SQLite durability across `kill -9`.
+#![cfg(feature = "cli")]
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_connect-src");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("connect-src-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn check_prints_one_object_per_target_in_order() {
+    let o = run(&[
+        "check",
+        "--policy",
+        "'self' https://api.x.com 'unsafe-inline'",
+        "--page",
+        "https://x.com/",
+        "wss://api.x.com/socket",
+        "https://api.x.com/v1",
+        "wss://x.com/live",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["target"], "wss://api.x.com/socket");
+    assert_eq!(lines[0]["everywhere"], false);
+    assert_eq!(lines[1]["target"], "https://api.x.com/v1");
+    assert_eq!(lines[1]["everywhere"], true);
+    assert_eq!(lines[2]["chromium"], true);
+    // Keys in the documented order.
+    let first = stdout(&o).lines().next().unwrap().to_owned();
+    let order: Vec<usize> = [
+        "\"target\"",
+        "\"spec\"",
+        "\"chromium\"",
+        "\"firefox\"",
+        "\"webkit\"",
+        "\"everywhere\"",
+    ]
+    .iter()
+    .map(|k| first.find(k).unwrap())
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{first}");
+    assert!(
+        stderr(&o).contains("'unsafe-inline'"),
+        "ignored source named on stderr"
+    );
+}
+
+#[test]
+fn check_header_uses_default_src_fallback() {
+    let o = run(&[
+        "check",
+        "--header",
+        "default-src 'self'; img-src *",
+        "--page",
+        "https://x.com/",
+        "https://x.com/a",
+        "https://y.com/a",
+    ]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("\"everywhere\":true"), "{out}");
+    assert!(lines[1].contains("\"everywhere\":false"), "{out}");
+}
+
+#[test]
+fn check_engine_differences_show() {
+    let o = run(&[
+        "check",
+        "--policy",
+        "*",
+        "--page",
+        "https://x.com/",
+        "wss://y.com/",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        (
+            v["spec"].as_bool(),
+            v["chromium"].as_bool(),
+            v["firefox"].as_bool()
+        ),
+        (Some(false), Some(true), Some(true))
+    );
+}
+
+#[test]
+fn audit_exit_codes() {
+    let bad = run(&["audit", "--policy", "* https://api.x.com"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let findings: Vec<serde_json::Value> = stdout(&bad)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(findings
+        .iter()
+        .any(|f| f["code"] == "wildcard-star" && f["severity"] == "high"));
+    for f in &findings {
+        for k in ["severity", "code", "source", "message"] {
+            assert!(f.get(k).is_some(), "{k} missing in {f}");
+        }
+    }
+    let dev = run(&[
+        "audit",
+        "--policy",
+        "* https://api.x.com",
+        "--env",
+        "development",
+    ]);
+    assert_eq!(dev.status.code(), Some(0));
+    let good = run(&[
+        "audit",
+        "--policy",
+        "'self' https://api.x.com wss://api.x.com",
+    ]);
+    assert_eq!(good.status.code(), Some(0), "{}", stdout(&good));
+    assert!(stdout(&good).is_empty());
+    let invalid = run(&["audit", "--policy", "self", "--env", "development"]);
+    assert_eq!(
+        invalid.status.code(),
+        Some(1),
+        "the builder refuses it in every environment"
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        &["frobnicate"][..],
+        &["check", "--page", "https://x.com/", "https://y.com/"],
+        &["check", "--policy", "'self'", "https://y.com/"],
+        &["check", "--policy", "'self'", "--page", "https://x.com/"],
+        &[
+            "check",
+            "--policy",
+            "'self'",
+            "--header",
+            "x",
+            "--page",
+            "https://x.com/",
+            "https://y.com/",
+        ],
+        &[
+            "check",
+            "--policy",
+            "'self'",
+            "--page",
+            "not a url",
+            "https://y.com/",
+        ],
+        &[
+            "check",
+            "--policy",
+            "'self'",
+            "--page",
+            "https://x.com/",
+            "::",
+        ],
+        &["audit", "--policy", "'self'", "--env", "staging"],
+        &["serve", "--listen", "not-an-address"],
+        &[
+            "suggest",
+            "--db",
+            "/nonexistent/x.sqlite",
+            "--policy",
+            "'self'",
+        ],
+        &["suggest", "--db", "x.sqlite", "--policy", "self;"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).is_empty(), "{args:?} said nothing");
+        assert!(!stderr(&o).contains("panicked"), "{args:?}");
+    }
+}
+
+// ---- serve ---------------------------------------------------------------------------------
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db: &Path) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().expect("serve printed nothing").unwrap();
+    let url = line.split("http://").nth(1).unwrap();
+    let addr = url.split('/').next().unwrap().parse().unwrap();
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request on a fresh connection; returns (status, body).
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    ct: Option<&str>,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let ct = ct
+        .map(|c| format!("Content-Type: {c}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{ct}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn report(host: &str, disposition: &str) -> String {
+    format!(
+        r#"{{"csp-report":{{"document-uri":"https://app.example/page","blocked-uri":"https://{host}/x?secret=1","effective-directive":"connect-src","disposition":"{disposition}"}}}}"#
+    )
+}
+
+#[test]
+fn serve_post_summary_dashboard_and_suggest() {
+    let dir = tmpdir("serve");
+    let db = dir.join("reports.sqlite");
+    let server = serve(&db);
+    let hosts = [
+        "a.cdn.example.net",
+        "b.cdn.example.net",
+        "c.cdn.example.net",
+        "api.stripe.com",
+        "api.stripe.com",
+    ];
+    for h in hosts {
+        let (status, _) = http(
+            server.addr,
+            "POST",
+            "/csp-reports",
+            Some("application/csp-report"),
+            &report(h, "report"),
+        )
+        .unwrap();
+        assert_eq!(status, 204);
+    }
+    let (status, _) = http(
+        server.addr,
+        "POST",
+        "/csp-reports",
+        Some("application/csp-report"),
+        &report("enforced.example", "enforce"),
+    )
+    .unwrap();
+    assert_eq!(status, 204);
+    let (status, body) =
+        http(server.addr, "POST", "/csp-reports", Some("text/plain"), "x").unwrap();
+    assert_eq!(status, 415, "{body}");
+
+    let (status, body) = http(server.addr, "GET", "/csp-reports/summary", None, "").unwrap();
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["total"], 6);
+    let stripe = json["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["blocked_origin"] == "https://api.stripe.com")
+        .unwrap();
+    assert_eq!(stripe["count"], 2);
+    assert_eq!(
+        stripe["sample"], "https://api.stripe.com/x",
+        "query stripped"
+    );
+    let (status, html) = http(server.addr, "GET", "/csp-reports/dashboard", None, "").unwrap();
+    assert_eq!(status, 200);
+    assert!(html.contains("api.stripe.com"));
+    drop(server);
+
+    let o = run(&[
+        "suggest",
+        "--db",
+        db.to_str().unwrap(),
+        "--policy",
+        "'self'",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        "'self' https://*.cdn.example.net https://api.stripe.com"
+    );
+    let why = stderr(&o);
+    assert!(
+        why.contains("3 subdomains") && why.contains("api.stripe.com: 2 violations"),
+        "{why}"
+    );
+    assert!(
+        !stdout(&o).contains("enforced.example"),
+        "only report-only violations are learned from"
+    );
+    let o = run(&[
+        "suggest",
+        "--db",
+        db.to_str().unwrap(),
+        "--policy",
+        "'self' https://*.cdn.example.net https://api.stripe.com",
+    ]);
+    assert_eq!(
+        stdout(&o).trim(),
+        "'self' https://*.cdn.example.net https://api.stripe.com"
+    );
+    assert!(stderr(&o).contains("nothing to add"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every report answered 204 is in the database after the server is killed with SIGKILL
+/// while reports are still streaming in.
+#[test]
+fn acknowledged_reports_survive_kill_9() {
+    let dir = tmpdir("kill9");
+    let db = dir.join("reports.sqlite");
+    let mut server = serve(&db);
+    let addr = server.addr;
+    let sender = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for n in 0..100_000u32 {
+            if Instant::now() > deadline {
+                break;
+            }
+            match http(
+                addr,
+                "POST",
+                "/csp-reports",
+                Some("application/csp-report"),
+                &report(&format!("u{n}.example"), "report"),
+            ) {
+                Ok((204, _)) => acked.push(n),
+                Ok((status, body)) => panic!("unexpected {status}: {body}"),
+                Err(_) => break, // the server is gone
+            }
+        }
+        acked
+    });
+    // Let reports stream, then kill mid-stream.
+    std::thread::sleep(Duration::from_millis(1500));
+    server.child.kill().unwrap(); // SIGKILL on Unix
+    server.child.wait().unwrap();
+    let acked = sender.join().unwrap();
+    assert!(
+        acked.len() > 20,
+        "only {} reports were acknowledged before the kill",
+        acked.len()
+    );
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = conn.prepare("SELECT blocked_url FROM violations").unwrap();
+    let stored: HashSet<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let missing: Vec<u32> = acked
+        .iter()
+        .copied()
+        .filter(|n| !stored.contains(&format!("https://u{n}.example/x")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged reports lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    println!(
+        "kill -9: {} acknowledged, {} stored, none lost",
+        acked.len(),
+        stored.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
