@@ -5,6 +5,7 @@ pub mod audit;
 pub mod header;
 pub mod layer;
 pub mod matcher;
+pub mod minimize;
 pub mod policy;
 #[cfg(feature = "collector")]
 pub mod report;

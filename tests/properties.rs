@@ -161,3 +161,146 @@ proptest! {
         }
     }
 }
+
+/// Sources from a small universe, so lists overlap and cover each other often.
+fn overlapping_source() -> impl Strategy<Value = String> {
+    let scheme = prop_oneof![
+        Just(""),
+        Just("http://"),
+        Just("https://"),
+        Just("ws://"),
+        Just("wss://")
+    ];
+    let host = prop_oneof![
+        Just("x.test"),
+        Just("a.x.test"),
+        Just("*.x.test"),
+        Just("*"),
+        Just("y.test"),
+        Just("127.0.0.1")
+    ];
+    let port = prop_oneof![
+        Just(""),
+        Just(":8080"),
+        Just(":*"),
+        Just(":443"),
+        Just(":80")
+    ];
+    let path = prop_oneof![Just(""), Just(""), Just("/api/"), Just("/api")];
+    prop_oneof![
+        8 => (scheme, host, port, path).prop_map(|(s, h, p, pa)| format!("{s}{h}{p}{pa}")),
+        1 => Just("'self'".to_owned()),
+        1 => prop_oneof![Just("http:"), Just("https:"), Just("ws:"), Just("wss:")].prop_map(str::to_owned),
+    ]
+}
+
+fn probe_url() -> impl Strategy<Value = String> {
+    let scheme = prop_oneof![Just("http"), Just("https"), Just("ws"), Just("wss")];
+    let host = prop_oneof![
+        Just("x.test"),
+        Just("a.x.test"),
+        Just("b.a.x.test"),
+        Just("y.test"),
+        Just("127.0.0.1"),
+        Just("zz.test")
+    ];
+    let port = prop_oneof![
+        Just(""),
+        Just(":80"),
+        Just(":443"),
+        Just(":8080"),
+        Just(":9")
+    ];
+    let path = prop_oneof![
+        Just("/"),
+        Just("/api"),
+        Just("/api/"),
+        Just("/api/x"),
+        Just("/apix")
+    ];
+    (scheme, host, port, path).prop_map(|(s, h, p, pa)| format!("{s}://{h}{p}{pa}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Minimizing never changes a verdict, for the engine set it was asked for.
+    #[test]
+    fn minimize_preserves_verdicts(
+        sources in prop::collection::vec(overlapping_source(), 1..7),
+        probes in prop::collection::vec((probe_url(), probe_url()), 40),
+        browsers_only in any::<bool>(),
+    ) {
+        use connect_src::matcher::Engine;
+        let Ok(list) = sources.iter().fold(ConnectSrc::builder(), |b, s| b.source(s.as_str())).build() else {
+            return Ok(());
+        };
+        let engines: &[Engine] = if browsers_only { &[Engine::Chromium, Engine::Firefox] } else { &Engine::ALL };
+        let min = connect_src::minimize::minimize(&list, engines);
+        for (page, target) in &probes {
+            let page = page.replace("ws://", "http://").replace("wss://", "https://");
+            let before = list.check(&page, target).unwrap();
+            let after = min.list.check(&page, target).unwrap();
+            for &e in engines {
+                prop_assert_eq!(
+                    before.get(e), after.get(e),
+                    "{} minimized to {} changes {} on {} -> {}", list, min.list, e, page, target
+                );
+            }
+        }
+    }
+}
+
+#[cfg(feature = "collector")]
+mod report_parser {
+    use connect_src::report::{parse_reports, NormalizeOptions};
+    use proptest::prelude::*;
+
+    /// JSON-shaped noise: report keys, values of every type, unbalanced brackets.
+    fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just(",".to_owned()),
+            Just(":".to_owned()),
+            Just("null".to_owned()),
+            Just("1e999".to_owned()),
+            Just("-7".to_owned()),
+            Just("\"csp-report\"".to_owned()),
+            Just("\"body\"".to_owned()),
+            Just("\"type\"".to_owned()),
+            Just("\"csp-violation\"".to_owned()),
+            Just("\"blocked-uri\"".to_owned()),
+            Just("\"blockedURL\"".to_owned()),
+            Just("\"status-code\"".to_owned()),
+            Just("\"lineNumber\"".to_owned()),
+            Just("\"\\ud800\"".to_owned()),
+            Just("\"https://a.example/?q#f\"".to_owned()),
+            "\"[^\"\\\\]{0,12}\"",
+        ];
+        prop_oneof![
+            prop::collection::vec(piece, 0..40).prop_map(|v| v.concat().into_bytes()),
+            prop::collection::vec(any::<u8>(), 0..200),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// Whatever the bytes, the parser returns (never panics) and keeps what it keeps
+        /// within bounds.
+        #[test]
+        fn report_parser_never_panics(body in jsonish()) {
+            let o = NormalizeOptions::default();
+            if let Ok(parsed) = parse_reports(None, &body, &o) {
+                prop_assert!(parsed.violations.len() <= o.max_reports);
+                for v in &parsed.violations {
+                    prop_assert!(v.document_url.len() <= o.max_field && v.blocked_url.len() <= o.max_field);
+                    prop_assert!(!v.blocked_url.contains('?') && !v.document_url.contains('#'));
+                }
+            }
+        }
+    }
+}
