@@ -147,7 +147,7 @@ impl Probes {
                         let base = p.trim_end_matches('/');
                         for q in [
                             p.to_owned(),
-                            format!("{base}"),
+                            base.to_owned(),
                             format!("{base}/"),
                             format!("{base}/x"),
                             format!("{base}x"),
