@@ -227,9 +227,12 @@ impl ConnectSrc {
 
     /// [`check`](Self::check) with parsed URLs.
     pub fn check_url(&self, page: &Url, target: &Url) -> Verdict {
-        let t = Target::new(target);
-        let p = Target::new(page);
-        Verdict::from_fn(|e| allows(self.sources(), &p, &t, e.rules()))
+        verdict(self.sources(), &Target::new(page), &Target::new(target))
+    }
+
+    /// [`check`](Self::check) for many targets from one page: parse the page once.
+    pub fn check_target(&self, page: &Url, target: &str) -> Result<Verdict, CheckError> {
+        Ok(self.check_url(page, &parse_url(target, false)?))
     }
 }
 
@@ -295,7 +298,7 @@ impl BrowserPolicy {
         let all = Verdict::from_fn(|_| true);
         self.lists.iter().fold(all, |v, list| match list {
             None => v,
-            Some(sources) => v.and(Verdict::from_fn(|e| allows(sources, &p, &t, e.rules()))),
+            Some(sources) => v.and(verdict(sources, &p, &t)),
         })
     }
 }
@@ -370,9 +373,36 @@ impl<'a> Target<'a> {
     }
 }
 
-/// §6.7.2.5-ish: does any source of the list allow the URL? (An empty list allows nothing.)
-fn allows(sources: &[Source], page: &Target<'_>, url: &Target<'_>, r: &Rules) -> bool {
-    sources.iter().any(|s| matches(s, page, url, r))
+/// The distinct rule sets, and which verdict bits each decides (WebKit follows the spec).
+const RULE_SETS: [(u8, &Rules); 3] = [(0b1001, &SPEC), (0b0010, &CHROMIUM), (0b0100, &FIREFOX)];
+
+/// Does any source of the list allow the URL, per engine? (An empty list allows nothing.)
+/// Each source is looked at once: a host that cannot match in any engine is skipped before
+/// the per-engine steps run.
+fn verdict(sources: &[Source], page: &Target<'_>, url: &Target<'_>) -> Verdict {
+    let mut allowed = 0u8;
+    for s in sources {
+        if allowed == 0b1111 {
+            break;
+        }
+        if let (Source::Host(h), Some(host), false) = (s, url.host, url.is_ip) {
+            // §6.7.2.10 for a domain is the same in every engine: reject early.
+            if !host_part_match(h.host(), host, false, &SPEC) {
+                continue;
+            }
+        }
+        for (bits, rules) in RULE_SETS {
+            if allowed & bits != bits && matches(s, page, url, rules) {
+                allowed |= bits;
+            }
+        }
+    }
+    Verdict {
+        spec: allowed & 0b0001 != 0,
+        chromium: allowed & 0b0010 != 0,
+        firefox: allowed & 0b0100 != 0,
+        webkit: allowed & 0b1000 != 0,
+    }
 }
 
 fn is_http(s: &str) -> bool {
