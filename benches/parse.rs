@@ -23,7 +23,7 @@ fn parse(c: &mut Criterion) {
     let legacy = fixture("chromium-legacy-captured.json");
     let one = String::from_utf8(fixture("chromium-reports-api.json")).unwrap();
     let item = one.trim().trim_start_matches('[').trim_end_matches(']');
-    let batch = format!("[{}]", vec![item; 10].join(",")).into_bytes();
+    let batch = format!("[{}]", [item; 10].join(",")).into_bytes();
     let o = NormalizeOptions::default();
     assert_eq!(
         parse_reports(None, &batch, &o).unwrap().violations.len(),
