@@ -14,7 +14,7 @@ command -v wrk >/dev/null 2>&1 || {
   sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq wrk >/dev/null
 }
-cargo build --release --example load_server -q
+cargo build --release --features sqlite --example load_server -q
 bin=target/release/examples/load_server
 
 server_pid=""
@@ -40,8 +40,12 @@ rps() { # url [lua]
 peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$server_pid/status"; }
 
 declare -A R
-for mode in plain layer; do
-  start "$mode"; R[$mode]=$(rps "http://127.0.0.1:$port/"); stop
+# Alternate the two app modes twice and keep each one's best run: less noise on 2 cores.
+for round in 1 2; do
+  for mode in plain layer; do
+    start "$mode"; r=$(rps "http://127.0.0.1:$port/"); stop
+    R[$mode]=$(awk -v a="${R[$mode]:-0}" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+  done
 done
 
 lua=$(mktemp --suffix=.lua)
@@ -60,11 +64,35 @@ request = function()
 end
 LUA
 start report-204; R[report204]=$(rps "http://127.0.0.1:$port/csp-reports" "$lua"); stop
-rm -f "$lua"
+start collector-memory; R[memory]=$(rps "http://127.0.0.1:$port/csp-reports" "$lua"); stop
+start collector-sqlite; R[sqlite]=$(rps "http://127.0.0.1:$port/csp-reports" "$lua"); stop
+
+# Peak RSS of the memory-sink collector after 1,000,000 reports with unique blocked URLs
+# (bounded: 1,000,000 requests, then wrk stops).
+million=$(mktemp --suffix=.lua)
+cp "$lua" "$million"
+cat >>"$million" <<'LUA'
+local answered = 0
+response = function()
+  answered = answered + 1
+  if answered >= 1000000 then wrk.thread:stop() end
+end
+LUA
+start collector-memory
+rss_start=$(peak_rss_mib)
+t0=$(date +%s)
+wrk -t"$threads" -c"$conns" -d120s -s "$million" "http://127.0.0.1:$port/csp-reports" >/dev/null
+t1=$(date +%s)
+rss_peak=$(peak_rss_mib)
+stop
+rm -f "$lua" "$million"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); wrk -t$threads -c$conns -d${secs}s"
-printf "%-34s %12s %8s\n" "case" "req/s" "ratio"
-printf "%-34s %12s %8s\n" "app, no layer" "${R[plain]}" "1.000"
-printf "%-34s %12s %8s\n" "app, connect-src layer" "${R[layer]}" "$(ratio "${R[layer]}" "${R[plain]}")"
-printf "%-34s %12s %8s\n" "POST report, 204 handler (floor)" "${R[report204]}" "1.000"
+printf "%-40s %12s %8s\n" "case" "req/s" "ratio"
+printf "%-40s %12s %8s\n" "app, no layer" "${R[plain]}" "1.000"
+printf "%-40s %12s %8s\n" "app, connect-src layer" "${R[layer]}" "$(ratio "${R[layer]}" "${R[plain]}")"
+printf "%-40s %12s %8s\n" "POST report, 204 handler (floor)" "${R[report204]}" "1.000"
+printf "%-40s %12s %8s\n" "collector, memory sink" "${R[memory]}" "$(ratio "${R[memory]}" "${R[report204]}")"
+printf "%-40s %12s %8s\n" "collector, SQLite sink (WAL, FULL)" "${R[sqlite]}" "$(ratio "${R[sqlite]}" "${R[report204]}")"
+echo "memory sink: 1,000,000 unique-URL reports in $((t1 - t0)) s; peak RSS ${rss_peak} MiB (at start ${rss_start} MiB)"

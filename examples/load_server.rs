@@ -4,7 +4,10 @@
 //! Modes:
 //! - `plain`: the quickstart's page and API routes, no layer;
 //! - `layer`: the same routes under the quickstart's connect-src layer;
-//! - `report-204`: `POST /csp-reports` answered 204 without reading the report (the floor).
+//! - `report-204`: `POST /csp-reports` answered 204 after reading the body, nothing else
+//!   (the floor);
+//! - `collector-memory`: the collector with the bounded in-memory store;
+//! - `collector-sqlite`: the collector with the SQLite sink (database in a temp dir).
 
 use std::net::SocketAddr;
 
@@ -12,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::{get, post};
 use axum::Router;
+use connect_src::report::{Collector, MemorySink, SqliteSink};
 use connect_src::{ConnectSrc, Policy};
 
 fn routes() -> Router {
@@ -44,6 +48,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "/csp-reports",
             post(|_body: axum::body::Bytes| async { StatusCode::NO_CONTENT }),
         ),
+        "collector-memory" => Collector::builder()
+            .store(MemorySink::new())
+            .build()
+            .report_router(),
+        "collector-sqlite" => {
+            let dir = std::env::temp_dir().join(format!("connect-src-load-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let db = dir.join("reports.sqlite");
+            let _ = std::fs::remove_file(&db);
+            Collector::builder()
+                .store(SqliteSink::open(&db)?)
+                .build()
+                .report_router()
+        }
         other => return Err(format!("unknown mode {other:?}").into()),
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

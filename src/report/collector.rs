@@ -493,8 +493,17 @@ impl Collector {
         let bytes = axum::body::to_bytes(body, inner.body_limit)
             .await
             .map_err(|e| {
-                let too_big = std::error::Error::source(&e)
-                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                // Ours, or one from an outer limit layer (tower-http's RequestBodyLimit),
+                // possibly nested a few errors deep.
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+                let mut too_big = false;
+                while let Some(c) = cause {
+                    if c.is::<http_body_util::LengthLimitError>() {
+                        too_big = true;
+                        break;
+                    }
+                    cause = c.source();
+                }
                 if too_big {
                     ReportRejection::PayloadTooLarge(inner.body_limit)
                 } else {
