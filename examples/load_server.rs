@@ -4,6 +4,8 @@
 //! Modes:
 //! - `plain`: the quickstart's page and API routes, no layer;
 //! - `layer`: the same routes under the quickstart's connect-src layer;
+//! - `tower-http`: the same routes with tower-http setting the same header statically
+//!   (what the header's bytes cost, without any policy logic);
 //! - `report-204`: `POST /csp-reports` answered 204 after reading the body, nothing else
 //!   (the floor);
 //! - `collector-memory`: the collector with the bounded in-memory store;
@@ -11,12 +13,14 @@
 
 use std::net::SocketAddr;
 
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_SECURITY_POLICY;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Html;
 use axum::routing::{get, post};
 use axum::Router;
 use connect_src::report::{Collector, MemorySink, SqliteSink};
 use connect_src::{ConnectSrc, Policy};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 fn routes() -> Router {
     Router::new()
@@ -44,6 +48,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = match mode.as_str() {
         "plain" => routes(),
         "layer" => routes().layer(policy.layer()),
+        "tower-http" => routes().layer(SetResponseHeaderLayer::overriding(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&policy.enforced_header().unwrap_or_default())?,
+        )),
         "report-204" => Router::new().route(
             "/csp-reports",
             post(|_body: axum::body::Bytes| async { StatusCode::NO_CONTENT }),

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Instructions per response for each layer configuration, counted by callgrind (repeatable
+# run to run, unlike wall-clock time on a shared 2-core machine).
+#   bash bench/instructions.sh [iterations]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-20000}"
+command -v valgrind >/dev/null 2>&1 || {
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq valgrind >/dev/null
+}
+cargo build --release --example layer_instructions -q
+bin=target/release/examples/layer_instructions
+count() { # config iterations -> total instructions
+  local out; out=$(mktemp)
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$2" >/dev/null 2>&1
+  awk '/^summary:/ {print $2}' "$out"; rm -f "$out"
+}
+declare -A per
+for c in none tower-http merge override axum-helmet; do
+  base=$(count "$c" 0); total=$(count "$c" "$n")
+  per[$c]=$(( (total - base) / n ))
+done
+printf "%-14s %14s %18s\n" "config" "instr/response" "vs tower-http"
+for c in none tower-http merge override axum-helmet; do
+  printf "%-14s %14s %18s\n" "$c" "${per[$c]}" "$(awk -v a="${per[$c]}" -v b="${per[tower-http]}" 'BEGIN { printf "%.3f", a / b }')"
+done

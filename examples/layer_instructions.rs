@@ -1,0 +1,83 @@
+//! Run with: `bash bench/instructions.sh` (it runs this under callgrind).
+//!
+//! `layer_instructions <config> <iterations>` calls a pre-built service `iterations` times,
+//! polling each future once with a no-op waker (every service here is ready at once), so an
+//! instruction count divided by the iterations is the per-response cost, free of the timing
+//! noise of a shared 2-core machine.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use axum_helmet::{ContentSecurityPolicy, Helmet, HelmetLayer};
+use connect_src::{ConnectSrc, HeaderMode, Policy};
+use http::header::CONTENT_SECURITY_POLICY;
+use http::{HeaderValue, Request, Response};
+use tower::{Layer, Service};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+const SOURCES: [&str; 12] = [
+    "'self'",
+    "https://api.myapp.com",
+    "wss://ws.myapp.com",
+    "https://*.myapp.com",
+    "https://cdn.example.net",
+    "https://o123.ingest.sentry.io",
+    "https://www.google-analytics.com",
+    "https://region1.google-analytics.com",
+    "https://api.stripe.com",
+    "wss://realtime.example.org:8443",
+    "https://uploads.example.org/v1/",
+    "https://*.pusher.com",
+];
+
+fn run<S>(mut svc: S, n: u64)
+where
+    S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..n {
+        assert!(svc.poll_ready(&mut cx).is_ready());
+        let fut = pin!(svc.call(Request::new(())));
+        match fut.poll(&mut cx) {
+            Poll::Ready(Ok(res)) => {
+                black_box(res);
+            }
+            _ => unreachable!("trivial services are ready at once"),
+        }
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let config = args.next().expect("config");
+    let n: u64 = args.next().expect("iterations").parse().expect("a number");
+    let trivial =
+        tower::service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
+    let list = SOURCES
+        .iter()
+        .fold(ConnectSrc::builder(), |b, s| b.source(*s))
+        .build()
+        .unwrap();
+    let policy = Policy::builder().enforce(list).build().unwrap();
+    let value = HeaderValue::from_str(&policy.enforced_header().unwrap()).unwrap();
+    match config.as_str() {
+        "none" => run(trivial, n),
+        "tower-http" => run(
+            SetResponseHeaderLayer::overriding(CONTENT_SECURITY_POLICY, value).layer(trivial),
+            n,
+        ),
+        "merge" => run(policy.layer().layer(trivial), n),
+        "override" => run(policy.layer().mode(HeaderMode::Override).layer(trivial), n),
+        "axum-helmet" => {
+            let helmet: HelmetLayer = Helmet::new()
+                .add(ContentSecurityPolicy::new().connect_src(SOURCES.to_vec()))
+                .try_into()
+                .unwrap();
+            run(helmet.layer(trivial), n)
+        }
+        other => panic!("unknown config {other}"),
+    }
+}
