@@ -12,6 +12,7 @@
 
 use std::fmt;
 
+use crate::matcher::Engine;
 use crate::source::{is_ip_literal, is_loopback_host, Host, HostSource, Scheme, Source};
 
 /// How much a finding matters.
@@ -192,6 +193,48 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
             ));
         }
     }
+    // Sources no browser connection can use: connect-src governs fetch, XHR, WebSocket,
+    // EventSource and beacons, which only ever request http(s), ws(s), data: and blob: URLs.
+    for s in sources {
+        let scheme = match s {
+            Source::Scheme(sc) => Some(sc.as_str()),
+            Source::Host(h) => h.scheme().map(Scheme::as_str),
+            _ => None,
+        };
+        if let Some(sc) = scheme {
+            let usable = matches!(sc, "http" | "https" | "ws" | "wss")
+                || (matches!(s, Source::Scheme(_)) && matches!(sc, "data" | "blob"));
+            if !usable {
+                out.push(Finding::new(
+                    Severity::Warning,
+                    "unreachable",
+                    s,
+                    format!("no connection API requests {sc}: URLs, so this source allows nothing"),
+                ));
+            }
+        }
+    }
+    // Sources another source already allows everywhere (proven with the matcher).
+    for (i, s) in sources.iter().enumerate() {
+        // Duplicates and a mixed 'none' have their own findings above.
+        if sources[..i].contains(s) || *s == Source::None {
+            continue;
+        }
+        let cover = sources.iter().enumerate().find(|(j, b)| {
+            *j != i
+                && *b != s
+                && crate::minimize::covers(b, s, &Engine::ALL)
+                && (*j < i || !crate::minimize::covers(s, b, &Engine::ALL))
+        });
+        if let Some((_, b)) = cover {
+            out.push(Finding::new(
+                Severity::Info,
+                "covered",
+                s,
+                format!("{b} already allows everything {s} allows, in every engine"),
+            ));
+        }
+    }
     if let Some(star) = sources.iter().find(|s| s.is_star()) {
         out.push(Finding::new(
             Severity::Info,
@@ -245,7 +288,10 @@ mod tests {
         assert_eq!(codes("https://*"), [("wildcard-star", true)]);
         assert_eq!(codes("https:"), [("scheme-only", true)]);
         assert_eq!(codes("blob:"), [("scheme-only", true)]);
-        assert_eq!(codes("ftp:"), [("scheme-only", false)]);
+        assert_eq!(
+            codes("ftp:"),
+            [("scheme-only", false), ("unreachable", false)]
+        );
         assert_eq!(codes("http://a.com"), [("insecure-scheme", true)]);
         assert_eq!(codes("ws://*.a.com"), [("insecure-scheme", true)]);
         assert_eq!(
@@ -268,5 +314,19 @@ mod tests {
         );
         assert_eq!(codes("'self' 'self'"), [("duplicate", false)]);
         assert_eq!(codes("'none' 'self'"), [("none-mixed", false)]);
+        assert_eq!(
+            codes("https://*.a.com https://x.a.com wss://*.a.com"),
+            [("covered", false)]
+        );
+        // The secure_headers trap: wss://ws.a.com is not covered by https://*.a.com.
+        assert_eq!(
+            codes("https://*.a.com wss://ws.a.com"),
+            [("missing-wss-counterpart", false)]
+        );
+        assert_eq!(codes("ftp://files.a.com"), [("unreachable", false)]);
+        assert_eq!(
+            codes("mailto:"),
+            [("scheme-only", false), ("unreachable", false)]
+        );
     }
 }
