@@ -2,7 +2,10 @@
 //! server on loopback and attempt connections under many policies. What they block must
 //! equal `BrowserPolicy::check`'s verdict for that engine; their report-uri reports must
 //! reach the collector; enforced + report-only must behave as documented; the dashboard must
-//! show hostile report fields as text.
+//! show hostile report fields as text. Over HTTPS (a CA and certificate made at test time
+//! with rcgen, trusted through Chromium's flag and Firefox's profile via certutil), the
+//! crate's own layer sets `Reporting-Endpoints`, and report-to reports must arrive and
+//! normalize the same way; the https pages also check the verdicts only they can show.
 //!
 //! One browser process per engine walks every page: each page runs its cases, then submits
 //! a form (navigation is not governed by connect-src) whose answer redirects to the next page.
@@ -742,6 +745,9 @@ async fn run_engine(engine: Engine) -> Run {
     }
 }
 
+/// One browser at a time: two suites in parallel on 2 cores would only add timing noise.
+static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn browser_available(engine: Engine) -> bool {
     if which(engine.binary()).is_some() {
         return true;
@@ -902,6 +908,7 @@ fn check_reports(engine: Engine, run: &Run) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_browsers_agree_with_check() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
     let mut failures = Vec::new();
     for engine in [Engine::Chromium, Engine::Firefox] {
         if !browser_available(engine) {
@@ -929,4 +936,331 @@ async fn real_browsers_agree_with_check() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+// ---- HTTPS: report-to, and the cases only an https page can show ------------------------------
+
+struct Tls {
+    /// PEM of the test CA, for the Firefox profile.
+    ca_pem: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+/// A CA and a leaf for the loopback names, made at test time.
+fn test_tls() -> Tls {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    use tokio_rustls::rustls;
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "connect-src test CA");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let names: Vec<String> = ["localhost", "a.localhost", "c.localhost", "127.0.0.1"]
+        .map(String::from)
+        .to_vec();
+    let leaf = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone(), ca_cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Tls {
+        ca_pem: ca_cert.pem(),
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    }
+}
+
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: Router,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            if let Ok(tls) = acceptor.accept(tcp).await {
+                let svc = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                    .await;
+            }
+        });
+    }
+}
+
+/// Trusts the test CA in a fresh Firefox profile (NSS database, via certutil).
+fn trust_in_firefox_profile(dir: &std::path::Path, ca_pem: &str) {
+    let ca = dir.join("test-ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let db = format!("sql:{}", dir.display());
+    let ok = |args: &[&str]| {
+        let st = Command::new("certutil")
+            .args(args)
+            .status()
+            .expect("certutil (libnss3-tools) is needed");
+        assert!(st.success(), "certutil {args:?} failed");
+    };
+    ok(&["-N", "-d", &db, "--empty-password"]);
+    ok(&[
+        "-A",
+        "-n",
+        "connect-src-test-ca",
+        "-t",
+        "CT,,",
+        "-i",
+        ca.to_str().unwrap(),
+        "-d",
+        &db,
+    ]);
+}
+
+/// One case per page; the result travels in the next page's URL (navigation is not governed
+/// by connect-src, so even a page that blocks its own origin can report).
+const TLS_PAGE_SCRIPT: &str = r#"
+const events = [];
+document.addEventListener('securitypolicyviolation', (e) => events.push(String(e.disposition)));
+(async () => {
+  try {
+    if (TARGET.startsWith('ws')) { const w = new WebSocket(TARGET); w.onerror = () => {}; }
+    else { fetch(TARGET).catch(() => {}); }
+  } catch (_) {}
+  await new Promise((r) => setTimeout(r, 500));
+  location.href = NEXT + '?prev=' + ID + '&blocked=' + events.includes('enforce');
+})();
+"#;
+
+/// report-to over HTTPS: the crate's own layer sets `Reporting-Endpoints`; blocked
+/// connections arrive as Reporting API reports and normalize like report-uri ones. The same
+/// pages check the verdicts only an https page can show.
+async fn run_tls(engine: Engine) -> Result<String, String> {
+    let name = engine.name();
+    let tls = test_tls();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let origin = format!("https://a.localhost:{port}");
+    // (policy, target): every target https/wss, so mixed-content rules never interfere.
+    let cases: Vec<(String, String)> = [
+        ("'self'", "wss://a.localhost:{p}/ws"),
+        ("'self'", "https://a.localhost:{p}/hit"),
+        ("'self'", "https://c.localhost:{p}/hit"),
+        ("'self'", "wss://c.localhost:{p}/ws"),
+        ("*", "wss://c.localhost:{p}/ws"),
+        ("*", "https://c.localhost:{p}/hit"),
+        ("https:", "wss://c.localhost:{p}/ws"),
+        ("https://c.localhost:{p}", "wss://c.localhost:{p}/ws"),
+        ("wss://c.localhost:{p}", "wss://c.localhost:{p}/ws"),
+        ("wss://c.localhost:{p}", "https://c.localhost:{p}/hit"),
+        ("c.localhost:{p}", "https://c.localhost:{p}/hit"),
+        ("c.localhost:{p}", "wss://c.localhost:{p}/ws"),
+    ]
+    .iter()
+    .map(|(p, t)| {
+        (
+            p.replace("{p}", &port.to_string()),
+            t.replace("{p}", &port.to_string()),
+        )
+    })
+    .collect();
+
+    let store = MemorySink::new();
+    let collector = Collector::builder().store(store.clone()).build();
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut app = Router::new()
+        .route("/hit", any(hit))
+        .route("/ws", get(ws))
+        .route("/tls-done", get(|| async { "done" }))
+        .merge(collector.report_router());
+    for (i, (policy, target)) in cases.iter().enumerate() {
+        let policy = connect_src::Policy::builder()
+            .enforce(connect_src::ConnectSrc::builder().source(policy.as_str()))
+            .report_uri("/csp-reports")
+            .report_to("csp", format!("{origin}/csp-reports"))
+            .environment(connect_src::Environment::Development)
+            .build()
+            .unwrap();
+        let next = if i + 1 < cases.len() {
+            format!("/tls/{}", i + 1)
+        } else {
+            "/tls-done".to_owned()
+        };
+        let html = format!(
+            "<!doctype html><meta charset=utf-8><script>const TARGET = {:?}; const NEXT = {next:?}; const ID = {i};\n{TLS_PAGE_SCRIPT}</script>",
+            format!("{target}?id=tls{i}")
+        );
+        app = app.route(
+            &format!("/tls/{i}"),
+            get(move || async move { Html(html) }).layer(policy.layer()),
+        );
+    }
+    let log = requests.clone();
+    let app = app.layer(middleware::from_fn(move |req: Request, next: Next| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push(req.uri().to_string());
+            next.run(req).await
+        }
+    }));
+    let server = tokio::spawn(serve_tls(listener, tls.acceptor.clone(), app));
+
+    let dir = fresh_dir(&format!("{name}-tls"));
+    let mut cmd = Command::new(engine.binary());
+    match engine {
+        Engine::Chromium => {
+            cmd.args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
+                "--ignore-certificate-errors",
+                "--short-reporting-delay",
+            ])
+            .arg(format!("--user-data-dir={}", dir.display()));
+        }
+        Engine::Firefox => {
+            std::fs::write(dir.join("user.js"), FIREFOX_PREFS).unwrap();
+            trust_in_firefox_profile(&dir, &tls.ca_pem);
+            cmd.args(["--headless", "--no-remote", "--profile"])
+                .arg(&dir);
+        }
+    }
+    let child = Kill(
+        cmd.arg(format!("{origin}/tls/0"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // Results: "/tls/N?prev=I&blocked=B" (or /tls-done?...) in the request log.
+    let results = |log: &[String]| -> BTreeMap<usize, bool> {
+        log.iter()
+            .filter_map(|r| {
+                let q = r.split_once("?prev=")?.1;
+                let (i, b) = q.split_once("&blocked=")?;
+                Some((i.parse().ok()?, b == "true"))
+            })
+            .collect()
+    };
+    // Wait for the walk, then for the Reporting API's delivery (batched by the browser).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let got = results(&requests.lock().unwrap());
+        let blocked = got.values().filter(|b| **b).count();
+        let reported = store
+            .recent()
+            .iter()
+            .filter(|v| v.format == connect_src::report::SourceFormat::ReportingApi)
+            .count();
+        if (got.len() == cases.len() && reported >= blocked) || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(child);
+    server.abort();
+
+    let got = results(&requests.lock().unwrap());
+    let reports = store.recent();
+    let mut problems = Vec::new();
+    for (i, (policy, target)) in cases.iter().enumerate() {
+        let page = format!("{origin}/tls/{i}");
+        let Some(&blocked) = got.get(&i) else {
+            problems.push(format!(
+                "  {name}: page {i} ({policy} -> {target}) did not report"
+            ));
+            continue;
+        };
+        let v = BrowserPolicy::parse(policy).check(&page, target).unwrap();
+        let expected = match engine {
+            Engine::Chromium => v.chromium,
+            Engine::Firefox => v.firefox,
+        };
+        if expected == blocked {
+            problems.push(format!(
+                "  {name}: connect-src {policy} on {page} -> {target}: browser {}, check() says {}",
+                if blocked { "blocked" } else { "allowed" },
+                if expected { "allowed" } else { "blocked" }
+            ));
+        }
+        if blocked {
+            let found = reports.iter().any(|r| {
+                r.format == connect_src::report::SourceFormat::ReportingApi
+                    && r.blocked_url == *target
+                    && r.document_url == page
+                    && r.effective_directive == "connect-src"
+                    && r.disposition == Disposition::Enforce
+            });
+            if !found {
+                problems.push(format!(
+                    "  {name}: no report-to report for {target} from {page}"
+                ));
+            }
+        }
+    }
+    let api = reports
+        .iter()
+        .filter(|v| v.format == connect_src::report::SourceFormat::ReportingApi)
+        .count();
+    let legacy = reports.len() - api;
+    // With both report-uri and report-to, a browser that supports report-to sends only it
+    // (CSP3 §5.5); the README tells users to keep report-uri for older browsers.
+    if legacy != 0 {
+        problems.push(format!(
+            "  {name}: {legacy} report-uri reports next to report-to"
+        ));
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "{name} (https): {}/{} verdicts match; {api} report-to reports, {legacy} report-uri reports",
+            cases.len(),
+            cases.len()
+        ))
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_to_over_https_and_https_pages() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let mut failures = Vec::new();
+    for engine in [Engine::Chromium, Engine::Firefox] {
+        if !browser_available(engine) {
+            continue;
+        }
+        match run_tls(engine).await {
+            Ok(line) => println!("{line}"),
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
