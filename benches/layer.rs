@@ -18,20 +18,7 @@ use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-const SOURCES: [&str; 12] = [
-    "'self'",
-    "https://api.myapp.com",
-    "wss://ws.myapp.com",
-    "https://*.myapp.com",
-    "https://cdn.example.net",
-    "https://o123.ingest.sentry.io",
-    "https://www.google-analytics.com",
-    "https://region1.google-analytics.com",
-    "https://api.stripe.com",
-    "wss://realtime.example.org:8443",
-    "https://uploads.example.org/v1/",
-    "https://*.pusher.com",
-];
+const SOURCES: [&str; 12] = include!("sources.rs.in");
 
 const TEN_DIRECTIVES: &str = "default-src 'self'; script-src 'self' https://cdn.example.net; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; font-src 'self'; \

@@ -517,8 +517,12 @@ user_pref("network.dns.disablePrefetch", true);
 user_pref("network.prefetch-next", false);
 "#;
 
-fn launch(engine: Engine, url: &str) -> Child {
-    let dir = fresh_dir(engine.name());
+/// Starts a browser on `url` with a fresh profile. With `tls_ca`, the page is https with a
+/// test certificate: Chromium ignores certificate errors (and delivers Reporting API reports
+/// promptly), Firefox trusts the CA through its profile.
+fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Child {
+    let tag = if tls_ca.is_some() { "-tls" } else { "" };
+    let dir = fresh_dir(&format!("{}{tag}", engine.name()));
     let mut cmd = Command::new(engine.binary());
     match engine {
         Engine::Chromium => {
@@ -534,9 +538,15 @@ fn launch(engine: Engine, url: &str) -> Child {
                 "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
             ])
             .arg(format!("--user-data-dir={}", dir.display()));
+            if tls_ca.is_some() {
+                cmd.args(["--ignore-certificate-errors", "--short-reporting-delay"]);
+            }
         }
         Engine::Firefox => {
             std::fs::write(dir.join("user.js"), FIREFOX_PREFS).unwrap();
+            if let Some(ca) = tls_ca {
+                trust_in_firefox_profile(&dir, ca);
+            }
             cmd.args(["--headless", "--no-remote", "--profile"])
                 .arg(&dir);
         }
@@ -667,7 +677,7 @@ async fn run_engine(engine: Engine) -> Run {
     let s2 = tokio::spawn(serve(l2, app));
 
     let start = format!("{}/run/0", app_state.pages[0].origin);
-    let child = Kill(launch(engine, &start));
+    let child = Kill(launch(engine, &start, None));
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         if app_state.shared.lock().unwrap().done {
@@ -1125,40 +1135,11 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
     }));
     let server = tokio::spawn(serve_tls(listener, tls.acceptor.clone(), app));
 
-    let dir = fresh_dir(&format!("{name}-tls"));
-    let mut cmd = Command::new(engine.binary());
-    match engine {
-        Engine::Chromium => {
-            cmd.args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
-                "--ignore-certificate-errors",
-                "--short-reporting-delay",
-            ])
-            .arg(format!("--user-data-dir={}", dir.display()));
-        }
-        Engine::Firefox => {
-            std::fs::write(dir.join("user.js"), FIREFOX_PREFS).unwrap();
-            trust_in_firefox_profile(&dir, &tls.ca_pem);
-            cmd.args(["--headless", "--no-remote", "--profile"])
-                .arg(&dir);
-        }
-    }
-    let child = Kill(
-        cmd.arg(format!("{origin}/tls/0"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let child = Kill(launch(
+        engine,
+        &format!("{origin}/tls/0"),
+        Some(&tls.ca_pem),
+    ));
 
     // Results: "/tls/N?prev=I&blocked=B" (or /tls-done?...) in the request log.
     let results = |log: &[String]| -> BTreeMap<usize, bool> {
