@@ -101,11 +101,11 @@ pub struct Rules {
     /// A source on port 80 matches a URL on port 443 after a scheme upgrade
     /// (`http://h:80` allows `https://h/`).
     pub port_80_upgrades_to_443: bool,
-    /// A source on port 80 matches a URL on port 443 without a scheme upgrade
-    /// (`http://h:80` allows `http://h:443`).
+    /// A source on port 80, written or implied by its scheme, matches a URL on port 443
+    /// without a scheme upgrade (`http://h:80` and `http://h` allow `http://h:443`).
     pub port_80_matches_443: bool,
-    /// A scheme upgrade does not keep an explicit non-default port: `http://h:8001` does
-    /// not allow `https://h:8001` (the spec allows it).
+    /// A scheme upgrade does not keep an explicit port: `http://h:8001` does not allow
+    /// `https://h:8001`, nor `http://h:80` `https://h:80` (the spec allows both).
     pub upgrade_drops_explicit_port: bool,
 }
 
@@ -644,12 +644,10 @@ fn port_part_match(
     };
     // Steps 2 and 5: the same port (no port in the source and none in the URL included).
     if n == url.port {
-        // Chromium: an explicit non-default port does not survive a scheme upgrade.
-        if r.upgrade_drops_explicit_port
-            && scheme == SchemeMatch::Upgrade
-            && n.is_some()
-            && n != default_port(source_scheme)
-        {
+        // Chromium: an explicit port does not survive a scheme upgrade unless it is the new
+        // scheme's default (which a parsed URL never carries explicitly): `http://h:8001`
+        // and `http://h:80` do not allow `https://h:8001` / `https://h:80`.
+        if r.upgrade_drops_explicit_port && scheme == SchemeMatch::Upgrade && n.is_some() {
             return false;
         }
         return true;
@@ -663,7 +661,7 @@ fn port_part_match(
     if source_port == Some(80) && url.effective_port() == Some(443) {
         return match scheme {
             SchemeMatch::Upgrade => r.port_80_upgrades_to_443,
-            SchemeMatch::Exact => r.port_80_matches_443 && n.is_some(),
+            SchemeMatch::Exact => r.port_80_matches_443,
         };
     }
     false

@@ -264,6 +264,7 @@ fn groups() -> Vec<Group> {
             A,
             "http://c.localhost",
             &[
+                ("http://c.localhost:443/hit", "fetch"),
                 ("http://c.localhost/hit", "fetch"),
                 ("https://c.localhost/hit", "fetch"),
                 ("http://c.localhost:{p2}/hit", "fetch"),
@@ -274,10 +275,21 @@ fn groups() -> Vec<Group> {
             A,
             "http://c.localhost:80",
             &[
+                ("https://c.localhost:80/hit", "fetch"),
                 ("http://c.localhost/hit", "fetch"),
                 ("https://c.localhost/hit", "fetch"),
                 ("http://c.localhost:443/hit", "fetch"),
             ],
+        ),
+        g(
+            A,
+            "http://c.localhost:443",
+            &[("https://c.localhost/hit", "fetch")],
+        ),
+        g(
+            A,
+            "http://c.localhost.:{p2}",
+            &[("http://c.localhost:{p2}/hit", "fetch")],
         ),
         g(
             A,

@@ -658,3 +658,64 @@ async fn memory_store_stays_bounded_under_unique_urls() {
     assert_eq!(overflow.count, 199_000);
     assert_eq!(s.groups.iter().map(|g| g.count).sum::<u64>(), 200_000);
 }
+
+/// Every body in tests/fixtures/reports/captured/ was POSTed by real headless Chromium 156
+/// or Firefox ESR 153; names say browser, format and disposition.
+#[test]
+fn captured_bodies_from_real_browsers() {
+    let dir = format!(
+        "{}/tests/fixtures/reports/captured",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if !name.ends_with(".json") {
+            continue;
+        }
+        let body = std::fs::read(&path).unwrap();
+        let p = parse_reports(None, &body, &NormalizeOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(p.violations.len(), 1, "{name}");
+        let v = &p.violations[0];
+        let api = name.contains("reports-json");
+        assert_eq!(
+            v.format,
+            if api {
+                SourceFormat::ReportingApi
+            } else {
+                SourceFormat::Legacy
+            },
+            "{name}"
+        );
+        let want = if name.ends_with("-enforce.json") {
+            Disposition::Enforce
+        } else {
+            Disposition::Report
+        };
+        assert_eq!(v.disposition, want, "{name}");
+        assert_eq!(v.effective_directive, "connect-src", "{name}");
+        assert!(
+            v.blocked_url.starts_with("http") && !v.blocked_url.contains('?'),
+            "{name}: {}",
+            v.blocked_url
+        );
+        assert!(
+            v.document_url.contains("/case/") && !v.document_url.contains('?'),
+            "{name}"
+        );
+        assert_eq!(v.status_code, Some(200), "{name}");
+        assert!(v.line.is_some() && v.source_file.is_some(), "{name}");
+        assert_eq!(
+            v.user_agent.is_some(),
+            api,
+            "{name}: user agent only in Reporting API bodies"
+        );
+        if name.starts_with("firefox") {
+            assert_eq!(v.sample, None, "{name}: Firefox sends no sample");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 10);
+}
