@@ -13,7 +13,9 @@
 use std::fmt;
 
 use crate::matcher::Engine;
-use crate::source::{is_ip_literal, is_loopback_host, Host, HostSource, Scheme, Source};
+use crate::source::{
+    is_ip_literal, is_loopback_host, is_strict_subdomain, Host, HostSource, Scheme, Source,
+};
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -255,11 +257,7 @@ fn covers_websocket(x: &Source, h: &HostSource) -> bool {
             matches!(o.scheme().map(Scheme::as_str), Some("ws" | "wss"))
                 && match (o.host(), h.host()) {
                     (Host::Any, _) => true,
-                    (Host::Subdomains(a), Host::Name(n)) => {
-                        n.len() > a.len() + 1
-                            && n.ends_with(&**a)
-                            && n.as_bytes()[n.len() - a.len() - 1] == b'.'
-                    }
+                    (Host::Subdomains(a), Host::Name(n)) => is_strict_subdomain(n, a),
                     (a, b) => a == b,
                 }
         }

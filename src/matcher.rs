@@ -34,7 +34,9 @@ use url::Url;
 
 use crate::header::parse_header;
 use crate::policy::ConnectSrc;
-use crate::source::{default_port, Host, HostSource, Port, Source, SourceErrorKind};
+use crate::source::{
+    default_port, is_strict_subdomain, Host, HostSource, Port, Source, SourceErrorKind,
+};
 
 /// A browser engine, or the specification's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -618,11 +620,7 @@ fn host_part_match(pattern: &Host, host: &str, host_is_ip: bool, r: &Rules) -> b
         // Step 2: "*" matches any domain.
         Host::Any => true,
         // Step 3: "*.example.com" matches strict subdomains only.
-        Host::Subdomains(suffix) => {
-            host.len() > suffix.len() + 1
-                && host.ends_with(&**suffix)
-                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-        }
+        Host::Subdomains(suffix) => is_strict_subdomain(host, suffix),
         // Steps 4–5: otherwise, an ASCII case-insensitive match (both lower-case here).
         Host::Name(n) => **n == *host,
     }

@@ -639,6 +639,14 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
         || h == "::1"
 }
 
+/// Whether `host` is a strict subdomain of `parent`, on a label boundary: `a.x.com` and
+/// `a.b.x.com` are under `x.com`; `x.com` and `evilx.com` are not (CSP3 §6.7.2.10 step 3).
+pub(crate) fn is_strict_subdomain(host: &str, parent: &str) -> bool {
+    host.len() > parent.len() + 1
+        && host.ends_with(parent)
+        && host.as_bytes()[host.len() - parent.len() - 1] == b'.'
+}
+
 /// Whether a host name is an IPv4 literal.
 pub(crate) fn is_ip_literal(host: &str) -> bool {
     host.parse::<std::net::Ipv4Addr>().is_ok() || host.starts_with('[')
@@ -770,6 +778,15 @@ mod tests {
         assert!(e.contains("\"self\"") && e.contains("'self'"), "{e}");
         let e = "x.com:70000".parse::<Source>().unwrap_err().to_string();
         assert!(e.contains("x.com:70000") && e.contains("65535"), "{e}");
+    }
+
+    #[test]
+    fn strict_subdomains() {
+        assert!(is_strict_subdomain("a.x.com", "x.com"));
+        assert!(is_strict_subdomain("a.b.x.com", "x.com"));
+        assert!(!is_strict_subdomain("x.com", "x.com"));
+        assert!(!is_strict_subdomain("evilx.com", "x.com"));
+        assert!(!is_strict_subdomain(".x.com", "x.com"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::policy::ConnectSrc;
-use crate::source::{Host, HostSource, Port, Scheme, Source};
+use crate::source::{is_strict_subdomain, Host, HostSource, Port, Scheme, Source};
 
 /// One blocked URL and how many violations named it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,12 +217,6 @@ fn host_source(scheme: &str, host: Host, port: Option<u16>) -> Source {
     })
 }
 
-fn is_strict_subdomain(host: &str, parent: &str) -> bool {
-    host.len() > parent.len() + 1
-        && host.ends_with(parent)
-        && host.as_bytes()[host.len() - parent.len() - 1] == b'.'
-}
-
 /// The parent domain with the most labels, at or below `reg`, that has at least
 /// `threshold` of `hosts` strictly under it.
 fn deepest_parent<'h>(
@@ -377,8 +371,19 @@ mod tests {
             "'self' https://*.cdn.x.com https://cdn.x.com"
         );
         // Suffix look-alikes are not subdomains: "evilx.com" is not under "x.com".
-        assert!(!is_strict_subdomain("evilx.com", "x.com"));
-        assert!(is_strict_subdomain("a.x.com", "x.com"));
+        let look = run(
+            "'self'",
+            &[
+                "https://a.evilx.com",
+                "https://b.evilx.com",
+                "https://c.evilx.com",
+                "https://x.com",
+            ],
+        );
+        assert_eq!(
+            look.policy.value(),
+            "'self' https://*.evilx.com https://x.com"
+        );
     }
 
     #[test]
