@@ -72,10 +72,20 @@ impl Engine {
 
     /// The engine's departures from the spec text.
     pub fn rules(self) -> &'static Rules {
+        let bit = self.bit();
+        RULE_SETS
+            .iter()
+            .find(|(bits, _)| bits & bit != 0)
+            .map_or(&SPEC, |(_, r)| *r)
+    }
+
+    /// This engine's bit in a verdict mask.
+    const fn bit(self) -> u8 {
         match self {
-            Engine::Spec | Engine::WebKit => &SPEC,
-            Engine::Chromium => &CHROMIUM,
-            Engine::Firefox => &FIREFOX,
+            Engine::Spec => 0b0001,
+            Engine::Chromium => 0b0010,
+            Engine::Firefox => 0b0100,
+            Engine::WebKit => 0b1000,
         }
     }
 }
@@ -498,7 +508,15 @@ impl<'a> Target<'a> {
 }
 
 /// The distinct rule sets, and which verdict bits each decides (WebKit follows the spec).
-const RULE_SETS: [(u8, &Rules); 3] = [(0b1001, &SPEC), (0b0010, &CHROMIUM), (0b0100, &FIREFOX)];
+const ALL_ENGINES: u8 = 0b1111;
+
+/// This is the one place that says which engine follows which rules: `Engine::rules` reads
+/// it too.
+const RULE_SETS: [(u8, &Rules); 3] = [
+    (Engine::Spec.bit() | Engine::WebKit.bit(), &SPEC),
+    (Engine::Chromium.bit(), &CHROMIUM),
+    (Engine::Firefox.bit(), &FIREFOX),
+];
 
 /// Does any source of the list allow the URL, per engine? (An empty list allows nothing.)
 /// Each source is looked at once: a host that cannot match in any engine is skipped before
@@ -506,7 +524,7 @@ const RULE_SETS: [(u8, &Rules); 3] = [(0b1001, &SPEC), (0b0010, &CHROMIUM), (0b0
 fn verdict(sources: &[Source], page: &Target<'_>, url: &Target<'_>) -> Verdict {
     let mut allowed = 0u8;
     for s in sources {
-        if allowed == 0b1111 {
+        if allowed == ALL_ENGINES {
             break;
         }
         if let (Source::Host(h), Some(host), false) = (s, url.host, url.is_ip) {
@@ -522,10 +540,10 @@ fn verdict(sources: &[Source], page: &Target<'_>, url: &Target<'_>) -> Verdict {
         }
     }
     Verdict {
-        spec: allowed & 0b0001 != 0,
-        chromium: allowed & 0b0010 != 0,
-        firefox: allowed & 0b0100 != 0,
-        webkit: allowed & 0b1000 != 0,
+        spec: allowed & Engine::Spec.bit() != 0,
+        chromium: allowed & Engine::Chromium.bit() != 0,
+        firefox: allowed & Engine::Firefox.bit() != 0,
+        webkit: allowed & Engine::WebKit.bit() != 0,
     }
 }
 
@@ -775,6 +793,19 @@ mod tests {
         assert!(h("img-src 'none'", "https://y.com/a"));
         assert!(!h("connect-src *, connect-src 'self'", "https://y.com/a"));
         assert!(h("connect-src *, connect-src 'self'", "https://x.com/a"));
+    }
+
+    #[test]
+    fn every_engine_has_exactly_one_rule_set() {
+        let mut seen = 0u8;
+        for (bits, _) in RULE_SETS {
+            assert_eq!(seen & bits, 0, "an engine in two rule sets");
+            seen |= bits;
+        }
+        assert_eq!(seen, ALL_ENGINES);
+        assert_eq!(Engine::WebKit.rules(), &SPEC);
+        assert_eq!(Engine::Chromium.rules(), &CHROMIUM);
+        assert_eq!(Engine::Firefox.rules(), &FIREFOX);
     }
 
     #[test]
