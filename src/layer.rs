@@ -93,18 +93,12 @@ impl Compiled {
     /// Serializes the policy's header values. Fails only if validation let through a byte a
     /// header cannot carry, which the builder's checks (and a property test) rule out.
     pub(crate) fn new(policy: &Policy) -> Result<Compiled, http::header::InvalidHeaderValue> {
-        let mut reporting = Vec::new();
-        if let Some(u) = policy.report_uri() {
-            reporting.push(format!("report-uri {u}"));
-        }
-        if let Some((n, _)) = policy.report_to() {
-            reporting.push(format!("report-to {n}"));
-        }
+        let reporting = policy.reporting_directives();
         let disposition = |h: Option<String>, list: Option<&crate::ConnectSrc>| match (h, list) {
             (Some(h), Some(l)) => Ok(Some(Disposition {
                 value: HeaderValue::from_str(&h)?,
                 memo: Arc::default(),
-                connect: format!("connect-src {}", l.value()),
+                connect: l.directive(),
                 reporting: reporting.clone(),
             })),
             _ => Ok(None),

@@ -65,6 +65,11 @@ impl ConnectSrc {
         self.sources == [Source::None]
     }
 
+    /// The whole directive: `connect-src` and the value.
+    pub(crate) fn directive(&self) -> String {
+        format!("connect-src {}", self.value())
+    }
+
     /// The directive value: the sources joined by single spaces (`'self' https://a.com`).
     pub fn value(&self) -> String {
         let mut out = String::new();
@@ -425,22 +430,19 @@ impl Policy {
         self.environment
     }
 
-    /// The reporting directives appended after `connect-src` (`; report-uri …; report-to …`).
-    pub(crate) fn reporting_directives(&self) -> String {
-        let mut out = String::new();
-        if let Some(u) = &self.report_uri {
-            out.push_str("; report-uri ");
-            out.push_str(u);
-        }
-        if let Some((n, _)) = &self.report_to {
-            out.push_str("; report-to ");
-            out.push_str(n);
-        }
-        out
+    /// The reporting directives that follow `connect-src` (`report-uri …`, `report-to …`).
+    pub(crate) fn reporting_directives(&self) -> Vec<String> {
+        let uri = self.report_uri.iter().map(|u| format!("report-uri {u}"));
+        let to = self.report_to.iter().map(|(n, _)| format!("report-to {n}"));
+        uri.chain(to).collect()
     }
 
     fn header_for(&self, list: Option<&ConnectSrc>) -> Option<String> {
-        list.map(|l| format!("connect-src {}{}", l.value(), self.reporting_directives()))
+        list.map(|l| {
+            let mut parts = vec![l.directive()];
+            parts.extend(self.reporting_directives());
+            parts.join("; ")
+        })
     }
 
     /// The `Content-Security-Policy` header value, if the policy enforces a list.
