@@ -508,7 +508,7 @@ pub fn parse_reports_from(
 }
 
 /// Cuts `s` to at most `max` bytes at a character boundary.
-fn bound(s: &str, max: usize) -> &str {
+pub(crate) fn bound(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use super::parse::Violation;
+use super::parse::{bound, Violation};
 use super::summary::{Group, Summary};
 
 /// A boxed, `Send` future, as [`ReportSink::submit`] returns.
@@ -80,18 +80,13 @@ type Key = (String, String, String, String);
 
 /// The summary key of a violation, each part bounded (so the aggregate's memory is too).
 pub(crate) fn group_key(v: &Violation) -> Key {
+    // In place: the origin and path are fresh Strings already.
     fn cut(mut s: String, max: usize) -> String {
-        if s.len() > max {
-            let mut end = max;
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            s.truncate(end);
-        }
+        s.truncate(bound(&s, max).len());
         s
     }
     (
-        cut(v.effective_directive.clone(), 64),
+        bound(&v.effective_directive, 64).to_owned(),
         cut(v.blocked_origin(), 256),
         cut(v.document_path(), 256),
         v.disposition.as_str().to_owned(),
