@@ -149,15 +149,34 @@ enum Origins {
     List(Vec<HeaderValue>),
 }
 
-struct Inner {
-    sink: Arc<dyn ReportSink>,
-    store: Option<Arc<dyn ReportStore>>,
+/// What the builder sets and the collector reads: one struct, so an option is added once.
+#[derive(Debug)]
+struct Settings {
     path: String,
     body_limit: usize,
     origins: Origins,
     filter: NoiseFilter,
     normalize: NormalizeOptions,
     summary_limit: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            path: "/csp-reports".into(),
+            body_limit: 64 * 1024,
+            origins: Origins::Any,
+            filter: NoiseFilter::default(),
+            normalize: NormalizeOptions::default(),
+            summary_limit: 500,
+        }
+    }
+}
+
+struct Inner {
+    sink: Arc<dyn ReportSink>,
+    store: Option<Arc<dyn ReportStore>>,
+    settings: Settings,
     counters: Counters,
 }
 
@@ -170,9 +189,7 @@ pub struct Collector {
 impl fmt::Debug for Collector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Collector")
-            .field("path", &self.inner.path)
-            .field("body_limit", &self.inner.body_limit)
-            .field("origins", &self.inner.origins)
+            .field("settings", &self.inner.settings)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -180,38 +197,18 @@ impl fmt::Debug for Collector {
 
 /// Builder for a [`Collector`].
 #[must_use]
+#[derive(Default)]
 pub struct CollectorBuilder {
     sink: Option<Arc<dyn ReportSink>>,
     store: Option<Arc<dyn ReportStore>>,
-    path: String,
-    body_limit: usize,
-    origins: Origins,
-    filter: NoiseFilter,
-    normalize: NormalizeOptions,
-    summary_limit: usize,
+    settings: Settings,
 }
 
 impl fmt::Debug for CollectorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CollectorBuilder")
-            .field("path", &self.path)
-            .field("body_limit", &self.body_limit)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
-    }
-}
-
-impl Default for CollectorBuilder {
-    fn default() -> Self {
-        CollectorBuilder {
-            sink: None,
-            store: None,
-            path: "/csp-reports".into(),
-            body_limit: 64 * 1024,
-            origins: Origins::Any,
-            filter: NoiseFilter::default(),
-            normalize: NormalizeOptions::default(),
-            summary_limit: 500,
-        }
     }
 }
 
@@ -239,14 +236,14 @@ impl CollectorBuilder {
         while p.len() > 1 && p.ends_with('/') {
             p.pop();
         }
-        self.path = p;
+        self.settings.path = p;
         self
     }
 
     /// Largest accepted body (default 64 KiB). Bigger bodies get 413 without being read
     /// past the limit.
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
+        self.settings.body_limit = bytes;
         self
     }
 
@@ -254,7 +251,7 @@ impl CollectorBuilder {
     /// default any origin may send reports, as anyone can POST to a public endpoint anyway.
     pub fn allow_origin(mut self, origin: &str) -> Self {
         let v = HeaderValue::from_str(origin.trim_end_matches('/'));
-        match (&mut self.origins, v) {
+        match (&mut self.settings.origins, v) {
             (Origins::List(l), Ok(v)) => l.push(v),
             (o, Ok(v)) => *o = Origins::List(vec![v]),
             // An origin that is not a header value can never match a request's Origin.
@@ -266,19 +263,19 @@ impl CollectorBuilder {
 
     /// The noise filter (default [`NoiseFilter::default`]; [`NoiseFilter::none`] keeps all).
     pub fn noise_filter(mut self, filter: NoiseFilter) -> Self {
-        self.filter = filter;
+        self.settings.filter = filter;
         self
     }
 
     /// Normalization (query stripping, field bound, per-request cap).
     pub fn normalize(mut self, options: NormalizeOptions) -> Self {
-        self.normalize = options;
+        self.settings.normalize = options;
         self
     }
 
     /// Most groups in the summary and dashboard (default 500). `total` is never capped.
     pub fn summary_limit(mut self, groups: usize) -> Self {
-        self.summary_limit = groups;
+        self.settings.summary_limit = groups;
         self
     }
 
@@ -298,12 +295,7 @@ impl CollectorBuilder {
             inner: Arc::new(Inner {
                 sink,
                 store,
-                path: self.path,
-                body_limit: self.body_limit,
-                origins: self.origins,
-                filter: self.filter,
-                normalize: self.normalize,
-                summary_limit: self.summary_limit,
+                settings: self.settings,
                 counters: Counters::default(),
             }),
         }
@@ -323,7 +315,7 @@ impl Collector {
 
     /// The POST path.
     pub fn path(&self) -> &str {
-        &self.inner.path
+        &self.inner.settings.path
     }
 
     /// Counters since start.
@@ -343,7 +335,7 @@ impl Collector {
         let post_c = self.clone();
         let opt_c = self.clone();
         Router::new().route(
-            &self.inner.path,
+            &self.inner.settings.path,
             post(move |headers: HeaderMap, body: Body| {
                 let c = post_c.clone();
                 async move { c.receive(headers, body).await }
@@ -362,9 +354,9 @@ impl Collector {
         let Some(store) = self.inner.store.clone() else {
             return Router::new();
         };
-        let limit = self.inner.summary_limit;
+        let limit = self.inner.settings.summary_limit;
         let (s1, s2) = (store.clone(), store);
-        let base = &self.inner.path;
+        let base = &self.inner.settings.path;
         Router::new()
             .route(
                 &format!("{base}/summary"),
@@ -423,7 +415,7 @@ impl Collector {
 
     fn allowed_origin(&self, headers: &HeaderMap) -> Option<HeaderValue> {
         let origin = headers.get(ORIGIN)?;
-        match &self.inner.origins {
+        match &self.inner.settings.origins {
             Origins::Any => Some(origin.clone()),
             Origins::List(l) => l.iter().find(|o| *o == origin).cloned(),
         }
@@ -486,11 +478,11 @@ impl Collector {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > inner.body_limit as u64) {
-            return Err(ReportRejection::PayloadTooLarge(inner.body_limit));
+        if declared.is_some_and(|n| n > inner.settings.body_limit as u64) {
+            return Err(ReportRejection::PayloadTooLarge(inner.settings.body_limit));
         }
         // Reads at most the limit: a lying or absent Content-Length cannot make us buffer more.
-        let bytes = axum::body::to_bytes(body, inner.body_limit)
+        let bytes = axum::body::to_bytes(body, inner.settings.body_limit)
             .await
             .map_err(|e| {
                 // Ours, or one from an outer limit layer (tower-http's RequestBodyLimit),
@@ -505,13 +497,13 @@ impl Collector {
                     cause = c.source();
                 }
                 if too_big {
-                    ReportRejection::PayloadTooLarge(inner.body_limit)
+                    ReportRejection::PayloadTooLarge(inner.settings.body_limit)
                 } else {
                     ReportRejection::BodyRead
                 }
             })?;
         let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-        let parsed = parse_reports_from(None, &bytes, &inner.normalize, ua)
+        let parsed = parse_reports_from(None, &bytes, &inner.settings.normalize, ua)
             .map_err(ReportRejection::Malformed)?;
         let c = &inner.counters;
         c.other_types
@@ -521,7 +513,7 @@ impl Collector {
         let kept: Vec<_> = parsed
             .violations
             .into_iter()
-            .filter(|v| !inner.filter.is_noise_violation(v))
+            .filter(|v| !inner.settings.filter.is_noise_violation(v))
             .collect();
         let noise = (total - kept.len()) as u64;
         if noise > 0 {
