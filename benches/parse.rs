@@ -25,10 +25,7 @@ fn parse(c: &mut Criterion) {
     let item = one.trim().trim_start_matches('[').trim_end_matches(']');
     let batch = format!("[{}]", [item; 10].join(",")).into_bytes();
     let o = NormalizeOptions::default();
-    assert_eq!(
-        parse_reports(None, &batch, &o).unwrap().violations.len(),
-        10
-    );
+    assert_eq!(parse_reports(&batch, &o).unwrap().violations.len(), 10);
 
     for (name, body) in [
         ("legacy object", &legacy),
@@ -42,7 +39,7 @@ fn parse(c: &mut Criterion) {
             })
         });
         g.bench_function("connect-src parse + normalize", |b| {
-            b.iter(|| black_box(parse_reports(None, black_box(body), &o).unwrap()))
+            b.iter(|| black_box(parse_reports(black_box(body), &o).unwrap()))
         });
         g.finish();
     }

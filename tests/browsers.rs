@@ -646,7 +646,6 @@ async fn run_engine(engine: Engine) -> Run {
     let store = MemorySink::with_limits(10_000, 10_000);
     // A report whose every field is an XSS payload, for the dashboard check.
     let mut evil = connect_src::report::parse_reports(
-        None,
         serde_json::json!({"csp-report": {
             "document-uri": format!("http://a.localhost/{XSS}"),
             "blocked-uri": format!("http://{XSS}/"),

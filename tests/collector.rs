@@ -23,8 +23,8 @@ fn fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn parse(name: &str, ct: &str) -> connect_src::report::Parsed {
-    parse_reports(Some(ct), &fixture(name), &NormalizeOptions::default()).unwrap()
+fn parse(name: &str) -> connect_src::report::Parsed {
+    parse_reports(&fixture(name), &NormalizeOptions::default()).unwrap()
 }
 
 async fn post(app: &Router, ct: Option<&str>, body: impl Into<Body>) -> Response {
@@ -50,7 +50,7 @@ fn app_with(store: MemorySink) -> Router {
 
 #[test]
 fn chromium_legacy_captured_from_a_real_browser() {
-    let p = parse("chromium-legacy-captured.json", "application/csp-report");
+    let p = parse("chromium-legacy-captured.json");
     let v = &p.violations[0];
     assert_eq!(v.format, SourceFormat::Legacy);
     assert_eq!(v.document_url, "http://127.0.0.1:3917/");
@@ -72,11 +72,11 @@ fn chromium_legacy_captured_from_a_real_browser() {
 
 #[test]
 fn legacy_query_strings_are_stripped() {
-    let p = parse("chromium-legacy.json", "application/csp-report");
+    let p = parse("chromium-legacy.json");
     let v = &p.violations[0];
     assert_eq!(v.document_url, "http://127.0.0.1:3917/");
     assert_eq!(v.blocked_url, "http://localhost:3917/api/data");
-    let p = parse("firefox-legacy.json", "application/csp-report");
+    let p = parse("firefox-legacy.json");
     let v = &p.violations[0];
     assert_eq!(
         v.blocked_url, "https://evil.example/collect",
@@ -94,7 +94,7 @@ fn legacy_query_strings_are_stripped() {
 fn query_kept_when_asked() {
     let mut o = NormalizeOptions::default();
     o.strip_query = false;
-    let p = parse_reports(None, &fixture("firefox-legacy.json"), &o).unwrap();
+    let p = parse_reports(&fixture("firefox-legacy.json"), &o).unwrap();
     assert!(p.violations[0]
         .blocked_url
         .ends_with("?cc=4111111111111111"));
@@ -102,14 +102,14 @@ fn query_kept_when_asked() {
 
 #[test]
 fn reporting_api_batches_from_chromium_and_firefox() {
-    let p = parse("chromium-reports-api.json", "application/reports+json");
+    let p = parse("chromium-reports-api.json");
     let v = &p.violations[0];
     assert_eq!(v.format, SourceFormat::ReportingApi);
     assert_eq!(v.blocked_url, "wss://realtime.example/socket");
     assert_eq!(v.blocked_origin(), "wss://realtime.example");
     assert!(v.user_agent.as_deref().unwrap().contains("Chrome/156"));
     assert_eq!((v.line, v.column), (Some(3), Some(7)));
-    let p = parse("firefox-reports-api.json", "application/reports+json");
+    let p = parse("firefox-reports-api.json");
     let v = &p.violations[0];
     assert_eq!(v.disposition, Disposition::Report);
     assert_eq!(
@@ -121,7 +121,7 @@ fn reporting_api_batches_from_chromium_and_firefox() {
 
 #[test]
 fn safari_single_object() {
-    let p = parse("safari-single.json", "application/csp-report");
+    let p = parse("safari-single.json");
     assert_eq!(p.violations.len(), 1);
     assert_eq!(p.violations[0].format, SourceFormat::ReportingApiSingle);
     assert_eq!(
@@ -132,14 +132,14 @@ fn safari_single_object() {
 
 #[test]
 fn other_report_types_are_skipped_and_counted() {
-    let p = parse("mixed-batch.json", "application/reports+json");
+    let p = parse("mixed-batch.json");
     assert_eq!(p.violations.len(), 1);
     assert_eq!(p.other_types, 3);
 }
 
 #[test]
 fn numbers_as_strings_nulls_unknown_keys_and_missing_effective_directive() {
-    let p = parse("quirks-strings-nulls.json", "application/json");
+    let p = parse("quirks-strings-nulls.json");
     let v = &p.violations[0];
     assert_eq!(
         v.effective_directive, "connect-src",
@@ -153,14 +153,14 @@ fn numbers_as_strings_nulls_unknown_keys_and_missing_effective_directive() {
         Disposition::Report,
         "\"reporting\" means report"
     );
-    let p = parse("old-firefox-json.json", "application/json");
+    let p = parse("old-firefox-json.json");
     assert_eq!(p.violations[0].effective_directive, "default-src");
     assert_eq!(p.violations[0].disposition, Disposition::Unknown);
 }
 
 #[test]
 fn keyword_and_missing_blocked_uris() {
-    let p = parse("keyword-blocked.json", "application/reports+json");
+    let p = parse("keyword-blocked.json");
     let blocked: Vec<&str> = p
         .violations
         .iter()
@@ -628,9 +628,7 @@ async fn read_side_can_be_mounted_separately() {
 async fn memory_store_stays_bounded_under_unique_urls() {
     let store = MemorySink::with_limits(100, 1_000);
     let now = SystemTime::now();
-    let template = parse("chromium-legacy.json", "application/csp-report")
-        .violations
-        .remove(0);
+    let template = parse("chromium-legacy.json").violations.remove(0);
     for chunk in 0..200 {
         let batch: Vec<Violation> = (0..1_000)
             .map(|i| {
@@ -675,7 +673,7 @@ fn captured_bodies_from_real_browsers() {
             continue;
         }
         let body = std::fs::read(&path).unwrap();
-        let p = parse_reports(None, &body, &NormalizeOptions::default())
+        let p = parse_reports(&body, &NormalizeOptions::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(p.violations.len(), 1, "{name}");
         let v = &p.violations[0];

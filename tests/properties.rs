@@ -294,7 +294,7 @@ mod report_parser {
         #[test]
         fn report_parser_never_panics(body in jsonish()) {
             let o = NormalizeOptions::default();
-            if let Ok(parsed) = parse_reports(None, &body, &o) {
+            if let Ok(parsed) = parse_reports(&body, &o) {
                 prop_assert!(parsed.violations.len() <= o.max_reports);
                 for v in &parsed.violations {
                     prop_assert!(v.document_url.len() <= o.max_field && v.blocked_url.len() <= o.max_field);

@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let o = NormalizeOptions::default();
-    if let Ok(parsed) = parse_reports(None, data, &o) {
+    if let Ok(parsed) = parse_reports(data, &o) {
         assert!(parsed.violations.len() <= o.max_reports);
         for v in &parsed.violations {
             assert!(v.document_url.len() <= o.max_field);

@@ -503,7 +503,7 @@ impl Collector {
                 }
             })?;
         let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-        let parsed = parse_reports_from(None, &bytes, &inner.settings.normalize, ua)
+        let parsed = parse_reports_from(&bytes, &inner.settings.normalize, ua)
             .map_err(ReportRejection::Malformed)?;
         let c = &inner.counters;
         c.other_types

@@ -6,7 +6,7 @@
 //! let body = br#"{"csp-report":{"document-uri":"https://app.example/a?token=1",
 //!   "violated-directive":"connect-src 'self'","blocked-uri":"https://evil.example/x?card=4111",
 //!   "status-code":"200","disposition":"enforce"}}"#;
-//! let parsed = parse_reports(Some("application/csp-report"), body, &NormalizeOptions::default())?;
+//! let parsed = parse_reports(body, &NormalizeOptions::default())?;
 //! let v = &parsed.violations[0];
 //! assert_eq!(v.effective_directive, "connect-src"); // from violated-directive's first word
 //! assert_eq!(v.blocked_url, "https://evil.example/x"); // query stripped: secrets travel there
@@ -408,20 +408,15 @@ fn json_err(e: serde_json::Error) -> ParseError {
     }
 }
 
-/// Parses one request body. `content_type` is only used to name the shape in errors; the
-/// shape is read from the JSON itself, since browsers mislabel bodies (Safari sends a
-/// Reporting API object as `application/csp-report`).
-pub fn parse_reports(
-    content_type: Option<&str>,
-    body: &[u8],
-    options: &NormalizeOptions,
-) -> Result<Parsed, ParseError> {
-    parse_reports_from(content_type, body, options, None)
+/// Parses one request body. The shape is read from the JSON itself, not from the content
+/// type, since browsers mislabel bodies (Safari sends a Reporting API object as
+/// `application/csp-report`); the collector checks the content type before calling this.
+pub fn parse_reports(body: &[u8], options: &NormalizeOptions) -> Result<Parsed, ParseError> {
+    parse_reports_from(body, options, None)
 }
 
 /// [`parse_reports`] with the request's `User-Agent` as a fallback for legacy reports.
 pub fn parse_reports_from(
-    _content_type: Option<&str>,
     body: &[u8],
     options: &NormalizeOptions,
     request_user_agent: Option<&str>,
