@@ -47,6 +47,7 @@ use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
 use super::filter::NoiseFilter;
 use super::parse::{parse_reports_from, NormalizeOptions, ParseError};
 use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
+use super::summary::Summary;
 
 /// Why a report request was refused. Each variant has a fixed status code and a message
 /// that says what was wrong (never echoing the request).
@@ -302,6 +303,17 @@ impl CollectorBuilder {
     }
 }
 
+/// A store's summary, read on tokio's blocking pool: a database-backed store does file I/O,
+/// which must not stall the runtime's workers (and the report endpoint with them).
+async fn summary(store: Arc<dyn ReportStore>, limit: usize) -> Result<Summary, Response> {
+    tokio::task::spawn_blocking(move || store.summary(limit))
+        .await
+        .map_err(|_| {
+            // The store panicked; say so instead of showing an empty summary.
+            (StatusCode::INTERNAL_SERVER_ERROR, "the report store failed").into_response()
+        })
+}
+
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let ct = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     Some(ct.split(';').next()?.trim().to_ascii_lowercase())
@@ -361,21 +373,22 @@ impl Collector {
             .route(
                 &format!("{base}/summary"),
                 get(move || async move {
-                    let json = s1.summary(limit).to_json();
-                    (
+                    let json = summary(s1, limit).await?.to_json();
+                    Ok::<_, Response>((
                         [
                             (CONTENT_TYPE, HeaderValue::from_static("application/json")),
                             (CACHE_CONTROL, HeaderValue::from_static("no-store")),
                         ],
                         json,
-                    )
+                    ))
                 }),
             )
             .route(
                 &format!("{base}/dashboard"),
                 get(move || async move {
-                    let html = dashboard::render(&s2.summary(limit), "CSP violation reports");
-                    (
+                    let summary = summary(s2, limit).await?;
+                    let html = dashboard::render(&summary, "CSP violation reports");
+                    Ok::<_, Response>((
                         [
                             (
                                 CONTENT_TYPE,
@@ -390,7 +403,7 @@ impl Collector {
                             (CACHE_CONTROL, HeaderValue::from_static("no-store")),
                         ],
                         html,
-                    )
+                    ))
                 }),
             )
             .route(
