@@ -186,6 +186,8 @@ fn bad_arguments_exit_2() {
         ],
         &["audit", "--policy", "'self'", "--env", "staging"],
         &["serve", "--listen", "not-an-address"],
+        &["serve", "--durability", "process-crash"],
+        &["serve", "--db", "x.sqlite", "--durability", "sometimes"],
         &[
             "suggest",
             "--db",
@@ -217,9 +219,14 @@ impl Drop for Server {
 }
 
 fn serve(db: &Path) -> Server {
+    serve_with(db, &[])
+}
+
+fn serve_with(db: &Path, args: &[&str]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -361,9 +368,20 @@ fn serve_post_summary_dashboard_and_suggest() {
 /// while reports are still streaming in.
 #[test]
 fn acknowledged_reports_survive_kill_9() {
-    let dir = tmpdir("kill9");
+    kill_9_loses_nothing("kill9", &[]);
+}
+
+/// The same with `--durability process-crash`: no fsync before the 204, yet nothing
+/// acknowledged is lost when only the process dies.
+#[test]
+fn acknowledged_reports_survive_kill_9_without_fsync() {
+    kill_9_loses_nothing("kill9-process", &["--durability", "process-crash"]);
+}
+
+fn kill_9_loses_nothing(name: &str, args: &[&str]) {
+    let dir = tmpdir(name);
     let db = dir.join("reports.sqlite");
-    let mut server = serve(&db);
+    let mut server = serve_with(&db, args);
     let addr = server.addr;
     let sender = std::thread::spawn(move || {
         let mut acked = Vec::new();
@@ -417,7 +435,7 @@ fn acknowledged_reports_survive_kill_9() {
         &missing[..missing.len().min(10)]
     );
     println!(
-        "kill -9: {} acknowledged, {} stored, none lost",
+        "kill -9 ({name}): {} acknowledged, {} stored, none lost",
         acked.len(),
         stored.len()
     );

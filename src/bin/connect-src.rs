@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connect_src::matcher::BrowserPolicy;
-use connect_src::report::{Collector, MemorySink, ReportStore, SqliteSink};
+use connect_src::report::{Collector, Durability, MemorySink, ReportStore, SqliteSink};
 use connect_src::suggest::{suggest, Observation, SuggestOptions};
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
@@ -80,6 +80,10 @@ enum Command {
         /// SQLite database for reports (in memory when absent).
         #[arg(long)]
         db: Option<std::path::PathBuf>,
+        /// What a report answered 204 survives, with --db: power-loss (fsync every commit)
+        /// or process-crash (written to the file, fsynced at checkpoints; faster).
+        #[arg(long, value_enum, default_value = "power-loss", requires = "db")]
+        durability: DurabilityArg,
     },
     /// The connect-src value to deploy, learned from stored report-only violations.
     Suggest {
@@ -90,6 +94,12 @@ enum Command {
         #[arg(long)]
         policy: String,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DurabilityArg {
+    PowerLoss,
+    ProcessCrash,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -108,7 +118,11 @@ fn main() -> ExitCode {
             targets,
         } => check(policy, header, &page, &targets),
         Command::Audit { policy, env } => audit_cmd(&policy, env),
-        Command::Serve { listen, db } => serve(listen, db),
+        Command::Serve {
+            listen,
+            db,
+            durability,
+        } => serve(listen, db, durability),
         Command::Suggest { db, policy } => suggest_cmd(&db, &policy),
     }
 }
@@ -198,9 +212,17 @@ fn audit_cmd(text: &str, env: Env) -> ExitCode {
     }
 }
 
-fn serve(listen: SocketAddr, db: Option<std::path::PathBuf>) -> ExitCode {
+fn serve(
+    listen: SocketAddr,
+    db: Option<std::path::PathBuf>,
+    durability: DurabilityArg,
+) -> ExitCode {
+    let durability = match durability {
+        DurabilityArg::PowerLoss => Durability::PowerLoss,
+        DurabilityArg::ProcessCrash => Durability::ProcessCrash,
+    };
     let collector = match &db {
-        Some(path) => match SqliteSink::open(path) {
+        Some(path) => match SqliteSink::builder().durability(durability).open(path) {
             Ok(sink) => Collector::builder().store(sink).build(),
             Err(e) => {
                 eprintln!("error: cannot open {}: {e}", path.display());

@@ -26,5 +26,5 @@ pub use sink::{
     BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink, OVERFLOW,
 };
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteSink;
+pub use sqlite::{Durability, OpenError, SqliteSink, SqliteSinkBuilder};
 pub use summary::{format_rfc3339, Group, Summary};

@@ -1,34 +1,60 @@
 //! A durable report sink on SQLite (feature `sqlite`; SQLite is bundled).
 //!
-//! A dedicated writer thread commits batches in WAL mode with `synchronous=FULL`, groups
-//! whatever batches are waiting into one transaction, and acknowledges each batch only after
-//! its commit returned: a report the collector answered 204 for is on disk and survives
-//! `kill -9` (tests/sqlite_durability.rs) and, with FULL, an OS crash. The queue to the
-//! writer is bounded; when it is full the collector answers 503.
+//! A dedicated writer thread commits in WAL mode, groups whatever batches are waiting into
+//! one transaction, and acknowledges each batch only after its commit returned: a report the
+//! collector answered 204 for is in the database file and survives `kill -9`
+//! (`tests/cli.rs`, `acknowledged_reports_survive_kill_9`). With the default
+//! [`Durability::PowerLoss`] every commit is also fsynced, so it survives an OS crash or a
+//! power cut too. The queue to the writer is bounded; when it is full the collector answers
+//! 503 and Reporting API clients retry.
+//!
+//! The same transaction that stores the violations updates a `groups` table (one row per
+//! summary group, with its count and first and last time), so the summary, the dashboard
+//! and `connect-src suggest` read as many rows as there are groups, not one per report.
 //!
 //! ```
-//! use connect_src::report::{ReportStore, SqliteSink};
+//! use connect_src::report::{Durability, ReportStore, SqliteSink};
 //!
 //! let dir = std::env::temp_dir().join(format!("connect-src-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
-//! let sink = SqliteSink::open(dir.join("reports.sqlite"))?;
+//! let sink = SqliteSink::builder()
+//!     .durability(Durability::PowerLoss) // the default: fsync before each 204
+//!     .queue(256)                        // batches waiting for the writer, then 503
+//!     .open(dir.join("reports.sqlite"))?;
 //! assert_eq!(sink.summary(10).total, 0);
 //! # std::fs::remove_dir_all(&dir).ok();
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The tables are plain SQL for your own queries: `violations` (one row per report, every
+//! field of [`Violation`]; `received_at` in Unix seconds), `groups` (the summary's
+//! aggregate) and `counters` (`filtered`: reports dropped as noise). `PRAGMA user_version`
+//! holds the schema version; a database from an earlier version of this crate is migrated
+//! when opened, and one from a later version is refused ([`OpenError::NewerSchema`])
+//! rather than written to.
+//!
+//! Every report is kept until you delete it: [`SqliteSink::prune_before`] deletes the
+//! older ones and recounts the groups from the rest (a `groups` row otherwise counts every
+//! report of its group ever stored, so rows deleted by hand stay counted there).
 
+use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
 use super::parse::Violation;
-use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
+use super::sink::{group_key, BoxFuture, ReportSink, ReportStore, SinkError};
 use super::summary::{Group, Summary};
 
-const SCHEMA: &str = "
+/// The schema this version writes. 1: `violations` with an index for grouping (the first
+/// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index.
+const SCHEMA_VERSION: i64 = 2;
+
+const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS violations (
     id INTEGER PRIMARY KEY,
     received_at INTEGER NOT NULL,
@@ -49,10 +75,207 @@ CREATE TABLE IF NOT EXISTS violations (
     original_policy TEXT,
     format TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS violations_group
-    ON violations (directive, blocked_origin, document_path, disposition);
+CREATE TABLE IF NOT EXISTS groups (
+    directive TEXT NOT NULL,
+    blocked_origin TEXT NOT NULL,
+    document_path TEXT NOT NULL,
+    disposition TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    sample TEXT NOT NULL,
+    PRIMARY KEY (directive, blocked_origin, document_path, disposition)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
+
+/// The groups counted from the stored rows (`sample`: any one blocked URL of the group).
+const GROUPS_FROM_ROWS: &str = "
+INSERT OR IGNORE INTO groups
+    (directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, sample)
+SELECT directive, blocked_origin, document_path, disposition, COUNT(*), MIN(received_at),
+       MAX(received_at), MAX(blocked_url)
+FROM violations GROUP BY directive, blocked_origin, document_path, disposition;
+";
+
+/// Version 1 grouped at read time over every row, with an index; version 2 keeps the groups.
+const DROP_VERSION_1_INDEX: &str = "DROP INDEX IF EXISTS violations_group;";
+
+const INSERT_VIOLATION: &str = "
+INSERT INTO violations (received_at, document_url, document_path, blocked_url, blocked_origin,
+    directive, violated_directive, disposition, status_code, source_file, line, col, sample,
+    referrer, user_agent, original_policy, format)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+const UPSERT_GROUP: &str = "
+INSERT INTO groups
+    (directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, sample)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (directive, blocked_origin, document_path, disposition) DO UPDATE SET
+    count = count + excluded.count,
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen)";
+
+const ADD_FILTERED: &str = "
+INSERT INTO counters (name, value) VALUES ('filtered', ?1)
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
+
+/// Most violations in one transaction; more waiting go in the next one.
+const MAX_ROWS_PER_COMMIT: usize = 1024;
+
+/// What an acknowledged report survives: how far each commit goes before the 204.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Every commit is fsynced before its reports are acknowledged (SQLite
+    /// `synchronous=FULL`): an acknowledged report survives `kill -9`, an OS crash and a
+    /// power cut. The default.
+    #[default]
+    PowerLoss,
+    /// Every commit is written to the WAL file (handed to the OS) before its reports are
+    /// acknowledged, and fsynced at checkpoints (SQLite `synchronous=NORMAL`): an
+    /// acknowledged report survives `kill -9` and any crash of the process, but an OS crash
+    /// or power cut can lose the last commits (the database stays consistent). Takes about
+    /// 1.3 times the reports per second on the load test (README, Performance).
+    ProcessCrash,
+}
+
+impl Durability {
+    fn synchronous(self) -> &'static str {
+        match self {
+            Durability::PowerLoss => "FULL",
+            Durability::ProcessCrash => "NORMAL",
+        }
+    }
+}
+
+/// Why [`SqliteSink`] could not open a database.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// SQLite refused: the file cannot be created or opened, is not a database, or is
+    /// locked by another writer for longer than the busy timeout (5 s).
+    Sqlite(rusqlite::Error),
+    /// The database was written by a later version of connect-src, with a schema this
+    /// version does not know; it is left untouched.
+    NewerSchema {
+        /// The database's `PRAGMA user_version`.
+        found: i64,
+        /// The newest schema this version reads and writes.
+        supported: i64,
+    },
+    /// The writer thread could not be started.
+    Thread(std::io::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Sqlite(e) => write!(f, "SQLite: {e}"),
+            OpenError::NewerSchema { found, supported } => write!(
+                f,
+                "the database has schema version {found}, newer than the {supported} this \
+                 version of connect-src knows; upgrade connect-src or use another file"
+            ),
+            OpenError::Thread(e) => write!(f, "cannot start the SQLite writer thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Sqlite(e) => Some(e),
+            OpenError::Thread(e) => Some(e),
+            OpenError::NewerSchema { .. } => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for OpenError {
+    fn from(e: rusqlite::Error) -> Self {
+        OpenError::Sqlite(e)
+    }
+}
+
+/// Options for [`SqliteSink`]; from [`SqliteSink::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SqliteSinkBuilder {
+    queue: usize,
+    durability: Durability,
+}
+
+impl SqliteSinkBuilder {
+    /// Batches (one per report request) that may wait for the writer, at least 1; default
+    /// 256. When they are all taken, [`submit`](ReportSink::submit) returns
+    /// [`SinkError::Full`] and the collector answers 503.
+    pub fn queue(mut self, batches: usize) -> Self {
+        self.queue = batches.max(1);
+        self
+    }
+
+    /// What an acknowledged report survives; default [`Durability::PowerLoss`].
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Opens (or creates) the database, migrates an older schema, and starts the writer.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<SqliteSink, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let mut write = Connection::open(&path)?;
+        write.busy_timeout(Duration::from_secs(5))?;
+        // Before anything writes (switching to WAL does): a newer schema is left as it is.
+        let found: i64 = write.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(OpenError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        write.pragma_update(None, "journal_mode", "WAL")?;
+        write.pragma_update(None, "synchronous", self.durability.synchronous())?;
+        migrate(&mut write)?;
+        let read = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        read.busy_timeout(Duration::from_secs(5))?;
+        let (tx, rx) = mpsc::sync_channel(self.queue);
+        std::thread::Builder::new()
+            .name("connect-src-sqlite".into())
+            .spawn(move || writer(write, rx))
+            .map_err(OpenError::Thread)?;
+        Ok(SqliteSink {
+            jobs: tx,
+            read: Arc::new(Mutex::new(read)),
+            path,
+            durability: self.durability,
+        })
+    }
+}
+
+fn migrate(c: &mut Connection) -> Result<(), OpenError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read again inside the write transaction: another process may have migrated it.
+    let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(OpenError::NewerSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found < SCHEMA_VERSION {
+        tx.execute_batch(TABLES)?;
+        // 0 is a new file or version 1 (which left user_version at 0): the same steps.
+        tx.execute_batch(GROUPS_FROM_ROWS)?;
+        tx.execute_batch(DROP_VERSION_1_INDEX)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
 
 enum Job {
     Batch(
@@ -60,6 +283,18 @@ enum Job {
         tokio::sync::oneshot::Sender<Result<(), SinkError>>,
     ),
     Filtered(u64),
+    /// Delete the rows received before these Unix seconds, recount the groups.
+    Prune(i64, tokio::sync::oneshot::Sender<Result<u64, SinkError>>),
+}
+
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Job::Batch(b, _) => write!(f, "Batch({})", b.len()),
+            Job::Filtered(n) => write!(f, "Filtered({n})"),
+            Job::Prune(t, _) => write!(f, "Prune({t})"),
+        }
+    }
 }
 
 /// SQLite sink and store. Cheap to clone; every clone shares the writer thread.
@@ -68,55 +303,22 @@ pub struct SqliteSink {
     jobs: SyncSender<Job>,
     read: Arc<Mutex<Connection>>,
     path: PathBuf,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Job::Batch(b, _) => write!(f, "Batch({})", b.len()),
-            Job::Filtered(n) => write!(f, "Filtered({n})"),
-        }
-    }
-}
-
-fn configure(c: &Connection) -> rusqlite::Result<()> {
-    c.busy_timeout(Duration::from_secs(5))?;
-    c.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: the WAL is fsynced at every commit, so an acknowledged report survives an OS
-    // crash too, not only a killed process (NORMAL would risk the last commits on power
-    // loss). Commits are grouped, which keeps the cost per report small.
-    c.pragma_update(None, "synchronous", "FULL")?;
-    Ok(())
+    durability: Durability,
 }
 
 impl SqliteSink {
-    /// Opens (or creates) the database, with a queue of 256 batches to the writer.
-    pub fn open(path: impl AsRef<Path>) -> rusqlite::Result<SqliteSink> {
-        SqliteSink::open_with_queue(path, 256)
+    /// Options: queue length and durability.
+    pub fn builder() -> SqliteSinkBuilder {
+        SqliteSinkBuilder {
+            queue: 256,
+            durability: Durability::default(),
+        }
     }
 
-    /// Opens with a custom writer queue length (at least 1). When the queue is full,
-    /// [`submit`](ReportSink::submit) returns [`SinkError::Full`].
-    pub fn open_with_queue(path: impl AsRef<Path>, queue: usize) -> rusqlite::Result<SqliteSink> {
-        let path = path.as_ref().to_path_buf();
-        let write = Connection::open(&path)?;
-        configure(&write)?;
-        write.execute_batch(SCHEMA)?;
-        let read = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        read.busy_timeout(Duration::from_secs(5))?;
-        let (tx, rx) = mpsc::sync_channel(queue.max(1));
-        std::thread::Builder::new()
-            .name("connect-src-sqlite".into())
-            .spawn(move || writer(write, rx))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(SqliteSink {
-            jobs: tx,
-            read: Arc::new(Mutex::new(read)),
-            path,
-        })
+    /// Opens (or creates) the database with the default options: a queue of 256 batches,
+    /// [`Durability::PowerLoss`].
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteSink, OpenError> {
+        SqliteSink::builder().open(path)
     }
 
     /// The database file.
@@ -124,28 +326,79 @@ impl SqliteSink {
         &self.path
     }
 
+    /// What an acknowledged report survives.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.read.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Deletes the violations received before `t` and recounts the groups from the rest,
+    /// in one transaction; returns how many were deleted. It runs on the writer between
+    /// commits, so reports keep their order around it; while the groups are recounted
+    /// (about a second per million remaining rows here) new reports wait in the queue, and
+    /// past its bound get 503.
+    pub async fn prune_before(&self, t: SystemTime) -> Result<u64, SinkError> {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        // Waits for room: maintenance may queue behind reports, never be refused for them.
+        let jobs = self.jobs.clone();
+        let job = Job::Prune(secs(t), ack);
+        tokio::task::spawn_blocking(move || jobs.send(job))
+            .await
+            .map_err(|e| SinkError::Failed(e.to_string()))?
+            .map_err(|_| SinkError::Failed("writer thread stopped".into()))?;
+        done.await
+            .unwrap_or_else(|_| Err(SinkError::Failed("writer thread stopped".into())))
+    }
+
     /// Number of stored violations.
     pub fn count(&self) -> rusqlite::Result<u64> {
-        let c = self.read.lock().unwrap_or_else(|p| p.into_inner());
-        c.query_row("SELECT COUNT(*) FROM violations", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map(|n| n as u64)
+        self.reader()
+            .query_row("SELECT COUNT(*) FROM violations", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
     }
 }
 
 fn writer(mut conn: Connection, jobs: Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        // Group commit: take everything already waiting (bounded) into one transaction.
-        let mut pending = vec![first];
-        while pending.len() < 64 {
+    let mut pending = Vec::new();
+    let mut next = None;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return, // every SqliteSink clone is gone
+            },
+        };
+        if let Job::Prune(before, ack) = first {
+            let _ =
+                ack.send(prune(&mut conn, before).map_err(|e| SinkError::Failed(e.to_string())));
+            continue;
+        }
+        // Group commit: take what is already waiting (bounded) into one transaction. It
+        // does not wait for more: under load, batches queue up during each commit by
+        // themselves, and a lone report is not held back.
+        let mut rows = first.rows();
+        pending.push(first);
+        while rows < MAX_ROWS_PER_COMMIT {
             match jobs.try_recv() {
-                Ok(j) => pending.push(j),
+                Ok(prune @ Job::Prune(..)) => {
+                    next = Some(prune); // after this commit, in order
+                    break;
+                }
+                Ok(j) => {
+                    rows += j.rows();
+                    pending.push(j);
+                }
                 Err(_) => break,
             }
         }
-        let result = write_all(&mut conn, &pending).map_err(|e| SinkError::Failed(e.to_string()));
-        for job in pending {
+        let result = commit(&mut conn, &pending).map_err(|e| SinkError::Failed(e.to_string()));
+        for job in pending.drain(..) {
             if let Job::Batch(_, ack) = job {
                 let _ = ack.send(result.clone());
             }
@@ -153,57 +406,119 @@ fn writer(mut conn: Connection, jobs: Receiver<Job>) {
     }
 }
 
-fn secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-fn write_all(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO violations (received_at, document_url, document_path, blocked_url,
-                blocked_origin, directive, violated_directive, disposition, status_code,
-                source_file, line, col, sample, referrer, user_agent, original_policy, format)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        )?;
-        for job in jobs {
-            match job {
-                Job::Batch(batch, _) => {
-                    for v in batch {
-                        let (directive, origin, path, disposition) = super::sink::group_key(v);
-                        insert.execute(params![
-                            secs(v.received_at),
-                            v.document_url,
-                            path,
-                            v.blocked_url,
-                            origin,
-                            directive,
-                            v.violated_directive,
-                            disposition,
-                            v.status_code,
-                            v.source_file,
-                            v.line,
-                            v.column,
-                            v.sample,
-                            v.referrer,
-                            v.user_agent,
-                            v.original_policy,
-                            v.format.as_str(),
-                        ])?;
-                    }
-                }
-                Job::Filtered(n) => {
-                    tx.execute(
-                        "INSERT INTO counters (name, value) VALUES ('filtered', ?1)
-                         ON CONFLICT(name) DO UPDATE SET value = value + ?1",
-                        params![*n as i64],
-                    )?;
-                }
-            }
+impl Job {
+    fn rows(&self) -> usize {
+        match self {
+            Job::Batch(b, _) => b.len(),
+            Job::Filtered(_) | Job::Prune(..) => 0,
         }
     }
-    tx.commit()
+}
+
+fn prune(conn: &mut Connection, before: i64) -> rusqlite::Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let deleted = tx.execute("DELETE FROM violations WHERE received_at < ?1", [before])?;
+    if deleted > 0 {
+        tx.execute_batch("DELETE FROM groups;")?;
+        tx.execute_batch(GROUPS_FROM_ROWS)?;
+    }
+    tx.commit()?;
+    Ok(deleted as u64)
+}
+
+fn secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().min(i64::MAX as u64) as i64)
+}
+
+/// One transaction for all `jobs`; rolled back whole if any statement fails, so a batch is
+/// either stored with its group counts or not at all (and then answered 503).
+fn commit(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
+    // Cached statements: BEGIN and COMMIT are not parsed again for every transaction.
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let result = insert(conn, jobs).and_then(|()| conn.prepare_cached("COMMIT")?.execute([]));
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result.map(drop)
+}
+
+struct Aggregate {
+    count: i64,
+    first: i64,
+    last: i64,
+    sample: String,
+}
+
+fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
+    let mut groups: HashMap<(String, String, String, String), Aggregate> = HashMap::new();
+    let mut filtered = 0u64;
+    let mut row = conn.prepare_cached(INSERT_VIOLATION)?;
+    for job in jobs {
+        let batch = match job {
+            Job::Batch(batch, _) => batch,
+            Job::Filtered(n) => {
+                filtered = filtered.saturating_add(*n);
+                continue;
+            }
+            Job::Prune(..) => continue, // never grouped (the writer runs it alone)
+        };
+        for v in batch {
+            let key = group_key(v);
+            let at = secs(v.received_at);
+            row.execute(params![
+                at,
+                v.document_url,
+                key.2,
+                v.blocked_url,
+                key.1,
+                key.0,
+                v.violated_directive,
+                key.3,
+                v.status_code,
+                v.source_file,
+                v.line,
+                v.column,
+                v.sample,
+                v.referrer,
+                v.user_agent,
+                v.original_policy,
+                v.format.as_str(),
+            ])?;
+            // One upsert per group per transaction, however many of its reports came in.
+            groups
+                .entry(key)
+                .and_modify(|g| {
+                    g.count += 1;
+                    g.first = g.first.min(at);
+                    g.last = g.last.max(at);
+                })
+                .or_insert_with(|| Aggregate {
+                    count: 1,
+                    first: at,
+                    last: at,
+                    sample: v.blocked_url.clone(),
+                });
+        }
+    }
+    let mut upsert = conn.prepare_cached(UPSERT_GROUP)?;
+    for ((directive, origin, path, disposition), g) in &groups {
+        upsert.execute(params![
+            directive,
+            origin,
+            path,
+            disposition,
+            g.count,
+            g.first,
+            g.last,
+            g.sample
+        ])?;
+    }
+    if filtered > 0 {
+        conn.prepare_cached(ADD_FILTERED)?
+            .execute(params![filtered.min(i64::MAX as u64) as i64])?;
+    }
+    Ok(())
 }
 
 impl ReportSink for SqliteSink {
@@ -230,8 +545,10 @@ impl ReportSink for SqliteSink {
 }
 
 impl ReportStore for SqliteSink {
+    /// Reads the `groups` table (as many rows as groups, not one per report). Blocks on
+    /// SQLite: the collector's read routes call it on tokio's blocking pool.
     fn summary(&self, limit: usize) -> Summary {
-        let c = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        let c = self.reader();
         let total = c
             .query_row("SELECT COUNT(*) FROM violations", [], |r| {
                 r.get::<_, i64>(0)
@@ -246,10 +563,9 @@ impl ReportStore for SqliteSink {
             .unwrap_or(0) as u64;
         let groups = c
             .prepare_cached(
-                "SELECT directive, blocked_origin, document_path, disposition, COUNT(*),
-                        MIN(received_at), MAX(received_at), MAX(blocked_url)
-                 FROM violations GROUP BY directive, blocked_origin, document_path, disposition
-                 ORDER BY COUNT(*) DESC, blocked_origin LIMIT ?1",
+                "SELECT directive, blocked_origin, document_path, disposition, count,
+                        first_seen, last_seen, sample
+                 FROM groups ORDER BY count DESC, blocked_origin LIMIT ?1",
             )
             .and_then(|mut st| {
                 st.query_map(params![limit.min(i64::MAX as usize) as i64], |r| {
@@ -259,7 +575,7 @@ impl ReportStore for SqliteSink {
                         at(r.get(5)?),
                         r.get(7)?,
                     );
-                    g.count = r.get::<_, i64>(4)? as u64;
+                    g.count = r.get::<_, i64>(4)?.max(0) as u64;
                     g.last_seen = at(r.get(6)?);
                     Ok(g)
                 })?

@@ -1,0 +1,439 @@
+//! The SQLite sink on real database files: every field stored, groups kept in the same
+//! transaction, the noise counter, pruning, migration from the first schema, a newer schema or a
+//! file that is not a database refused, a full queue answered 503 without losing what was
+//! accepted, and a failed commit rolled back and answered 503.
+#![cfg(feature = "sqlite")]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use connect_src::report::{
+    parse_reports, Collector, Durability, NormalizeOptions, OpenError, ReportSink, ReportStore,
+    SinkError, SqliteSink, Violation,
+};
+use rusqlite::Connection;
+use tower::ServiceExt;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let d =
+            std::env::temp_dir().join(format!("connect-src-sqlite-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+    fn db(&self) -> PathBuf {
+        self.0.join("reports.sqlite")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fixture(name: &str) -> Vec<Violation> {
+    let body = std::fs::read(format!(
+        "{}/tests/fixtures/reports/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    parse_reports(&body, &NormalizeOptions::default())
+        .unwrap()
+        .violations
+}
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// A report-only violation of `blocked` received at `secs`.
+fn violation(blocked: &str, secs: u64) -> Violation {
+    let mut v = fixture("firefox-reports-api.json").remove(0);
+    v.blocked_url = blocked.to_owned();
+    v.received_at = at(secs);
+    v
+}
+
+fn row_count(db: &Path) -> i64 {
+    Connection::open(db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM violations", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_field_is_stored_and_groups_add_up_across_commits() {
+    let dir = TempDir::new("fields");
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    assert_eq!(sink.durability(), Durability::PowerLoss);
+
+    let chromium = fixture("chromium-reports-api.json").remove(0);
+    sink.submit(vec![chromium.clone()]).await.unwrap();
+    // Two in one batch (one transaction) and one in a later one: one group of three.
+    sink.submit(vec![
+        violation("https://cdn.example/a.js", 1_800_000_100),
+        violation("https://cdn.example/b.js", 1_800_000_050),
+    ])
+    .await
+    .unwrap();
+    sink.submit(vec![violation("https://cdn.example/c.js", 1_800_000_200)])
+        .await
+        .unwrap();
+
+    let c = Connection::open(dir.db()).unwrap();
+    let row = c
+        .query_row(
+            "SELECT document_url, document_path, blocked_url, blocked_origin, directive,
+                    disposition, status_code, source_file, line, col, user_agent,
+                    original_policy, format
+             FROM violations ORDER BY id LIMIT 1",
+            [],
+            |r| {
+                Ok((
+                    (
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                    ),
+                    (
+                        r.get::<_, Option<i64>>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<i64>>(8)?,
+                        r.get::<_, Option<i64>>(9)?,
+                        r.get::<_, Option<String>>(10)?,
+                        r.get::<_, Option<String>>(11)?,
+                        r.get::<_, String>(12)?,
+                    ),
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        row.0,
+        (
+            chromium.document_url.clone(),
+            "/live".to_owned(),
+            "wss://realtime.example/socket".to_owned(),
+            "wss://realtime.example".to_owned(),
+            "connect-src".to_owned(),
+            "enforce".to_owned(),
+        )
+    );
+    assert_eq!(
+        row.1,
+        (
+            Some(200),
+            Some("https://app.example/live.js".to_owned()),
+            Some(3),
+            Some(7),
+            chromium.user_agent.clone(),
+            Some("connect-src 'self'; report-to csp".to_owned()),
+            chromium.format.as_str().to_owned(),
+        )
+    );
+
+    let s = sink.summary(10);
+    assert_eq!(s.total, 4);
+    assert_eq!(sink.count().unwrap(), 4);
+    assert_eq!(s.groups.len(), 2);
+    let cdn = &s.groups[0];
+    assert_eq!(
+        (cdn.blocked_origin.as_str(), cdn.count),
+        ("https://cdn.example", 3),
+        "most frequent first"
+    );
+    assert_eq!(cdn.first_seen, at(1_800_000_050), "earliest of the batch");
+    assert_eq!(cdn.last_seen, at(1_800_000_200), "from the later commit");
+    assert_eq!(
+        cdn.sample, "https://cdn.example/a.js",
+        "the first one stored"
+    );
+    assert_eq!(sink.summary(1).groups.len(), 1, "the limit caps groups");
+    assert_eq!(sink.summary(1).total, 4, "never the total");
+}
+
+#[tokio::test]
+async fn filtered_counts_are_kept_in_order_with_batches() {
+    let dir = TempDir::new("filtered");
+    let sink = SqliteSink::builder()
+        .durability(Durability::ProcessCrash)
+        .open(dir.db())
+        .unwrap();
+    sink.record_filtered(3);
+    sink.record_filtered(4);
+    // The writer takes jobs in order: once this batch is acknowledged, so are the counts.
+    sink.submit(vec![violation("https://x.example/", 1_800_000_000)])
+        .await
+        .unwrap();
+    let s = sink.summary(10);
+    assert_eq!((s.total, s.filtered), (1, 7));
+    drop(sink);
+    let again = SqliteSink::open(dir.db()).unwrap();
+    assert_eq!(again.summary(10).filtered, 7, "kept in the file");
+}
+
+/// The first schema (no `user_version`, an index for GROUP BY at read time) is migrated
+/// when opened: the groups are built from the stored rows, and new reports add to them.
+#[tokio::test]
+async fn a_version_1_database_is_migrated() {
+    let dir = TempDir::new("migrate");
+    {
+        let c = Connection::open(dir.db()).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL;
+            CREATE TABLE violations (
+                id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL,
+                document_url TEXT NOT NULL, document_path TEXT NOT NULL,
+                blocked_url TEXT NOT NULL, blocked_origin TEXT NOT NULL,
+                directive TEXT NOT NULL, violated_directive TEXT, disposition TEXT NOT NULL,
+                status_code INTEGER, source_file TEXT, line INTEGER, col INTEGER, sample TEXT,
+                referrer TEXT, user_agent TEXT, original_policy TEXT, format TEXT NOT NULL);
+            CREATE INDEX violations_group
+                ON violations (directive, blocked_origin, document_path, disposition);
+            CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT INTO counters VALUES ('filtered', 5);",
+        )
+        .unwrap();
+        for (t, url, origin) in [
+            (1_700_000_300, "https://a.example/1", "https://a.example"),
+            (1_700_000_100, "https://a.example/2", "https://a.example"),
+            (1_700_000_200, "https://b.example/", "https://b.example"),
+        ] {
+            c.execute(
+                "INSERT INTO violations (received_at, document_url, document_path, blocked_url,
+                    blocked_origin, directive, disposition, format)
+                 VALUES (?1, 'https://app.example/p', '/p', ?2, ?3, 'connect-src', 'report',
+                    'legacy')",
+                rusqlite::params![t, url, origin],
+            )
+            .unwrap();
+        }
+    }
+
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    let s = sink.summary(10);
+    assert_eq!((s.total, s.filtered), (3, 5));
+    let counts: Vec<(&str, u64)> = s
+        .groups
+        .iter()
+        .map(|g| (g.blocked_origin.as_str(), g.count))
+        .collect();
+    assert_eq!(counts, [("https://a.example", 2), ("https://b.example", 1)]);
+    assert_eq!(s.groups[0].first_seen, at(1_700_000_100));
+    assert_eq!(s.groups[0].last_seen, at(1_700_000_300));
+
+    let mut v = violation("https://a.example/3", 1_700_000_400);
+    v.document_url = "https://app.example/p".into();
+    v.disposition = connect_src::report::Disposition::Report;
+    sink.submit(vec![v]).await.unwrap();
+    let a = sink.summary(10).groups.remove(0);
+    assert_eq!((a.count, a.last_seen), (3, at(1_700_000_400)));
+
+    let c = Connection::open(dir.db()).unwrap();
+    let version: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let index: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'violations_group'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(index, 0, "the old index is dropped");
+}
+
+#[tokio::test]
+async fn prune_deletes_old_reports_and_recounts_the_groups() {
+    let dir = TempDir::new("prune");
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    sink.submit(vec![
+        violation("https://a.example/1", 1_800_000_100),
+        violation("https://a.example/2", 1_800_000_300),
+        violation("https://b.example/", 1_800_000_200),
+    ])
+    .await
+    .unwrap();
+    sink.record_filtered(2);
+
+    assert_eq!(sink.prune_before(at(1_800_000_250)).await, Ok(2));
+    let s = sink.summary(10);
+    assert_eq!(
+        (s.total, s.filtered),
+        (1, 2),
+        "the noise count is not pruned"
+    );
+    assert_eq!(s.groups.len(), 1, "b.example had only old reports");
+    let a = &s.groups[0];
+    assert_eq!(
+        (
+            a.blocked_origin.as_str(),
+            a.count,
+            a.first_seen,
+            a.last_seen
+        ),
+        ("https://a.example", 1, at(1_800_000_300), at(1_800_000_300))
+    );
+    assert_eq!(sink.prune_before(at(1_800_000_250)).await, Ok(0));
+
+    sink.submit(vec![violation("https://a.example/3", 1_800_000_400)])
+        .await
+        .unwrap();
+    assert_eq!(sink.summary(10).groups[0].count, 2, "counting goes on");
+    assert_eq!(row_count(&dir.db()), 2);
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_untouched() {
+    let dir = TempDir::new("newer");
+    {
+        let c = Connection::open(dir.db()).unwrap();
+        c.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 9;")
+            .unwrap();
+    }
+    let before = std::fs::read(dir.db()).unwrap();
+    let err = SqliteSink::open(dir.db()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OpenError::NewerSchema {
+                found: 9,
+                supported: 2
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("schema version 9"), "{err}");
+    assert!(
+        std::fs::read(dir.db()).unwrap() == before,
+        "the file was changed"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_a_clear_error() {
+    let dir = TempDir::new("notdb");
+    std::fs::write(
+        dir.db(),
+        b"this is not a database, it is a text file of some length",
+    )
+    .unwrap();
+    let err = SqliteSink::open(dir.db()).unwrap_err();
+    assert!(matches!(err, OpenError::Sqlite(_)), "{err:?}");
+    assert!(err.to_string().contains("not a database"), "{err}");
+}
+
+const EVIL: &str = r#"{"csp-report":{"document-uri":"https://app.example/",
+    "effective-directive":"connect-src","blocked-uri":"https://evil.example/x",
+    "disposition":"enforce"}}"#;
+
+async fn post(app: &Router, body: &'static str) -> StatusCode {
+    app.clone()
+        .oneshot(
+            Request::post("/csp-reports")
+                .header(header::CONTENT_TYPE, "application/csp-report")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Another process holds the write lock: the writer waits (busy timeout), the queue fills,
+/// submits past it are refused at once (the collector answers 503), and every batch that
+/// was taken is stored once the lock goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_is_a_503_and_what_was_accepted_is_stored() {
+    let dir = TempDir::new("full");
+    let sink = SqliteSink::builder().queue(2).open(dir.db()).unwrap();
+    let lock = Connection::open(dir.db()).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    // The writer holds one batch (waiting for the lock), the queue two more: a fourth
+    // submit at the latest is refused, without waiting.
+    let mut accepted = Vec::new();
+    let mut refused = false;
+    for i in 0..4 {
+        let s = sink.clone();
+        let mut f = Box::pin(async move {
+            s.submit(vec![violation(&format!("https://q{i}.example/"), 1)])
+                .await
+        });
+        match tokio::time::timeout(Duration::from_millis(200), &mut f).await {
+            Ok(Err(SinkError::Full)) => {
+                refused = true;
+                break;
+            }
+            Ok(other) => panic!("the lock is held, yet the submit finished: {other:?}"),
+            Err(_) => accepted.push(tokio::spawn(f)),
+        }
+    }
+    assert!(refused, "no submit was refused with a queue of 2");
+    assert!(accepted.len() >= 2, "{} accepted", accepted.len());
+    let app: Router = Collector::builder().store(sink.clone()).build().router();
+    assert_eq!(post(&app, EVIL).await, StatusCode::SERVICE_UNAVAILABLE);
+
+    lock.execute_batch("COMMIT").unwrap();
+    let n = accepted.len() as i64;
+    for a in accepted {
+        assert_eq!(a.await.unwrap(), Ok(()));
+    }
+    assert_eq!(row_count(&dir.db()), n);
+    assert_eq!(
+        post(&app, EVIL).await,
+        StatusCode::NO_CONTENT,
+        "accepting again"
+    );
+    assert_eq!(sink.summary(100).total, n as u64 + 1);
+}
+
+/// A commit that fails halfway (here a trigger of the user's refuses one group after the
+/// rows went in) stores nothing of its transaction, answers 503 with the reason, and the
+/// writer goes on with the next batch.
+#[tokio::test]
+async fn a_failed_commit_is_rolled_back_and_answered_503() {
+    let dir = TempDir::new("failed");
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    Connection::open(dir.db())
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON groups
+             WHEN NEW.blocked_origin = 'https://boom.example'
+             BEGIN SELECT RAISE(ABORT, 'boom refused'); END;",
+        )
+        .unwrap();
+    let err = sink
+        .submit(vec![
+            violation("https://fine.example/", 1),
+            violation("https://boom.example/", 1),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SinkError::Failed(m) if m.contains("boom refused")),
+        "{err:?}"
+    );
+    assert_eq!(row_count(&dir.db()), 0, "the rows of the failed commit");
+    assert_eq!(sink.summary(10), Default::default());
+
+    let app: Router = Collector::builder().store(sink.clone()).build().router();
+    let boom = r#"{"csp-report":{"document-uri":"https://app.example/","effective-directive":
+        "connect-src","blocked-uri":"https://boom.example/x","disposition":"enforce"}}"#;
+    assert_eq!(post(&app, boom).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(post(&app, EVIL).await, StatusCode::NO_CONTENT);
+    let s = sink.summary(10);
+    assert_eq!(s.total, 1);
+    assert_eq!(s.groups[0].blocked_origin, "https://evil.example");
+}
