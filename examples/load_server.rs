@@ -9,7 +9,10 @@
 //! - `report-204`: `POST /csp-reports` answered 204 after reading the body, nothing else
 //!   (the floor);
 //! - `collector-memory`: the collector with the bounded in-memory store;
-//! - `collector-sqlite`: the collector with the SQLite sink (database in a temp dir).
+//! - `collector-sqlite`: the collector with the SQLite sink (a new database in
+//!   `$CONNECT_SRC_LOAD_DIR`, or in a new temp dir),
+//!   `Durability::PowerLoss` (fsync at every commit, the default);
+//! - `collector-sqlite-process`: the same with `Durability::ProcessCrash`.
 
 use std::net::SocketAddr;
 
@@ -18,7 +21,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Html;
 use axum::routing::{get, post};
 use axum::Router;
-use connect_src::report::{Collector, MemorySink, SqliteSink};
+use connect_src::report::{Collector, Durability, MemorySink, SqliteSink};
 use connect_src::{ConnectSrc, Policy};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -60,15 +63,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .store(MemorySink::new())
             .build()
             .report_router(),
-        "collector-sqlite" => {
-            let dir = std::env::temp_dir().join(format!("connect-src-load-{}", std::process::id()));
+        "collector-sqlite" | "collector-sqlite-process" => {
+            let durability = if mode == "collector-sqlite" {
+                Durability::PowerLoss
+            } else {
+                Durability::ProcessCrash
+            };
+            // bench/load.sh passes a directory it removes at the end.
+            let dir = std::env::var_os("CONNECT_SRC_LOAD_DIR").map_or_else(
+                || std::env::temp_dir().join(format!("connect-src-load-{}", std::process::id())),
+                std::path::PathBuf::from,
+            );
             std::fs::create_dir_all(&dir)?;
-            let db = dir.join("reports.sqlite");
-            let _ = std::fs::remove_file(&db);
-            Collector::builder()
-                .store(SqliteSink::open(&db)?)
-                .build()
-                .report_router()
+            let db = dir.join(format!("reports-{}.sqlite", std::process::id()));
+            let sink = SqliteSink::builder().durability(durability).open(&db)?;
+            Collector::builder().store(sink).build().report_router()
         }
         other => return Err(format!("unknown mode {other:?}").into()),
     };
