@@ -529,10 +529,11 @@ user_pref("network.dns.disablePrefetch", true);
 user_pref("network.prefetch-next", false);
 "#;
 
-/// Starts a browser on `url` with a fresh profile. With `tls_ca`, the page is https with a
-/// test certificate: Chromium ignores certificate errors (and delivers Reporting API reports
-/// promptly), Firefox trusts the CA through its profile.
-fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Child {
+/// Starts a browser on `url` with a fresh profile, ended (and its profile removed) when the
+/// returned guard drops. With `tls_ca`, the page is https with a test certificate: Chromium
+/// ignores certificate errors (and delivers Reporting API reports promptly), Firefox trusts
+/// the CA through its profile.
+fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Kill {
     let tag = if tls_ca.is_some() { "-tls" } else { "" };
     let dir = fresh_dir(&format!("{}{tag}", engine.name()));
     let mut cmd = Command::new(engine.binary());
@@ -563,19 +564,30 @@ fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Child {
                 .arg(&dir);
         }
     }
-    cmd.arg(url)
+    let child = cmd
+        .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", engine.binary()))
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", engine.binary()));
+    Kill(child, dir)
 }
 
-struct Kill(Child);
+/// A browser we started, and its profile directory (tens of MB for Firefox).
+struct Kill(Child, PathBuf);
 impl Drop for Kill {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        // Chromium's helper processes outlive the killed parent for a moment and may still
+        // write into the profile: retry for up to a second.
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(&self.1).is_ok() || !self.1.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -688,7 +700,7 @@ async fn run_engine(engine: Engine) -> Run {
     let s2 = tokio::spawn(serve(l2, app));
 
     let start = format!("{}/run/0", app_state.pages[0].origin);
-    let child = Kill(launch(engine, &start, None));
+    let child = launch(engine, &start, None);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         if app_state.shared.lock().unwrap().done {
@@ -1146,11 +1158,7 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
     }));
     let server = tokio::spawn(serve_tls(listener, tls.acceptor.clone(), app));
 
-    let child = Kill(launch(
-        engine,
-        &format!("{origin}/tls/0"),
-        Some(&tls.ca_pem),
-    ));
+    let child = launch(engine, &format!("{origin}/tls/0"), Some(&tls.ca_pem));
 
     // Results: "/tls/N?prev=I&blocked=B" (or /tls-done?...) in the request log.
     let results = |log: &[String]| -> BTreeMap<usize, bool> {
