@@ -227,16 +227,12 @@ impl SqliteSinkBuilder {
         let mut write = Connection::open(&path)?;
         write.busy_timeout(Duration::from_secs(5))?;
         // Before anything writes (switching to WAL does): a newer schema is left as it is.
-        let found: i64 = write.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if found > SCHEMA_VERSION {
-            return Err(OpenError::NewerSchema {
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        let found = schema_version(&write)?;
         write.pragma_update(None, "journal_mode", "WAL")?;
         write.pragma_update(None, "synchronous", self.durability.synchronous())?;
-        migrate(&mut write)?;
+        if found < SCHEMA_VERSION {
+            migrate(&mut write)?;
+        }
         let read = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -256,17 +252,22 @@ impl SqliteSinkBuilder {
     }
 }
 
-fn migrate(c: &mut Connection) -> Result<(), OpenError> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Read again inside the write transaction: another process may have migrated it.
-    let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+/// The database's schema version, refused when newer than this version writes.
+fn schema_version(c: &Connection) -> Result<i64, OpenError> {
+    let found: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > SCHEMA_VERSION {
         return Err(OpenError::NewerSchema {
             found,
             supported: SCHEMA_VERSION,
         });
     }
-    if found < SCHEMA_VERSION {
+    Ok(found)
+}
+
+fn migrate(c: &mut Connection) -> Result<(), OpenError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read again inside the write transaction: another process may have migrated it.
+    if schema_version(&tx)? < SCHEMA_VERSION {
         tx.execute_batch(TABLES)?;
         // 0 is a new file or version 1 (which left user_version at 0): the same steps.
         tx.execute_batch(GROUPS_FROM_ROWS)?;
@@ -443,15 +444,8 @@ fn commit(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
     result.map(drop)
 }
 
-struct Aggregate {
-    count: i64,
-    first: i64,
-    last: i64,
-    sample: String,
-}
-
 fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
-    let mut groups: HashMap<(String, String, String, String), Aggregate> = HashMap::new();
+    let mut groups: HashMap<(String, String, String, String), Group> = HashMap::new();
     let mut filtered = 0u64;
     let mut row = conn.prepare_cached(INSERT_VIOLATION)?;
     for job in jobs {
@@ -465,9 +459,8 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
         };
         for v in batch {
             let key = group_key(v);
-            let at = secs(v.received_at);
             row.execute(params![
-                at,
+                secs(v.received_at),
                 v.document_url,
                 key.2,
                 v.blocked_url,
@@ -488,29 +481,20 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             // One upsert per group per transaction, however many of its reports came in.
             groups
                 .entry(key)
-                .and_modify(|g| {
-                    g.count += 1;
-                    g.first = g.first.min(at);
-                    g.last = g.last.max(at);
-                })
-                .or_insert_with(|| Aggregate {
-                    count: 1,
-                    first: at,
-                    last: at,
-                    sample: v.blocked_url.clone(),
-                });
+                .or_insert_with_key(|k| Group::new(k.clone(), v.received_at, v.blocked_url.clone()))
+                .add(1, v.received_at);
         }
     }
     let mut upsert = conn.prepare_cached(UPSERT_GROUP)?;
-    for ((directive, origin, path, disposition), g) in &groups {
+    for g in groups.values() {
         upsert.execute(params![
-            directive,
-            origin,
-            path,
-            disposition,
-            g.count,
-            g.first,
-            g.last,
+            g.directive,
+            g.blocked_origin,
+            g.document_path,
+            g.disposition,
+            g.count.min(i64::MAX as u64) as i64,
+            secs(g.first_seen),
+            secs(g.last_seen),
             g.sample
         ])?;
     }
