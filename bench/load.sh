@@ -4,13 +4,13 @@
 # fixed duration per run, stops by itself (about 4 minutes in all with the defaults).
 # Each case runs once per round, the cases alternating, and keeps its best run: wall-clock
 # throughput on this shared 2-core machine swings about 10% from run to run.
-#   bash bench/load.sh [seconds-per-run] [rounds]
+#   bash bench/load.sh [seconds-per-run] [rounds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-8}"
 rounds="${2:-3}"
+conns="${3:-32}"
 threads=1        # wrk threads: one core for the load, one for the server (2-core machine)
-conns=32
 port=3101
 
 command -v wrk >/dev/null 2>&1 || {
@@ -45,12 +45,17 @@ rps() { # url [lua]
 peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$server_pid/status"; }
 
 declare -A R
-for round in $(seq 1 "$rounds"); do
-  for mode in plain tower-http layer; do
-    start "$mode"; r=$(rps "http://127.0.0.1:$port/"); stop
-    R[$mode]=$(awk -v a="${R[$mode]:-0}" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+best() { # url lua-or-"" mode...: each mode once per round, alternating; R[mode] = best run
+  local url=$1 script=$2 round mode r; shift 2
+  for round in $(seq 1 "$rounds"); do
+    for mode in "$@"; do
+      start "$mode"; r=$(rps "$url" ${script:+"$script"}); stop
+      R[$mode]=$(awk -v a="${R[$mode]:-0}" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+    done
   done
-done
+}
+
+best "http://127.0.0.1:$port/" "" plain tower-http layer
 
 lua=$(mktemp --suffix=.lua)
 cat >"$lua" <<'LUA'
@@ -68,14 +73,8 @@ request = function()
 end
 LUA
 # Every SQLite run starts from an empty database.
-for round in $(seq 1 "$rounds"); do
-  for mode in report-204 collector-memory collector-sqlite collector-sqlite-process; do
-    start "$mode"; r=$(rps "http://127.0.0.1:$port/csp-reports" "$lua"); stop
-    R[$mode]=$(awk -v a="${R[$mode]:-0}" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
-  done
-done
-R[report204]=${R[report-204]}; R[memory]=${R[collector-memory]}
-R[sqlite]=${R[collector-sqlite]}; R[sqlite_process]=${R[collector-sqlite-process]}
+best "http://127.0.0.1:$port/csp-reports" "$lua" \
+  report-204 collector-memory collector-sqlite collector-sqlite-process
 
 # Peak RSS of the memory-sink collector under a flood of unique blocked URLs: 30 s of
 # reports as fast as they go (well over 1,000,000 here), then the count wrk sent.
@@ -93,8 +92,8 @@ printf "%-40s %12s %8s\n" "app, no layer" "${R[plain]}" "1.000"
 printf "%-40s %12s %8s\n" "app, tower-http static header" "${R[tower-http]}" "$(ratio "${R[tower-http]}" "${R[plain]}")"
 printf "%-40s %12s %8s\n" "app, connect-src layer" "${R[layer]}" "$(ratio "${R[layer]}" "${R[plain]}")"
 printf "%-40s %12s %8s\n" "  layer vs tower-http" "" "$(ratio "${R[layer]}" "${R[tower-http]}")"
-printf "%-40s %12s %8s\n" "POST report, 204 handler (floor)" "${R[report204]}" "1.000"
-printf "%-40s %12s %8s\n" "collector, memory sink" "${R[memory]}" "$(ratio "${R[memory]}" "${R[report204]}")"
-printf "%-40s %12s %8s\n" "collector, SQLite, PowerLoss (FULL)" "${R[sqlite]}" "$(ratio "${R[sqlite]}" "${R[report204]}")"
-printf "%-40s %12s %8s\n" "collector, SQLite, ProcessCrash (NORMAL)" "${R[sqlite_process]}" "$(ratio "${R[sqlite_process]}" "${R[report204]}")"
+printf "%-40s %12s %8s\n" "POST report, 204 handler (floor)" "${R[report-204]}" "1.000"
+printf "%-40s %12s %8s\n" "collector, memory sink" "${R[collector-memory]}" "$(ratio "${R[collector-memory]}" "${R[report-204]}")"
+printf "%-40s %12s %8s\n" "collector, SQLite, PowerLoss (FULL)" "${R[collector-sqlite]}" "$(ratio "${R[collector-sqlite]}" "${R[report-204]}")"
+printf "%-40s %12s %8s\n" "collector, SQLite, ProcessCrash (NORMAL)" "${R[collector-sqlite-process]}" "$(ratio "${R[collector-sqlite-process]}" "${R[report-204]}")"
 echo "memory sink: ${flood} unique-URL reports in 30 s; peak RSS ${rss_peak} MiB (at start ${rss_start} MiB)"

@@ -34,6 +34,19 @@ fn routes() -> Router {
         .route("/api/data", get(|| async { "{\"ok\":true}" }))
 }
 
+/// The collector on a new SQLite database in `$CONNECT_SRC_LOAD_DIR` (bench/load.sh passes
+/// a directory it removes at the end), or in a new temp dir.
+fn sqlite_collector(durability: Durability) -> Result<Router, Box<dyn std::error::Error>> {
+    let dir = std::env::var_os("CONNECT_SRC_LOAD_DIR").map_or_else(
+        || std::env::temp_dir().join(format!("connect-src-load-{}", std::process::id())),
+        std::path::PathBuf::from,
+    );
+    std::fs::create_dir_all(&dir)?;
+    let db = dir.join(format!("reports-{}.sqlite", std::process::id()));
+    let sink = SqliteSink::builder().durability(durability).open(&db)?;
+    Ok(Collector::builder().store(sink).build().report_router())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -63,22 +76,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .store(MemorySink::new())
             .build()
             .report_router(),
-        "collector-sqlite" | "collector-sqlite-process" => {
-            let durability = if mode == "collector-sqlite" {
-                Durability::PowerLoss
-            } else {
-                Durability::ProcessCrash
-            };
-            // bench/load.sh passes a directory it removes at the end.
-            let dir = std::env::var_os("CONNECT_SRC_LOAD_DIR").map_or_else(
-                || std::env::temp_dir().join(format!("connect-src-load-{}", std::process::id())),
-                std::path::PathBuf::from,
-            );
-            std::fs::create_dir_all(&dir)?;
-            let db = dir.join(format!("reports-{}.sqlite", std::process::id()));
-            let sink = SqliteSink::builder().durability(durability).open(&db)?;
-            Collector::builder().store(sink).build().report_router()
-        }
+        "collector-sqlite" => sqlite_collector(Durability::PowerLoss)?,
+        "collector-sqlite-process" => sqlite_collector(Durability::ProcessCrash)?,
         other => return Err(format!("unknown mode {other:?}").into()),
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

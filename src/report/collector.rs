@@ -386,8 +386,8 @@ impl Collector {
             .route(
                 &format!("{base}/dashboard"),
                 get(move || async move {
-                    let summary = summary(s2, limit).await?;
-                    let html = dashboard::render(&summary, "CSP violation reports");
+                    let s = summary(s2, limit).await?;
+                    let html = dashboard::render(&s, "CSP violation reports");
                     Ok::<_, Response>((
                         [
                             (
