@@ -15,6 +15,7 @@
 #![cfg(feature = "collector")]
 
 use std::collections::{BTreeMap, HashMap};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -564,7 +565,9 @@ fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Kill {
                 .arg(&dir);
         }
     }
+    // Its own process group, so that stopping it stops its helper processes too.
     let child = cmd
+        .process_group(0)
         .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -574,20 +577,32 @@ fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Kill {
     Kill(child, dir)
 }
 
-/// A browser we started, and its profile directory (tens of MB for Firefox).
+/// A browser we started (leader of its own process group), and its profile directory (tens
+/// of MB for Firefox).
 struct Kill(Child, PathBuf);
 impl Drop for Kill {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // The whole group: Chromium's helpers outlive a killed parent and keep writing into
+        // the profile. `kill` the command, since this crate forbids unsafe code.
+        let group = format!("-{}", self.0.id());
+        let signal = |sig: &str| {
+            Command::new("kill")
+                .args([sig, "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        signal("-KILL");
+        let _ = self.0.kill(); // the leader at least, should `kill` be missing
         let _ = self.0.wait();
-        // Chromium's helper processes outlive the killed parent for a moment and may still
-        // write into the profile: retry for up to a second.
-        for _ in 0..20 {
-            if std::fs::remove_dir_all(&self.1).is_ok() || !self.1.exists() {
+        // Until no process of the group is left (bounded), then the profile can go.
+        for _ in 0..100 {
+            if !signal("-0") {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = std::fs::remove_dir_all(&self.1);
     }
 }
 
