@@ -63,7 +63,7 @@ fn summary(c: &mut Criterion) {
             .collect();
         rt.block_on(sink.submit(batch)).unwrap();
     }
-    let ours = sink.summary(500);
+    let ours = sink.summary(500).unwrap();
     assert_eq!(ours.total, REPORTS as u64);
 
     // The same rows, with the index the query over them needs.
@@ -99,7 +99,7 @@ fn summary(c: &mut Criterion) {
         b.iter(|| black_box(by_hand(&raw)))
     });
     g.bench_function("connect-src summary (groups table)", |b| {
-        b.iter(|| black_box(sink.summary(500)))
+        b.iter(|| black_box(sink.summary(500).unwrap()))
     });
     g.finish();
     drop(sink);

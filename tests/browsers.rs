@@ -894,7 +894,7 @@ fn check_reports(engine: Engine, run: &Run) {
     let legacy = run
         .reports
         .iter()
-        .filter(|v| v.format == connect_src::report::SourceFormat::Legacy)
+        .filter(|v| v.format == connect_src::report::ReportFormat::Legacy)
         .count();
     println!(
         "{name}: {} report-uri reports received, {} blocked cases not reported",
@@ -1193,7 +1193,7 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
         let reported = store
             .recent()
             .iter()
-            .filter(|v| v.format == connect_src::report::SourceFormat::ReportingApi)
+            .filter(|v| v.format == connect_src::report::ReportFormat::ReportingApi)
             .count();
         if (got.len() == cases.len() && reported >= blocked) || Instant::now() > deadline {
             break;
@@ -1228,7 +1228,7 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
         }
         if blocked {
             let found = reports.iter().any(|r| {
-                r.format == connect_src::report::SourceFormat::ReportingApi
+                r.format == connect_src::report::ReportFormat::ReportingApi
                     && r.blocked_url == *target
                     && r.document_url == page
                     && r.effective_directive == "connect-src"
@@ -1243,7 +1243,7 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
     }
     let api = reports
         .iter()
-        .filter(|v| v.format == connect_src::report::SourceFormat::ReportingApi)
+        .filter(|v| v.format == connect_src::report::ReportFormat::ReportingApi)
         .count();
     let legacy = reports.len() - api;
     // With both report-uri and report-to, a browser that supports report-to sends only it

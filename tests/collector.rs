@@ -9,8 +9,8 @@ use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use connect_src::report::{
-    parse_reports, BoxFuture, Collector, Disposition, MemorySink, NormalizeOptions, ReportSink,
-    ReportStore, SinkError, SourceFormat, Violation, OVERFLOW,
+    parse_reports, BoxFuture, Collector, Disposition, MemorySink, NormalizeOptions, ReportFormat,
+    ReportSink, ReportStore, SinkError, StoreError, Summary, Violation, OVERFLOW,
 };
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -52,7 +52,7 @@ fn app_with(store: MemorySink) -> Router {
 fn chromium_legacy_captured_from_a_real_browser() {
     let p = parse("chromium-legacy-captured.json");
     let v = &p.violations[0];
-    assert_eq!(v.format, SourceFormat::Legacy);
+    assert_eq!(v.format, ReportFormat::Legacy);
     assert_eq!(v.document_url, "http://127.0.0.1:3917/");
     assert_eq!(v.blocked_url, "http://localhost:3917/api/data");
     assert_eq!(v.blocked_origin(), "http://localhost:3917");
@@ -104,7 +104,7 @@ fn query_kept_when_asked() {
 fn reporting_api_batches_from_chromium_and_firefox() {
     let p = parse("chromium-reports-api.json");
     let v = &p.violations[0];
-    assert_eq!(v.format, SourceFormat::ReportingApi);
+    assert_eq!(v.format, ReportFormat::ReportingApi);
     assert_eq!(v.blocked_url, "wss://realtime.example/socket");
     assert_eq!(v.blocked_origin(), "wss://realtime.example");
     assert!(v.user_agent.as_deref().unwrap().contains("Chrome/156"));
@@ -123,7 +123,7 @@ fn reporting_api_batches_from_chromium_and_firefox() {
 fn safari_single_object() {
     let p = parse("safari-single.json");
     assert_eq!(p.violations.len(), 1);
-    assert_eq!(p.violations[0].format, SourceFormat::ReportingApiSingle);
+    assert_eq!(p.violations[0].format, ReportFormat::ReportingApiSingle);
     assert_eq!(
         p.violations[0].blocked_url,
         "https://cdn.other.example/x.json"
@@ -185,7 +185,7 @@ async fn accepts_each_content_type_and_stores() {
         let res = post(&app, Some(ct), fixture(name)).await;
         assert_eq!(res.status(), StatusCode::NO_CONTENT, "{name}");
     }
-    let s = store.summary(100);
+    let s = store.summary(100).unwrap();
     assert_eq!(s.total, 4);
     assert_eq!(s.groups.len(), 4);
 }
@@ -202,7 +202,7 @@ async fn noise_is_filtered_and_counted() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let s = store.summary(10);
+    let s = store.summary(10).unwrap();
     assert_eq!((s.total, s.filtered), (1, 2));
     assert_eq!(s.groups[0].blocked_origin, "https://real.example");
     assert_eq!(collector.stats().filtered, 2);
@@ -313,7 +313,7 @@ async fn status_413_over_the_limit_with_or_without_content_length() {
     let stream = Body::from_stream(futures_util::stream::iter(chunks));
     let res = post(&app, Some("application/csp-report"), stream).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(store.summary(1).total, 0);
+    assert_eq!(store.summary(1).unwrap().total, 0);
 }
 
 #[tokio::test]
@@ -354,7 +354,7 @@ async fn ten_thousand_element_array_is_capped() {
     let res = post(&app, Some("application/reports+json"), body).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        store.summary(1).total,
+        store.summary(1).unwrap().total,
         100,
         "at most 100 reports per request"
     );
@@ -537,6 +537,49 @@ async fn summary_json_shape_and_capped_groups() {
     assert!(groups[0]["first_seen"].as_str().unwrap().ends_with('Z'));
 }
 
+/// A store whose reads fail: the read side must say so with a 500, never show zeros.
+#[derive(Clone)]
+struct UnreadableStore;
+
+impl ReportSink for UnreadableStore {
+    fn submit(&self, _batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl ReportStore for UnreadableStore {
+    fn summary(&self, _limit: usize) -> Result<Summary, StoreError> {
+        Err(StoreError::new("disk I/O error"))
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_be_read_answers_500_not_zeros() {
+    let app = Collector::builder().store(UnreadableStore).build().router();
+    for path in ["/csp-reports/summary", "/csp-reports/dashboard"] {
+        let res = app
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        let body = text(res).await;
+        assert!(
+            body.contains("could not be read") && body.contains("disk I/O error"),
+            "{path}: {body}"
+        );
+        assert!(!body.contains("\"total\""), "{path}: {body}");
+    }
+    // The write side is unaffected.
+    let res = post(
+        &app,
+        Some("application/csp-report"),
+        fixture("chromium-legacy.json"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+}
+
 #[tokio::test]
 async fn dashboard_escapes_every_field_and_has_a_strict_csp() {
     let store = MemorySink::new();
@@ -646,7 +689,7 @@ async fn memory_store_stays_bounded_under_unique_urls() {
         1_001,
         "1,000 groups plus the overflow bucket"
     );
-    let s = store.summary(usize::MAX);
+    let s = store.summary(usize::MAX).unwrap();
     assert_eq!(s.total, 200_000);
     let overflow = s
         .groups
@@ -681,9 +724,9 @@ fn captured_bodies_from_real_browsers() {
         assert_eq!(
             v.format,
             if api {
-                SourceFormat::ReportingApi
+                ReportFormat::ReportingApi
             } else {
-                SourceFormat::Legacy
+                ReportFormat::Legacy
             },
             "{name}"
         );

@@ -42,7 +42,7 @@ async fn a_stalled_body_is_cut_by_the_timeout_layer() {
         ));
     let res = app.oneshot(report_request(stalled_body())).await.unwrap();
     assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
-    assert_eq!(store.summary(1).total, 0);
+    assert_eq!(store.summary(1).unwrap().total, 0);
 }
 
 #[tokio::test]

@@ -142,7 +142,7 @@ async fn every_field_is_stored_and_groups_add_up_across_commits() {
         )
     );
 
-    let s = sink.summary(10);
+    let s = sink.summary(10).unwrap();
     assert_eq!(s.total, 4);
     assert_eq!(sink.count().unwrap(), 4);
     assert_eq!(s.groups.len(), 2);
@@ -158,8 +158,12 @@ async fn every_field_is_stored_and_groups_add_up_across_commits() {
         cdn.sample, "https://cdn.example/a.js",
         "the first one stored"
     );
-    assert_eq!(sink.summary(1).groups.len(), 1, "the limit caps groups");
-    assert_eq!(sink.summary(1).total, 4, "never the total");
+    assert_eq!(
+        sink.summary(1).unwrap().groups.len(),
+        1,
+        "the limit caps groups"
+    );
+    assert_eq!(sink.summary(1).unwrap().total, 4, "never the total");
 }
 
 #[tokio::test]
@@ -175,11 +179,11 @@ async fn filtered_counts_are_kept_in_order_with_batches() {
     sink.submit(vec![violation("https://x.example/", 1_800_000_000)])
         .await
         .unwrap();
-    let s = sink.summary(10);
+    let s = sink.summary(10).unwrap();
     assert_eq!((s.total, s.filtered), (1, 7));
     drop(sink);
     let again = SqliteSink::open(dir.db()).unwrap();
-    assert_eq!(again.summary(10).filtered, 7, "kept in the file");
+    assert_eq!(again.summary(10).unwrap().filtered, 7, "kept in the file");
 }
 
 /// The first schema (no `user_version`, an index for GROUP BY at read time) is migrated
@@ -221,7 +225,7 @@ async fn a_version_1_database_is_migrated() {
     }
 
     let sink = SqliteSink::open(dir.db()).unwrap();
-    let s = sink.summary(10);
+    let s = sink.summary(10).unwrap();
     assert_eq!((s.total, s.filtered), (3, 5));
     let counts: Vec<(&str, u64)> = s
         .groups
@@ -236,7 +240,7 @@ async fn a_version_1_database_is_migrated() {
     v.document_url = "https://app.example/p".into();
     v.disposition = connect_src::report::Disposition::Report;
     sink.submit(vec![v]).await.unwrap();
-    let a = sink.summary(10).groups.remove(0);
+    let a = sink.summary(10).unwrap().groups.remove(0);
     assert_eq!((a.count, a.last_seen), (3, at(1_700_000_400)));
 
     let c = Connection::open(dir.db()).unwrap();
@@ -268,7 +272,7 @@ async fn prune_deletes_old_reports_and_recounts_the_groups() {
     sink.record_filtered(2);
 
     assert_eq!(sink.prune_before(at(1_800_000_250)).await, Ok(2));
-    let s = sink.summary(10);
+    let s = sink.summary(10).unwrap();
     assert_eq!(
         (s.total, s.filtered),
         (1, 2),
@@ -290,7 +294,11 @@ async fn prune_deletes_old_reports_and_recounts_the_groups() {
     sink.submit(vec![violation("https://a.example/3", 1_800_000_400)])
         .await
         .unwrap();
-    assert_eq!(sink.summary(10).groups[0].count, 2, "counting goes on");
+    assert_eq!(
+        sink.summary(10).unwrap().groups[0].count,
+        2,
+        "counting goes on"
+    );
     assert_eq!(row_count(&dir.db()), 2);
 }
 
@@ -396,7 +404,7 @@ async fn a_full_queue_is_a_503_and_what_was_accepted_is_stored() {
         StatusCode::NO_CONTENT,
         "accepting again"
     );
-    assert_eq!(sink.summary(100).total, n as u64 + 1);
+    assert_eq!(sink.summary(100).unwrap().total, n as u64 + 1);
 }
 
 /// A commit that fails halfway (here a trigger of the user's refuses one group after the
@@ -426,14 +434,14 @@ async fn a_failed_commit_is_rolled_back_and_answered_503() {
         "{err:?}"
     );
     assert_eq!(row_count(&dir.db()), 0, "the rows of the failed commit");
-    assert_eq!(sink.summary(10), Default::default());
+    assert_eq!(sink.summary(10).unwrap(), Default::default());
 
     let app: Router = Collector::builder().store(sink.clone()).build().router();
     let boom = r#"{"csp-report":{"document-uri":"https://app.example/","effective-directive":
         "connect-src","blocked-uri":"https://boom.example/x","disposition":"enforce"}}"#;
     assert_eq!(post(&app, boom).await, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(post(&app, EVIL).await, StatusCode::NO_CONTENT);
-    let s = sink.summary(10);
+    let s = sink.summary(10).unwrap();
     assert_eq!(s.total, 1);
     assert_eq!(s.groups[0].blocked_origin, "https://evil.example");
 }

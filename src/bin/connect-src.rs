@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connect_src::matcher::BrowserPolicy;
-use connect_src::report::{Collector, Durability, MemorySink, ReportStore, SqliteSink};
+use connect_src::report::{
+    Collector, Disposition, Durability, MemorySink, ReportStore, SqliteSink,
+};
 use connect_src::suggest::{suggest, Observation, SuggestOptions};
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
@@ -283,11 +285,17 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let summary = store.summary(usize::MAX);
+    let summary = match store.summary(usize::MAX) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let observed = summary
         .groups
         .iter()
-        .filter(|g| g.disposition == "report" && g.directive == "connect-src")
+        .filter(|g| g.disposition == Disposition::Report && g.directive == "connect-src")
         .map(|g| Observation::new(&g.blocked_origin, g.count));
     let s = suggest(&current, observed, &SuggestOptions::default());
     for a in &s.additions {

@@ -24,7 +24,7 @@
 //!     .await
 //!     .unwrap();
 //! assert_eq!(res.status(), StatusCode::NO_CONTENT);
-//! assert_eq!(store.summary(10).groups[0].blocked_origin, "https://evil.example");
+//! assert_eq!(store.summary(10).unwrap().groups[0].blocked_origin, "https://evil.example");
 //! # }
 //! ```
 
@@ -45,7 +45,7 @@ use axum::Router;
 
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
 use super::filter::NoiseFilter;
-use super::parse::{parse_reports_from, NormalizeOptions, ParseError};
+use super::parse::{parse_reports_with_user_agent, NormalizeOptions, ParseError};
 use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
 use super::summary::Summary;
 
@@ -304,14 +304,23 @@ impl CollectorBuilder {
 }
 
 /// A store's summary, read on tokio's blocking pool: a database-backed store does file I/O,
-/// which must not stall the runtime's workers (and the report endpoint with them).
+/// which must not stall the runtime's workers (and the report endpoint with them). A store
+/// that fails (or panics) answers 500 with a plain-text reason, never a summary of zeros.
 async fn summary(store: Arc<dyn ReportStore>, limit: usize) -> Result<Summary, Response> {
-    tokio::task::spawn_blocking(move || store.summary(limit))
-        .await
-        .map_err(|_| {
-            // The store panicked; say so instead of showing an empty summary.
-            (StatusCode::INTERNAL_SERVER_ERROR, "the report store failed").into_response()
-        })
+    let failed = |why: String| {
+        tracing::error!(target: "connect_src::report", error = %why, "report store failed");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            why,
+        )
+            .into_response()
+    };
+    match tokio::task::spawn_blocking(move || store.summary(limit)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(_) => Err(failed("the report store panicked".into())),
+    }
 }
 
 fn media_type(headers: &HeaderMap) -> Option<String> {
@@ -516,7 +525,7 @@ impl Collector {
                 }
             })?;
         let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-        let parsed = parse_reports_from(&bytes, &inner.settings.normalize, ua)
+        let parsed = parse_reports_with_user_agent(&bytes, &inner.settings.normalize, ua)
             .map_err(ReportRejection::Malformed)?;
         let c = &inner.counters;
         c.other_types

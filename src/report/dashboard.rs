@@ -2,14 +2,14 @@
 //! escaped, the page runs no script, and it is served under its own strict CSP
 //! ([`DASHBOARD_CSP`]): even a missed escape could not run code.
 
-use super::summary::{format_rfc3339, Summary};
+use super::summary::{rfc3339_text, Summary};
 
 /// The dashboard's own policy: nothing but its stylesheet, from its own origin.
-pub const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'none'; \
+pub(crate) const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'none'; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The stylesheet served beside the dashboard (`dashboard.css`).
-pub const DASHBOARD_CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1b1b1b;background:#fafafa}
+pub(crate) const DASHBOARD_CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1b1b1b;background:#fafafa}
 h1{font-size:1.4rem;margin:0 0 .3rem}p.meta{color:#555;margin:0 0 1.2rem}
 .cards{display:flex;gap:1rem;margin-bottom:1.2rem}.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem}
 .card b{display:block;font-size:1.3rem}table{border-collapse:collapse;width:100%;background:#fff}
@@ -17,29 +17,28 @@ th,td{border-bottom:1px solid #e4e4e4;padding:.4rem .6rem;text-align:left;vertic
 th{background:#f0f0f0;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td code{word-break:break-all}.enforce{color:#a40000}.report{color:#805b00}.empty{color:#777;padding:1rem}";
 
-/// Escapes text for HTML element content and double-quoted attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Controls have no business in a page; show them visibly.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
+/// Escapes text for HTML element content and quoted attribute values (`html-escape`'s
+/// `encode_safe`: `& < > " ' /`), after replacing control characters, which have no business
+/// in a page, with U+FFFD so they show.
+fn escape_html(s: &str) -> String {
+    let visible: String = s
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    html_escape::encode_safe(&visible).into_owned()
 }
 
 /// Renders the dashboard page for a summary.
-pub fn render(summary: &Summary, title: &str) -> String {
+pub(crate) fn render(summary: &Summary, title: &str) -> String {
     let mut rows = String::new();
     for g in &summary.groups {
-        let disp = escape_html(&g.disposition);
+        let disp = g.disposition.as_str();
         rows.push_str(&format!(
             "<tr><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td>\
              <td class=\"{disp}\">{disp}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td>\
@@ -48,8 +47,8 @@ pub fn render(summary: &Summary, title: &str) -> String {
             escape_html(&g.blocked_origin),
             escape_html(&g.document_path),
             g.count,
-            format_rfc3339(g.first_seen),
-            format_rfc3339(g.last_seen),
+            rfc3339_text(g.first_seen),
+            rfc3339_text(g.last_seen),
             escape_html(&g.sample),
         ));
     }
@@ -84,7 +83,7 @@ mod tests {
     fn escapes_everything() {
         assert_eq!(
             escape_html("<script>alert('x')</script>\"&\u{0}"),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;\u{fffd}"
+            "&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2F;script&gt;&quot;&amp;\u{fffd}"
         );
     }
 }

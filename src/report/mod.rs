@@ -8,7 +8,7 @@
 //! browsers sent about your pages: mount it behind your own authentication.
 
 mod collector;
-pub mod dashboard;
+mod dashboard;
 mod filter;
 mod parse;
 mod sink;
@@ -19,12 +19,10 @@ mod summary;
 pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
 pub use filter::{NoiseFilter, DEFAULT_NOISE};
 pub use parse::{
-    parse_reports, parse_reports_from, Disposition, NormalizeOptions, ParseError, Parsed,
-    SourceFormat, Violation,
+    parse_reports, parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError,
+    Parsed, ReportFormat, Violation,
 };
-pub use sink::{
-    BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink, OVERFLOW,
-};
+pub use sink::{BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, OpenError, SqliteSink, SqliteSinkBuilder};
-pub use summary::{format_rfc3339, Group, Summary};
+pub use summary::{Group, GroupKey, StoreError, Summary, OVERFLOW};

@@ -1,7 +1,7 @@
 //! Report bodies → [`Violation`]s: every shape browsers send (REFERENCE "Report quirks").
 //!
 //! ```
-//! use connect_src::report::{parse_reports, NormalizeOptions, SourceFormat};
+//! use connect_src::report::{parse_reports, NormalizeOptions, ReportFormat};
 //!
 //! let body = br#"{"csp-report":{"document-uri":"https://app.example/a?token=1",
 //!   "violated-directive":"connect-src 'self'","blocked-uri":"https://evil.example/x?card=4111",
@@ -12,7 +12,7 @@
 //! assert_eq!(v.blocked_url, "https://evil.example/x"); // query stripped: secrets travel there
 //! assert_eq!(v.document_url, "https://app.example/a");
 //! assert_eq!(v.status_code, Some(200));
-//! assert_eq!(v.format, SourceFormat::Legacy);
+//! assert_eq!(v.format, ReportFormat::Legacy);
 //! # Ok::<_, connect_src::report::ParseError>(())
 //! ```
 
@@ -26,7 +26,7 @@ use serde::Deserialize;
 /// Which body shape a violation arrived in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum SourceFormat {
+pub enum ReportFormat {
     /// `report-uri`: `{"csp-report": {…}}`, kebab-case fields.
     Legacy,
     /// Reporting API (`report-to`): an array of `{type, url, body}` reports.
@@ -35,21 +35,21 @@ pub enum SourceFormat {
     ReportingApiSingle,
 }
 
-impl SourceFormat {
+impl ReportFormat {
     /// `legacy`, `reporting-api` or `reporting-api-single`.
     pub fn as_str(self) -> &'static str {
         match self {
-            SourceFormat::Legacy => "legacy",
-            SourceFormat::ReportingApi => "reporting-api",
-            SourceFormat::ReportingApiSingle => "reporting-api-single",
+            ReportFormat::Legacy => "legacy",
+            ReportFormat::ReportingApi => "reporting-api",
+            ReportFormat::ReportingApiSingle => "reporting-api-single",
         }
     }
     /// The inverse of [`as_str`](Self::as_str).
-    pub fn parse(s: &str) -> Option<SourceFormat> {
+    pub fn parse(s: &str) -> Option<ReportFormat> {
         Some(match s {
-            "legacy" => SourceFormat::Legacy,
-            "reporting-api" => SourceFormat::ReportingApi,
-            "reporting-api-single" => SourceFormat::ReportingApiSingle,
+            "legacy" => ReportFormat::Legacy,
+            "reporting-api" => ReportFormat::ReportingApi,
+            "reporting-api-single" => ReportFormat::ReportingApiSingle,
             _ => return None,
         })
     }
@@ -118,7 +118,7 @@ pub struct Violation {
     /// The whole policy as the browser saw it, if reported.
     pub original_policy: Option<String>,
     /// The body shape it came in.
-    pub format: SourceFormat,
+    pub format: ReportFormat,
     /// When the collector received it.
     pub received_at: SystemTime,
 }
@@ -412,11 +412,11 @@ fn json_err(e: serde_json::Error) -> ParseError {
 /// type, since browsers mislabel bodies (Safari sends a Reporting API object as
 /// `application/csp-report`); the collector checks the content type before calling this.
 pub fn parse_reports(body: &[u8], options: &NormalizeOptions) -> Result<Parsed, ParseError> {
-    parse_reports_from(body, options, None)
+    parse_reports_with_user_agent(body, options, None)
 }
 
 /// [`parse_reports`] with the request's `User-Agent` as a fallback for legacy reports.
-pub fn parse_reports_from(
+pub fn parse_reports_with_user_agent(
     body: &[u8],
     options: &NormalizeOptions,
     request_user_agent: Option<&str>,
@@ -449,7 +449,7 @@ pub fn parse_reports_from(
                 let ua = item.user_agent.0.or(request_user_agent.map(Cow::Borrowed));
                 out.violations.push(normalize(
                     body,
-                    SourceFormat::ReportingApi,
+                    ReportFormat::ReportingApi,
                     ua,
                     now,
                     options,
@@ -461,14 +461,14 @@ pub fn parse_reports_from(
             if let Some(Obj(body)) = obj.legacy {
                 let ua = request_user_agent.map(Cow::Borrowed);
                 out.violations
-                    .push(normalize(body, SourceFormat::Legacy, ua, now, options));
+                    .push(normalize(body, ReportFormat::Legacy, ua, now, options));
             } else if let Some(Obj(body)) = obj.body {
                 match obj.kind.0.as_deref() {
                     Some("csp-violation") | Some("csp") | None => {
                         let ua = obj.user_agent.0.or(request_user_agent.map(Cow::Borrowed));
                         out.violations.push(normalize(
                             body,
-                            SourceFormat::ReportingApiSingle,
+                            ReportFormat::ReportingApiSingle,
                             ua,
                             now,
                             options,
@@ -523,7 +523,7 @@ fn strip_query(s: &str) -> &str {
 
 fn normalize(
     b: Body<'_>,
-    format: SourceFormat,
+    format: ReportFormat,
     user_agent: Option<Cow<'_, str>>,
     received_at: SystemTime,
     o: &NormalizeOptions,

@@ -8,7 +8,8 @@
 //! use connect_src::report::{MemorySink, ReportStore};
 //!
 //! let sink = MemorySink::new();
-//! assert_eq!(sink.summary(10).total, 0);
+//! assert_eq!(sink.summary(10)?.total, 0);
+//! # Ok::<_, connect_src::report::StoreError>(())
 //! ```
 
 use std::collections::{HashMap, VecDeque};
@@ -17,8 +18,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use super::parse::{bound, Violation};
-use super::summary::{Group, Summary};
+use super::parse::{Disposition, Violation};
+use super::summary::{Group, GroupKey, StoreError, Summary};
 
 /// A boxed, `Send` future, as [`ReportSink::submit`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -57,8 +58,11 @@ pub trait ReportSink: Send + Sync + 'static {
 
 /// Reads stored violations back.
 pub trait ReportStore: Send + Sync + 'static {
-    /// The summary, with at most `limit` groups (most frequent first).
-    fn summary(&self, limit: usize) -> Summary;
+    /// The summary, with at most `limit` groups (most frequent first). An error when the
+    /// store cannot be read (a database gone, a file unreadable): the collector then answers
+    /// 500 rather than showing an empty summary. It may block (the collector calls it on
+    /// tokio's blocking pool).
+    fn summary(&self, limit: usize) -> Result<Summary, StoreError>;
 }
 
 impl<T: ReportSink + ?Sized> ReportSink for Arc<T> {
@@ -71,30 +75,10 @@ impl<T: ReportSink + ?Sized> ReportSink for Arc<T> {
 }
 
 impl<T: ReportStore + ?Sized> ReportStore for Arc<T> {
-    fn summary(&self, limit: usize) -> Summary {
+    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
         (**self).summary(limit)
     }
 }
-
-type Key = (String, String, String, String);
-
-/// The summary key of a violation, each part bounded (so the aggregate's memory is too).
-pub(crate) fn group_key(v: &Violation) -> Key {
-    // In place: the origin and path are fresh Strings already.
-    fn cut(mut s: String, max: usize) -> String {
-        s.truncate(bound(&s, max).len());
-        s
-    }
-    (
-        bound(&v.effective_directive, 64).to_owned(),
-        cut(v.blocked_origin(), 256),
-        cut(v.document_path(), 256),
-        v.disposition.as_str().to_owned(),
-    )
-}
-
-/// The overflow bucket's key: every violation that arrived when the aggregate was full.
-pub const OVERFLOW: &str = "(other)";
 
 /// A bounded in-memory store: the most recent violations (a ring) and an aggregate by
 /// summary group with a cap on distinct groups; violations of new groups past the cap are
@@ -108,7 +92,7 @@ pub struct MemorySink {
 struct Memory {
     recent: VecDeque<Violation>,
     recent_cap: usize,
-    groups: HashMap<Key, Group>,
+    groups: HashMap<GroupKey, Group>,
     groups_cap: usize,
     overflow: Option<Group>,
     total: u64,
@@ -163,7 +147,7 @@ impl MemorySink {
         let mut m = self.lock();
         for v in batch {
             m.total += 1;
-            let key = group_key(&v);
+            let key = GroupKey::of(&v);
             let at = v.received_at;
             if let Some(g) = m.groups.get_mut(&key) {
                 g.add(1, at);
@@ -172,15 +156,9 @@ impl MemorySink {
                 g.add(1, at);
                 m.groups.insert(key, g);
             } else {
-                let g = m.overflow.get_or_insert_with(|| {
-                    let k = (
-                        OVERFLOW.into(),
-                        OVERFLOW.into(),
-                        OVERFLOW.into(),
-                        OVERFLOW.into(),
-                    );
-                    Group::new(k, at, String::new())
-                });
+                let g = m
+                    .overflow
+                    .get_or_insert_with(|| Group::new(GroupKey::overflow(), at, String::new()));
                 g.add(1, at);
             }
             if m.recent.len() == m.recent_cap {
@@ -202,7 +180,7 @@ impl ReportSink for MemorySink {
 }
 
 impl ReportStore for MemorySink {
-    fn summary(&self, limit: usize) -> Summary {
+    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
         let m = self.lock();
         let mut groups: Vec<Group> = m.groups.values().cloned().collect();
         groups.extend(m.overflow.clone());
@@ -212,11 +190,11 @@ impl ReportStore for MemorySink {
                 .then_with(|| a.blocked_origin.cmp(&b.blocked_origin))
         });
         groups.truncate(limit);
-        Summary {
+        Ok(Summary {
             total: m.total,
             filtered: m.filtered,
             groups,
-        }
+        })
     }
 }
 
@@ -245,7 +223,7 @@ impl ReportSink for TracingSink {
                 };
             }
             match v.disposition {
-                super::Disposition::Enforce => event!(tracing::Level::WARN),
+                Disposition::Enforce => event!(tracing::Level::WARN),
                 _ => event!(tracing::Level::INFO),
             }
         }
@@ -273,7 +251,7 @@ impl<A: ReportSink, B: ReportSink> ReportSink for Tee<A, B> {
 }
 
 impl<A: ReportStore, B: Send + Sync + 'static> ReportStore for Tee<A, B> {
-    fn summary(&self, limit: usize) -> Summary {
+    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
         self.0.summary(limit)
     }
 }

@@ -21,7 +21,7 @@
 //!     .durability(Durability::PowerLoss) // the default: fsync before each 204
 //!     .queue(256)                        // batches waiting for the writer, then 503
 //!     .open(dir.join("reports.sqlite"))?;
-//! assert_eq!(sink.summary(10).total, 0);
+//! assert_eq!(sink.summary(10)?.total, 0);
 //! # std::fs::remove_dir_all(&dir).ok();
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
@@ -44,11 +44,11 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::parse::Violation;
-use super::sink::{group_key, BoxFuture, ReportSink, ReportStore, SinkError};
-use super::summary::{Group, Summary};
+use super::parse::{Disposition, Violation};
+use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
+use super::summary::{Group, GroupKey, StoreError, Summary};
 
 /// The schema this version writes. 1: `violations` with an index for grouping (the first
 /// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index.
@@ -135,8 +135,8 @@ pub enum Durability {
     /// Every commit is written to the WAL file (handed to the OS) before its reports are
     /// acknowledged, and fsynced at checkpoints (SQLite `synchronous=NORMAL`): an
     /// acknowledged report survives `kill -9` and any crash of the process, but an OS crash
-    /// or power cut can lose the last commits (the database stays consistent). Takes about
-    /// 1.3 times the reports per second on the load test (README, Performance).
+    /// or power cut can lose the last commits (the database stays consistent). Faster: the
+    /// README's Performance section has the measured ratio.
     ProcessCrash,
 }
 
@@ -355,12 +355,8 @@ impl SqliteSink {
     }
 
     /// Number of stored violations.
-    pub fn count(&self) -> rusqlite::Result<u64> {
-        self.reader()
-            .query_row("SELECT COUNT(*) FROM violations", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
+    pub fn count(&self) -> Result<u64, StoreError> {
+        count(&self.reader()).map_err(store_error)
     }
 }
 
@@ -427,6 +423,17 @@ fn prune(conn: &mut Connection, before: i64) -> rusqlite::Result<u64> {
     Ok(deleted as u64)
 }
 
+fn count(c: &Connection) -> rusqlite::Result<u64> {
+    c.query_row("SELECT COUNT(*) FROM violations", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n.max(0) as u64)
+}
+
+fn store_error(e: rusqlite::Error) -> StoreError {
+    StoreError::new(format!("SQLite: {e}"))
+}
+
 fn secs(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs().min(i64::MAX as u64) as i64)
@@ -445,7 +452,7 @@ fn commit(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
 }
 
 fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
-    let mut groups: HashMap<(String, String, String, String), Group> = HashMap::new();
+    let mut groups: HashMap<GroupKey, Group> = HashMap::new();
     let mut filtered = 0u64;
     let mut row = conn.prepare_cached(INSERT_VIOLATION)?;
     for job in jobs {
@@ -458,16 +465,16 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             Job::Prune(..) => continue, // never grouped (the writer runs it alone)
         };
         for v in batch {
-            let key = group_key(v);
+            let key = GroupKey::of(v);
             row.execute(params![
                 secs(v.received_at),
                 v.document_url,
-                key.2,
+                key.document_path,
                 v.blocked_url,
-                key.1,
-                key.0,
+                key.blocked_origin,
+                key.directive,
                 v.violated_directive,
-                key.3,
+                key.disposition.as_str(),
                 v.status_code,
                 v.source_file,
                 v.line,
@@ -491,7 +498,7 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             g.directive,
             g.blocked_origin,
             g.document_path,
-            g.disposition,
+            g.disposition.as_str(),
             g.count.min(i64::MAX as u64) as i64,
             secs(g.first_seen),
             secs(g.last_seen),
@@ -531,45 +538,46 @@ impl ReportSink for SqliteSink {
 impl ReportStore for SqliteSink {
     /// Reads the `groups` table (as many rows as groups, not one per report). Blocks on
     /// SQLite: the collector's read routes call it on tokio's blocking pool.
-    fn summary(&self, limit: usize) -> Summary {
+    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
         let c = self.reader();
-        let total = c
-            .query_row("SELECT COUNT(*) FROM violations", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .unwrap_or(0) as u64;
+        let total = count(&c).map_err(store_error)?;
         let filtered = c
             .query_row(
                 "SELECT value FROM counters WHERE name = 'filtered'",
                 [],
                 |r| r.get::<_, i64>(0),
             )
-            .unwrap_or(0) as u64;
-        let groups = c
+            .optional()
+            .map_err(store_error)?
+            .unwrap_or(0)
+            .max(0) as u64;
+        let mut st = c
             .prepare_cached(
                 "SELECT directive, blocked_origin, document_path, disposition, count,
                         first_seen, last_seen, sample
                  FROM groups ORDER BY count DESC, blocked_origin LIMIT ?1",
             )
-            .and_then(|mut st| {
-                st.query_map(params![limit.min(i64::MAX as usize) as i64], |r| {
-                    let at = |s: i64| UNIX_EPOCH + Duration::from_secs(s.max(0) as u64);
-                    let mut g = Group::new(
-                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
-                        at(r.get(5)?),
-                        r.get(7)?,
-                    );
-                    g.count = r.get::<_, i64>(4)?.max(0) as u64;
-                    g.last_seen = at(r.get(6)?);
-                    Ok(g)
-                })?
-                .collect::<rusqlite::Result<Vec<Group>>>()
+            .map_err(store_error)?;
+        let groups = st
+            .query_map(params![limit.min(i64::MAX as usize) as i64], |r| {
+                let at = |s: i64| UNIX_EPOCH + Duration::from_secs(s.max(0) as u64);
+                let key = GroupKey {
+                    directive: r.get(0)?,
+                    blocked_origin: r.get(1)?,
+                    document_path: r.get(2)?,
+                    disposition: Disposition::parse(&r.get::<_, String>(3)?),
+                };
+                let mut g = Group::new(key, at(r.get(5)?), r.get(7)?);
+                g.count = r.get::<_, i64>(4)?.max(0) as u64;
+                g.last_seen = at(r.get(6)?);
+                Ok(g)
             })
-            .unwrap_or_default();
-        Summary {
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<Group>>>())
+            .map_err(store_error)?;
+        Ok(Summary {
             total,
             filtered,
             groups,
-        }
+        })
     }
 }

@@ -1,12 +1,62 @@
-//! The summary: violations grouped by (effective directive, blocked origin, document path,
-//! disposition). Its JSON is a public contract:
+//! The summary: violations grouped by [`GroupKey`] (effective directive, blocked origin,
+//! document path, disposition). Its JSON is a public contract:
 //! `{"total":N,"filtered":N,"groups":[{"directive","blocked_origin","document_path",
 //! "disposition","count","first_seen","last_seen","sample"}, …]}`, `total` counting every
-//! stored violation even when `groups` is capped; times are RFC 3339 UTC strings.
+//! stored violation even when `groups` is capped; times are RFC 3339 UTC strings with second
+//! precision (`2026-11-24T09:00:00Z`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::fmt;
+use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+use super::parse::{bound, Disposition, Violation};
+
+/// What a summary group is keyed by. Every part is bounded (directive 64 bytes, origin and
+/// path 256), so an aggregate's memory is bounded by its number of groups.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct GroupKey {
+    /// The effective directive (`connect-src`).
+    pub directive: String,
+    /// `scheme://host[:port]` of the blocked URL, or its keyword (`inline`, `data`).
+    pub blocked_origin: String,
+    /// The document's path.
+    pub document_path: String,
+    /// Enforced, report-only, or not said.
+    pub disposition: Disposition,
+}
+
+/// The overflow bucket's text in every string part of its key: the violations that arrived
+/// when a bounded aggregate was full.
+pub const OVERFLOW: &str = "(other)";
+
+impl GroupKey {
+    /// The key of a violation.
+    pub fn of(v: &Violation) -> GroupKey {
+        // In place: the origin and path are fresh Strings already.
+        fn cut(mut s: String, max: usize) -> String {
+            s.truncate(bound(&s, max).len());
+            s
+        }
+        GroupKey {
+            directive: bound(&v.effective_directive, 64).to_owned(),
+            blocked_origin: cut(v.blocked_origin(), 256),
+            document_path: cut(v.document_path(), 256),
+            disposition: v.disposition,
+        }
+    }
+
+    /// The overflow bucket's key ([`OVERFLOW`]).
+    pub fn overflow() -> GroupKey {
+        GroupKey {
+            directive: OVERFLOW.into(),
+            blocked_origin: OVERFLOW.into(),
+            document_path: OVERFLOW.into(),
+            disposition: Disposition::Unknown,
+        }
+    }
+}
 
 /// One group of the summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,14 +68,14 @@ pub struct Group {
     pub blocked_origin: String,
     /// The document's path.
     pub document_path: String,
-    /// `enforce`, `report` or `unknown`.
-    pub disposition: String,
+    /// Enforced, report-only, or not said; `"enforce"`, `"report"` or `"unknown"` in JSON.
+    pub disposition: Disposition,
     /// How many violations.
     pub count: u64,
-    /// First seen, RFC 3339.
+    /// First seen; RFC 3339 in JSON.
     #[serde(serialize_with = "rfc3339")]
     pub first_seen: SystemTime,
-    /// Last seen, RFC 3339.
+    /// Last seen; RFC 3339 in JSON.
     #[serde(serialize_with = "rfc3339")]
     pub last_seen: SystemTime,
     /// One blocked URL of the group (normalized: no query by default).
@@ -33,23 +83,27 @@ pub struct Group {
 }
 
 impl Group {
-    /// A group with one violation.
-    pub(crate) fn new(
-        key: (String, String, String, String),
-        at: SystemTime,
-        sample: String,
-    ) -> Group {
+    /// A group of `key` with no violations yet, first and last seen at `at`.
+    pub(crate) fn new(key: GroupKey, at: SystemTime, sample: String) -> Group {
+        let GroupKey {
+            directive,
+            blocked_origin,
+            document_path,
+            disposition,
+        } = key;
         Group {
-            directive: key.0,
-            blocked_origin: key.1,
-            document_path: key.2,
-            disposition: key.3,
+            directive,
+            blocked_origin,
+            document_path,
+            disposition,
             count: 0,
             first_seen: at,
             last_seen: at,
             sample,
         }
     }
+
+    /// Counts `n` more violations seen at `at`.
     pub(crate) fn add(&mut self, n: u64, at: SystemTime) {
         self.count += n;
         self.first_seen = self.first_seen.min(at);
@@ -70,55 +124,77 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The JSON form.
+    /// The JSON form (the contract above).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
 }
 
-fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_rfc3339(*t))
+/// Why a [`ReportStore`](super::ReportStore) could not be read. The collector answers 500
+/// with this text on `/summary` and the dashboard, never a summary of zeros.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(String);
+
+impl StoreError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError(message.into())
+    }
 }
 
-/// `2026-11-24T09:00:00Z` (UTC, second precision).
-pub fn format_rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the report store could not be read: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl Serialize for Disposition {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&rfc3339_text(*t))
+}
+
+/// RFC 3339, UTC, whole seconds; times before 1970 show as the epoch.
+pub(crate) fn rfc3339_text(t: SystemTime) -> impl fmt::Display {
+    humantime::format_rfc3339_seconds(t.max(SystemTime::UNIX_EPOCH))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn rfc3339_dates() {
-        assert_eq!(format_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let f = |s: u64| rfc3339_text(UNIX_EPOCH + Duration::from_secs(s)).to_string();
+        assert_eq!(f(0), "1970-01-01T00:00:00Z");
+        assert_eq!(f(1_795_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(f(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(
-            format_rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
-            "2026-11-18T11:06:40Z"
+            rfc3339_text(UNIX_EPOCH - Duration::from_secs(5)).to_string(),
+            "1970-01-01T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn group_json_keeps_the_contract() {
+        let mut g = Group::new(
+            GroupKey::overflow(),
+            UNIX_EPOCH,
+            "https://x.example/".into(),
+        );
+        g.add(2, UNIX_EPOCH + Duration::from_secs(60));
         assert_eq!(
-            format_rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00Z"
+            serde_json::to_string(&g).unwrap(),
+            "{\"directive\":\"(other)\",\"blocked_origin\":\"(other)\",\"document_path\":\"(other)\",\
+             \"disposition\":\"unknown\",\"count\":2,\"first_seen\":\"1970-01-01T00:00:00Z\",\
+             \"last_seen\":\"1970-01-01T00:01:00Z\",\"sample\":\"https://x.example/\"}"
         );
     }
 }
