@@ -20,14 +20,29 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 const SOURCES: [&str; 12] = include!("../benches/sources.rs.in");
 
-fn run<S>(mut svc: S, n: u64)
+/// A path parameter, as axum's router inserts one into every routed request's extensions
+/// before the `Router::layer` middleware runs.
+#[derive(Clone)]
+struct RouteParams;
+
+/// `routed`: requests as a layer inside an axum `Router` receives them (extensions already
+/// hold the router's entries); otherwise bare `Request::new(())`, the cheapest case.
+fn request(routed: bool) -> Request<()> {
+    let mut req = Request::new(());
+    if routed {
+        req.extensions_mut().insert(RouteParams);
+    }
+    req
+}
+
+fn run<S>(mut svc: S, n: u64, routed: bool)
 where
     S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
 {
     let mut cx = Context::from_waker(Waker::noop());
     for _ in 0..n {
         assert!(svc.poll_ready(&mut cx).is_ready());
-        let fut = pin!(svc.call(Request::new(())));
+        let fut = pin!(svc.call(request(routed)));
         match fut.poll(&mut cx) {
             Poll::Ready(Ok(res)) => {
                 black_box(res);
@@ -50,20 +65,29 @@ fn main() {
         .unwrap();
     let policy = Policy::builder().enforce(list).build().unwrap();
     let value = HeaderValue::from_str(&policy.enforced_header().unwrap()).unwrap();
-    match config.as_str() {
-        "none" => run(trivial, n),
+    let (config, routed) = match config.strip_suffix("-routed") {
+        Some(c) => (c, true),
+        None => (config.as_str(), false),
+    };
+    match config {
+        "none" => run(trivial, n, routed),
         "tower-http" => run(
             SetResponseHeaderLayer::overriding(CONTENT_SECURITY_POLICY, value).layer(trivial),
             n,
+            routed,
         ),
-        "merge" => run(policy.layer().layer(trivial), n),
-        "override" => run(policy.layer().mode(HeaderMode::Override).layer(trivial), n),
+        "merge" => run(policy.layer().layer(trivial), n, routed),
+        "override" => run(
+            policy.layer().mode(HeaderMode::Override).layer(trivial),
+            n,
+            routed,
+        ),
         "axum-helmet" => {
             let helmet: HelmetLayer = Helmet::new()
                 .add(ContentSecurityPolicy::new().connect_src(SOURCES.to_vec()))
                 .try_into()
                 .unwrap();
-            run(helmet.layer(trivial), n)
+            run(helmet.layer(trivial), n, routed)
         }
         other => panic!("unknown config {other}"),
     }

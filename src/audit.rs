@@ -13,9 +13,9 @@
 use std::fmt;
 
 use crate::matcher::Engine;
-use crate::source::{
-    is_ip_literal, is_loopback_host, is_strict_subdomain, Host, HostSource, Scheme, Source,
-};
+use crate::minimize::covers;
+use crate::policy::{production_refusals, Policy};
+use crate::source::{is_ip_literal, is_loopback_host, Host, HostSource, Scheme, Source};
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,54 +92,42 @@ impl fmt::Display for Finding {
     }
 }
 
+/// The findings for every list of a policy (enforced first, then report-only).
+pub fn audit_policy(policy: &Policy) -> Vec<Finding> {
+    [policy.enforced(), policy.report_only()]
+        .into_iter()
+        .flatten()
+        .flat_map(|l| audit(l.sources()))
+        .collect()
+}
+
 /// Audits a list of sources.
 pub fn audit(sources: &[Source]) -> Vec<Finding> {
     let mut out = Vec::new();
     for s in sources {
+        // What production refuses: the same per-source rules `PolicyBuilder::build` applies.
+        for r in production_refusals(s) {
+            out.push(Finding::new(Severity::High, r.code, s, r.message));
+        }
         match s {
-            s if s.is_star() => out.push(Finding::new(
-                Severity::High,
-                "wildcard-star",
-                s,
-                "`*` allows connections to any http(s) host (and ws/wss in browsers), so an injected script can send data anywhere; it still does not cover data: or blob:",
-            )),
-            Source::Scheme(scheme) => {
-                let (sev, msg) = match scheme.as_str() {
-                    "http" | "https" => (Severity::High, "allows connections to every host on the web"),
-                    "ws" | "wss" => (Severity::High, "allows WebSocket connections to every host"),
-                    "data" | "blob" => (Severity::High, "lets scripts fetch data:/blob: URLs they build themselves, a common exfiltration and filter-bypass path"),
-                    _ => (Severity::Warning, "allows every URL of this scheme"),
-                };
-                out.push(Finding::new(sev, "scheme-only", s, msg));
+            Source::Scheme(scheme) if production_refusals(s).is_empty() => {
+                out.push(Finding::new(
+                    Severity::Warning,
+                    "scheme-only",
+                    s,
+                    format!("allows every URL of the {scheme}: scheme"),
+                ));
             }
             Source::Host(h) => {
-                let name = match h.host() {
-                    Host::Any => None,
-                    Host::Subdomains(n) | Host::Name(n) => Some(&**n),
-                };
                 let loopback = match h.host() {
                     Host::Name(n) => is_loopback_host(n),
                     Host::Subdomains(n) => &**n == "localhost",
                     Host::Any => false,
                 };
-                if let Some(scheme) = h.scheme() {
-                    if matches!(scheme.as_str(), "http" | "ws") && !loopback {
-                        out.push(Finding::new(
-                            Severity::High,
-                            "insecure-scheme",
-                            s,
-                            format!("{}:// sends traffic in clear text, readable and changeable by anyone on the path; use {}://", scheme, if scheme.as_str() == "http" { "https" } else { "wss" }),
-                        ));
-                    }
-                }
-                if h.host() == &Host::Any && !s.is_star() {
-                    out.push(Finding::new(
-                        Severity::High,
-                        "wildcard-star",
-                        s,
-                        "a `*` host allows every host for this scheme and port",
-                    ));
-                }
+                let name = match h.host() {
+                    Host::Any => None,
+                    Host::Subdomains(n) | Host::Name(n) => Some(&**n),
+                };
                 if name.is_some_and(is_ip_literal) && !loopback {
                     out.push(Finding::new(
                         Severity::Warning,
@@ -149,7 +137,7 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
                     ));
                 }
             }
-            Source::SelfOrigin | Source::None => {}
+            _ => {}
         }
         if let Some(h) = s.as_host() {
             if h.path().is_some() {
@@ -165,7 +153,8 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
                     scheme: Some(Scheme::wss()),
                     ..h.without_path()
                 });
-                if !sources.contains(&wss) && !sources.iter().any(|x| covers_websocket(x, h)) {
+                // Asked of the matcher: does any source allow every wss URL of this host?
+                if !sources.iter().any(|x| covers(x, &wss, &Engine::ALL)) {
                     out.push(Finding::new(
                         Severity::Info,
                         "missing-wss-counterpart",
@@ -225,8 +214,8 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
         let cover = sources.iter().enumerate().find(|(j, b)| {
             *j != i
                 && *b != s
-                && crate::minimize::covers(b, s, &Engine::ALL)
-                && (*j < i || !crate::minimize::covers(s, b, &Engine::ALL))
+                && covers(b, s, &Engine::ALL)
+                && (*j < i || !covers(s, b, &Engine::ALL))
         });
         if let Some((_, b)) = cover {
             out.push(Finding::new(
@@ -246,23 +235,6 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
         ));
     }
     out
-}
-
-/// Whether `x` is a ws/wss source that reaches wss URLs of `h`'s host (a wss or ws scheme
-/// source, or a ws/wss host source whose host covers it).
-fn covers_websocket(x: &Source, h: &HostSource) -> bool {
-    match x {
-        Source::Scheme(s) => matches!(s.as_str(), "ws" | "wss"),
-        Source::Host(o) => {
-            matches!(o.scheme().map(Scheme::as_str), Some("ws" | "wss"))
-                && match (o.host(), h.host()) {
-                    (Host::Any, _) => true,
-                    (Host::Subdomains(a), Host::Name(n)) => is_strict_subdomain(n, a),
-                    (a, b) => a == b,
-                }
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]

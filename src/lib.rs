@@ -2,16 +2,12 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod audit;
-pub mod header;
 pub mod layer;
 pub mod matcher;
 pub mod minimize;
 pub mod policy;
-#[cfg(feature = "collector")]
 pub mod report;
 pub mod source;
-#[cfg(feature = "collector")]
-pub mod suggest;
 
 pub use layer::{CspLayer, CspService, HeaderMode, PolicyHandle};
 pub use policy::{ConnectSrc, ConnectSrcBuilder, Environment, Policy, PolicyBuilder, PolicyError};

@@ -482,9 +482,13 @@ impl Engine {
         }
     }
     fn name(self) -> &'static str {
+        self.verdict_engine().as_str()
+    }
+    /// The column of `check()`'s verdict this browser is held to.
+    fn verdict_engine(self) -> connect_src::matcher::Engine {
         match self {
-            Engine::Chromium => "chromium",
-            Engine::Firefox => "firefox",
+            Engine::Chromium => connect_src::matcher::Engine::Chromium,
+            Engine::Firefox => connect_src::matcher::Engine::Firefox,
         }
     }
 }
@@ -821,10 +825,7 @@ fn check_engine(engine: Engine, run: &Run) {
         let v = BrowserPolicy::parse(&c.policy)
             .check(&c.page, &c.target)
             .unwrap_or_else(|e| panic!("{e}"));
-        let expected = match engine {
-            Engine::Chromium => v.chromium,
-            Engine::Firefox => v.firefox,
-        };
+        let expected = v.get(engine.verdict_engine());
         if expected == c.blocked {
             mismatches.push(format!(
                 "  {name}: connect-src {} on {} -> {} ({}): browser {}, check() says {}",
@@ -1215,10 +1216,7 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
             continue;
         };
         let v = BrowserPolicy::parse(policy).check(&page, target).unwrap();
-        let expected = match engine {
-            Engine::Chromium => v.chromium,
-            Engine::Firefox => v.firefox,
-        };
+        let expected = v.get(engine.verdict_engine());
         if expected == blocked {
             problems.push(format!(
                 "  {name}: connect-src {policy} on {page} -> {target}: browser {}, check() says {}",

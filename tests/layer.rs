@@ -296,6 +296,54 @@ async fn route_layer_policy_wins_for_its_route() {
     );
 }
 
+/// A middleware that runs the rest of the stack on another task (to isolate panics or
+/// offload work), as many apps do.
+async fn on_another_task(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_policy_wins_when_the_route_runs_on_another_task() {
+    let strict = Policy::builder()
+        .enforce(ConnectSrc::none())
+        .build()
+        .unwrap();
+    let loose = policy("'self' https://api.myapp.com");
+    let app = Router::new()
+        .route("/admin", get(plain))
+        .route_layer(strict.layer())
+        .route("/", get(plain))
+        .layer(axum::middleware::from_fn(on_another_task))
+        .layer(loose.layer());
+    for _ in 0..20 {
+        let res = send(app.clone(), "/admin").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(all(&res, CSP), ["connect-src 'none'"], "the route's policy");
+        let res = send(app.clone(), "/").await;
+        assert_eq!(
+            all(&res, CSP),
+            ["connect-src 'self' https://api.myapp.com; report-uri /csp-reports"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn three_nested_layers_the_innermost_decides() {
+    let app = Router::new()
+        .route("/", get(plain))
+        .route_layer(policy("'none'").layer())
+        .layer(policy("'self'").layer().mode(HeaderMode::Override))
+        .layer(policy("https://outer.example").layer());
+    let res = send(app, "/").await;
+    assert_eq!(
+        all(&res, CSP),
+        ["connect-src 'none'; report-uri /csp-reports"]
+    );
+}
+
 #[tokio::test]
 async fn outer_append_layer_still_narrows_a_route_policy() {
     let inner = policy("'self' https://api.myapp.com");

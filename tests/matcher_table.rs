@@ -2,7 +2,7 @@
 //! down. Columns: spec, chromium, firefox, webkit. Browser columns are what headless
 //! Chromium and Firefox ESR do (tests/browsers.rs measures them); WebKit follows the spec.
 
-use connect_src::matcher::BrowserPolicy;
+use connect_src::matcher::{BrowserPolicy, Engine};
 
 const T: bool = true;
 const F: bool = false;
@@ -83,7 +83,7 @@ fn verdict_table() {
     let mut failures = Vec::new();
     for (policy, page, target, want, why) in ROWS {
         let v = BrowserPolicy::parse(policy).check(page, target).unwrap();
-        let got = [v.spec, v.chromium, v.firefox, v.webkit];
+        let got = Engine::ALL.map(|e| v.get(e));
         if got != *want {
             failures.push(format!(
                 "{policy:?} on {page} -> {target}: got {got:?}, want {want:?} ({why})"

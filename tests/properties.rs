@@ -1,7 +1,7 @@
 //! Property tests: parse and display are inverses, and nothing the API accepts can turn into
 //! a header that means something else.
 
-use connect_src::header::parse_header;
+use connect_src::policy::text::parse_header;
 use connect_src::{ConnectSrc, Environment, Policy, Source};
 use proptest::prelude::*;
 
@@ -133,7 +133,7 @@ proptest! {
             .collect::<Vec<_>>()
             .join(", ");
         let ours = "connect-src 'self' https://api.x.com";
-        let merged = connect_src::header::merge_connect_src(&text, ours, &["report-uri /r"]);
+        let merged = connect_src::layer::merge_connect_src(&text, ours, &["report-uri /r"]);
         let before = parse_header(&text);
         let after = parse_header(&merged);
         prop_assert_eq!(before.len(), after.len(), "{} -> {}", text, merged);

@@ -2,7 +2,8 @@
 //! and always ends with exactly our connect-src in every policy.
 #![no_main]
 
-use connect_src::header::{merge_connect_src, parse_header};
+use connect_src::layer::merge_connect_src;
+use connect_src::policy::text::parse_header;
 use libfuzzer_sys::fuzz_target;
 
 const OURS: &str = "connect-src 'self' https://api.x.com";

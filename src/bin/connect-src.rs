@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use connect_src::matcher::BrowserPolicy;
+use connect_src::matcher::{BrowserPolicy, Engine};
+use connect_src::report::suggest::{suggest, Observation, SuggestOptions};
 use connect_src::report::{
     Collector, Disposition, Durability, MemorySink, ReportStore, SqliteSink,
 };
-use connect_src::suggest::{suggest, Observation, SuggestOptions};
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
 
@@ -151,10 +151,10 @@ fn check(
         match p.check(page, t) {
             Ok(v) => out.push(line(&CheckLine {
                 target: t,
-                spec: v.spec,
-                chromium: v.chromium,
-                firefox: v.firefox,
-                webkit: v.webkit,
+                spec: v.get(Engine::Spec),
+                chromium: v.get(Engine::Chromium),
+                firefox: v.get(Engine::Firefox),
+                webkit: v.get(Engine::WebKit),
                 everywhere: v.everywhere(),
             })),
             Err(e) => {

@@ -1,5 +1,6 @@
 //! Violation reports: parse every shape browsers send, drop the noise, keep the rest in a
-//! sink, and read them back as a summary or a dashboard (feature `collector`).
+//! sink, read them back as a summary or a dashboard (feature `collector`), and learn the
+//! sources a report-only policy lacks ([`suggest`], every build).
 //!
 //! The POST endpoint is public and unauthenticated: every byte is hostile. Bodies are
 //! bounded (64 KiB by default, never buffered past the limit), JSON nesting is bounded by the
@@ -7,22 +8,34 @@
 //! URLs lose their query and fragment. The read side (summary, dashboard) shows what
 //! browsers sent about your pages: mount it behind your own authentication.
 
+#[cfg(feature = "collector")]
 mod collector;
+#[cfg(feature = "collector")]
 mod dashboard;
+#[cfg(feature = "collector")]
 mod filter;
+#[cfg(feature = "collector")]
 mod parse;
+#[cfg(feature = "collector")]
 mod sink;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub mod suggest;
+#[cfg(feature = "collector")]
 mod summary;
 
+#[cfg(feature = "collector")]
 pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
+#[cfg(feature = "collector")]
 pub use filter::{NoiseFilter, DEFAULT_NOISE};
+#[cfg(feature = "collector")]
 pub use parse::{
     parse_reports, parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError,
     Parsed, ReportFormat, Violation,
 };
+#[cfg(feature = "collector")]
 pub use sink::{BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, OpenError, SqliteSink, SqliteSinkBuilder};
+#[cfg(feature = "collector")]
 pub use summary::{Group, GroupKey, StoreError, Summary, OVERFLOW};

@@ -8,7 +8,7 @@
 //! schemes, `inline`, `data`) is left out and counted.
 //!
 //! ```
-//! use connect_src::suggest::{suggest, Observation, SuggestOptions};
+//! use connect_src::report::suggest::{suggest, Observation, SuggestOptions};
 //! use connect_src::ConnectSrc;
 //!
 //! let current: ConnectSrc = "'self'".parse()?;
@@ -32,8 +32,16 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use url::Url;
+
 use crate::policy::ConnectSrc;
 use crate::source::{is_strict_subdomain, Host, HostSource, Port, Scheme, Source};
+
+/// The page an observation is judged from when deciding whether `current` already allows
+/// it: an https page of an origin no observed URL has, since summaries keep the document's
+/// path, not its origin. `'self'` allows nothing from it; a source without a scheme allows
+/// https (CSP3 §6.7.2.8 step 2.2.3).
+const JUDGING_PAGE: &str = "https://judging-page.invalid/";
 
 /// One blocked URL and how many violations named it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,15 +131,16 @@ pub struct Suggestion {
 /// `(scheme, port)`: the part of an origin a wildcard must share.
 type Family = (String, Option<u16>);
 
-/// Suggests the sources `current` lacks for the observed blocked URLs. Already-allowed URLs
-/// (an exact source or a subdomain wildcard in `current` with the same scheme and port) are
-/// skipped.
+/// Suggests the sources `current` lacks for the observed blocked URLs. URLs `current`
+/// already allows in every engine (asked of the [matcher](crate::matcher), from an https page
+/// of another origin) are skipped and counted.
 pub fn suggest<'a>(
     current: &ConnectSrc,
     observed: impl IntoIterator<Item = Observation<'a>>,
     options: &SuggestOptions,
 ) -> Suggestion {
     let threshold = options.wildcard_threshold.max(2);
+    let page = Url::parse(JUDGING_PAGE).ok();
     let mut skipped = 0u64;
     // (scheme, port) -> registrable domain (or the host itself) -> host -> count
     let mut groups: BTreeMap<Family, BTreeMap<String, BTreeMap<String, u64>>> = BTreeMap::new();
@@ -140,7 +149,12 @@ pub fn suggest<'a>(
             skipped += o.count;
             continue;
         };
-        if covered(current, &scheme, &host, port) {
+        let allowed = page.as_ref().is_some_and(|p| {
+            current
+                .check_target(p, o.blocked_url)
+                .is_ok_and(|v| v.everywhere())
+        });
+        if allowed {
             skipped += o.count;
             continue;
         }
@@ -245,7 +259,7 @@ fn deepest_parent<'h>(
 /// `(scheme, host, explicit non-default port)` of an http(s)/ws(s) URL whose host the CSP
 /// grammar can express (a name or an IPv4 address).
 fn origin_of(url: &str) -> Option<(String, String, Option<u16>)> {
-    let u = url::Url::parse(url).ok()?;
+    let u = Url::parse(url).ok()?;
     if !matches!(u.scheme(), "http" | "https" | "ws" | "wss") {
         return None;
     }
@@ -268,30 +282,6 @@ fn registrable(host: &str) -> Option<String> {
     let d = psl::domain_str(host)?;
     // psl treats unknown TLDs as one-label suffixes; require a dot so "localhost" stays alone.
     d.contains('.').then(|| d.to_owned())
-}
-
-/// Whether `current` already has a source for this origin shape (same scheme and port; an
-/// exact host or a covering subdomain wildcard).
-fn covered(current: &ConnectSrc, scheme: &str, host: &str, port: Option<u16>) -> bool {
-    current.sources().iter().any(|s| {
-        let Some(h) = s.as_host() else { return false };
-        if h.scheme().map(Scheme::as_str) != Some(scheme) || h.path().is_some() {
-            return false;
-        }
-        let port_ok = match h.port() {
-            Some(Port::Any) => true,
-            Some(Port::Number(n)) => {
-                Some(n) == port.or_else(|| crate::source::default_port(scheme))
-            }
-            None => port.is_none(),
-        };
-        port_ok
-            && match h.host() {
-                Host::Any => false,
-                Host::Name(n) => **n == *host,
-                Host::Subdomains(d) => is_strict_subdomain(host, d),
-            }
-    })
 }
 
 #[cfg(test)]

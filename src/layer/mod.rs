@@ -1,0 +1,147 @@
+//! The tower [`Layer`] that puts a [`Policy`] on every response.
+//!
+//! Header values are serialized once, when the layer is made (and when
+//! [`PolicyHandle::set`] swaps its policy); per response the layer only clones them (a
+//! reference-count increment), unless a CSP header is already there to merge into.
+//!
+//! ```
+//! use connect_src::{ConnectSrc, Policy};
+//! use http::{Request, Response, header::CONTENT_SECURITY_POLICY};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = Policy::builder()
+//!     .enforce(ConnectSrc::builder().self_origin().host("https://api.myapp.com"))
+//!     .build()?;
+//! let svc = ServiceBuilder::new()
+//!     .layer(policy.layer())
+//!     .service(service_fn(|_req: Request<()>| async {
+//!         Ok::<_, std::convert::Infallible>(Response::new(()))
+//!     }));
+//! let res = svc.oneshot(Request::new(())).await?;
+//! assert_eq!(res.headers()[CONTENT_SECURITY_POLICY], "connect-src 'self' https://api.myapp.com");
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use arc_swap::cache::Cache;
+use arc_swap::ArcSwap;
+use http::header::{HeaderMap, HeaderName};
+use tower_layer::Layer;
+
+use crate::policy::Policy;
+
+mod compiled;
+mod future;
+mod handle;
+mod merge;
+mod service;
+
+use compiled::Compiled;
+pub use future::ResponseFuture;
+pub use handle::PolicyHandle;
+#[doc(hidden)]
+pub use merge::merge_connect_src;
+pub use service::CspService;
+
+/// The `Reporting-Endpoints` header name.
+pub const REPORTING_ENDPOINTS: HeaderName = HeaderName::from_static("reporting-endpoints");
+
+/// What the layer does when the response already carries a CSP header of the same kind
+/// (`Content-Security-Policy` for the enforced list, `…-Report-Only` for the report-only list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HeaderMode {
+    /// Edit the existing header: replace its `connect-src` (or add one) and keep every other
+    /// directive; add our `report-uri`/`report-to` where it has none. If that header had
+    /// `default-src` but no `connect-src`, the added `connect-src` now decides connections
+    /// instead of `default-src` (CSP3 §6.8.3). With no existing header, ours is inserted.
+    #[default]
+    Merge,
+    /// Add our header as another value. Browsers enforce every policy, so this can only
+    /// narrow what is allowed.
+    Append,
+    /// Leave the response alone if it already has such a header.
+    IfAbsent,
+    /// Remove any existing header of that kind and set ours.
+    Override,
+}
+
+/// A [`Layer`] that sets a `connect-src` policy on responses. Create it with
+/// [`Policy::layer`] or [`CspLayer::new`].
+///
+/// Layers nest the way routes expect: when a route carries its own layer
+/// (`Router::route_layer`) inside an app-wide one (`Router::layer`), the route's policy
+/// decides for that route and the outer layer leaves its responses alone (except in
+/// [`HeaderMode::Append`], which always adds its header and so can only narrow). The rule
+/// travels with the request and the response, so it holds when the route runs on another
+/// task (a middleware that `tokio::spawn`s `next.run(req)`) or behind a buffer.
+#[derive(Clone)]
+#[must_use]
+pub struct CspLayer {
+    shared: handle::Shared,
+    mode: HeaderMode,
+}
+
+impl Policy {
+    /// A tower layer that sets this policy on every response ([`HeaderMode::Merge`]); the
+    /// same as [`CspLayer::new`] with a clone of the policy.
+    pub fn layer(&self) -> CspLayer {
+        CspLayer::new(self.clone())
+    }
+}
+
+impl CspLayer {
+    /// A layer for this policy, in [`HeaderMode::Merge`]. Its header values are serialized
+    /// here, once.
+    pub fn new(policy: Policy) -> Self {
+        CspLayer {
+            shared: Arc::new(ArcSwap::from_pointee(Compiled::new(Arc::new(policy)))),
+            mode: HeaderMode::Merge,
+        }
+    }
+
+    /// Chooses what to do with a CSP header already on the response.
+    pub fn mode(mut self, mode: HeaderMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// A handle that replaces this layer's policy at run time, for every service the layer
+    /// made (a new allowlist goes live without a restart).
+    pub fn handle(&self) -> PolicyHandle {
+        PolicyHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Sets the policy's headers on a header map in this layer's mode, as its services do
+    /// on responses: for use outside tower (another framework, a static-site generator).
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        self.shared.load().apply(self.mode, headers);
+    }
+}
+
+impl fmt::Debug for CspLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CspLayer")
+            .field("policy", &self.shared.load().policy)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+impl<S> Layer<S> for CspLayer {
+    type Service = CspService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CspService {
+            inner,
+            compiled: Cache::new(self.shared.clone()),
+            mode: self.mode,
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! CSP3 §6.7.2.8–12 for a `connect-src` list, each step cited, per engine: the one
+//! algorithm every verdict in the crate comes from.
+
+use super::engine::{Engine, Rules, ALL_ENGINES, RULE_SETS};
+use super::target::Target;
+use super::Verdict;
+use crate::source::{default_port, is_strict_subdomain, Host, HostSource, Port, Source};
+
+/// Does any source of the list allow the URL, per engine? (An empty list allows nothing.)
+/// Each source is looked at once: a host that cannot match in any engine is skipped before
+/// the per-engine steps run.
+pub(super) fn verdict(sources: &[Source], page: &Target<'_>, url: &Target<'_>) -> Verdict {
+    let mut allowed = 0u8;
+    for s in sources {
+        if allowed == ALL_ENGINES {
+            break;
+        }
+        if let (Source::Host(h), Some(host), false) = (s, url.host, url.is_ip) {
+            // §6.7.2.10 for a domain is the same in every engine: reject early.
+            if !host_part_match(h.host(), host, false, Engine::Spec.rules()) {
+                continue;
+            }
+        }
+        for (bits, rules) in RULE_SETS {
+            if allowed & bits != bits && matches(s, page, url, rules) {
+                allowed |= bits;
+            }
+        }
+    }
+    Verdict { allowed }
+}
+
+fn is_http(s: &str) -> bool {
+    s == "http" || s == "https"
+}
+
+/// §6.7.2.8 Does url match expression in origin with redirect count (redirect count 0).
+fn matches(expr: &Source, origin: &Target<'_>, url: &Target<'_>, r: &Rules) -> bool {
+    match expr {
+        Source::None => false,
+        // Step 1: "*" matches http(s) URLs and URLs of the page's own scheme.
+        s if s.is_star() => {
+            is_http(url.scheme)
+                || url.scheme == origin.scheme
+                || (r.star_matches_websocket && matches!(url.scheme, "ws" | "wss"))
+        }
+        // Step 2.1: a scheme-source matches by §6.7.2.9.
+        Source::Scheme(s) => scheme_part_match(s.as_str(), url.scheme, r).is_some(),
+        // Step 2.2: host-source.
+        Source::Host(h) => host_source_match(h, origin, url, r),
+        // Step 3: 'self'.
+        Source::SelfOrigin => self_match(origin, url),
+    }
+}
+
+/// The result of a scheme-part match: same scheme, or an upgrade to a more secure one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SchemeMatch {
+    Exact,
+    Upgrade,
+}
+
+/// §6.7.2.9 scheme-part match (A = the expression's scheme, B = the URL's).
+fn scheme_part_match(a: &str, b: &str, r: &Rules) -> Option<SchemeMatch> {
+    // Step 1: an ASCII case-insensitive match (both sides are lower-case here).
+    if a == b {
+        return Some(SchemeMatch::Exact);
+    }
+    match (a, b) {
+        // Step 2: http → https.
+        ("http", "https") => Some(SchemeMatch::Upgrade),
+        // Step 3: ws → wss (and, in the text only, ws → http / https).
+        ("ws", "wss") => Some(SchemeMatch::Upgrade),
+        ("ws", "http") if !r.scheme_families => Some(SchemeMatch::Exact),
+        ("ws", "https") if !r.scheme_families => Some(SchemeMatch::Upgrade),
+        // Step 4: wss → https (text only).
+        ("wss", "https") if !r.scheme_families => Some(SchemeMatch::Exact),
+        // Step 5.
+        _ => None,
+    }
+}
+
+/// §6.7.2.8 step 2.2, for a host-source.
+fn host_source_match(h: &HostSource, origin: &Target<'_>, url: &Target<'_>, r: &Rules) -> bool {
+    // Step 2.2.1: a URL without a host never matches.
+    let Some(url_host) = url.host else {
+        return false;
+    };
+    // Steps 2.2.2–2.2.3: the expression's scheme, or the page's when it has none.
+    let scheme = match h.scheme() {
+        Some(s) => scheme_part_match(s.as_str(), url.scheme, r),
+        None => scheme_part_match(origin.scheme, url.scheme, r),
+    };
+    let Some(scheme) = scheme else {
+        return false;
+    };
+    // Step 2.2.4: host-part match (§6.7.2.10).
+    if !host_part_match(h.host(), url_host, url.is_ip, r) {
+        return false;
+    }
+    // Step 2.2.5: port-part match (§6.7.2.11).
+    let source_scheme = h.scheme().map_or(origin.scheme, |s| s.as_str());
+    if !port_part_match(h.port(), source_scheme, url, scheme, r) {
+        return false;
+    }
+    // Step 2.2.6: path-part match (§6.7.2.12), redirect count 0.
+    match h.path() {
+        Some(p) => path_part_match(p, url.path),
+        None => true,
+    }
+}
+
+/// §6.7.2.10 host-part match (pattern, host).
+fn host_part_match(pattern: &Host, host: &str, host_is_ip: bool, r: &Rules) -> bool {
+    // Step 1: an IP address is not a domain and never matches (engines: an identical
+    // IP-literal source does).
+    if host_is_ip {
+        return r.ip_literals_match && matches!(pattern, Host::Name(n) if **n == *host);
+    }
+    match pattern {
+        // Step 2: "*" matches any domain.
+        Host::Any => true,
+        // Step 3: "*.example.com" matches strict subdomains only.
+        Host::Subdomains(suffix) => is_strict_subdomain(host, suffix),
+        // Steps 4–5: otherwise, an ASCII case-insensitive match (both lower-case here).
+        Host::Name(n) => **n == *host,
+    }
+}
+
+/// §6.7.2.11 port-part match (input, url), plus the engines' port-80 upgrade rules.
+fn port_part_match(
+    input: Option<Port>,
+    source_scheme: &str,
+    url: &Target<'_>,
+    scheme: SchemeMatch,
+    r: &Rules,
+) -> bool {
+    let n = match input {
+        // Step 3: "*" matches any port.
+        Some(Port::Any) => return true,
+        Some(Port::Number(n)) => Some(n),
+        None => None,
+    };
+    // Steps 2 and 5: the same port (no port in the source and none in the URL included).
+    if n == url.port {
+        // Chromium: an explicit port does not survive a scheme upgrade unless it is the new
+        // scheme's default (which a parsed URL never carries explicitly): `http://h:8001`
+        // and `http://h:80` do not allow `https://h:8001` / `https://h:80`.
+        if r.upgrade_drops_explicit_port && scheme == SchemeMatch::Upgrade && n.is_some() {
+            return false;
+        }
+        return true;
+    }
+    // Step 6: a URL on its scheme's default port matches the source's default port.
+    if url.port.is_none() && n.is_some() && n == default_port(url.scheme) {
+        return true;
+    }
+    // Engines: port 80 (written, or the source scheme's default) reaches 443.
+    let source_port = n.or_else(|| default_port(source_scheme));
+    if source_port == Some(80) && url.effective_port() == Some(443) {
+        return match scheme {
+            SchemeMatch::Upgrade => r.port_80_upgrades_to_443,
+            SchemeMatch::Exact => r.port_80_matches_443,
+        };
+    }
+    false
+}
+
+/// §6.7.2.12 path-part match (path A = the expression's, path B = the URL's).
+fn path_part_match(a: &str, b: &str) -> bool {
+    // Step 1: an empty path matches everything (the parser never stores one).
+    if a.is_empty() {
+        return true;
+    }
+    // Step 2: "/" matches an empty path (and, by step 7–8, every path).
+    if a == "/" && b.is_empty() {
+        return true;
+    }
+    // Step 3: a trailing "/" means a prefix match by segments.
+    let exact = !a.ends_with('/');
+    // Step 4: split on "/".
+    let mut list_a: Vec<&str> = a.split('/').collect();
+    let list_b: Vec<&str> = b.split('/').collect();
+    // Steps 5–6.
+    if list_a.len() > list_b.len() || (exact && list_a.len() != list_b.len()) {
+        return false;
+    }
+    // Step 7: drop the empty last piece of a prefix pattern.
+    if !exact {
+        list_a.pop();
+    }
+    // Step 8: compare percent-decoded pieces.
+    list_a
+        .iter()
+        .zip(&list_b)
+        .all(|(x, y)| x == y || percent_decode(x) == percent_decode(y))
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// §6.7.2.8 step 3: does 'self' (the page's origin) match the URL?
+fn self_match(origin: &Target<'_>, url: &Target<'_>) -> bool {
+    let (Some(oh), Some(uh)) = (origin.host, url.host) else {
+        return false;
+    };
+    // Step 3.1: same origin.
+    if origin.scheme == url.scheme && oh == uh && origin.port == url.port {
+        return true;
+    }
+    // Step 3.2: same host, the same port or both on their schemes' default ports (a URL's
+    // port is null exactly when it is the default), and a secure URL scheme or an http page
+    // reaching http/ws.
+    oh == uh
+        && origin.port == url.port
+        && (matches!(url.scheme, "https" | "wss")
+            || (origin.scheme == "http" && matches!(url.scheme, "http" | "ws")))
+}

@@ -1,0 +1,153 @@
+//! The engines a verdict is given for, and how each departs from the spec text: data, in
+//! one table ([`RULE_SETS`]), measured in real browsers by `tests/browsers.rs`.
+
+use std::fmt;
+
+/// A browser engine, or the specification's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// CSP3 as written (§6.7.2.8–12).
+    Spec,
+    /// Chromium (Chrome, Edge, Opera…), as measured in headless Chromium.
+    Chromium,
+    /// Firefox, as measured in Firefox ESR.
+    Firefox,
+    /// WebKit (Safari). Not yet measured: its column follows the spec text.
+    WebKit,
+}
+
+impl Engine {
+    /// Every engine, in [`Verdict`] order.
+    pub const ALL: [Engine; 4] = [
+        Engine::Spec,
+        Engine::Chromium,
+        Engine::Firefox,
+        Engine::WebKit,
+    ];
+
+    /// `spec`, `chromium`, `firefox` or `webkit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Spec => "spec",
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+            Engine::WebKit => "webkit",
+        }
+    }
+
+    /// The engine's departures from the spec text.
+    pub(crate) fn rules(self) -> &'static Rules {
+        let bit = self.bit();
+        RULE_SETS
+            .iter()
+            .find(|(bits, _)| bits & bit != 0)
+            .map_or(&SPEC, |(_, r)| *r)
+    }
+
+    /// This engine's bit in a verdict mask.
+    pub(super) const fn bit(self) -> u8 {
+        match self {
+            Engine::Spec => 0b0001,
+            Engine::Chromium => 0b0010,
+            Engine::Firefox => 0b0100,
+            Engine::WebKit => 0b1000,
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How one engine departs from the spec text. Every field is `false` for the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub(crate) struct Rules {
+    /// Schemes match within their family only: `ws:`/`wss:` sources never match http(s)
+    /// URLs (the spec's §6.7.2.9 steps 3–4 let them), so only `'self'` and `*` reach a
+    /// WebSocket without a ws/wss source.
+    pub(crate) scheme_families: bool,
+    /// `*` matches ws/wss URLs from any page (§6.7.2.8 step 1 only allows http(s) and the
+    /// page's own scheme).
+    pub(crate) star_matches_websocket: bool,
+    /// IP-literal hosts match an identical IP-literal source (§6.7.2.10 step 1 says an IP
+    /// never matches a host-part).
+    pub(crate) ip_literals_match: bool,
+    /// A source on port 80 matches a URL on port 443 after a scheme upgrade
+    /// (`http://h:80` allows `https://h/`).
+    pub(crate) port_80_upgrades_to_443: bool,
+    /// A source on port 80, written or implied by its scheme, matches a URL on port 443
+    /// without a scheme upgrade (`http://h:80` and `http://h` allow `http://h:443`).
+    pub(crate) port_80_matches_443: bool,
+    /// A scheme upgrade does not keep an explicit port: `http://h:8001` does not allow
+    /// `https://h:8001`, nor `http://h:80` `https://h:80` (the spec allows both).
+    pub(crate) upgrade_drops_explicit_port: bool,
+}
+
+const SPEC: Rules = Rules {
+    scheme_families: false,
+    star_matches_websocket: false,
+    ip_literals_match: false,
+    port_80_upgrades_to_443: false,
+    port_80_matches_443: false,
+    upgrade_drops_explicit_port: false,
+};
+
+const CHROMIUM: Rules = Rules {
+    scheme_families: true,
+    star_matches_websocket: true,
+    ip_literals_match: true,
+    port_80_upgrades_to_443: true,
+    port_80_matches_443: false,
+    upgrade_drops_explicit_port: true,
+};
+
+const FIREFOX: Rules = Rules {
+    scheme_families: true,
+    star_matches_websocket: true,
+    ip_literals_match: true,
+    port_80_upgrades_to_443: true,
+    port_80_matches_443: true,
+    upgrade_drops_explicit_port: false,
+};
+
+/// Which engines follow which rules: the one place that says it. Each entry's bits are the
+/// engines ([`Engine::bit`]) that share that rule set; [`Engine::rules`] reads it, and the
+/// algorithm runs once per entry, not once per engine.
+pub(super) const RULE_SETS: [(u8, &Rules); 3] = [
+    (Engine::Spec.bit() | Engine::WebKit.bit(), &SPEC),
+    (Engine::Chromium.bit(), &CHROMIUM),
+    (Engine::Firefox.bit(), &FIREFOX),
+];
+
+/// Every engine's bit.
+pub(super) const ALL_ENGINES: u8 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < Engine::ALL.len() {
+        bits |= Engine::ALL[i].bit();
+        i += 1;
+    }
+    bits
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_engine_has_exactly_one_rule_set() {
+        let mut seen = 0u8;
+        for (bits, _) in RULE_SETS {
+            assert_eq!(seen & bits, 0, "an engine in two rule sets");
+            seen |= bits;
+        }
+        assert_eq!(seen, ALL_ENGINES);
+        assert_eq!(ALL_ENGINES.count_ones() as usize, Engine::ALL.len());
+        assert_eq!(Engine::WebKit.rules(), &SPEC);
+        assert_eq!(Engine::Chromium.rules(), &CHROMIUM);
+        assert_eq!(Engine::Firefox.rules(), &FIREFOX);
+    }
+}

@@ -1,0 +1,453 @@
+//! [`Policy`], the whole policy (enforced and report-only lists, where reports go), and its
+//! consuming builder, which validates everything at once.
+
+use std::fmt;
+
+use super::environment::{production_refusals, Environment};
+use super::error::{PolicyError, Problem, ProblemKind};
+use super::list::{ConnectSrc, ConnectSrcBuilder};
+use crate::source::{is_loopback_host, Source};
+
+/// The whole policy: what is enforced, what is only reported, and where reports go. Its
+/// header values are serialized once, here, and never fail at request time.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Policy {
+    pub(crate) enforced: Option<ConnectSrc>,
+    pub(crate) report_only: Option<ConnectSrc>,
+    pub(crate) report_uri: Option<String>,
+    pub(crate) report_to: Option<(String, String)>,
+    pub(crate) environment: Environment,
+}
+
+impl Policy {
+    /// Starts a policy.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// The enforced `connect-src` list, if any.
+    pub fn enforced(&self) -> Option<&ConnectSrc> {
+        self.enforced.as_ref()
+    }
+    /// The report-only `connect-src` list, if any.
+    pub fn report_only(&self) -> Option<&ConnectSrc> {
+        self.report_only.as_ref()
+    }
+    /// The `report-uri` value, if any.
+    pub fn report_uri(&self) -> Option<&str> {
+        self.report_uri.as_deref()
+    }
+    /// The `report-to` endpoint name and URL, if any.
+    pub fn report_to(&self) -> Option<(&str, &str)> {
+        self.report_to
+            .as_ref()
+            .map(|(n, u)| (n.as_str(), u.as_str()))
+    }
+    /// The environment the policy was built for.
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    /// The reporting directives that follow `connect-src` (`report-uri …`, `report-to …`).
+    pub(crate) fn reporting_directives(&self) -> Vec<String> {
+        let uri = self.report_uri.iter().map(|u| format!("report-uri {u}"));
+        let to = self.report_to.iter().map(|(n, _)| format!("report-to {n}"));
+        uri.chain(to).collect()
+    }
+
+    fn header_for(&self, list: Option<&ConnectSrc>) -> Option<String> {
+        list.map(|l| {
+            let mut parts = vec![l.directive()];
+            parts.extend(self.reporting_directives());
+            parts.join("; ")
+        })
+    }
+
+    /// The `Content-Security-Policy` header value, if the policy enforces a list.
+    pub fn enforced_header(&self) -> Option<String> {
+        self.header_for(self.enforced.as_ref())
+    }
+
+    /// The `Content-Security-Policy-Report-Only` header value, if the policy has one.
+    pub fn report_only_header(&self) -> Option<String> {
+        self.header_for(self.report_only.as_ref())
+    }
+
+    /// The `Reporting-Endpoints` header value (`name="url"`), when `report-to` is set.
+    pub fn reporting_endpoints_header(&self) -> Option<String> {
+        self.report_to.as_ref().map(|(n, u)| format!("{n}=\"{u}\""))
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(h) = self.enforced_header() {
+            writeln!(f, "Content-Security-Policy: {h}")?;
+        }
+        if let Some(h) = self.report_only_header() {
+            writeln!(f, "Content-Security-Policy-Report-Only: {h}")?;
+        }
+        if let Some(h) = self.reporting_endpoints_header() {
+            writeln!(f, "Reporting-Endpoints: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Consuming builder for a [`Policy`]. [`build`](Self::build) returns every problem at once.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct PolicyBuilder {
+    enforced: Option<ConnectSrcBuilder>,
+    report_only: Option<ConnectSrcBuilder>,
+    report_uri: Option<String>,
+    report_to: Option<(String, String)>,
+    environment: Environment,
+    dev_servers: Vec<String>,
+}
+
+impl PolicyBuilder {
+    /// The list browsers enforce (`Content-Security-Policy`).
+    pub fn enforce(mut self, list: impl Into<ConnectSrcBuilder>) -> Self {
+        self.enforced = Some(list.into());
+        self
+    }
+
+    /// A list browsers only report on (`Content-Security-Policy-Report-Only`): roll out a
+    /// stricter list next to the enforced one and watch the reports before switching.
+    pub fn report_only(mut self, list: impl Into<ConnectSrcBuilder>) -> Self {
+        self.report_only = Some(list.into());
+        self
+    }
+
+    /// `report-uri`: where browsers POST `application/csp-report` bodies. A path (`/csp-reports`)
+    /// or an absolute http(s) URL. Sent alongside `report-to` for browsers without the
+    /// Reporting API (a browser that supports `report-to` ignores `report-uri`, §5.5).
+    pub fn report_uri(mut self, uri: impl Into<String>) -> Self {
+        self.report_uri = Some(uri.into());
+        self
+    }
+
+    /// `report-to <name>` plus a `Reporting-Endpoints: name="url"` header. The URL must be
+    /// absolute and https, or http on loopback (browsers ignore other endpoints), and
+    /// browsers only honour the header on secure pages.
+    pub fn report_to(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
+        self.report_to = Some((name.into(), url.into()));
+        self
+    }
+
+    /// The environment to validate against; defaults to [`Environment::Production`].
+    pub fn environment(mut self, env: Environment) -> Self {
+        self.environment = env;
+        self
+    }
+
+    /// A development server whose HMR connections must be allowed: `dev_server("localhost:5173")`
+    /// adds `ws://localhost:5173 http://localhost:5173` to every list, in
+    /// [`Environment::Development`] only (in production these sources are left out).
+    pub fn dev_server(mut self, host_port: impl Into<String>) -> Self {
+        self.dev_servers.push(host_port.into());
+        self
+    }
+
+    /// Validates everything and serializes the policy. The error lists every problem found.
+    pub fn build(self) -> Result<Policy, PolicyError> {
+        let mut problems = Vec::new();
+        let dev = self.environment == Environment::Development;
+        let mut lists = [
+            (self.enforced, "enforced"),
+            (self.report_only, "report-only"),
+        ];
+        if lists.iter().all(|(l, _)| l.is_none()) {
+            problems.push(Problem::other(ProblemKind::NoList));
+        }
+        if !dev {
+            // Left out in production, but a typo is still an error in every environment.
+            for d in &self.dev_servers {
+                if let Err(e) = format!("ws://{d}").parse::<Source>() {
+                    problems.push(Problem::source(e));
+                }
+            }
+        }
+        let mut built: [Option<ConnectSrc>; 2] = [None, None];
+        for (i, (list, name)) in lists.iter_mut().enumerate() {
+            let Some(mut b) = list.take() else { continue };
+            if dev {
+                for d in &self.dev_servers {
+                    for scheme in ["ws", "http"] {
+                        b = b.source(format!("{scheme}://{d}"));
+                    }
+                }
+            }
+            // Judge the sources that parsed even when others did not: one error, every problem.
+            if self.environment == Environment::Production {
+                for s in &b.sources {
+                    for r in production_refusals(s) {
+                        problems.push(Problem {
+                            list: Some(name),
+                            source: Some(s.to_string()),
+                            kind: ProblemKind::RefusedInProduction(r.message.into_owned()),
+                        });
+                    }
+                }
+            }
+            match b.build_in(Some(name)) {
+                Ok(c) => built[i] = Some(c),
+                Err(p) => problems.extend(p),
+            }
+        }
+        if let Some(uri) = &self.report_uri {
+            if let Err(why) = check_report_uri(uri) {
+                problems.push(Problem::field("report-uri", uri, why));
+            }
+        }
+        if let Some((name, url)) = &self.report_to {
+            if let Err(why) = check_endpoint_name(name) {
+                problems.push(Problem::field("report-to name", name, why));
+            }
+            if let Err(why) = check_endpoint_url(url) {
+                problems.push(Problem::field("report-to URL", url, why));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(PolicyError::new(problems));
+        }
+        let [enforced, report_only] = built;
+        let policy = Policy {
+            enforced,
+            report_only,
+            report_uri: self.report_uri,
+            report_to: self.report_to,
+            environment: self.environment,
+        };
+        // The checks above admit only visible ASCII, so every header value is valid; this
+        // makes sure of it here, at build time, never at request time.
+        let headers = [
+            policy.enforced_header(),
+            policy.report_only_header(),
+            policy.reporting_endpoints_header(),
+        ];
+        if headers
+            .iter()
+            .flatten()
+            .any(|h| http::HeaderValue::from_str(h).is_err())
+        {
+            return Err(PolicyError::new(vec![Problem::other(
+                ProblemKind::NotAHeaderValue,
+            )]));
+        }
+        Ok(policy)
+    }
+}
+
+/// Visible ASCII without the policy's separators: what a directive value may hold.
+fn check_header_text(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|&c| !c.is_ascii_graphic() || matches!(c, ';' | ',' | '"' | '\''))
+    {
+        return Err(format!(
+            "{c:?} is not allowed (whitespace, controls, ';', ',', quotes and non-ASCII would break or inject into the header; percent-encode them)"
+        ));
+    }
+    Ok(())
+}
+
+fn check_report_uri(uri: &str) -> Result<(), String> {
+    check_header_text(uri)?;
+    if uri.starts_with('/') && !uri.starts_with("//") {
+        return Ok(());
+    }
+    match url::Url::parse(uri) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
+        _ => Err("must be a path starting with '/' or an absolute http(s) URL".into()),
+    }
+}
+
+/// Reporting-Endpoints is a structured-field dictionary (RFC 8941 §3.2): keys are
+/// `( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" )`.
+fn check_endpoint_name(name: &str) -> Result<(), String> {
+    let mut b = name.bytes();
+    let first_ok = matches!(b.next(), Some(c) if c.is_ascii_lowercase() || c == b'*');
+    if first_ok && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-.*".contains(&c)) {
+        Ok(())
+    } else {
+        Err("an endpoint name is a lower-case letter followed by lower-case letters, digits, '_', '-', '.' or '*' (RFC 8941 key)".into())
+    }
+}
+
+fn check_endpoint_url(url: &str) -> Result<(), String> {
+    check_header_text(url)?;
+    if url.contains('\\') {
+        return Err("'\\' is not allowed in a structured-field string".into());
+    }
+    let u = url::Url::parse(url).map_err(|e| {
+        format!("must be an absolute URL ({e}); browsers ignore relative endpoints")
+    })?;
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if u.host_str().is_some_and(is_loopback_host) => Ok(()),
+        _ => Err(
+            "must be https (or http on loopback): browsers only deliver reports to potentially trustworthy endpoints"
+                .into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn production_refuses_dangerous_sources() {
+        for s in [
+            "*",
+            "http:",
+            "https:",
+            "ws:",
+            "wss:",
+            "data:",
+            "blob:",
+            "http://api.x.com",
+            "ws://api.x.com",
+            "http://*.x.com",
+        ] {
+            let e = Policy::builder()
+                .enforce(ConnectSrc::builder().source(s))
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(e.problems()[0].kind(), ProblemKind::RefusedInProduction(_)),
+                "{s}: {e}"
+            );
+            let _ = Policy::builder()
+                .enforce(ConnectSrc::builder().source(s))
+                .environment(Environment::Development)
+                .build()
+                .unwrap_or_else(|e| panic!("{s} refused in development: {e}"));
+        }
+        for s in [
+            "http://localhost:3000",
+            "ws://127.0.0.1:3000",
+            "ws://app.localhost",
+            "https://api.x.com",
+            "wss://ws.x.com",
+            "'self'",
+        ] {
+            let _ = Policy::builder()
+                .enforce(ConnectSrc::builder().source(s))
+                .build()
+                .unwrap_or_else(|e| panic!("{s} refused: {e}"));
+        }
+    }
+    #[test]
+    fn report_only_list_is_checked_too() {
+        let e = Policy::builder()
+            .enforce(ConnectSrc::builder().self_origin())
+            .report_only(ConnectSrc::builder().source("*").host("bad host"))
+            .build()
+            .unwrap_err();
+        assert_eq!(e.problems().len(), 2, "{e}");
+        assert!(e.problems().iter().all(|p| p.list() == Some("report-only")));
+        assert_eq!(e.problems()[0].list(), Some("report-only"));
+        let e = Policy::builder()
+            .report_only(ConnectSrc::builder().source("*"))
+            .build()
+            .unwrap_err();
+        assert_eq!(e.problems()[0].list(), Some("report-only"));
+    }
+    #[test]
+    fn dev_server_only_in_development() {
+        let dev = Policy::builder()
+            .enforce(ConnectSrc::builder().self_origin())
+            .environment(Environment::Development)
+            .dev_server("localhost:5173")
+            .build()
+            .unwrap();
+        assert_eq!(
+            dev.enforced().unwrap().value(),
+            "'self' ws://localhost:5173 http://localhost:5173"
+        );
+        let prod = Policy::builder()
+            .enforce(ConnectSrc::builder().self_origin())
+            .dev_server("localhost:5173")
+            .build()
+            .unwrap();
+        assert_eq!(prod.enforced().unwrap().value(), "'self'");
+        let e = Policy::builder()
+            .enforce(ConnectSrc::builder().self_origin())
+            .report_only(ConnectSrc::builder().self_origin())
+            .dev_server("localhost:5173; script-src *")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.problems().len(), 1, "{e}");
+        assert!(e.to_string().contains("';'"), "{e}");
+    }
+    #[test]
+    fn reporting_values_are_validated() {
+        let base = || Policy::builder().enforce(ConnectSrc::builder().self_origin());
+        for uri in [
+            "/r; script-src *",
+            "/r,x",
+            "/r x",
+            "/r\r\nX: y",
+            "javascript:alert(1)",
+            "//evil.com/r",
+            "",
+            "/ü",
+        ] {
+            assert!(base().report_uri(uri).build().is_err(), "{uri:?}");
+        }
+        for uri in [
+            "/csp-reports",
+            "https://r.example.com/csp?x=1",
+            "http://localhost:3000/r",
+        ] {
+            let _ = base().report_uri(uri).build().unwrap();
+        }
+        for (name, url) in [
+            ("Csp", "https://r.example.com/"),
+            ("csp endpoint", "https://r.example.com/"),
+            ("csp", "/relative"),
+            ("csp", "http://r.example.com/"),
+            ("csp", "https://r.example.com/\"x"),
+            ("csp", "https://r.example.com/a\\b"),
+        ] {
+            assert!(base().report_to(name, url).build().is_err(), "{name} {url}");
+        }
+        let _ = base()
+            .report_to("csp-endpoint", "http://127.0.0.1:8080/r")
+            .build()
+            .unwrap();
+        let _ = base()
+            .report_to("csp", "https://r.example.com/r")
+            .build()
+            .unwrap();
+    }
+    #[test]
+    fn no_list_is_an_error() {
+        let e = Policy::builder().report_uri("/r").build().unwrap_err();
+        assert_eq!(e.problems()[0].kind(), &ProblemKind::NoList);
+    }
+    #[test]
+    fn header_values() {
+        let p = Policy::builder()
+            .enforce(ConnectSrc::builder().self_origin())
+            .report_only(ConnectSrc::none())
+            .report_uri("/r")
+            .build()
+            .unwrap();
+        assert_eq!(
+            p.enforced_header().unwrap(),
+            "connect-src 'self'; report-uri /r"
+        );
+        assert_eq!(
+            p.report_only_header().unwrap(),
+            "connect-src 'none'; report-uri /r"
+        );
+        assert!(p.reporting_endpoints_header().is_none());
+    }
+}

@@ -1,0 +1,128 @@
+//! Where a policy is deployed, and the per-source rules that decide what production refuses.
+
+use std::borrow::Cow;
+
+use crate::source::{is_loopback_host, Host, Source};
+
+/// Where the policy is deployed; decides which sources are too loose to ship.
+///
+/// The default is [`Production`](Environment::Production) in every build profile: a policy
+/// is strict unless you say otherwise, so a forgotten setting fails loudly at start-up
+/// instead of shipping `*`. Choose `Development` explicitly (for example from your own
+/// config or `cfg!(debug_assertions)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Environment {
+    /// Refuses `*`, the scheme-only sources `http:` `https:` `ws:` `wss:` `data:` `blob:`,
+    /// and plain `http://` / `ws://` hosts other than loopback. Dev-server sources are left
+    /// out.
+    #[default]
+    Production,
+    /// Allows everything the grammar allows and adds the [dev-server](PolicyBuilder::dev_server)
+    /// sources.
+    Development,
+}
+
+/// Why [`Environment::Production`] refuses a source: a stable code (the same one
+/// [`audit`](crate::audit) reports) and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) code: &'static str,
+    pub(crate) message: Cow<'static, str>,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<Cow<'static, str>>) -> Refusal {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every reason production refuses `source` (none for a source it accepts). Rules, each
+/// about one source: `*` and any `*` host; the scheme-sources `http:` `https:` `ws:` `wss:`
+/// `data:` `blob:`; `http://` and `ws://` hosts other than loopback.
+pub(crate) fn production_refusals(source: &Source) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    match source {
+        s if s.is_star() => out.push(Refusal::new(
+            "wildcard-star",
+            "`*` allows connections to any http(s) host (and ws/wss in browsers), so an injected script can send data anywhere; it still does not cover data: or blob:",
+        )),
+        Source::Scheme(scheme) => {
+            let why = match scheme.as_str() {
+                "http" | "https" => "allows connections to every host on the web",
+                "ws" | "wss" => "allows WebSocket connections to every host",
+                "data" | "blob" => "lets scripts fetch data:/blob: URLs they build themselves, a common exfiltration and filter-bypass path",
+                _ => return out,
+            };
+            out.push(Refusal::new("scheme-only", why));
+        }
+        Source::Host(h) => {
+            let loopback = match h.host() {
+                Host::Name(n) => is_loopback_host(n),
+                Host::Subdomains(n) => &**n == "localhost",
+                Host::Any => false,
+            };
+            if let Some(scheme) = h.scheme() {
+                let secure = match scheme.as_str() {
+                    "http" => Some("https"),
+                    "ws" => Some("wss"),
+                    _ => None,
+                };
+                if let (Some(secure), false) = (secure, loopback) {
+                    out.push(Refusal::new(
+                        "insecure-scheme",
+                        format!("{scheme}:// sends traffic in clear text, readable and changeable by anyone on the path; use {secure}://"),
+                    ));
+                }
+            }
+            if h.host() == &Host::Any {
+                out.push(Refusal::new(
+                    "wildcard-star",
+                    "a `*` host allows every host for this scheme and port",
+                ));
+            }
+        }
+        Source::SelfOrigin | Source::None => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(s: &str) -> Vec<&'static str> {
+        production_refusals(&s.parse().unwrap())
+            .into_iter()
+            .map(|r| r.code)
+            .collect()
+    }
+
+    #[test]
+    fn one_rule_per_source_shape() {
+        assert_eq!(codes("*"), ["wildcard-star"]);
+        assert_eq!(codes("https://*"), ["wildcard-star"]);
+        assert_eq!(codes("http://*"), ["insecure-scheme", "wildcard-star"]);
+        for s in ["http:", "https:", "ws:", "wss:", "data:", "blob:"] {
+            assert_eq!(codes(s), ["scheme-only"], "{s}");
+        }
+        assert!(codes("ftp:").is_empty());
+        assert_eq!(codes("http://a.com"), ["insecure-scheme"]);
+        assert_eq!(codes("ws://*.a.com"), ["insecure-scheme"]);
+        for s in [
+            "http://localhost:3000",
+            "ws://127.0.0.1",
+            "ws://*.localhost",
+            "https://a.com",
+            "wss://*.a.com",
+            "'self'",
+            "'none'",
+            "a.com",
+        ] {
+            assert!(codes(s).is_empty(), "{s}");
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Reading policy text: a `Content-Security-Policy` header value as CSP3 §2.2.1 ("parse a
+//! serialized CSP") reads it. A header value holds one or more policies separated by `,`; a
+//! policy holds directives separated by `;`; a directive's name is its first token, ASCII
+//! case-insensitive; a repeated directive is ignored. The layer's merge and the matcher's
+//! [`BrowserPolicy`](crate::matcher::BrowserPolicy) read text with the same tokenizer.
+//!
+//! ```
+//! use connect_src::policy::text::parse_header;
+//!
+//! let policies = parse_header("default-src 'self'; img-src *, connect-src 'none'");
+//! assert_eq!(policies.len(), 2);
+//! assert_eq!(policies[0].get("IMG-SRC"), Some("*"));
+//! assert_eq!(policies[1].get("connect-src"), Some("'none'"));
+//! assert_eq!(policies[0].effective_connect_src(), Some(("default-src", "'self'")));
+//! ```
+
+/// One directive as written: its name and its value (both trimmed, name case kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Directive<'a> {
+    /// The directive name as written (compare ASCII case-insensitively).
+    pub name: &'a str,
+    /// Everything after the name, trimmed; may be empty.
+    pub value: &'a str,
+}
+
+/// One parsed policy: its directives in order, duplicates removed (the first wins, §2.2.1
+/// step 2.4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedPolicy<'a> {
+    /// The directives, in order.
+    pub directives: Vec<Directive<'a>>,
+}
+
+impl<'a> ParsedPolicy<'a> {
+    /// The value of the directive with this name (ASCII case-insensitive), if present.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.directives
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+            .map(|d| d.value)
+    }
+
+    /// The source list that governs connections: `connect-src`, else `default-src`
+    /// (§6.8.3 fallback list « connect-src, default-src »). `None` when neither is present.
+    pub fn effective_connect_src(&self) -> Option<(&'a str, &'a str)> {
+        ["connect-src", "default-src"]
+            .into_iter()
+            .find_map(|n| self.get(n).map(|v| (n, v)))
+    }
+}
+
+/// ASCII whitespace (Infra): tab, line feed, form feed, carriage return, space.
+pub(crate) fn is_ascii_ws(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\u{c}' | '\r' | ' ')
+}
+
+/// The serialized policies of a header value: its `,`-separated parts, as written (CSP3
+/// §2.2.2 "parse a response's Content Security Policies" splits on commas).
+pub(crate) fn policies(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',')
+}
+
+/// The tokenizer every reader of policy text shares: §2.2.1 steps 2.1–2.3 for each
+/// `;`-separated token of one serialized policy, without step 2.4's de-duplication. Yields
+/// the token as written (trimmed of ASCII whitespace) and its directive; empty tokens are
+/// skipped.
+pub(crate) fn tokens(policy: &str) -> impl Iterator<Item = (&str, Directive<'_>)> {
+    policy.split(';').filter_map(|token| {
+        // step 2.1: strip leading and trailing ASCII whitespace; 2.2: skip empty tokens
+        let token = token.trim_matches(is_ascii_ws);
+        if token.is_empty() {
+            return None;
+        }
+        // step 2.3: the name is the code points up to the first ASCII whitespace
+        let (name, value) = match token.find(is_ascii_ws) {
+            Some(i) => (&token[..i], token[i..].trim_matches(is_ascii_ws)),
+            None => (token, ""),
+        };
+        Some((token, Directive { name, value }))
+    })
+}
+
+/// §2.2.1: parses one serialized policy (no `,` splitting).
+pub fn parse_policy(text: &str) -> ParsedPolicy<'_> {
+    let mut directives: Vec<Directive<'_>> = Vec::new();
+    for (_, d) in tokens(text) {
+        // step 2.4: a repeated directive is ignored
+        if !directives
+            .iter()
+            .any(|x| x.name.eq_ignore_ascii_case(d.name))
+        {
+            directives.push(d);
+        }
+    }
+    ParsedPolicy { directives }
+}
+
+/// Parses a whole header value: one policy per `,`-separated part (CSP3 §2.2.2); empty
+/// parts are skipped.
+pub fn parse_header(value: &str) -> Vec<ParsedPolicy<'_>> {
+    policies(value)
+        .map(parse_policy)
+        .filter(|p| !p.directives.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_rules() {
+        let p =
+            parse_policy("  Default-Src 'self' ;; connect-src a.com; connect-src b.com ;sandbox");
+        assert_eq!(p.directives.len(), 3);
+        assert_eq!(p.get("default-src"), Some("'self'"));
+        assert_eq!(p.get("CONNECT-SRC"), Some("a.com"), "first duplicate wins");
+        assert_eq!(p.get("sandbox"), Some(""));
+        assert_eq!(p.effective_connect_src(), Some(("connect-src", "a.com")));
+        let p = parse_policy("default-src https:");
+        assert_eq!(p.effective_connect_src(), Some(("default-src", "https:")));
+        assert_eq!(parse_policy("img-src *").effective_connect_src(), None);
+        assert!(parse_header(" , ;, ").is_empty());
+    }
+
+    #[test]
+    fn tokens_keep_the_text_and_every_duplicate() {
+        let t: Vec<_> = tokens(" connect-src\ta ;; CONNECT-SRC b ;sandbox").collect();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[0].0, "connect-src\ta");
+        assert_eq!(
+            t[0].1,
+            Directive {
+                name: "connect-src",
+                value: "a"
+            }
+        );
+        assert_eq!(t[1].1.name, "CONNECT-SRC");
+        assert_eq!(
+            t[2],
+            (
+                "sandbox",
+                Directive {
+                    name: "sandbox",
+                    value: ""
+                }
+            )
+        );
+    }
+}
