@@ -4,8 +4,8 @@
 //! inner service runs (another task, another thread, behind a buffer): an outer layer marks
 //! the request it passes on ([`OuterLayer`]); a layer that sees that mark knows an outer one
 //! waits for its response, and marks that response [`Applied`] after setting its headers; an
-//! outer layer leaves an applied response alone. [`HeaderMode::Append`] layers neither mark
-//! requests nor skip responses: they always add their header, which can only narrow.
+//! outer layer leaves an applied response alone. [`HeaderMode::Append`] layers never skip a
+//! response: they always add their header, which can only narrow.
 
 use std::fmt;
 use std::future::Future;
@@ -25,14 +25,10 @@ use super::HeaderMode;
 pub(super) struct OuterLayer;
 
 impl OuterLayer {
-    /// Marks `req` for the layers inside this one (unless this layer only appends), and
-    /// says whether a layer outside this one marked it already.
-    pub(super) fn mark<B>(req: &mut Request<B>, mode: HeaderMode) -> bool {
-        let nested = req.extensions().get::<OuterLayer>().is_some();
-        if !nested && mode != HeaderMode::Append {
-            req.extensions_mut().insert(OuterLayer);
-        }
-        nested
+    /// Marks `req` for the layers inside this one, and says whether a layer outside this
+    /// one marked it already (one map operation: the insert returns the earlier mark).
+    pub(super) fn mark<B>(req: &mut Request<B>) -> bool {
+        req.extensions_mut().insert(OuterLayer).is_some()
     }
 }
 

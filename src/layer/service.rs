@@ -60,7 +60,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let nested = OuterLayer::mark(&mut req, self.mode);
+        let nested = OuterLayer::mark(&mut req);
         ResponseFuture {
             future: self.inner.call(req),
             compiled: self.compiled.load().clone(),

@@ -8,16 +8,17 @@ use super::error::{PolicyError, Problem, ProblemKind};
 use super::list::{ConnectSrc, ConnectSrcBuilder};
 use crate::source::{is_loopback_host, Source};
 
-/// The whole policy: what is enforced, what is only reported, and where reports go. Its
-/// header values are serialized once, here, and never fail at request time.
+/// The whole policy: what is enforced, what is only reported, and where reports go. Every
+/// header text it produces is checked to be a valid header value when it is built, so a
+/// layer serving it never fails at request time.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Policy {
-    pub(crate) enforced: Option<ConnectSrc>,
-    pub(crate) report_only: Option<ConnectSrc>,
-    pub(crate) report_uri: Option<String>,
-    pub(crate) report_to: Option<(String, String)>,
-    pub(crate) environment: Environment,
+    enforced: Option<ConnectSrc>,
+    report_only: Option<ConnectSrc>,
+    report_uri: Option<String>,
+    report_to: Option<(String, String)>,
+    environment: Environment,
 }
 
 impl Policy {

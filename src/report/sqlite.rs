@@ -338,9 +338,9 @@ impl SqliteSink {
 
     /// Deletes the violations received before `t` and recounts the groups from the rest,
     /// in one transaction; returns how many were deleted. It runs on the writer between
-    /// commits, so reports keep their order around it; while the groups are recounted
-    /// (about a second per million remaining rows here) new reports wait in the queue, and
-    /// past its bound get 503.
+    /// commits, so reports keep their order around it; while the groups are recounted (the
+    /// time grows with the remaining rows; README, Performance) new reports wait in the
+    /// queue, and past its bound get 503.
     pub async fn prune_before(&self, t: SystemTime) -> Result<u64, SinkError> {
         let (ack, done) = tokio::sync::oneshot::channel();
         // Waits for room: maintenance may queue behind reports, never be refused for them.
