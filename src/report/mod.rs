@@ -19,6 +19,8 @@ mod parse;
 #[cfg(feature = "collector")]
 mod sink;
 #[cfg(feature = "sqlite")]
+mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod suggest;
 #[cfg(feature = "collector")]
