@@ -45,6 +45,7 @@ use axum::Router;
 
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
 use super::filter::NoiseFilter;
+use super::meter;
 use super::parse::{parse_reports_with_user_agent, NormalizeOptions, ParseError};
 use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
 use super::summary::Summary;
@@ -464,6 +465,7 @@ impl Collector {
                 .into_response(),
             None => {
                 self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                meter::rejected(ReportRejection::OriginNotAllowed.status());
                 ReportRejection::OriginNotAllowed.into_response()
             }
         }
@@ -475,6 +477,7 @@ impl Collector {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(rejection) => {
                 self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                meter::rejected(rejection.status());
                 if let ReportRejection::SinkUnavailable(e) = &rejection {
                     tracing::warn!(target: "connect_src::report", error = %e, "report sink unavailable");
                 }
@@ -532,6 +535,7 @@ impl Collector {
             .fetch_add(parsed.other_types, Ordering::Relaxed);
         c.dropped.fetch_add(parsed.dropped, Ordering::Relaxed);
         let total = parsed.violations.len();
+        meter::received(total as u64);
         let kept: Vec<_> = parsed
             .violations
             .into_iter()
@@ -540,6 +544,7 @@ impl Collector {
         let noise = (total - kept.len()) as u64;
         if noise > 0 {
             c.filtered.fetch_add(noise, Ordering::Relaxed);
+            meter::filtered(noise);
             inner.sink.record_filtered(noise);
         }
         if kept.is_empty() {
@@ -552,6 +557,7 @@ impl Collector {
             .await
             .map_err(ReportRejection::SinkUnavailable)?;
         c.accepted.fetch_add(n, Ordering::Relaxed);
+        meter::stored(n);
         Ok(())
     }
 }

@@ -15,6 +15,8 @@ mod dashboard;
 #[cfg(feature = "collector")]
 mod filter;
 #[cfg(feature = "collector")]
+mod meter;
+#[cfg(feature = "collector")]
 mod parse;
 #[cfg(feature = "collector")]
 mod sink;

@@ -41,10 +41,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::meter;
 use super::parse::Violation;
 use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
 use super::sql::{
@@ -394,7 +395,9 @@ fn writer(mut conn: Connection, jobs: Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
         let result = commit(&mut conn, &pending).map_err(|e| SinkError::Failed(e.to_string()));
+        meter::commit("sqlite", started, rows, result.is_ok());
         for job in pending.drain(..) {
             if let Job::Batch(_, ack) = job {
                 let _ = ack.send(result.clone());
