@@ -8,6 +8,7 @@
 //! | `connect_src_reports_stored_total` | counter | | violations the sink acknowledged (answered 204) |
 //! | `connect_src_reports_filtered_total` | counter | | violations dropped as noise |
 //! | `connect_src_requests_rejected_total` | counter | `status` | report requests refused, by HTTP status |
+//! | `connect_src_sink_queue_depth` | gauge | `sink` | batches waiting for the PostgreSQL sink's writers |
 //! | `connect_src_sink_commit_seconds` | histogram | `sink` | time of one group commit |
 //! | `connect_src_sink_commits_total` | counter | `sink`, `result` | group commits, `ok` or `error` |
 //! | `connect_src_sink_commit_rows` | histogram | `sink` | violations per group commit |
@@ -35,8 +36,14 @@ pub(crate) fn rejected(status: axum::http::StatusCode) {
         .increment(1);
 }
 
+/// Batches waiting for a sink's writer.
+#[cfg(feature = "postgres")]
+pub(crate) fn queue_depth(sink: &'static str, batches: usize) {
+    metrics::gauge!("connect_src_sink_queue_depth", "sink" => sink).set(batches as f64);
+}
+
 /// One group commit, started at `started`, of `rows` violations.
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn commit(sink: &'static str, started: std::time::Instant, rows: usize, ok: bool) {
     metrics::histogram!("connect_src_sink_commit_seconds", "sink" => sink)
         .record(started.elapsed().as_secs_f64());

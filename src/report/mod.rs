@@ -18,9 +18,11 @@ mod filter;
 mod meter;
 #[cfg(feature = "collector")]
 mod parse;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "collector")]
 mod sink;
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -37,6 +39,8 @@ pub use parse::{
     parse_reports, parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError,
     Parsed, ReportFormat, Violation,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOpenError, PostgresSink, PostgresSinkBuilder};
 #[cfg(feature = "collector")]
 pub use sink::{BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink};
 #[cfg(feature = "sqlite")]

@@ -120,7 +120,7 @@ impl<'a> Commit<'a> {
     }
 
     /// How many violations.
-    #[allow(dead_code)] // the PostgreSQL sink's
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn len(&self) -> usize {
         self.violations.len()
     }
