@@ -56,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for c in 0..conns {
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
-            let (mut client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
             tokio::spawn(conn);
             let insert = client.prepare(INSERT).await?;
             let upsert = client.prepare(UPSERT).await?;
@@ -74,45 +74,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let text = |s: &str| vec![s.to_owned(); batch];
                 let none: Vec<Option<String>> = vec![None; batch];
                 let some = |s: &str| vec![Some(s.to_owned()); batch];
-                let tx = client.transaction().await?;
-                tx.execute(
-                    &insert,
-                    &[
-                        &times,
-                        &text("https://app.example/page"),
-                        &text("/page"),
-                        &blocked,
-                        &ids,
-                        &text("connect-src"),
-                        &some("connect-src"),
-                        &text("enforce"),
-                        &vec![Some(200i64); batch],
-                        &none,
-                        &vec![None::<i64>; batch],
-                        &vec![None::<i64>; batch],
-                        &some(""),
-                        &some(""),
-                        &none,
-                        &some("connect-src 'self'; report-uri /csp-reports"),
-                        &text("csp-report"),
-                    ],
-                )
-                .await?;
-                tx.execute(
-                    &upsert,
-                    &[
-                        &text("connect-src"),
-                        &ids,
-                        &text("/page"),
-                        &text("enforce"),
-                        &vec![1i64; batch],
-                        &times,
-                        &times,
-                        &blocked,
-                    ],
-                )
-                .await?;
-                tx.commit().await?;
+                // Pipelined as the sink does it: BEGIN, the two statements, COMMIT.
+                let (c, i, u) = (&client, &insert, &upsert);
+                let blocked_text = text("https://app.example/page");
+                let (path, dir, disp, fmt) = (
+                    text("/page"),
+                    text("connect-src"),
+                    text("enforce"),
+                    text("csp-report"),
+                );
+                let (violated, status, lines) = (
+                    some("connect-src"),
+                    vec![Some(200i64); batch],
+                    vec![None::<i64>; batch],
+                );
+                let (empty, policy, ones) = (
+                    some(""),
+                    some("connect-src 'self'; report-uri /csp-reports"),
+                    vec![1i64; batch],
+                );
+                let row_params: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
+                    &times,
+                    &blocked_text,
+                    &path,
+                    &blocked,
+                    &ids,
+                    &dir,
+                    &violated,
+                    &disp,
+                    &status,
+                    &none,
+                    &lines,
+                    &lines,
+                    &empty,
+                    &empty,
+                    &none,
+                    &policy,
+                    &fmt,
+                ];
+                let group_params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
+                    [&dir, &ids, &path, &disp, &ones, &times, &times, &blocked];
+                tokio::try_join!(
+                    c.batch_execute("BEGIN"),
+                    c.execute(i, &row_params),
+                    c.execute(u, &group_params),
+                    c.batch_execute("COMMIT"),
+                )?;
                 rows += batch as u64;
                 commits += 1;
             }

@@ -600,6 +600,40 @@ async fn prune_deletes_old_rows_and_recounts_groups() {
     assert_eq!(summary(&sink).await.groups[0].count, 2);
 }
 
+/// A statement failing inside the commit rolls back the whole batch (rows and groups) and
+/// the report is answered 503; the connection is replaced and the next report is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_stores_nothing_and_answers_503() {
+    let Some(pg) = Pg::start("rollback") else {
+        return;
+    };
+    let sink = PostgresSink::open(&pg.url()).unwrap();
+    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    // The groups upsert fails for this origin only, after the rows were inserted.
+    pg.client()
+        .await
+        .batch_execute(
+            "ALTER TABLE groups ADD CONSTRAINT no_poison
+             CHECK (blocked_origin <> 'https://poison.example')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        post(&app, report("poison.example", "report")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(stored_urls(&pg).await.is_empty(), "rows rolled back too");
+    assert_eq!(
+        post(&app, report("fine.example", "report")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        stored_urls(&pg).await,
+        HashSet::from(["https://fine.example/x".to_owned()])
+    );
+    assert_eq!(summary(&sink).await.total, 1);
+}
+
 /// PostgreSQL goes away under load: the collector answers 503 (never 204 for a report it
 /// did not store), then accepts again by itself once the server is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,9 +11,9 @@
 //!   deadlock each other; a deadlock or serialization failure reported by the server is
 //!   retried (the transaction was rolled back whole).
 //! - **Group commit, bounded queue.** Batches wait in a bounded queue; each writer takes
-//!   what is waiting (up to 1,024 violations) into one transaction of four statements
-//!   whatever its size (`unnest` of arrays). A full queue answers [`SinkError::Full`]:
-//!   the collector answers 503 and clients retry.
+//!   what is waiting (up to 1,024 violations) into one transaction of the same few
+//!   statements whatever its size (`unnest` of arrays), pipelined: one round trip. A full
+//!   queue answers [`SinkError::Full`]: the collector answers 503 and clients retry.
 //! - **Losing the database is survivable.** When PostgreSQL goes away, commits fail and the
 //!   collector answers 503 (never 204 for a report it did not store); the broken
 //!   connection is dropped from the pool and new ones are made on demand, so the sink
@@ -26,7 +26,7 @@
 //!
 //! let sink = PostgresSink::builder()
 //!     .queue(256)  // batches waiting for a writer, then 503
-//!     .writers(2)  // transactions in flight (connections used for writing)
+//!     .writers(1)  // transactions in flight (the default; README, Performance)
 //!     .open("postgres://reports@127.0.0.1:5432/reports")?;
 //! let collector = Collector::builder().store(sink.clone()).build();
 //! assert_eq!(sink.summary(10)?.total, 0);
@@ -50,6 +50,7 @@
 //! `violations` (rows deleted by hand stay counted until [`PostgresSink::prune_before`]
 //! recounts).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -225,8 +226,11 @@ impl PostgresSinkBuilder {
         self
     }
 
-    /// Transactions in flight at once, each on its own connection, at least 1; default 2.
-    /// The pool holds one more connection for reads (summary, prune).
+    /// Transactions in flight at once, each on its own connection, at least 1; default 1.
+    /// One writer makes the biggest group commits (everything that arrived during the
+    /// previous commit), which costs PostgreSQL the least CPU per report; more writers
+    /// overlap commits when the server's commit latency, not its CPU, is the limit. The
+    /// pool holds one more connection for reads (summary, prune).
     pub fn writers(mut self, writers: usize) -> Self {
         self.writers = writers.max(1);
         self
@@ -502,122 +506,150 @@ async fn store(shared: &Db, commit: &Commit<'_>) -> Result<(), SinkError> {
     }
 }
 
-/// PostgreSQL refuses NUL in text; a report may carry one (`\u0000` in its JSON).
-fn text(s: &str) -> String {
-    s.replace('\0', "\u{FFFD}")
+/// PostgreSQL refuses NUL in text; a report may carry one (`\u0000` in its JSON). Copies
+/// only such values.
+fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
-fn opt_text(s: Option<&str>) -> Option<String> {
+fn opt_text(s: Option<&str>) -> Option<Cow<'_, str>> {
     s.map(text)
 }
 
-/// One transaction: the rows, then the groups, then the noise count; rolled back whole
-/// if any statement fails (dropping an uncommitted transaction rolls it back).
+/// One transaction: the rows, then the groups, then the noise count. The statements are
+/// pipelined (sent together, in order, then the answers read), so a commit costs one round
+/// trip to the server, not five. Any failing statement fails the whole: the server rolls
+/// the transaction back, the error is returned, and the caller drops the connection.
 async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_postgres::Error> {
     let insert_rows = conn.prepare_cached(INSERT_VIOLATIONS).await?;
     let upsert_groups = conn.prepare_cached(UPSERT_GROUPS).await?;
-    let tx = conn.transaction().await?;
-    if commit.len() > 0 {
-        let n = commit.len();
-        let mut c = Columns::with_capacity(n);
-        for r in commit.rows() {
-            c.received_at.push(r.received_at);
-            c.document_url.push(text(r.document_url));
-            c.document_path.push(text(r.document_path));
-            c.blocked_url.push(text(r.blocked_url));
-            c.blocked_origin.push(text(r.blocked_origin));
-            c.directive.push(text(r.directive));
-            c.violated_directive.push(opt_text(r.violated_directive));
-            c.disposition.push(r.disposition);
-            c.status_code.push(r.status_code);
-            c.source_file.push(opt_text(r.source_file));
-            c.line.push(r.line);
-            c.col.push(r.col);
-            c.sample.push(opt_text(r.sample));
-            c.referrer.push(opt_text(r.referrer));
-            c.user_agent.push(opt_text(r.user_agent));
-            c.original_policy.push(opt_text(r.original_policy));
-            c.format.push(r.format);
-        }
-        tx.execute(
-            &insert_rows,
-            &[
-                &c.received_at,
-                &c.document_url,
-                &c.document_path,
-                &c.blocked_url,
-                &c.blocked_origin,
-                &c.directive,
-                &c.violated_directive,
-                &c.disposition,
-                &c.status_code,
-                &c.source_file,
-                &c.line,
-                &c.col,
-                &c.sample,
-                &c.referrer,
-                &c.user_agent,
-                &c.original_policy,
-                &c.format,
-            ],
-        )
-        .await?;
-        let mut g = GroupColumns::default();
-        for row in commit.groups() {
-            g.directive.push(text(row.directive));
-            g.blocked_origin.push(text(row.blocked_origin));
-            g.document_path.push(text(row.document_path));
-            g.disposition.push(row.disposition);
-            g.count.push(row.count);
-            g.first_seen.push(row.first_seen);
-            g.last_seen.push(row.last_seen);
-            g.sample.push(text(row.sample));
-        }
-        tx.execute(
-            &upsert_groups,
-            &[
-                &g.directive,
-                &g.blocked_origin,
-                &g.document_path,
-                &g.disposition,
-                &g.count,
-                &g.first_seen,
-                &g.last_seen,
-                &g.sample,
-            ],
-        )
-        .await?;
+    let add_filtered = conn.prepare_cached(ADD_FILTERED).await?;
+    let client: &tokio_postgres::Client = conn;
+    let n = commit.len();
+    let mut c = Columns::with_capacity(n);
+    for r in commit.rows() {
+        c.received_at.push(r.received_at);
+        c.document_url.push(text(r.document_url));
+        c.document_path.push(text(r.document_path));
+        c.blocked_url.push(text(r.blocked_url));
+        c.blocked_origin.push(text(r.blocked_origin));
+        c.directive.push(text(r.directive));
+        c.violated_directive.push(opt_text(r.violated_directive));
+        c.disposition.push(r.disposition);
+        c.status_code.push(r.status_code);
+        c.source_file.push(opt_text(r.source_file));
+        c.line.push(r.line);
+        c.col.push(r.col);
+        c.sample.push(opt_text(r.sample));
+        c.referrer.push(opt_text(r.referrer));
+        c.user_agent.push(opt_text(r.user_agent));
+        c.original_policy.push(opt_text(r.original_policy));
+        c.format.push(r.format);
     }
-    if commit.filtered() > 0 {
-        tx.execute(ADD_FILTERED, &[&commit.filtered()]).await?;
+    let mut g = GroupColumns::default();
+    for row in commit.groups() {
+        g.directive.push(text(row.directive));
+        g.blocked_origin.push(text(row.blocked_origin));
+        g.document_path.push(text(row.document_path));
+        g.disposition.push(row.disposition);
+        g.count.push(row.count);
+        g.first_seen.push(row.first_seen);
+        g.last_seen.push(row.last_seen);
+        g.sample.push(text(row.sample));
     }
-    tx.commit().await
+    let filtered = commit.filtered();
+    // Each request goes out when its future is first polled; try_join! polls them in this
+    // order, so the server sees BEGIN, the statements, COMMIT.
+    let begin = client.batch_execute("BEGIN");
+    let rows = async {
+        if n == 0 {
+            return Ok(0);
+        }
+        client
+            .execute(
+                &insert_rows,
+                &[
+                    &c.received_at,
+                    &c.document_url,
+                    &c.document_path,
+                    &c.blocked_url,
+                    &c.blocked_origin,
+                    &c.directive,
+                    &c.violated_directive,
+                    &c.disposition,
+                    &c.status_code,
+                    &c.source_file,
+                    &c.line,
+                    &c.col,
+                    &c.sample,
+                    &c.referrer,
+                    &c.user_agent,
+                    &c.original_policy,
+                    &c.format,
+                ],
+            )
+            .await
+    };
+    let groups = async {
+        if n == 0 {
+            return Ok(0);
+        }
+        client
+            .execute(
+                &upsert_groups,
+                &[
+                    &g.directive,
+                    &g.blocked_origin,
+                    &g.document_path,
+                    &g.disposition,
+                    &g.count,
+                    &g.first_seen,
+                    &g.last_seen,
+                    &g.sample,
+                ],
+            )
+            .await
+    };
+    let noise = async {
+        if filtered == 0 {
+            return Ok(0);
+        }
+        client.execute(&add_filtered, &[&filtered]).await
+    };
+    // A COMMIT after a failed statement answers ROLLBACK without an error; the failed
+    // statement's own error is what try_join! returns then.
+    let end = client.batch_execute("COMMIT");
+    tokio::try_join!(begin, rows, groups, noise, end).map(drop)
 }
 
 /// One array per `violations` column, for `unnest`.
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     received_at: Vec<i64>,
-    document_url: Vec<String>,
-    document_path: Vec<String>,
-    blocked_url: Vec<String>,
-    blocked_origin: Vec<String>,
-    directive: Vec<String>,
-    violated_directive: Vec<Option<String>>,
+    document_url: Vec<Cow<'a, str>>,
+    document_path: Vec<Cow<'a, str>>,
+    blocked_url: Vec<Cow<'a, str>>,
+    blocked_origin: Vec<Cow<'a, str>>,
+    directive: Vec<Cow<'a, str>>,
+    violated_directive: Vec<Option<Cow<'a, str>>>,
     disposition: Vec<&'static str>,
     status_code: Vec<Option<i64>>,
-    source_file: Vec<Option<String>>,
+    source_file: Vec<Option<Cow<'a, str>>>,
     line: Vec<Option<i64>>,
     col: Vec<Option<i64>>,
-    sample: Vec<Option<String>>,
-    referrer: Vec<Option<String>>,
-    user_agent: Vec<Option<String>>,
-    original_policy: Vec<Option<String>>,
+    sample: Vec<Option<Cow<'a, str>>>,
+    referrer: Vec<Option<Cow<'a, str>>>,
+    user_agent: Vec<Option<Cow<'a, str>>>,
+    original_policy: Vec<Option<Cow<'a, str>>>,
     format: Vec<&'static str>,
 }
 
-impl Columns {
-    fn with_capacity(n: usize) -> Columns {
+impl Columns<'_> {
+    fn with_capacity(n: usize) -> Self {
         Columns {
             received_at: Vec::with_capacity(n),
             document_url: Vec::with_capacity(n),
@@ -642,15 +674,15 @@ impl Columns {
 
 /// One array per `groups` column, for `unnest`.
 #[derive(Default)]
-struct GroupColumns {
-    directive: Vec<String>,
-    blocked_origin: Vec<String>,
-    document_path: Vec<String>,
+struct GroupColumns<'a> {
+    directive: Vec<Cow<'a, str>>,
+    blocked_origin: Vec<Cow<'a, str>>,
+    document_path: Vec<Cow<'a, str>>,
     disposition: Vec<&'static str>,
     count: Vec<i64>,
     first_seen: Vec<i64>,
     last_seen: Vec<i64>,
-    sample: Vec<String>,
+    sample: Vec<Cow<'a, str>>,
 }
 
 /// PostgreSQL sink and store. Cheap to clone; every clone shares the writers and the pool.
@@ -680,12 +712,12 @@ impl PostgresSink {
     pub fn builder() -> PostgresSinkBuilder {
         PostgresSinkBuilder {
             queue: 256,
-            writers: 2,
+            writers: 1,
             timeout: Duration::from_secs(10),
         }
     }
 
-    /// Connects with the default options (a queue of 256 batches, 2 writers, 10 s timeout).
+    /// Connects with the default options (a queue of 256 batches, 1 writer, 10 s timeout).
     pub fn open(url: &str) -> Result<PostgresSink, PostgresOpenError> {
         PostgresSink::builder().open(url)
     }
