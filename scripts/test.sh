@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"; .ci/run calls it too).
-# Installs what the real-browser suite needs when missing, then runs every test.
+# Installs what the real-browser suite and the PostgreSQL tests need when missing, then runs
+# every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,8 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
+# tests/postgres.rs starts throw-away clusters with Debian's PostgreSQL server binaries.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   sudo_=""
