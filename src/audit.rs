@@ -92,6 +92,95 @@ impl fmt::Display for Finding {
     }
 }
 
+/// Directive names, which never make sense as a source: one standing in a source list
+/// almost always means a missing `;` before it.
+const DIRECTIVE_NAMES: &[&str] = &[
+    "base-uri",
+    "child-src",
+    "connect-src",
+    "default-src",
+    "fenced-frame-src",
+    "font-src",
+    "form-action",
+    "frame-ancestors",
+    "frame-src",
+    "img-src",
+    "manifest-src",
+    "media-src",
+    "object-src",
+    "report-to",
+    "report-uri",
+    "require-trusted-types-for",
+    "sandbox",
+    "script-src",
+    "script-src-attr",
+    "script-src-elem",
+    "style-src",
+    "style-src-attr",
+    "style-src-elem",
+    "trusted-types",
+    "upgrade-insecure-requests",
+    "webrtc",
+    "worker-src",
+];
+
+/// Audits a `connect-src` value as written (policy text, not typed sources): the findings
+/// only text can have, then [`audit`] of the sources it holds.
+///
+/// - `directive-name` (warning): a source that is a directive name (`'self' connect-src
+///   https://x` almost always means a missing `;`).
+/// - `non-ascii` (high): a source with a non-ASCII character; every browser ignores the
+///   whole directive then (CSP3 §2.2.1), so the message gives the punycode form to write.
+///
+/// ```
+/// use connect_src::audit::audit_text;
+///
+/// let f = audit_text("'self' https://bücher.example");
+/// assert_eq!(f[0].code, "non-ascii");
+/// assert!(f[0].message.contains("https://xn--bcher-kva.example"));
+/// assert_eq!(audit_text("'self' connect-src https://x.example")[0].code, "directive-name");
+/// ```
+pub fn audit_text(value: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut sources = Vec::new();
+    for token in value.split_ascii_whitespace() {
+        let parsed = token.parse::<Source>();
+        if DIRECTIVE_NAMES
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(token))
+        {
+            out.push(Finding {
+                severity: Severity::Warning,
+                code: "directive-name",
+                source: Some(token.to_owned()),
+                message: format!(
+                    "`{token}` is a directive name, not a source: a `;` is probably missing before it"
+                ),
+            });
+        } else if !token.is_ascii() {
+            let fix = match &parsed {
+                Ok(s) => format!("; write {s}"),
+                Err(_) => String::new(),
+            };
+            out.push(Finding {
+                severity: Severity::High,
+                code: "non-ascii",
+                source: Some(token.to_owned()),
+                message: format!(
+                    "browsers ignore a whole directive that holds a non-ASCII character, so this list would restrict nothing{fix}"
+                ),
+            });
+        }
+        if let Ok(s) = parsed {
+            if !sources.contains(&s) {
+                sources.push(s);
+            }
+        }
+    }
+    out.extend(audit(&sources));
+    out
+}
+
 /// The findings for every list of a policy (enforced first, then report-only).
 pub fn audit_policy(policy: &Policy) -> Vec<Finding> {
     [policy.enforced(), policy.report_only()]

@@ -187,8 +187,7 @@ fn audit_cmd(text: &str, env: Env) -> ExitCode {
             })
         );
     }
-    let sources: Vec<_> = parsed.lists().iter().flatten().flatten().cloned().collect();
-    for f in audit::audit(&sources) {
+    for f in audit::audit_text(text) {
         println!(
             "{}",
             line(&FindingLine {
