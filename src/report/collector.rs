@@ -31,17 +31,20 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    ORIGIN, REFERRER_POLICY, RETRY_AFTER, USER_AGENT, VARY, X_CONTENT_TYPE_OPTIONS,
+    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
+    CONTENT_TYPE, EXPECT, ORIGIN, REFERRER_POLICY, RETRY_AFTER, USER_AGENT, VARY,
+    X_CONTENT_TYPE_OPTIONS,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use http_body_util::BodyExt;
 
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
 use super::filter::NoiseFilter;
@@ -155,6 +158,8 @@ enum Origins {
 struct Settings {
     path: String,
     body_limit: usize,
+    drain_limit: u64,
+    drain_time: Duration,
     origins: Origins,
     filter: NoiseFilter,
     normalize: NormalizeOptions,
@@ -166,6 +171,8 @@ impl Default for Settings {
         Settings {
             path: "/csp-reports".into(),
             body_limit: 64 * 1024,
+            drain_limit: 1024 * 1024,
+            drain_time: Duration::from_secs(5),
             origins: Origins::Any,
             filter: NoiseFilter::default(),
             normalize: NormalizeOptions::default(),
@@ -241,10 +248,32 @@ impl CollectorBuilder {
         self
     }
 
-    /// Largest accepted body (default 64 KiB). Bigger bodies get 413 without being read
-    /// past the limit.
+    /// Largest accepted body, in bytes (default 64 KiB). Bigger bodies get 413; no more
+    /// than this is ever buffered.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.settings.body_limit = bytes;
+        self
+    }
+
+    /// Most bytes of an oversize body read and thrown away after the body limit, before the
+    /// 413 is sent (default 1 MiB; 0 turns draining off).
+    ///
+    /// A client writes its whole body before it reads the answer. If the server answered
+    /// and closed while the body was still arriving, the kernel would reset the connection
+    /// and the client would see a broken pipe, not the 413. So the rest of an oversize body
+    /// is read and discarded (never buffered) up to this many bytes and
+    /// [`drain_time`](Self::drain_time); past either bound, or when `Content-Length`
+    /// already says the body is bigger than `body_limit + drain_limit`, the 413 is sent at
+    /// once with `Connection: close`.
+    pub fn drain_limit(mut self, bytes: u64) -> Self {
+        self.settings.drain_limit = bytes;
+        self
+    }
+
+    /// Longest time spent draining an oversize body (default 5 seconds); see
+    /// [`drain_limit`](Self::drain_limit).
+    pub fn drain_time(mut self, time: Duration) -> Self {
+        self.settings.drain_time = time;
         self
     }
 
@@ -323,6 +352,91 @@ async fn summary(store: Arc<dyn ReportStore>, limit: usize) -> Result<Summary, R
     }
 }
 
+/// How reading a body ended.
+enum ReadBody {
+    /// The whole body, within the limit.
+    Complete(Bytes),
+    /// Over the limit; `drained` when the rest was read (and thrown away) to its end.
+    TooLarge { drained: bool },
+    /// The client went away, or the body was malformed on the wire.
+    Failed,
+}
+
+/// Whether an error is a length limit's, ours or an outer layer's (tower-http's
+/// `RequestBodyLimit`), possibly nested a few errors deep.
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Reads a body, keeping at most `body_limit` bytes: a lying or absent Content-Length
+/// cannot make it buffer more. Past the limit, the rest is drained, never kept.
+async fn read_body(mut body: Body, settings: &Settings) -> ReadBody {
+    let limit = settings.body_limit;
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue; // trailers
+                };
+                if len + data.len() > limit {
+                    let past = (len + data.len() - limit) as u64;
+                    drop(chunks);
+                    let drained = drain(body, settings, past).await;
+                    return ReadBody::TooLarge { drained };
+                }
+                len += data.len();
+                chunks.push(data);
+            }
+            Some(Err(e)) if is_length_limit(&e) => return ReadBody::TooLarge { drained: false },
+            Some(Err(_)) => return ReadBody::Failed,
+        }
+    }
+    ReadBody::Complete(match chunks.len() {
+        1 => chunks.pop().unwrap_or_default(),
+        _ => chunks.concat().into(),
+    })
+}
+
+/// Reads the rest of an oversize body and throws it away, up to `drain_limit` bytes
+/// (counting the `already` read past the body limit) and `drain_time`. True when the body
+/// was read to its end: the client was told 413 after it finished sending, so it reads
+/// the answer, and the connection can be kept.
+async fn drain(mut body: Body, settings: &Settings, already: u64) -> bool {
+    if already > settings.drain_limit {
+        return false;
+    }
+    let mut past = already;
+    let to_end = async {
+        loop {
+            match body.frame().await {
+                None => return true,
+                Some(Ok(frame)) => {
+                    if let Some(d) = frame.data_ref() {
+                        past += d.len() as u64;
+                        if past > settings.drain_limit {
+                            return false;
+                        }
+                    }
+                }
+                Some(Err(_)) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(settings.drain_time, to_end)
+        .await
+        .unwrap_or(false)
+}
+
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let ct = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     Some(ct.split(';').next()?.trim().to_ascii_lowercase())
@@ -357,9 +471,9 @@ impl Collector {
         let opt_c = self.clone();
         Router::new().route(
             &self.inner.settings.path,
-            post(move |headers: HeaderMap, body: Body| {
+            post(move |version: Version, headers: HeaderMap, body: Body| {
                 let c = post_c.clone();
-                async move { c.receive(headers, body).await }
+                async move { c.receive(version, headers, body).await }
             })
             .options(move |headers: HeaderMap| {
                 let c = opt_c.clone();
@@ -469,9 +583,10 @@ impl Collector {
         }
     }
 
-    async fn receive(&self, headers: HeaderMap, body: Body) -> Response {
+    async fn receive(&self, version: Version, headers: HeaderMap, body: Body) -> Response {
         let origin = self.allowed_origin(&headers);
-        let mut res = match self.accept(&headers, body).await {
+        let (result, close) = self.handle(&headers, body).await;
+        let mut res = match result {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(rejection) => {
                 self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
@@ -486,46 +601,61 @@ impl Collector {
             res.headers_mut()
                 .insert(VARY, HeaderValue::from_static("Origin"));
         }
+        // HTTP/1 only: HTTP/2 has no such header (a stream ends on its own).
+        if close && version < Version::HTTP_2 {
+            res.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         res
     }
 
     /// Checks, reads, parses, filters and stores one request's reports.
     pub async fn accept(&self, headers: &HeaderMap, body: Body) -> Result<(), ReportRejection> {
+        self.handle(headers, body).await.0
+    }
+
+    /// [`accept`](Self::accept), and whether the connection must close because part of an
+    /// oversize body was left unread.
+    async fn handle(&self, headers: &HeaderMap, body: Body) -> (Result<(), ReportRejection>, bool) {
         let inner = &self.inner;
+        let settings = &inner.settings;
+        let too_large = ReportRejection::PayloadTooLarge(settings.body_limit);
         match media_type(headers).as_deref() {
             Some("application/csp-report" | "application/reports+json" | "application/json") => {}
-            _ => return Err(ReportRejection::UnsupportedMediaType),
+            _ => return (Err(ReportRejection::UnsupportedMediaType), false),
         }
         let declared = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > inner.settings.body_limit as u64) {
-            return Err(ReportRejection::PayloadTooLarge(inner.settings.body_limit));
-        }
-        // Reads at most the limit: a lying or absent Content-Length cannot make us buffer more.
-        let bytes = axum::body::to_bytes(body, inner.settings.body_limit)
-            .await
-            .map_err(|e| {
-                // Ours, or one from an outer limit layer (tower-http's RequestBodyLimit),
-                // possibly nested a few errors deep.
-                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-                let mut too_big = false;
-                while let Some(c) = cause {
-                    if c.is::<http_body_util::LengthLimitError>() {
-                        too_big = true;
-                        break;
-                    }
-                    cause = c.source();
+        let limit = settings.body_limit as u64;
+        let bytes = match declared {
+            Some(n) if n > limit => {
+                // A client that asked to wait for 100 Continue has not sent its body: say
+                // no before it does. One whose body is past the drain bound cannot be
+                // drained: answer at once and close.
+                let waits = headers
+                    .get(EXPECT)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+                if waits || n - limit > settings.drain_limit {
+                    return (Err(too_large), true);
                 }
-                if too_big {
-                    ReportRejection::PayloadTooLarge(inner.settings.body_limit)
-                } else {
-                    ReportRejection::BodyRead
-                }
-            })?;
+                let drained = drain(body, settings, 0).await;
+                return (Err(too_large), !drained);
+            }
+            _ => match read_body(body, settings).await {
+                ReadBody::Complete(b) => b,
+                ReadBody::TooLarge { drained } => return (Err(too_large), !drained),
+                ReadBody::Failed => return (Err(ReportRejection::BodyRead), true),
+            },
+        };
+        (self.store(headers, &bytes).await, false)
+    }
+
+    async fn store(&self, headers: &HeaderMap, bytes: &[u8]) -> Result<(), ReportRejection> {
+        let inner = &self.inner;
         let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-        let parsed = parse_reports_with_user_agent(&bytes, &inner.settings.normalize, ua)
+        let parsed = parse_reports_with_user_agent(bytes, &inner.settings.normalize, ua)
             .map_err(ReportRejection::Malformed)?;
         let c = &inner.counters;
         c.other_types
