@@ -136,6 +136,9 @@ pub struct CollectorStats {
     pub dropped: u64,
     /// Requests refused (4xx/5xx).
     pub rejected: u64,
+    /// CSP reports refused as unusable: empty, or naming no CSP directive (in a body
+    /// refused with 400, or skipped in a batch that held other reports).
+    pub invalid: u64,
 }
 
 #[derive(Debug, Default)]
@@ -145,6 +148,7 @@ struct Counters {
     other_types: AtomicU64,
     dropped: AtomicU64,
     rejected: AtomicU64,
+    invalid: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -277,8 +281,9 @@ impl CollectorBuilder {
         self
     }
 
-    /// Allow Reporting API preflights from this origin only (call again for more). By
-    /// default any origin may send reports, as anyone can POST to a public endpoint anyway.
+    /// CORS: allow Reporting API preflights from this origin only (call again for more).
+    /// By default any origin may send reports, as anyone can POST to a public endpoint
+    /// anyway.
     pub fn allow_origin(mut self, origin: &str) -> Self {
         let v = HeaderValue::from_str(origin.trim_end_matches('/'));
         match (&mut self.settings.origins, v) {
@@ -462,6 +467,7 @@ impl Collector {
             other_types: c.other_types.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
+            invalid: c.invalid.load(Ordering::Relaxed),
         }
     }
 
@@ -655,12 +661,20 @@ impl Collector {
     async fn store(&self, headers: &HeaderMap, bytes: &[u8]) -> Result<(), ReportRejection> {
         let inner = &self.inner;
         let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-        let parsed = parse_reports_with_user_agent(bytes, &inner.settings.normalize, ua)
-            .map_err(ReportRejection::Malformed)?;
         let c = &inner.counters;
+        let parsed = match parse_reports_with_user_agent(bytes, &inner.settings.normalize, ua) {
+            Ok(p) => p,
+            Err(e) => {
+                if let ParseError::Unusable { reports, .. } = &e {
+                    c.invalid.fetch_add(*reports, Ordering::Relaxed);
+                }
+                return Err(ReportRejection::Malformed(e));
+            }
+        };
         c.other_types
             .fetch_add(parsed.other_types, Ordering::Relaxed);
         c.dropped.fetch_add(parsed.dropped, Ordering::Relaxed);
+        c.invalid.fetch_add(parsed.invalid, Ordering::Relaxed);
         let total = parsed.violations.len();
         let kept: Vec<_> = parsed
             .violations

@@ -20,7 +20,7 @@ pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection
 pub use filter::{NoiseFilter, DEFAULT_NOISE};
 pub use parse::{
     parse_reports, parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError,
-    Parsed, ReportFormat, Violation,
+    Parsed, ReportFormat, Unusable, Violation,
 };
 pub use sink::{BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink};
 #[cfg(feature = "sqlite")]
