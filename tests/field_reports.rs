@@ -1,7 +1,7 @@
 //! Reports as the field sends them (issue #13): noise in both its forms and every URL
 //! field, directives normalized to names CSP defines, data:/blob: payloads reduced to their
-//! scheme, empty reports refused, the unwrapped and WebKit-wrapped legacy shapes. Every
-//! case goes through a real axum `Router`.
+//! scheme, empty reports refused, the unwrapped and WebKit-wrapped legacy shapes, and the
+//! document-origin accept list. Every case goes through a real axum `Router`.
 #![cfg(feature = "collector")]
 
 use axum::body::Body;
@@ -392,4 +392,53 @@ async fn webkit_wrapped_legacy_with_origin_null_and_no_disposition() {
     assert_eq!(v.blocked_url, "https://evil.example/x");
     assert_eq!(v.disposition, Disposition::Unknown);
     assert_eq!((v.line, v.column), (Some(3), Some(9)));
+}
+
+// ---- whose reports we take -------------------------------------------------------------------
+
+#[tokio::test]
+async fn reports_about_other_origins_are_counted_not_stored() {
+    let store = MemorySink::new();
+    let c = Collector::builder()
+        .store(store.clone())
+        .accept_origin("https://app.example")
+        .unwrap()
+        .accept_origin("http://127.0.0.1:3000/")
+        .unwrap()
+        .build();
+    let app: Router = c.router();
+    for (document, kept) in [
+        ("https://app.example/page?x=1", true),
+        ("https://APP.example:443/other", true),
+        ("http://127.0.0.1:3000/", true),
+        ("https://victim.example/page", false),
+        ("http://app.example/page", false),
+        ("https://app.example:8443/page", false),
+        ("https://sub.app.example/", false),
+        ("", false),
+        ("not a url", false),
+    ] {
+        let report = json!({"document-uri": document, "blocked-uri": "https://x.example/",
+                            "effective-directive": "connect-src"});
+        let res = post(&app, legacy(report)).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{document}");
+        let stored = store.recent().last().map(|v| v.document_url.clone());
+        assert_eq!(
+            stored.as_deref() == Some(document.split('?').next().unwrap()),
+            kept,
+            "{document}"
+        );
+    }
+    assert_eq!(store.summary(10).unwrap().total, 3);
+    assert_eq!(c.stats().unaccepted_origin, 6);
+    assert_eq!(c.stats().accepted, 3);
+    // The CORS allow list is another thing: any sender may still POST.
+    let err = Collector::builder()
+        .accept_origin("app.example")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"app.example\" is not a document origin"),
+        "{err}"
+    );
 }

@@ -47,7 +47,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
-use super::filter::NoiseFilter;
+use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, NoiseFilter};
 use super::parse::{parse_reports_with_user_agent, NormalizeOptions, ParseError};
 use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
 use super::summary::Summary;
@@ -139,6 +139,9 @@ pub struct CollectorStats {
     /// CSP reports refused as unusable: empty, or naming no CSP directive (in a body
     /// refused with 400, or skipped in a batch that held other reports).
     pub invalid: u64,
+    /// Violations dropped because their document's origin is not on the accept list
+    /// ([`CollectorBuilder::accept_origin`]).
+    pub unaccepted_origin: u64,
 }
 
 #[derive(Debug, Default)]
@@ -149,6 +152,7 @@ struct Counters {
     dropped: AtomicU64,
     rejected: AtomicU64,
     invalid: AtomicU64,
+    unaccepted_origin: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +169,7 @@ struct Settings {
     drain_limit: u64,
     drain_time: Duration,
     origins: Origins,
+    accept: Option<Vec<String>>,
     filter: NoiseFilter,
     normalize: NormalizeOptions,
     summary_limit: usize,
@@ -178,6 +183,7 @@ impl Default for Settings {
             drain_limit: 1024 * 1024,
             drain_time: Duration::from_secs(5),
             origins: Origins::Any,
+            accept: None,
             filter: NoiseFilter::default(),
             normalize: NormalizeOptions::default(),
             summary_limit: 500,
@@ -283,7 +289,9 @@ impl CollectorBuilder {
 
     /// CORS: allow Reporting API preflights from this origin only (call again for more).
     /// By default any origin may send reports, as anyone can POST to a public endpoint
-    /// anyway.
+    /// anyway. This is about who may *send* (the `Origin` header, which a script-less
+    /// client sets to anything); to choose which pages' reports are *kept*, see
+    /// [`accept_origin`](Self::accept_origin).
     pub fn allow_origin(mut self, origin: &str) -> Self {
         let v = HeaderValue::from_str(origin.trim_end_matches('/'));
         match (&mut self.settings.origins, v) {
@@ -294,6 +302,34 @@ impl CollectorBuilder {
             (Origins::List(_), Err(_)) => {}
         }
         self
+    }
+
+    /// Keep only reports about documents of this origin (call again for more): a report
+    /// whose document URL is of another origin, or has none, is dropped and counted in
+    /// [`CollectorStats::unaccepted_origin`], so a stranger cannot fill the store with
+    /// another site's reports. Origins are compared as `scheme://host[:port]`, lowercase,
+    /// default ports dropped, IDN hosts in punycode. By default every document is accepted.
+    ///
+    /// Not the same as [`allow_origin`](Self::allow_origin), which answers CORS
+    /// preflights by the sender's `Origin` header.
+    ///
+    /// ```
+    /// use connect_src::report::Collector;
+    ///
+    /// let collector = Collector::builder()
+    ///     .accept_origin("https://app.example")?
+    ///     .accept_origin("https://www.app.example:8443/")?
+    ///     .build();
+    /// assert!(Collector::builder().accept_origin("app.example").is_err());
+    /// # Ok::<_, connect_src::report::AcceptOriginError>(())
+    /// ```
+    pub fn accept_origin(mut self, origin: &str) -> Result<Self, AcceptOriginError> {
+        let o = parse_accept_origin(origin)?;
+        let list = self.settings.accept.get_or_insert_with(Vec::new);
+        if !list.contains(&o) {
+            list.push(o);
+        }
+        Ok(self)
     }
 
     /// The noise filter (default [`NoiseFilter::default`]; [`NoiseFilter::none`] keeps all).
@@ -468,6 +504,7 @@ impl Collector {
             dropped: c.dropped.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             invalid: c.invalid.load(Ordering::Relaxed),
+            unaccepted_origin: c.unaccepted_origin.load(Ordering::Relaxed),
         }
     }
 
@@ -676,7 +713,7 @@ impl Collector {
         c.dropped.fetch_add(parsed.dropped, Ordering::Relaxed);
         c.invalid.fetch_add(parsed.invalid, Ordering::Relaxed);
         let total = parsed.violations.len();
-        let kept: Vec<_> = parsed
+        let mut kept: Vec<_> = parsed
             .violations
             .into_iter()
             .filter(|v| !inner.settings.filter.is_noise_violation(v))
@@ -685,6 +722,12 @@ impl Collector {
         if noise > 0 {
             c.filtered.fetch_add(noise, Ordering::Relaxed);
             inner.sink.record_filtered(noise);
+        }
+        if let Some(accept) = &inner.settings.accept {
+            let before = kept.len();
+            kept.retain(|v| document_origin(&v.document_url).is_some_and(|o| accept.contains(&o)));
+            let elsewhere = (before - kept.len()) as u64;
+            c.unaccepted_origin.fetch_add(elsewhere, Ordering::Relaxed);
         }
         if kept.is_empty() {
             return Ok(());

@@ -17,7 +17,7 @@ mod sqlite;
 mod summary;
 
 pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
-pub use filter::{NoiseFilter, DEFAULT_NOISE};
+pub use filter::{AcceptOriginError, NoiseFilter, DEFAULT_NOISE};
 pub use parse::{
     parse_reports, parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError,
     Parsed, ReportFormat, Unusable, Violation,
