@@ -198,3 +198,56 @@ async fn a_stalled_oversize_body_is_answered_when_the_drain_time_is_up() {
         "{head}"
     );
 }
+
+#[tokio::test]
+async fn the_drain_bound_is_bytes_past_the_body_limit() {
+    let addr = serve(
+        Collector::builder()
+            .body_limit(1024)
+            .drain_limit(4096)
+            .build()
+            .router(),
+    )
+    .await;
+    for chunked in [false, true] {
+        // Exactly at the bound: drained, answered, the connection kept.
+        let seen = post_oversize(addr, 1024 + 4096, chunked).await;
+        assert_eq!(seen.status, Some(413), "{}", seen.head);
+        assert!(seen.body_sent);
+        assert!(
+            !seen.head.to_ascii_lowercase().contains("connection: close"),
+            "chunked={chunked}: {}",
+            seen.head
+        );
+    }
+    // One byte past it, declared: answered at once and closed.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        b"POST /csp-reports HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/csp-report\r\nContent-Length: 5121\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn expect_100_continue_gets_the_413_before_sending_the_body() {
+    let addr = serve(Collector::builder().build().router()).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!(
+            "POST /csp-reports HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/csp-report\r\nContent-Length: {MIB}\r\nExpect: 100-continue\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // No body sent: the answer comes anyway, and it is not "100 Continue".
+    let head = read_head(&mut s).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+}

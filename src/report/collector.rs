@@ -430,9 +430,13 @@ async fn read_body(mut body: Body, settings: &Settings) -> ReadBody {
                     continue; // trailers
                 };
                 if len + data.len() > limit {
-                    let past = (len + data.len() - limit) as u64;
                     drop(chunks);
-                    let drained = drain(body, settings, past).await;
+                    // What is past the limit counts against the drain bound.
+                    let past = (len + data.len() - limit) as u64;
+                    let drained = match settings.drain_limit.checked_sub(past) {
+                        Some(budget) => drain(body, settings, budget).await,
+                        None => false,
+                    };
                     return ReadBody::TooLarge { drained };
                 }
                 len += data.len();
@@ -448,23 +452,19 @@ async fn read_body(mut body: Body, settings: &Settings) -> ReadBody {
     })
 }
 
-/// Reads the rest of an oversize body and throws it away, up to `drain_limit` bytes
-/// (counting the `already` read past the body limit) and `drain_time`. True when the body
-/// was read to its end: the client was told 413 after it finished sending, so it reads
-/// the answer, and the connection can be kept.
-async fn drain(mut body: Body, settings: &Settings, already: u64) -> bool {
-    if already > settings.drain_limit {
-        return false;
-    }
-    let mut past = already;
+/// Reads the rest of an oversize body and throws it away, up to `budget` more bytes and
+/// `drain_time`. True when the body was read to its end: the client was told 413 after it
+/// finished sending, so it reads the answer, and the connection can be kept.
+async fn drain(mut body: Body, settings: &Settings, budget: u64) -> bool {
+    let mut read = 0u64;
     let to_end = async {
         loop {
             match body.frame().await {
                 None => return true,
                 Some(Ok(frame)) => {
                     if let Some(d) = frame.data_ref() {
-                        past += d.len() as u64;
-                        if past > settings.drain_limit {
+                        read += d.len() as u64;
+                        if read > budget {
                             return false;
                         }
                     }
@@ -683,7 +683,8 @@ impl Collector {
                 if waits || n - limit > settings.drain_limit {
                     return (Err(too_large), true);
                 }
-                let drained = drain(body, settings, 0).await;
+                // Nothing of it is kept: all `n` bytes are drained.
+                let drained = drain(body, settings, n).await;
                 return (Err(too_large), !drained);
             }
             _ => match read_body(body, settings).await {
