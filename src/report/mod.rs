@@ -2,9 +2,10 @@
 //! sink, and read them back as a summary or a dashboard (feature `collector`).
 //!
 //! The POST endpoint is public and unauthenticated: every byte is hostile. Bodies are
-//! bounded (64 KiB by default, never buffered past the limit), JSON nesting is bounded by the
-//! parser, each request keeps at most 100 reports, every field is bounded and, by default,
-//! URLs lose their query and fragment. The read side (summary, dashboard) shows what
+//! bounded (64 KiB by default, never buffered past the limit; the rest of an oversize body
+//! is read and discarded, within a bound, so its sender reads the 413), JSON nesting is
+//! bounded by the parser, each request keeps at most 100 reports, every field is bounded
+//! and, by default, URLs lose their query and fragment. The read side (summary, dashboard) shows what
 //! browsers sent about your pages: mount it behind your own authentication.
 
 mod collector;

@@ -91,11 +91,13 @@ impl Disposition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Violation {
-    /// The page that made the connection.
+    /// The page that made the connection. Like every URL field, a URL of a scheme other
+    /// than http(s) or ws(s) is kept as its scheme alone (`about`), as browsers send it.
     pub document_url: String,
-    /// The blocked URL, or a keyword (`inline`, `eval`, `data`, …), or empty.
+    /// The blocked URL, or a keyword (`inline`, `eval`, `data`, `blob`, …), or empty.
     pub blocked_url: String,
-    /// The directive that decided (`connect-src`, or its fallback `default-src`…).
+    /// The directive that decided (`connect-src`, or its fallback `default-src`…): always
+    /// a directive name CSP defines, lowercase.
     pub effective_directive: String,
     /// The violated directive as reported (legacy reports only), if any.
     pub violated_directive: Option<String>,
