@@ -86,6 +86,11 @@ enum Command {
         /// or process-crash (written to the file, fsynced at checkpoints; faster).
         #[arg(long, value_enum, default_value = "power-loss", requires = "db")]
         durability: DurabilityArg,
+        /// Keep only reports about documents of this origin (scheme://host[:port]);
+        /// repeat for more. Reports about other pages are dropped and counted. Without it,
+        /// every report is kept. (Not CORS: any sender may still POST.)
+        #[arg(long = "accept-origin", value_name = "ORIGIN")]
+        accept_origin: Vec<String>,
     },
     /// The connect-src value to deploy, learned from stored report-only violations.
     Suggest {
@@ -124,7 +129,8 @@ fn main() -> ExitCode {
             listen,
             db,
             durability,
-        } => serve(listen, db, durability),
+            accept_origin,
+        } => serve(listen, db, durability, &accept_origin),
         Command::Suggest { db, policy } => suggest_cmd(&db, &policy),
     }
 }
@@ -217,20 +223,31 @@ fn serve(
     listen: SocketAddr,
     db: Option<std::path::PathBuf>,
     durability: DurabilityArg,
+    accept_origin: &[String],
 ) -> ExitCode {
     let durability = match durability {
         DurabilityArg::PowerLoss => Durability::PowerLoss,
         DurabilityArg::ProcessCrash => Durability::ProcessCrash,
     };
+    let mut builder = Collector::builder();
+    for origin in accept_origin {
+        builder = match builder.accept_origin(origin) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: --accept-origin: {e}");
+                return ExitCode::from(USAGE);
+            }
+        };
+    }
     let collector = match &db {
         Some(path) => match SqliteSink::builder().durability(durability).open(path) {
-            Ok(sink) => Collector::builder().store(sink).build(),
+            Ok(sink) => builder.store(sink).build(),
             Err(e) => {
                 eprintln!("error: cannot open {}: {e}", path.display());
                 return ExitCode::from(1);
             }
         },
-        None => Collector::builder().store(MemorySink::new()).build(),
+        None => builder.store(MemorySink::new()).build(),
     };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
