@@ -761,3 +761,65 @@ fn captured_bodies_from_real_browsers() {
     }
     assert_eq!(seen, 10);
 }
+
+/// WebKit's reports say nothing of their disposition; the report-only header's report-uri
+/// carries a marker (`?disposition=report`) so the collector still knows.
+#[tokio::test]
+async fn the_report_only_marker_gives_webkit_reports_their_disposition() {
+    let store = MemorySink::new();
+    let app = app_with(store.clone());
+    // The shape WebKitGTK 2.50 sends (docs/engine-probe/reports), trimmed.
+    let body = r#"{"type":"csp-violation","url":"http://a.localhost:8081/p","csp-report":{
+        "document-uri":"http://a.localhost:8081/p","effective-directive":"connect-src",
+        "violated-directive":"connect-src","blocked-uri":"http://c.localhost:8082/x",
+        "original-policy":"connect-src 'self'; report-uri /csp-reports?disposition=report",
+        "status-code":200}}"#;
+    for path in [
+        "/csp-reports?disposition=report",
+        "/csp-reports",
+        "/csp-reports?x=1",
+    ] {
+        let res = app
+            .clone()
+            .oneshot(
+                Request::post(path)
+                    .header(header::CONTENT_TYPE, "application/csp-report")
+                    .header(header::ORIGIN, "null")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{path}");
+    }
+    let mut d: Vec<Disposition> = store.recent().iter().map(|v| v.disposition).collect();
+    d.sort();
+    assert_eq!(
+        d,
+        [
+            Disposition::Report,
+            Disposition::Unknown,
+            Disposition::Unknown
+        ]
+    );
+    // A report that says its disposition keeps it, marker or not.
+    let said = body.replace(
+        r#""status-code":200"#,
+        r#""status-code":200,"disposition":"enforce""#,
+    );
+    let res = app
+        .clone()
+        .oneshot(
+            Request::post("/csp-reports?disposition=report")
+                .header(header::CONTENT_TYPE, "application/csp-report")
+                .body(Body::from(said))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        store.recent().last().unwrap().disposition,
+        Disposition::Enforce
+    );
+}

@@ -31,7 +31,7 @@ mod error;
 mod list;
 pub mod text;
 
-pub use builder::{Policy, PolicyBuilder};
+pub use builder::{Policy, PolicyBuilder, REPORT_ONLY_MARKER};
 pub(crate) use environment::production_refusals;
 pub use environment::Environment;
 pub use error::{PolicyError, Problem, ProblemKind};

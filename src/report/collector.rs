@@ -40,7 +40,7 @@ use axum::http::header::{
     CONTENT_TYPE, EXPECT, ORIGIN, REFERRER_POLICY, RETRY_AFTER, USER_AGENT, VARY,
     X_CONTENT_TYPE_OPTIONS,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Version};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -48,9 +48,10 @@ use http_body_util::BodyExt;
 
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
 use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, NoiseFilter};
-use super::parse::{parse_reports_with_user_agent, NormalizeOptions, ParseError};
+use super::parse::{parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError};
 use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
 use super::summary::Summary;
+use crate::policy::REPORT_ONLY_MARKER;
 
 /// Why a report request was refused. Each variant has a fixed status code and a message
 /// that says what was wrong (never echoing the request).
@@ -516,10 +517,16 @@ impl Collector {
         let opt_c = self.clone();
         Router::new().route(
             &self.inner.settings.path,
-            post(move |version: Version, headers: HeaderMap, body: Body| {
-                let c = post_c.clone();
-                async move { c.receive(version, headers, body).await }
-            })
+            post(
+                move |version: Version, uri: Uri, headers: HeaderMap, body: Body| {
+                    let c = post_c.clone();
+                    // The report-only header's report-uri carries the marker (Policy).
+                    let report_only = uri
+                        .query()
+                        .is_some_and(|q| q.split('&').any(|kv| kv == REPORT_ONLY_MARKER));
+                    async move { c.receive(version, report_only, headers, body).await }
+                },
+            )
             .options(move |headers: HeaderMap| {
                 let c = opt_c.clone();
                 async move { c.preflight(&headers) }
@@ -628,9 +635,15 @@ impl Collector {
         }
     }
 
-    async fn receive(&self, version: Version, headers: HeaderMap, body: Body) -> Response {
+    async fn receive(
+        &self,
+        version: Version,
+        report_only: bool,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response {
         let origin = self.allowed_origin(&headers);
-        let (result, close) = self.handle(&headers, body).await;
+        let (result, close) = self.handle(&headers, report_only, body).await;
         let mut res = match result {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(rejection) => {
@@ -656,12 +669,18 @@ impl Collector {
 
     /// Checks, reads, parses, filters and stores one request's reports.
     pub async fn accept(&self, headers: &HeaderMap, body: Body) -> Result<(), ReportRejection> {
-        self.handle(headers, body).await.0
+        self.handle(headers, false, body).await.0
     }
 
     /// [`accept`](Self::accept), and whether the connection must close because part of an
-    /// oversize body was left unread.
-    async fn handle(&self, headers: &HeaderMap, body: Body) -> (Result<(), ReportRejection>, bool) {
+    /// oversize body was left unread. `report_only`: the request came to the report-only
+    /// header's marked `report-uri`, so reports that do not say are report-only.
+    async fn handle(
+        &self,
+        headers: &HeaderMap,
+        report_only: bool,
+        body: Body,
+    ) -> (Result<(), ReportRejection>, bool) {
         let inner = &self.inner;
         let settings = &inner.settings;
         let too_large = ReportRejection::PayloadTooLarge(settings.body_limit);
@@ -695,10 +714,15 @@ impl Collector {
                 ReadBody::Failed => return (Err(ReportRejection::BodyRead), true),
             },
         };
-        (self.store(headers, &bytes).await, false)
+        (self.store(headers, report_only, &bytes).await, false)
     }
 
-    async fn store(&self, headers: &HeaderMap, bytes: &[u8]) -> Result<(), ReportRejection> {
+    async fn store(
+        &self,
+        headers: &HeaderMap,
+        report_only: bool,
+        bytes: &[u8],
+    ) -> Result<(), ReportRejection> {
         let inner = &self.inner;
         let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
         let c = &inner.counters;
@@ -734,6 +758,13 @@ impl Collector {
         }
         if kept.is_empty() {
             return Ok(());
+        }
+        if report_only {
+            for v in &mut kept {
+                if v.disposition == Disposition::Unknown {
+                    v.disposition = Disposition::Report;
+                }
+            }
         }
         let n = kept.len() as u64;
         inner
