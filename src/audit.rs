@@ -14,6 +14,7 @@ use std::fmt;
 
 use crate::matcher::Engine;
 use crate::minimize::covers;
+use crate::policy::text::DIRECTIVE_NAMES;
 use crate::policy::{production_refusals, Policy};
 use crate::source::{is_ip_literal, is_loopback_host, Host, HostSource, Scheme, Source};
 
@@ -91,38 +92,6 @@ impl fmt::Display for Finding {
         write!(f, ": {}", self.message)
     }
 }
-
-/// Directive names, which never make sense as a source: one standing in a source list
-/// almost always means a missing `;` before it.
-const DIRECTIVE_NAMES: &[&str] = &[
-    "base-uri",
-    "child-src",
-    "connect-src",
-    "default-src",
-    "fenced-frame-src",
-    "font-src",
-    "form-action",
-    "frame-ancestors",
-    "frame-src",
-    "img-src",
-    "manifest-src",
-    "media-src",
-    "object-src",
-    "report-to",
-    "report-uri",
-    "require-trusted-types-for",
-    "sandbox",
-    "script-src",
-    "script-src-attr",
-    "script-src-elem",
-    "style-src",
-    "style-src-attr",
-    "style-src-elem",
-    "trusted-types",
-    "upgrade-insecure-requests",
-    "webrtc",
-    "worker-src",
-];
 
 /// Audits a `connect-src` value as written (policy text, not typed sources): the findings
 /// only text can have, then [`audit`] of the sources it holds.

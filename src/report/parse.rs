@@ -23,6 +23,8 @@ use std::time::SystemTime;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::policy::text::DIRECTIVE_NAMES;
+
 /// Which body shape a violation arrived in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -606,51 +608,12 @@ fn strip_query(s: &str) -> &str {
     }
 }
 
-/// Directive names a violation can be reported against: those CSP3 defines (fetch
-/// directives §6.1, other §6.2, document §6.3, navigation §6.4, reporting §6.5), those it
-/// lists from other specifications (§6.6: mixed content, trusted types; `fenced-frame-src`
-/// from Fenced Frames), and the withdrawn ones older browsers still send (`prefetch-src`,
-/// `navigate-to`, CSP2's `plugin-types`).
-pub(crate) const DIRECTIVES: &[&str] = &[
-    "child-src",
-    "connect-src",
-    "default-src",
-    "fenced-frame-src",
-    "font-src",
-    "frame-src",
-    "img-src",
-    "manifest-src",
-    "media-src",
-    "object-src",
-    "prefetch-src",
-    "script-src",
-    "script-src-elem",
-    "script-src-attr",
-    "style-src",
-    "style-src-elem",
-    "style-src-attr",
-    "worker-src",
-    "webrtc",
-    "base-uri",
-    "sandbox",
-    "plugin-types",
-    "form-action",
-    "frame-ancestors",
-    "navigate-to",
-    "report-uri",
-    "report-to",
-    "block-all-mixed-content",
-    "upgrade-insecure-requests",
-    "require-trusted-types-for",
-    "trusted-types",
-];
-
 /// The directive name a report's field starts with, if CSP defines it. CSP2 browsers put
 /// the source list after the name (`script-src 'unsafe-eval'`); names are ASCII
 /// case-insensitive (§2.2.1 step 2.4).
 fn directive_name(field: Option<&str>) -> Option<&'static str> {
     let word = field?.split_ascii_whitespace().next()?;
-    DIRECTIVES
+    DIRECTIVE_NAMES
         .iter()
         .find(|d| d.eq_ignore_ascii_case(word))
         .copied()
@@ -765,7 +728,7 @@ mod tests {
         assert_eq!(directive_name(Some("blah")), None);
         assert_eq!(directive_name(Some("connect-src-x")), None);
         assert_eq!(directive_name(Some("")), None);
-        for d in DIRECTIVES {
+        for d in DIRECTIVE_NAMES {
             assert_eq!(directive_name(Some(&d.to_ascii_uppercase())), Some(*d));
         }
     }
