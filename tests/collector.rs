@@ -823,3 +823,44 @@ async fn the_report_only_marker_gives_webkit_reports_their_disposition() {
         Disposition::Enforce
     );
 }
+
+/// The collector learns the served policies from the app's layer: a report of the current
+/// policy is genuine; after a swap, a report of the old one is stale.
+#[tokio::test]
+async fn reports_are_classed_against_the_layers_policies() {
+    use connect_src::report::Class;
+    use connect_src::{ConnectSrc, Policy};
+
+    let policy = |list: &str| {
+        Policy::builder()
+            .enforce(list.parse::<ConnectSrc>().unwrap())
+            .report_uri("/csp-reports")
+            .build()
+            .unwrap()
+    };
+    let layer = policy("'self' https://api.example.com").layer();
+    let store = MemorySink::new();
+    let app = Collector::builder()
+        .store(store.clone())
+        .served_policies(layer.served_policies())
+        .build()
+        .router();
+    let body = |policy: &str| {
+        serde_json::json!({"csp-report": {
+            "document-uri": "https://app.example.com/", "blocked-uri": "https://evil.example/x",
+            "effective-directive": "connect-src", "original-policy": policy}})
+        .to_string()
+    };
+    let first = "connect-src 'self' https://api.example.com; report-uri /csp-reports";
+    post(&app, Some("application/csp-report"), body(first)).await;
+    layer.handle().set(policy("'self'"));
+    post(&app, Some("application/csp-report"), body(first)).await;
+    post(
+        &app,
+        Some("application/csp-report"),
+        body("connect-src 'self'; report-uri /csp-reports"),
+    )
+    .await;
+    let classes: Vec<Class> = store.recent().iter().map(|v| v.class).collect();
+    assert_eq!(classes, [Class::Genuine, Class::Stale, Class::Genuine]);
+}

@@ -28,12 +28,14 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::Query;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
@@ -51,7 +53,8 @@ use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, Noi
 use super::parse::{parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError};
 use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
 use super::summary::Summary;
-use crate::policy::REPORT_ONLY_MARKER;
+use super::verify::classify;
+use crate::policy::{ServedPolicies, REPORT_ONLY_MARKER};
 
 /// Why a report request was refused. Each variant has a fixed status code and a message
 /// that says what was wrong (never echoing the request).
@@ -174,6 +177,7 @@ struct Settings {
     filter: NoiseFilter,
     normalize: NormalizeOptions,
     summary_limit: usize,
+    served: Option<ServedPolicies>,
 }
 
 impl Default for Settings {
@@ -187,6 +191,7 @@ impl Default for Settings {
             accept: None,
             filter: NoiseFilter::default(),
             normalize: NormalizeOptions::default(),
+            served: None,
             summary_limit: 500,
         }
     }
@@ -350,6 +355,15 @@ impl CollectorBuilder {
     /// Most groups in the summary and dashboard (default 500). `total` is never capped.
     pub fn summary_limit(mut self, groups: usize) -> Self {
         self.settings.summary_limit = groups;
+        self
+    }
+
+    /// The policies the app serves, newest first, to check each report against
+    /// ([`classify`](super::classify)): from [`CspLayer::served_policies`](crate::CspLayer::served_policies)
+    /// when the app's layer is at hand, else [`ServedPolicies::from_headers`]. Without
+    /// them every report is [`Class::Unverified`](super::Class::Unverified).
+    pub fn served_policies(mut self, served: ServedPolicies) -> Self {
+        self.settings.served = Some(served);
         self
     }
 
@@ -560,26 +574,29 @@ impl Collector {
             )
             .route(
                 &format!("{base}/dashboard"),
-                get(move || async move {
-                    let s = summary(s2, limit).await?;
-                    let html = dashboard::render(&s, "CSP violation reports");
-                    Ok::<_, Response>((
-                        [
-                            (
-                                CONTENT_TYPE,
-                                HeaderValue::from_static("text/html; charset=utf-8"),
-                            ),
-                            (
-                                CONTENT_SECURITY_POLICY,
-                                HeaderValue::from_static(DASHBOARD_CSP),
-                            ),
-                            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-                            (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
-                            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                        ],
-                        html,
-                    ))
-                }),
+                get(
+                    move |Query(params): Query<HashMap<String, String>>| async move {
+                        let s = summary(s2, limit).await?;
+                        let filter = dashboard::Filter::from_query(&params);
+                        let html = dashboard::render(&s, "CSP violation reports", &filter);
+                        Ok::<_, Response>((
+                            [
+                                (
+                                    CONTENT_TYPE,
+                                    HeaderValue::from_static("text/html; charset=utf-8"),
+                                ),
+                                (
+                                    CONTENT_SECURITY_POLICY,
+                                    HeaderValue::from_static(DASHBOARD_CSP),
+                                ),
+                                (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                                (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+                                (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                            ],
+                            html,
+                        ))
+                    },
+                ),
             )
             .route(
                 &format!("{base}/dashboard.css"),
@@ -764,6 +781,12 @@ impl Collector {
                 if v.disposition == Disposition::Unknown {
                     v.disposition = Disposition::Report;
                 }
+            }
+        }
+        if let Some(served) = &inner.settings.served {
+            let served = served.snapshot();
+            for v in &mut kept {
+                v.class = classify(v, &served);
             }
         }
         let n = kept.len() as u64;

@@ -24,6 +24,8 @@ mod sqlite;
 pub mod suggest;
 #[cfg(feature = "collector")]
 mod summary;
+#[cfg(feature = "collector")]
+mod verify;
 
 #[cfg(feature = "collector")]
 pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
@@ -40,3 +42,5 @@ pub use sink::{BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, T
 pub use sqlite::{Durability, OpenError, SqliteSink, SqliteSinkBuilder};
 #[cfg(feature = "collector")]
 pub use summary::{Group, GroupKey, StoreError, Summary, OVERFLOW};
+#[cfg(feature = "collector")]
+pub use verify::{classify, engine_of, Class};

@@ -23,6 +23,7 @@ use std::time::SystemTime;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::verify::Class;
 use crate::policy::text::DIRECTIVE_NAMES;
 
 /// Which body shape a violation arrived in.
@@ -125,6 +126,9 @@ pub struct Violation {
     pub format: ReportFormat,
     /// When the collector received it.
     pub received_at: SystemTime,
+    /// What it is, checked against the policies the app served ([`classify`](super::classify));
+    /// [`Class::Unverified`] until the collector checks it.
+    pub class: Class,
 }
 
 impl Violation {
@@ -699,6 +703,7 @@ fn normalize(
         original_policy: text(&b.original_policy.0),
         format,
         received_at,
+        class: Class::Unverified,
     })
 }
 
