@@ -17,7 +17,7 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// Every engine, in [`Verdict`] order.
+    /// Every engine, in [`Verdict`](super::Verdict) order.
     pub const ALL: [Engine; 4] = [
         Engine::Spec,
         Engine::Chromium,
