@@ -1137,7 +1137,12 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
     .collect();
 
     let store = MemorySink::new();
-    let collector = Collector::builder().store(store.clone()).build();
+    // Every page's layer records its policy here; the collector classes reports against it.
+    let served = connect_src::policy::ServedPolicies::default();
+    let collector = Collector::builder()
+        .store(store.clone())
+        .served_policies(served.clone())
+        .build();
     let requests: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut app = Router::new()
         .route("/hit", any(hit))
@@ -1163,7 +1168,8 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
         );
         app = app.route(
             &format!("/tls/{i}"),
-            get(move || async move { Html(html) }).layer(policy.layer()),
+            get(move || async move { Html(html) })
+                .layer(policy.layer().with_served_policies(served.clone())),
         );
     }
     let log = requests.clone();
@@ -1233,10 +1239,17 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
                     && r.document_url == page
                     && r.effective_directive == "connect-src"
                     && r.disposition == Disposition::Enforce
+                    // Checked against the policies the layers served: the real thing.
+                    && r.class == connect_src::report::Class::Genuine
             });
             if !found {
                 problems.push(format!(
-                    "  {name}: no report-to report for {target} from {page}"
+                    "  {name}: no genuine report-to report for {target} from {page}: {:?}",
+                    reports
+                        .iter()
+                        .filter(|r| r.blocked_url == *target)
+                        .map(|r| (r.class, r.original_policy.clone()))
+                        .collect::<Vec<_>>()
                 ));
             }
         }
