@@ -15,15 +15,17 @@ use connect_src::report::PostgresSink;
 
 const INSERT: &str = "INSERT INTO violations (received_at, document_url, document_path, \
     blocked_url, blocked_origin, directive, violated_directive, disposition, status_code, \
-    source_file, line, col, sample, referrer, user_agent, original_policy, format) \
+    source_file, line, col, sample, referrer, user_agent, original_policy, format, class) \
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
     $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], \
-    $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])";
+    $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], \
+    $18::text[])";
 
 const UPSERT: &str = "INSERT INTO groups (directive, blocked_origin, document_path, \
-    disposition, count, first_seen, last_seen, sample) SELECT * FROM unnest($1::text[], \
-    $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[]) \
-    ON CONFLICT (directive, blocked_origin, document_path, disposition) DO UPDATE SET \
+    disposition, count, first_seen, last_seen, sample, class) SELECT * FROM unnest($1::text[], \
+    $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], \
+    $9::text[]) \
+    ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET \
     count = groups.count + excluded.count, \
     first_seen = LEAST(groups.first_seen, excluded.first_seen), \
     last_seen = GREATEST(groups.last_seen, excluded.last_seen)";
@@ -93,7 +95,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     some("connect-src 'self'; report-uri /csp-reports"),
                     vec![1i64; batch],
                 );
-                let row_params: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
+                let class = text("unverified"); // no served policies named, as in the bench
+                let row_params: [&(dyn tokio_postgres::types::ToSql + Sync); 18] = [
                     &times,
                     &blocked_text,
                     &path,
@@ -111,9 +114,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &none,
                     &policy,
                     &fmt,
+                    &class,
                 ];
-                let group_params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
-                    [&dir, &ids, &path, &disp, &ones, &times, &times, &blocked];
+                let group_params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+                    &dir, &ids, &path, &disp, &ones, &times, &times, &blocked, &class,
+                ];
                 tokio::try_join!(
                     c.batch_execute("BEGIN"),
                     c.execute(i, &row_params),

@@ -675,12 +675,14 @@ async fn run_engine(engine: Engine) -> Run {
     }
 
     let store = MemorySink::with_limits(10_000, 10_000);
-    // A report whose every field is an XSS payload, for the dashboard check.
+    // A report whose every shown field is an XSS payload, for the dashboard check (the
+    // directive must be one CSP defines, or the collector refuses the report).
     let mut evil = connect_src::report::parse_reports(
         serde_json::json!({"csp-report": {
             "document-uri": format!("http://a.localhost/{XSS}"),
             "blocked-uri": format!("http://{XSS}/"),
-            "effective-directive": format!("connect-src{XSS}"),
+            "effective-directive": "connect-src",
+            "violated-directive": format!("connect-src {XSS}"),
             "disposition": XSS,
             "script-sample": XSS,
         }})
@@ -1135,7 +1137,12 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
     .collect();
 
     let store = MemorySink::new();
-    let collector = Collector::builder().store(store.clone()).build();
+    // Every page's layer records its policy here; the collector classes reports against it.
+    let served = connect_src::policy::ServedPolicies::default();
+    let collector = Collector::builder()
+        .store(store.clone())
+        .served_policies(served.clone())
+        .build();
     let requests: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut app = Router::new()
         .route("/hit", any(hit))
@@ -1161,7 +1168,8 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
         );
         app = app.route(
             &format!("/tls/{i}"),
-            get(move || async move { Html(html) }).layer(policy.layer()),
+            get(move || async move { Html(html) })
+                .layer(policy.layer().with_served_policies(served.clone())),
         );
     }
     let log = requests.clone();
@@ -1231,10 +1239,17 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
                     && r.document_url == page
                     && r.effective_directive == "connect-src"
                     && r.disposition == Disposition::Enforce
+                    // Checked against the policies the layers served: the real thing.
+                    && r.class == connect_src::report::Class::Genuine
             });
             if !found {
                 problems.push(format!(
-                    "  {name}: no report-to report for {target} from {page}"
+                    "  {name}: no genuine report-to report for {target} from {page}: {:?}",
+                    reports
+                        .iter()
+                        .filter(|r| r.blocked_url == *target)
+                        .map(|r| (r.class, r.original_policy.clone()))
+                        .collect::<Vec<_>>()
                 ));
             }
         }

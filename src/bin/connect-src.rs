@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connect_src::matcher::{BrowserPolicy, Engine};
+use connect_src::policy::ServedPolicies;
 use connect_src::report::suggest::{suggest, Observation, SuggestOptions};
 use connect_src::report::{
     Collector, Disposition, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
@@ -88,6 +89,15 @@ enum Command {
         /// PostgreSQL's own synchronous_commit decides for a postgres:// --db.
         #[arg(long, value_enum, default_value = "power-loss", requires = "db")]
         durability: DurabilityArg,
+        /// Keep only reports about documents of this origin (scheme://host[:port]);
+        /// repeat for more. Reports about other pages are dropped and counted. Without it,
+        /// every report is kept. (Not CORS: any sender may still POST.)
+        #[arg(long = "accept-origin", value_name = "ORIGIN")]
+        accept_origin: Vec<String>,
+        /// A Content-Security-Policy header value the app serves (repeatable; the first is
+        /// the current one, the others earlier ones): each report is classed against them.
+        #[arg(long = "policy-header")]
+        policy_header: Vec<String>,
     },
     /// The connect-src value to deploy, learned from stored report-only violations.
     Suggest {
@@ -126,7 +136,9 @@ fn main() -> ExitCode {
             listen,
             db,
             durability,
-        } => serve(listen, db, durability),
+            accept_origin,
+            policy_header,
+        } => serve(listen, db, durability, &accept_origin, &policy_header),
         Command::Suggest { db, policy } => suggest_cmd(&db, &policy),
     }
 }
@@ -189,8 +201,7 @@ fn audit_cmd(text: &str, env: Env) -> ExitCode {
             })
         );
     }
-    let sources: Vec<_> = parsed.lists().iter().flatten().flatten().cloned().collect();
-    for f in audit::audit(&sources) {
+    for f in audit::audit_text(text) {
         println!(
             "{}",
             line(&FindingLine {
@@ -220,21 +231,45 @@ fn serve(
     listen: SocketAddr,
     db: Option<std::path::PathBuf>,
     durability: DurabilityArg,
+    accept_origin: &[String],
+    policy_header: &[String],
 ) -> ExitCode {
     let durability = match durability {
         DurabilityArg::PowerLoss => Durability::PowerLoss,
         DurabilityArg::ProcessCrash => Durability::ProcessCrash,
     };
+    let mut builder = Collector::builder();
+    if let Some(bad) = policy_header
+        .iter()
+        .find(|h| h.trim().is_empty() || axum::http::HeaderValue::from_str(h).is_err())
+    {
+        eprintln!(
+            "error: --policy-header {bad:?} is not a header value (visible ASCII, not empty)"
+        );
+        return ExitCode::from(USAGE);
+    }
+    if !policy_header.is_empty() {
+        builder = builder.served_policies(ServedPolicies::from_headers(policy_header));
+    }
+    for origin in accept_origin {
+        builder = match builder.accept_origin(origin) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: --accept-origin: {e}");
+                return ExitCode::from(USAGE);
+            }
+        };
+    }
     let opened = match db.as_deref().map(Db::of) {
         Some(Db::Postgres(url)) => PostgresSink::open(url)
-            .map(|sink| Collector::builder().store(sink).build())
+            .map(|sink| builder.store(sink).build())
             .map_err(|e| format!("cannot open {}: {e}", redact(url))),
         Some(Db::Sqlite(path)) => SqliteSink::builder()
             .durability(durability)
             .open(path)
-            .map(|sink| Collector::builder().store(sink).build())
+            .map(|sink| builder.store(sink).build())
             .map_err(|e| format!("cannot open {}: {e}", path.display())),
-        None => Ok(Collector::builder().store(MemorySink::new()).build()),
+        None => Ok(builder.store(MemorySink::new()).build()),
     };
     let collector = match opened {
         Ok(c) => c,
@@ -366,7 +401,11 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
     let observed = summary
         .groups
         .iter()
-        .filter(|g| g.disposition == Disposition::Report && g.directive == "connect-src")
+        .filter(|g| {
+            g.disposition == Disposition::Report
+                && g.directive == "connect-src"
+                && g.class.teaches()
+        })
         .map(|g| Observation::new(&g.blocked_origin, g.count));
     let s = suggest(&current, observed, &SuggestOptions::default());
     for a in &s.additions {

@@ -95,7 +95,8 @@ CREATE TABLE violations (
     referrer TEXT,
     user_agent TEXT,
     original_policy TEXT,
-    format TEXT NOT NULL
+    format TEXT NOT NULL,
+    class TEXT NOT NULL
 );
 CREATE INDEX violations_received_at ON violations (received_at);
 CREATE TABLE groups (
@@ -107,7 +108,8 @@ CREATE TABLE groups (
     first_seen BIGINT NOT NULL,
     last_seen BIGINT NOT NULL,
     sample TEXT NOT NULL,
-    PRIMARY KEY (directive, blocked_origin, document_path, disposition)
+    class TEXT NOT NULL,
+    PRIMARY KEY (directive, blocked_origin, document_path, disposition, class)
 );
 CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 "];
@@ -117,15 +119,16 @@ const INSERT_VIOLATIONS: &str = concat!(
     violation_columns!(),
     ") SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
      $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], \
-     $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])"
+     $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], \
+     $18::text[])"
 );
 
 const UPSERT_GROUPS: &str = concat!(
     "INSERT INTO groups (",
     group_columns!(),
     ") SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
-     $6::bigint[], $7::bigint[], $8::text[])
-     ON CONFLICT (directive, blocked_origin, document_path, disposition) DO UPDATE SET
+     $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+     ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET
         count = groups.count + excluded.count,
         first_seen = LEAST(groups.first_seen, excluded.first_seen),
         last_seen = GREATEST(groups.last_seen, excluded.last_seen)"
@@ -549,6 +552,7 @@ async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_post
         c.user_agent.push(opt_text(r.user_agent));
         c.original_policy.push(opt_text(r.original_policy));
         c.format.push(r.format);
+        c.class.push(r.class);
     }
     let mut g = GroupColumns::default();
     for row in commit.groups() {
@@ -560,6 +564,7 @@ async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_post
         g.first_seen.push(row.first_seen);
         g.last_seen.push(row.last_seen);
         g.sample.push(text(row.sample));
+        g.class.push(row.class);
     }
     let filtered = commit.filtered();
     // Each request goes out when its future is first polled; try_join! polls them in this
@@ -590,6 +595,7 @@ async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_post
                     &c.user_agent,
                     &c.original_policy,
                     &c.format,
+                    &c.class,
                 ],
             )
             .await
@@ -610,6 +616,7 @@ async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_post
                     &g.first_seen,
                     &g.last_seen,
                     &g.sample,
+                    &g.class,
                 ],
             )
             .await
@@ -646,6 +653,7 @@ struct Columns<'a> {
     user_agent: Vec<Option<Cow<'a, str>>>,
     original_policy: Vec<Option<Cow<'a, str>>>,
     format: Vec<&'static str>,
+    class: Vec<&'static str>,
 }
 
 impl Columns<'_> {
@@ -668,6 +676,7 @@ impl Columns<'_> {
             user_agent: Vec::with_capacity(n),
             original_policy: Vec::with_capacity(n),
             format: Vec::with_capacity(n),
+            class: Vec::with_capacity(n),
         }
     }
 }
@@ -683,6 +692,7 @@ struct GroupColumns<'a> {
     first_seen: Vec<i64>,
     last_seen: Vec<i64>,
     sample: Vec<Cow<'a, str>>,
+    class: Vec<&'static str>,
 }
 
 /// PostgreSQL sink and store. Cheap to clone; every clone shares the writers and the pool.
@@ -856,6 +866,7 @@ impl ReportStore for PostgresSink {
                             r.get(5),
                             r.get(6),
                             r.get(7),
+                            r.get::<_, &str>(8),
                         )
                     })
                     .collect();

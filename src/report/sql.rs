@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::parse::{Disposition, Violation};
 use super::summary::{Group, GroupKey};
+use super::verify::Class;
 
 /// The `violations` columns every SQL sink writes, in the order [`Row`] holds them (a
 /// macro, so each dialect's statements are put together with `concat!` at compile time).
@@ -16,7 +17,7 @@ macro_rules! violation_columns {
     () => {
         "received_at, document_url, document_path, blocked_url, blocked_origin, directive, \
          violated_directive, disposition, status_code, source_file, line, col, sample, \
-         referrer, user_agent, original_policy, format"
+         referrer, user_agent, original_policy, format, class"
     };
 }
 
@@ -24,7 +25,7 @@ macro_rules! violation_columns {
 macro_rules! group_columns {
     () => {
         "directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, \
-         sample"
+         sample, class"
     };
 }
 
@@ -34,8 +35,8 @@ macro_rules! group_columns {
 macro_rules! groups_from_rows {
     () => {
         "SELECT directive, blocked_origin, document_path, disposition, COUNT(*), \
-         MIN(received_at), MAX(received_at), MAX(blocked_url) FROM violations \
-         GROUP BY directive, blocked_origin, document_path, disposition"
+         MIN(received_at), MAX(received_at), MAX(blocked_url), class FROM violations \
+         GROUP BY directive, blocked_origin, document_path, disposition, class"
     };
 }
 
@@ -65,6 +66,7 @@ pub(crate) struct Row<'a> {
     pub(crate) user_agent: Option<&'a str>,
     pub(crate) original_policy: Option<&'a str>,
     pub(crate) format: &'static str,
+    pub(crate) class: &'static str,
 }
 
 /// One `groups` row to add to the aggregate: the columns of `group_columns!`.
@@ -78,6 +80,7 @@ pub(crate) struct GroupRow<'a> {
     pub(crate) first_seen: i64,
     pub(crate) last_seen: i64,
     pub(crate) sample: &'a str,
+    pub(crate) class: &'static str,
 }
 
 /// What one transaction writes: every violation's key (computed once), the groups they add
@@ -145,6 +148,7 @@ impl<'a> Commit<'a> {
             user_agent: v.user_agent.as_deref(),
             original_policy: v.original_policy.as_deref(),
             format: v.format.as_str(),
+            class: key.class.as_str(),
         })
     }
 
@@ -159,6 +163,7 @@ impl<'a> Commit<'a> {
             first_seen: secs(g.first_seen),
             last_seen: secs(g.last_seen),
             sample: &g.sample,
+            class: g.class.as_str(),
         })
     }
 }
@@ -174,12 +179,14 @@ pub(crate) fn group_from_row(
     first_seen: i64,
     last_seen: i64,
     sample: String,
+    class: &str,
 ) -> Group {
     let key = GroupKey {
         directive,
         blocked_origin,
         document_path,
         disposition: Disposition::parse(disposition),
+        class: Class::parse(class),
     };
     let mut g = Group::new(key, time(first_seen), sample);
     g.count = count.max(0) as u64;
@@ -274,8 +281,12 @@ mod tests {
             10,
             20,
             "https://a.example/".into(),
+            "stale",
         );
-        assert_eq!((g.count, g.disposition), (0, Disposition::Enforce));
+        assert_eq!(
+            (g.count, g.disposition, g.class),
+            (0, Disposition::Enforce, Class::Stale)
+        );
         assert_eq!(g.last_seen, time(20));
     }
 }

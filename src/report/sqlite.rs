@@ -54,8 +54,9 @@ use super::sql::{
 use super::summary::{StoreError, Summary};
 
 /// The schema this version writes. 1: `violations` with an index for grouping (the first
-/// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index.
-const SCHEMA_VERSION: i64 = 2;
+/// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index;
+/// 3: each violation and group has its `class` (checked against the served policies).
+const SCHEMA_VERSION: i64 = 3;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS violations (
@@ -76,7 +77,8 @@ CREATE TABLE IF NOT EXISTS violations (
     referrer TEXT,
     user_agent TEXT,
     original_policy TEXT,
-    format TEXT NOT NULL
+    format TEXT NOT NULL,
+    class TEXT NOT NULL DEFAULT 'unverified'
 );
 CREATE TABLE IF NOT EXISTS groups (
     directive TEXT NOT NULL,
@@ -87,7 +89,8 @@ CREATE TABLE IF NOT EXISTS groups (
     first_seen INTEGER NOT NULL,
     last_seen INTEGER NOT NULL,
     sample TEXT NOT NULL,
-    PRIMARY KEY (directive, blocked_origin, document_path, disposition)
+    class TEXT NOT NULL,
+    PRIMARY KEY (directive, blocked_origin, document_path, disposition, class)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
@@ -107,14 +110,14 @@ const DROP_VERSION_1_INDEX: &str = "DROP INDEX IF EXISTS violations_group;";
 const INSERT_VIOLATION: &str = concat!(
     "INSERT INTO violations (",
     violation_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
 );
 
 const UPSERT_GROUP: &str = concat!(
     "INSERT INTO groups (",
     group_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-    ON CONFLICT (directive, blocked_origin, document_path, disposition) DO UPDATE SET
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET
         count = count + excluded.count,
         first_seen = min(first_seen, excluded.first_seen),
         last_seen = max(last_seen, excluded.last_seen)"
@@ -268,8 +271,20 @@ fn schema_version(c: &Connection) -> Result<i64, OpenError> {
 fn migrate(c: &mut Connection) -> Result<(), OpenError> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Read again inside the write transaction: another process may have migrated it.
-    if schema_version(&tx)? < SCHEMA_VERSION {
+    let found = schema_version(&tx)?;
+    if found < SCHEMA_VERSION {
+        // Version 2's groups have no class in their key: rebuilt from the rows below.
+        tx.execute_batch("DROP TABLE IF EXISTS groups;")?;
         tx.execute_batch(TABLES)?;
+        // Rows of versions 1 and 2 have no class: they were never checked.
+        let has_class: bool = tx
+            .prepare("SELECT 1 FROM pragma_table_info('violations') WHERE name = 'class'")?
+            .exists([])?;
+        if !has_class {
+            tx.execute_batch(
+                "ALTER TABLE violations ADD COLUMN class TEXT NOT NULL DEFAULT 'unverified';",
+            )?;
+        }
         // 0 is a new file or version 1 (which left user_version at 0): the same steps.
         tx.execute_batch(GROUPS_FROM_ROWS)?;
         tx.execute_batch(DROP_VERSION_1_INDEX)?;
@@ -478,6 +493,7 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             r.user_agent,
             r.original_policy,
             r.format,
+            r.class,
         ])?;
     }
     // One upsert per group per transaction, however many of its reports came in.
@@ -491,7 +507,8 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             g.count,
             g.first_seen,
             g.last_seen,
-            g.sample
+            g.sample,
+            g.class
         ])?;
     }
     if commit.filtered() > 0 {
@@ -543,7 +560,7 @@ impl ReportStore for SqliteSink {
         let mut st = c
             .prepare_cached(
                 "SELECT directive, blocked_origin, document_path, disposition, count,
-                        first_seen, last_seen, sample
+                        first_seen, last_seen, sample, class
                  FROM groups ORDER BY count DESC, blocked_origin LIMIT ?1",
             )
             .map_err(store_error)?;
@@ -558,6 +575,7 @@ impl ReportStore for SqliteSink {
                     r.get(5)?,
                     r.get(6)?,
                     r.get(7)?,
+                    &r.get::<_, String>(8)?,
                 ))
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
