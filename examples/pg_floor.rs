@@ -133,7 +133,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (mut rows, mut commits) = (0, 0);
     for t in tasks {
-        let (r, c) = t.await?.map_err(|e| e.to_string())?;
+        let (r, c) = t
+            .await?
+            .map_err(|e| match e.downcast_ref::<tokio_postgres::Error>() {
+                Some(pg) => match pg.as_db_error() {
+                    Some(db) => format!("PostgreSQL: {} ({})", db.message(), db.code().code()),
+                    None => pg.to_string(),
+                },
+                None => e.to_string(),
+            })?;
         rows += r;
         commits += c;
     }
