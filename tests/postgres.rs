@@ -255,6 +255,25 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A guard against hanging forever on a condition that never comes (a broken build would
+/// otherwise hold CI until its time limit): fails after 30,000 polls (minutes, at the 10 ms
+/// the loops sleep). Not a timing threshold: nothing is asserted about speed.
+struct Polls {
+    what: &'static str,
+    n: u32,
+}
+
+impl Polls {
+    fn new(what: &'static str) -> Polls {
+        Polls { what, n: 0 }
+    }
+
+    fn next(&mut self) {
+        self.n += 1;
+        assert!(self.n < 30_000, "gave up waiting for {}", self.what);
+    }
+}
+
 // ---- reports -------------------------------------------------------------------------------
 
 fn report(host: &str, disposition: &str) -> String {
@@ -675,7 +694,9 @@ async fn database_restart_under_load_gives_503_then_recovers() {
     }
     let acked_now = || acked.lock().unwrap().len();
     // Reports flowing, then the database dies.
+    let mut polls = Polls::new("reports flowing");
     while acked_now() < 200 {
+        polls.next();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let pg = tokio::task::spawn_blocking(move || {
@@ -685,7 +706,9 @@ async fn database_restart_under_load_gives_503_then_recovers() {
     .await
     .unwrap();
     // Wait for the refusals (every request now fails: no server).
+    let mut polls = Polls::new("503s while the database is down");
     while refused.load(Ordering::SeqCst) < 50 {
+        polls.next();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let acked_while_down = acked_now();
@@ -696,7 +719,9 @@ async fn database_restart_under_load_gives_503_then_recovers() {
     .await
     .unwrap();
     // Accepting again by itself: new 204s after the restart.
+    let mut polls = Polls::new("204s again after the restart");
     while acked_now() < acked_while_down + 200 {
+        polls.next();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     stop.store(true, Ordering::SeqCst);
@@ -840,7 +865,9 @@ fn three_collectors_one_killed_lose_no_acknowledged_report() {
         }));
     }
     let acked_by = |i: usize| per_server[i].load(Ordering::SeqCst);
+    let mut polls = Polls::new("reports flowing to the first collector");
     while acked_by(0) < 100 {
+        polls.next();
         std::thread::sleep(Duration::from_millis(10));
     }
     servers[0].child.kill().unwrap(); // SIGKILL on Unix
@@ -848,7 +875,9 @@ fn three_collectors_one_killed_lose_no_acknowledged_report() {
     servers.remove(0);
     // The survivors go on taking reports.
     let (a1, a2) = (acked_by(1), acked_by(2));
+    let mut polls = Polls::new("the survivors taking reports");
     while acked_by(1) < a1 + 100 || acked_by(2) < a2 + 100 {
+        polls.next();
         std::thread::sleep(Duration::from_millis(10));
     }
     stop.store(true, Ordering::SeqCst);
