@@ -442,3 +442,27 @@ async fn reports_about_other_origins_are_counted_not_stored() {
         "{err}"
     );
 }
+
+/// Found by `bash scripts/fuzz.sh 600` (report target): a `data:` URL whose payload starts
+/// with a digit was taken for `host:port` and kept whole, payload and all.
+#[test]
+fn a_data_url_whose_payload_starts_with_a_digit_is_still_data() {
+    let body = br#"[{"type":"csp-violation","body":{}},{"type":"csp-violation","body":{"documentURL":"https://app.example/","blockedURL":"data:0ext/plG8=","effectiveDirective":"blah","violatedDirective":"connect-src 'self'"}}]"#;
+    let parsed = connect_src::report::parse_reports(body, &Default::default()).unwrap();
+    assert_eq!(parsed.violations.len(), 1);
+    assert_eq!(parsed.violations[0].blocked_url, "data");
+    assert_eq!(parsed.violations[0].effective_directive, "connect-src");
+    assert_eq!(parsed.invalid, 1, "the empty report is counted");
+    for (url, kept) in [
+        ("example.com:8080", "example.com:8080"),
+        ("localhost:3000/x", "localhost:3000/x"),
+        ("data:1,x", "data"),
+        ("blob:123", "blob"),
+    ] {
+        let body = format!(
+            r#"{{"csp-report":{{"document-uri":"https://a.example/","blocked-uri":"{url}","effective-directive":"connect-src"}}}}"#
+        );
+        let p = connect_src::report::parse_reports(body.as_bytes(), &Default::default()).unwrap();
+        assert_eq!(p.violations[0].blocked_url, kept, "{url}");
+    }
+}

@@ -628,14 +628,19 @@ fn directive_name(field: Option<&str>) -> Option<&'static str> {
 /// URL; doing it here too turns every `data:…` or `blob:…` payload into one `data` or
 /// `blob` (the keyword form browsers send), not one group per payload with the payload as
 /// its sample. `ws:` and `wss:` are kept whole: browsers report WebSocket URLs as they are.
-/// `host:port` without a scheme is not taken for a scheme.
+/// `host:port` without a scheme (a dotted name or `localhost`, then only digits up to a
+/// `/` or the end) is not taken for a scheme; `data:0…` is one.
 fn scheme_only(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once(':')?;
     let mut bytes = scheme.bytes();
     let starts_alpha = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    let port = rest.split('/').next().unwrap_or(rest);
+    let host_port = (scheme.contains('.') || scheme.eq_ignore_ascii_case("localhost"))
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit());
     if !starts_alpha
         || !bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        || rest.starts_with(|c: char| c.is_ascii_digit())
+        || host_port
     {
         return None;
     }
