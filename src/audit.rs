@@ -14,6 +14,7 @@ use std::fmt;
 
 use crate::matcher::Engine;
 use crate::minimize::covers;
+use crate::policy::text::DIRECTIVE_NAMES;
 use crate::policy::{production_refusals, Policy};
 use crate::source::{is_ip_literal, is_loopback_host, Host, HostSource, Scheme, Source};
 
@@ -90,6 +91,63 @@ impl fmt::Display for Finding {
         }
         write!(f, ": {}", self.message)
     }
+}
+
+/// Audits a `connect-src` value as written (policy text, not typed sources): the findings
+/// only text can have, then [`audit`] of the sources it holds.
+///
+/// - `directive-name` (warning): a source that is a directive name (`'self' connect-src
+///   https://x` almost always means a missing `;`).
+/// - `non-ascii` (high): a source with a non-ASCII character; every browser ignores the
+///   whole directive then (CSP3 §2.2.1), so the message gives the punycode form to write.
+///
+/// ```
+/// use connect_src::audit::audit_text;
+///
+/// let f = audit_text("'self' https://bücher.example");
+/// assert_eq!(f[0].code, "non-ascii");
+/// assert!(f[0].message.contains("https://xn--bcher-kva.example"));
+/// assert_eq!(audit_text("'self' connect-src https://x.example")[0].code, "directive-name");
+/// ```
+pub fn audit_text(value: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut sources = Vec::new();
+    for token in value.split_ascii_whitespace() {
+        let parsed = token.parse::<Source>();
+        if DIRECTIVE_NAMES
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(token))
+        {
+            out.push(Finding {
+                severity: Severity::Warning,
+                code: "directive-name",
+                source: Some(token.to_owned()),
+                message: format!(
+                    "`{token}` is a directive name, not a source: a `;` is probably missing before it"
+                ),
+            });
+        } else if !token.is_ascii() {
+            let fix = match &parsed {
+                Ok(s) => format!("; write {s}"),
+                Err(_) => String::new(),
+            };
+            out.push(Finding {
+                severity: Severity::High,
+                code: "non-ascii",
+                source: Some(token.to_owned()),
+                message: format!(
+                    "browsers ignore a whole directive that holds a non-ASCII character, so this list would restrict nothing{fix}"
+                ),
+            });
+        }
+        if let Ok(s) = parsed {
+            if !sources.contains(&s) {
+                sources.push(s);
+            }
+        }
+    }
+    out.extend(audit(&sources));
+    out
 }
 
 /// The findings for every list of a policy (enforced first, then report-only).

@@ -366,12 +366,14 @@ async fn run_engine(engine: Engine) -> Run {
         });
     }
     let store = MemorySink::with_limits(10_000, 10_000);
-    // A report whose every field is an XSS payload, for the dashboard check.
+    // A report whose every shown field is an XSS payload, for the dashboard check (the
+    // directive must be one CSP defines, or the collector refuses the report).
     let mut evil = connect_src::report::parse_reports(
         serde_json::json!({"csp-report": {
             "document-uri": format!("http://a.localhost/{XSS}"),
             "blocked-uri": format!("http://{XSS}/"),
-            "effective-directive": format!("connect-src{XSS}"),
+            "effective-directive": "connect-src",
+            "violated-directive": format!("connect-src {XSS}"),
             "disposition": XSS,
             "script-sample": XSS,
         }})

@@ -280,7 +280,7 @@ async fn deep_nesting_is_a_400_not_a_stack_overflow() {
     let store = MemorySink::new();
     let app = app_with(store.clone());
     let deep = format!(
-        "{{\"csp-report\":{{\"blocked-uri\":{}1{}}}}}",
+        "{{\"csp-report\":{{\"effective-directive\":\"connect-src\",\"blocked-uri\":{}1{}}}}}",
         "[".repeat(32_000),
         "]".repeat(32_000)
     );
@@ -320,7 +320,7 @@ async fn status_413_over_the_limit_with_or_without_content_length() {
 async fn default_limit_is_64_kib() {
     let app = app_with(MemorySink::new());
     let ok = format!(
-        "{{\"csp-report\":{{\"blocked-uri\":\"https://a.example/{}\"}}}}",
+        "{{\"csp-report\":{{\"effective-directive\":\"connect-src\",\"blocked-uri\":\"https://a.example/{}\"}}}}",
         "a".repeat(60 * 1024)
     );
     assert_eq!(
@@ -374,7 +374,7 @@ async fn huge_strings_are_bounded() {
     let store = MemorySink::new();
     let app = app_with(store.clone());
     let body = format!(
-        "{{\"csp-report\":{{\"document-uri\":\"https://a.example/{}\",\"blocked-uri\":\"https://b.example/{}\",\"script-sample\":\"{}\"}}}}",
+        "{{\"csp-report\":{{\"effective-directive\":\"connect-src\",\"document-uri\":\"https://a.example/{}\",\"blocked-uri\":\"https://b.example/{}\",\"script-sample\":\"{}\"}}}}",
         "d".repeat(25_000),
         "é".repeat(8_000),
         "s".repeat(15_000)
@@ -589,8 +589,9 @@ async fn dashboard_escapes_every_field_and_has_a_strict_csp() {
     let body = serde_json::json!({"csp-report": {
         "document-uri": format!("https://app.example/{evil}"),
         "blocked-uri": format!("https://{attr}.example/{evil}"),
-        "effective-directive": format!("connect-src{evil}"),
-        "violated-directive": evil,
+        // The directive is stored only as a name CSP defines: nothing to inject there.
+        "effective-directive": "connect-src",
+        "violated-directive": format!("connect-src {evil}"),
         "disposition": format!("enforce{attr}"),
         "script-sample": evil,
         "source-file": evil,
@@ -759,4 +760,107 @@ fn captured_bodies_from_real_browsers() {
         seen += 1;
     }
     assert_eq!(seen, 10);
+}
+
+/// WebKit's reports say nothing of their disposition; the report-only header's report-uri
+/// carries a marker (`?disposition=report`) so the collector still knows.
+#[tokio::test]
+async fn the_report_only_marker_gives_webkit_reports_their_disposition() {
+    let store = MemorySink::new();
+    let app = app_with(store.clone());
+    // The shape WebKitGTK 2.50 sends (docs/engine-probe/reports), trimmed.
+    let body = r#"{"type":"csp-violation","url":"http://a.localhost:8081/p","csp-report":{
+        "document-uri":"http://a.localhost:8081/p","effective-directive":"connect-src",
+        "violated-directive":"connect-src","blocked-uri":"http://c.localhost:8082/x",
+        "original-policy":"connect-src 'self'; report-uri /csp-reports?disposition=report",
+        "status-code":200}}"#;
+    for path in [
+        "/csp-reports?disposition=report",
+        "/csp-reports",
+        "/csp-reports?x=1",
+    ] {
+        let res = app
+            .clone()
+            .oneshot(
+                Request::post(path)
+                    .header(header::CONTENT_TYPE, "application/csp-report")
+                    .header(header::ORIGIN, "null")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{path}");
+    }
+    let mut d: Vec<Disposition> = store.recent().iter().map(|v| v.disposition).collect();
+    d.sort();
+    assert_eq!(
+        d,
+        [
+            Disposition::Report,
+            Disposition::Unknown,
+            Disposition::Unknown
+        ]
+    );
+    // A report that says its disposition keeps it, marker or not.
+    let said = body.replace(
+        r#""status-code":200"#,
+        r#""status-code":200,"disposition":"enforce""#,
+    );
+    let res = app
+        .clone()
+        .oneshot(
+            Request::post("/csp-reports?disposition=report")
+                .header(header::CONTENT_TYPE, "application/csp-report")
+                .body(Body::from(said))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        store.recent().last().unwrap().disposition,
+        Disposition::Enforce
+    );
+}
+
+/// The collector learns the served policies from the app's layer: a report of the current
+/// policy is genuine; after a swap, a report of the old one is stale.
+#[tokio::test]
+async fn reports_are_classed_against_the_layers_policies() {
+    use connect_src::report::Class;
+    use connect_src::{ConnectSrc, Policy};
+
+    let policy = |list: &str| {
+        Policy::builder()
+            .enforce(list.parse::<ConnectSrc>().unwrap())
+            .report_uri("/csp-reports")
+            .build()
+            .unwrap()
+    };
+    let layer = policy("'self' https://api.example.com").layer();
+    let store = MemorySink::new();
+    let app = Collector::builder()
+        .store(store.clone())
+        .served_policies(layer.served_policies())
+        .build()
+        .router();
+    let body = |policy: &str| {
+        serde_json::json!({"csp-report": {
+            "document-uri": "https://app.example.com/", "blocked-uri": "https://evil.example/x",
+            "effective-directive": "connect-src", "original-policy": policy}})
+        .to_string()
+    };
+    let first = "connect-src 'self' https://api.example.com; report-uri /csp-reports";
+    post(&app, Some("application/csp-report"), body(first)).await;
+    layer.handle().set(policy("'self'"));
+    post(&app, Some("application/csp-report"), body(first)).await;
+    post(
+        &app,
+        Some("application/csp-report"),
+        body("connect-src 'self'; report-uri /csp-reports"),
+    )
+    .await;
+    let classes: Vec<Class> = store.recent().iter().map(|v| v.class).collect();
+    assert_eq!(classes, [Class::Genuine, Class::Stale, Class::Genuine]);
 }

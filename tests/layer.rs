@@ -221,7 +221,8 @@ async fn enforced_and_report_only_together_with_reporting_endpoints() {
     );
     assert_eq!(
         all(&res, CSP_RO),
-        ["connect-src 'self'; report-uri /csp-reports; report-to csp"]
+        ["connect-src 'self'; report-uri /csp-reports?disposition=report; report-to csp"],
+        "the report-only report-uri is marked, for browsers that do not say the disposition"
     );
     assert_eq!(
         all(&res, REPORTING_ENDPOINTS),

@@ -1,6 +1,7 @@
 //! The matcher's verdicts, one row per rule or browser behaviour, each citing what it pins
 //! down. Columns: spec, chromium, firefox, webkit. Browser columns are what headless
-//! Chromium and Firefox ESR do (tests/browsers.rs measures them); WebKit follows the spec.
+//! Chromium 156, Firefox ESR 153 and WebKitGTK 2.50 do, as measured by tests/browsers.rs and
+//! docs/engine-probe/FINDINGS.md (`#n`: that file's probe).
 
 use connect_src::matcher::{BrowserPolicy, Engine};
 
@@ -12,8 +13,8 @@ const ROWS: &[(&str, &str, &str, [bool; 4], &str)] = &[
     // policy, page, target, [spec, chromium, firefox, webkit], why
     ("*", "https://a.com/", "https://b.com/", [T, T, T, T], "§6.7.2.8 step 1: * matches http(s)"),
     ("*", "https://a.com/", "http://b.com/", [T, T, T, T], "§6.7.2.8 step 1: * matches http from an https page"),
-    ("*", "https://a.com/", "wss://b.com/", [F, T, T, F], "§6.7.2.8 step 1 excludes wss on https pages; browsers allow"),
-    ("*", "http://a.com/", "ws://b.com/", [F, T, T, F], "§6.7.2.8 step 1 excludes ws; browsers allow"),
+    ("*", "https://a.com/", "wss://b.com/", [F, T, T, T], "§6.7.2.8 step 1 excludes wss on https pages; browsers allow (#6)"),
+    ("*", "http://a.com/", "ws://b.com/", [F, T, T, T], "§6.7.2.8 step 1 excludes ws; browsers allow (#3)"),
     ("*", "https://a.com/", "data:text/plain,x", [F, F, F, F], "§6.7.2.8 step 1: * does not cover data:"),
     ("*", "https://a.com/", "blob:https://a.com/1", [F, F, F, F], "§6.7.2.8 step 1: * does not cover blob:"),
     ("*", "http://a.com/", "http://127.0.0.1/", [T, T, T, T], "§6.7.2.8 step 1: bare * has no host step"),
@@ -22,13 +23,13 @@ const ROWS: &[(&str, &str, &str, [bool; 4], &str)] = &[
     ("https:", "https://a.com/", "http://b.com/", [F, F, F, F], "§6.7.2.9: no downgrade"),
     ("https:", "https://a.com/", "wss://b.com/", [F, F, F, F], "§6.7.2.9: https does not cover wss"),
     ("ws:", "https://a.com/", "wss://b.com/", [T, T, T, T], "§6.7.2.9 step 3: ws upgrades to wss"),
-    ("ws:", "https://a.com/", "http://b.com/", [T, F, F, T], "§6.7.2.9 step 3: ws covers http; browsers keep families apart"),
-    ("ws:", "https://a.com/", "https://b.com/", [T, F, F, T], "§6.7.2.9 step 3: ws covers https; browsers keep families apart"),
-    ("wss:", "https://a.com/", "https://b.com/", [T, F, F, T], "§6.7.2.9 step 4: wss covers https; browsers keep families apart"),
+    ("ws:", "https://a.com/", "http://b.com/", [T, F, F, F], "§6.7.2.9 step 3: ws covers http; browsers keep families apart"),
+    ("ws:", "https://a.com/", "https://b.com/", [T, F, F, F], "§6.7.2.9 step 3: ws covers https; browsers keep families apart"),
+    ("wss:", "https://a.com/", "https://b.com/", [T, F, F, F], "§6.7.2.9 step 4: wss covers https; browsers keep families apart"),
     ("wss:", "https://a.com/", "ws://b.com/", [F, F, F, F], "§6.7.2.9: no downgrade"),
     ("https://api.x.com", "https://x.com/", "wss://api.x.com/", [F, F, F, F], "§6.7.2.9: https://h does not allow wss://h"),
     ("wss://api.x.com", "https://x.com/", "wss://api.x.com/s", [T, T, T, T], "§6.7.2.8 step 2.2: exact wss origin"),
-    ("wss://api.x.com", "https://x.com/", "https://api.x.com/", [T, F, F, T], "§6.7.2.9 step 4 vs browser families"),
+    ("wss://api.x.com", "https://x.com/", "https://api.x.com/", [T, F, F, F], "§6.7.2.9 step 4 vs browser families"),
     ("ws://api.x.com", "http://x.com/", "wss://api.x.com/", [T, T, T, T], "§6.7.2.9 step 3: ws://h upgrades to wss://h"),
     ("api.x.com", "https://x.com/", "https://api.x.com/", [T, T, T, T], "§6.7.2.8 step 2.2.2: scheme-less takes the page's scheme"),
     ("api.x.com", "http://x.com/", "https://api.x.com/", [T, T, T, T], "§6.7.2.8 step 2.2.2 + §6.7.2.9 step 2: upgrade"),
@@ -47,10 +48,10 @@ const ROWS: &[(&str, &str, &str, [bool; 4], &str)] = &[
     ("https://x.com:443", "https://x.com/", "https://x.com/", [T, T, T, T], "§6.7.2.11 step 6: explicit default port"),
     ("https://x.com:8443", "https://x.com/", "https://x.com:8443/", [T, T, T, T], "§6.7.2.11 step 2: same port"),
     ("http://x.com", "http://x.com/", "https://x.com/", [T, T, T, T], "§6.7.2.9 step 2 + §6.7.2.11: upgrade on default ports"),
-    ("http://x.com:80", "http://x.com/", "https://x.com/", [F, T, T, F], "browsers: port 80 upgrades to 443; §6.7.2.11 does not"),
+    ("http://x.com:80", "http://x.com/", "https://x.com/", [F, T, T, T], "browsers: port 80 upgrades to 443; §6.7.2.11 does not (#16)"),
     ("http://x.com:8001", "http://x.com/", "https://x.com:8001/", [T, F, T, T], "Chromium drops an explicit port on upgrade; Firefox and the spec keep it"),
-    ("http://x.com:80", "http://x.com/", "http://x.com:443/", [F, F, T, F], "Firefox: port 80 matches 443 without an upgrade"),
-    ("http://x.com", "http://x.com/", "http://x.com:443/", [F, F, T, F], "Firefox: an implied port 80 matches 443 too"),
+    ("http://x.com:80", "http://x.com/", "http://x.com:443/", [F, F, T, T], "Firefox, WebKit: port 80 matches 443 without an upgrade (#17)"),
+    ("http://x.com", "http://x.com/", "http://x.com:443/", [F, F, T, T], "Firefox, WebKit: an implied port 80 matches 443 too"),
     ("http://x.com:80", "http://x.com/", "https://x.com:80/", [T, F, T, T], "Chromium drops even port 80 on upgrade to https:80"),
     ("http://x.com:443", "http://x.com/", "https://x.com/", [T, T, T, T], "§6.7.2.11 step 6: 443 is https's default"),
     ("http://x.com.", "http://x.com/", "http://x.com/", [F, F, F, F], "a trailing dot is part of the host"),
@@ -70,12 +71,44 @@ const ROWS: &[(&str, &str, &str, [bool; 4], &str)] = &[
     ("'self'", "https://x.com/", "http://x.com/", [F, F, F, F], "§6.7.2.8 step 3: no downgrade"),
     ("'self'", "http://localhost:3000/", "http://127.0.0.1:3000/", [F, F, F, F], "'self' compares hosts as written"),
     ("'self'", "http://x.com:3000/", "ws://x.com:3001/", [F, F, F, F], "§6.7.2.8 step 3.2: same port"),
-    ("http://127.0.0.1:3000", "http://a.com/", "http://127.0.0.1:3000/", [F, T, T, F], "§6.7.2.10 step 1 vs browsers: IP-literal sources match"),
+    ("http://127.0.0.1:3000", "http://a.com/", "http://127.0.0.1:3000/", [F, T, T, T], "§6.7.2.10 step 1 vs browsers: IP-literal sources match (#15)"),
     ("http://localhost:3000", "http://a.com/", "http://127.0.0.1:3000/", [F, F, F, F], "a name never matches an IP"),
     ("'none'", "https://x.com/", "https://x.com/", [F, F, F, F], "'none' allows nothing"),
     ("'none' 'self'", "https://x.com/", "https://x.com/", [T, T, T, T], "browsers ignore 'none' next to other sources"),
     ("self", "https://x.com/", "https://x.com/", [F, F, F, F], "unquoted self is a host name"),
     ("'SELF'", "https://x.com/", "https://x.com/", [T, T, T, T], "keywords are case-insensitive"),
+    // Measured in all three engines (docs/engine-probe/FINDINGS.md).
+    ("http://*", "http://a.com/", "http://127.0.0.1/", [F, T, T, T], "browsers match IPs as text: * host (#132)"),
+    ("http://*.0.0.1", "http://a.com/", "http://127.0.0.1/", [F, T, T, T], "browsers match IPs as text: *.0.0.1 is a suffix (#133)"),
+    ("http://*:*", "http://a.com/", "http://127.0.0.1:8082/", [F, T, T, T], "browsers match IPs as text (#78)"),
+    ("http://*", "http://a.com/", "http://127.0.0.1:8082/", [F, F, F, F], "the port still has to match (#76)"),
+    ("http://*.localhost", "http://a.com/", "http://localhost/", [F, F, F, F], "a wildcard never matches its bare parent (#137)"),
+    ("http://a.com:80", "http://b.com/", "https://a.com:80/", [T, F, T, T], "Chromium alone refuses the upgrade with port 80 kept (#19)"),
+    ("http://a.com", "http://b.com/", "https://a.com:80/", [F, F, T, F], "Firefox: a port-less source keeps its default port through an upgrade (#149)"),
+    ("ws://a.com", "http://b.com/", "wss://a.com:80/", [F, F, T, F], "Firefox: ws://h allows wss://h:80 (#91)"),
+    ("ws://a.com:8081", "http://b.com/", "wss://a.com:8081/", [T, F, T, T], "Chromium drops an explicit port on upgrade (#95)"),
+    ("http://a.com:8081", "http://b.com/", "https://a.com/", [F, F, F, F], "an explicit non-80 port never reaches 443 (#147)"),
+    ("'self'", "http://a.com/", "http://a.com:443/", [F, F, T, T], "Firefox, WebKit: 'self' on port 80 reaches :443 (#66)"),
+    ("'self'", "http://a.com/", "https://a.com:80/", [F, T, T, F], "Chromium, Firefox: 'self' on port 80 keeps it through an upgrade (#67)"),
+    ("'self'", "https://a.com/", "https://a.com:80/", [F, F, F, F], "no engine reaches port 80 from an https page (#73)"),
+    ("'self'", "https://a.com/", "http://a.com:443/", [F, F, F, F], "nor http on 443 (#74)"),
+    ("'self'", "http://a.com:8081/", "https://a.com:8081/", [T, T, T, T], "'self' upgrades on its own port (#143)"),
+    ("http://b.com.:8082", "http://a.com/", "http://b.com.:8082/", [T, T, F, T], "Firefox: a trailing-dot source matches nothing (#87)"),
+    ("http://b.com:8082", "http://a.com/", "http://b.com.:8082/", [F, F, F, F], "a trailing dot is part of the host (#89)"),
+    ("http://a.com:08082", "http://b.com/", "http://a.com:8082/", [T, T, F, T], "Firefox: a port with leading zeros matches nothing (#81)"),
+    ("http://a.com:080", "http://b.com/", "http://a.com/", [T, T, F, T], "Firefox: :080 is not port 80 (#85)"),
+    ("'self' http://a.com:8081/svc?x=1", "http://p.com/", "http://a.com:8081/svc", [F, T, T, T], "browsers drop a source's query and keep it (#30)"),
+    ("'self' http://a.com:8081/svc?x=1", "http://p.com/", "http://a.com:8081/svc?y=2", [F, T, T, T], "the target's query never counts (#31)"),
+    ("'self' http://a.com:8081/svc#f", "http://p.com/", "http://a.com:8081/other", [F, F, F, F], "the kept path still decides (#36)"),
+    ("http://a.com:8081 http://b\u{fc}cher.com", "http://a.com:8081/", "http://c.com/x", [T, T, T, T], "a non-ASCII directive is dropped whole, so nothing restricts (#22)"),
+    ("http://a.com\u{a0}http://c.com", "http://p.com/", "http://b.com/x", [T, T, T, T], "a no-break space is non-ASCII: dropped (#49)"),
+    ("\u{2018}none\u{2019}", "http://p.com/", "http://b.com/x", [T, T, T, T], "curly quotes are non-ASCII: dropped (#60)"),
+    ("http://a.com\u{b}http://c.com", "http://p.com/", "http://c.com/x", [F, T, T, T], "VT: Chromium and Firefox drop the directive, WebKit separates; the spec text has one invalid token (#42)"),
+    ("http://a.com\u{b}http://c.com", "http://p.com/", "http://b.com/x", [F, T, T, F], "VT: WebKit alone still restricts (#43)"),
+    ("http://a.loc\u{7f}al.com http://c.com", "http://p.com/", "http://c.com/x", [T, T, T, T], "DEL drops the directive in every engine; the spec keeps c (#57)"),
+    ("http://a.loc\u{7f}al.com http://c.com", "http://p.com/", "http://b.com/x", [F, T, T, T], "DEL: browsers restrict nothing (#58)"),
+    ("http://a.com\u{1}http://c.com", "http://p.com/", "http://b.com/x", [F, T, T, T], "U+0001 drops the directive in every engine (#157)"),
+    ("http://a.com\u{c}http://c.com", "http://p.com/", "http://c.com/x", [T, T, T, T], "form feed is ASCII whitespace (#54)"),
 ];
 
 #[test]
@@ -99,10 +132,17 @@ fn verdict_table() {
     println!("matcher table: {} rows", ROWS.len());
 }
 
+/// A typed list and the same text read as browsers read it agree, wherever the typed list
+/// serializes to that text (it normalizes: `:08082` becomes `:8082`, IDN hosts punycode).
 #[test]
 fn strict_list_and_browser_parse_agree() {
+    let mut compared = 0;
     for (policy, page, target, _, _) in ROWS {
-        if let Ok(list) = policy.parse::<connect_src::ConnectSrc>() {
+        let Ok(list) = policy.parse::<connect_src::ConnectSrc>() else {
+            continue;
+        };
+        if list.value().eq_ignore_ascii_case(policy) {
+            compared += 1;
             assert_eq!(
                 list.check(page, target).unwrap(),
                 BrowserPolicy::parse(policy).check(page, target).unwrap(),
@@ -110,4 +150,95 @@ fn strict_list_and_browser_parse_agree() {
             );
         }
     }
+    assert!(compared > 50, "{compared}");
+}
+
+/// The six cases of issue 14, as real browsers answered them.
+#[test]
+fn policy_text_read_as_browsers_read_it() {
+    let check = |policy: &str, header: bool, page: &str, target: &str| {
+        let p = if header {
+            BrowserPolicy::from_header(policy)
+        } else {
+            BrowserPolicy::parse(policy)
+        };
+        let v = p.check(page, target).unwrap();
+        Engine::ALL.map(|e| v.get(e))
+    };
+    let app = "https://app.example.com/";
+    assert_eq!(
+        check("*", false, app, "wss://rt.example.net/s")[3],
+        T,
+        "WebKit: * allows wss"
+    );
+    assert_eq!(
+        check(
+            "http://127.0.0.1:8080",
+            false,
+            "http://127.0.0.1:8080/",
+            "http://127.0.0.1:8080/api"
+        )[3],
+        T
+    );
+    assert_eq!(
+        check(
+            "http://example.com:80",
+            false,
+            "http://app.example.com/",
+            "https://example.com/"
+        )[3],
+        T
+    );
+    assert_eq!(
+        check(
+            "https://api.example.com https://b\u{fc}cher.example",
+            false,
+            app,
+            "https://evil.example/"
+        ),
+        [T; 4],
+        "a directive holding non-ASCII is dropped whole"
+    );
+    assert_eq!(
+        check(
+            "default-src 'none'; connect-src https://api.example.com https://b\u{fc}cher.example",
+            true,
+            app,
+            "https://api.example.com/v1"
+        ),
+        [F; 4],
+        "connect-src dropped, default-src decides"
+    );
+    let q = check(
+        "'self' https://data.example.com/svc?x=1",
+        false,
+        app,
+        "https://data.example.com/svc?x=1",
+    );
+    assert_eq!(
+        &q[1..],
+        &[T, T, T],
+        "browsers keep the source and ignore its query"
+    );
+    assert!(!q[0], "by the spec text the source is invalid");
+}
+
+#[test]
+fn a_dropped_directive_does_not_hide_a_later_one() {
+    let p = BrowserPolicy::from_header(
+        "connect-src https://b\u{fc}cher.example; connect-src https://ok.example",
+    );
+    let v = p
+        .check("https://a.example/", "https://ok.example/")
+        .unwrap();
+    assert!(v.everywhere());
+    let v = p
+        .check("https://a.example/", "https://other.example/")
+        .unwrap();
+    assert!(v.nowhere());
+    assert!(
+        p.warnings().iter().any(|w| w.contains("non-ASCII")),
+        "{:?}",
+        p.warnings()
+    );
 }

@@ -247,7 +247,7 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let index: i64 = c
         .query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE name = 'violations_group'",
@@ -256,6 +256,57 @@ async fn a_version_1_database_is_migrated() {
         )
         .unwrap();
     assert_eq!(index, 0, "the old index is dropped");
+}
+
+/// Version 2 (the `groups` table keyed without a class) is migrated when opened: every
+/// stored row becomes `unverified` (it was never checked), and the groups are rebuilt from
+/// the rows with the class in their key.
+#[tokio::test]
+async fn a_version_2_database_is_migrated() {
+    let dir = TempDir::new("migrate2");
+    {
+        let c = Connection::open(dir.db()).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL;
+            CREATE TABLE violations (
+                id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL,
+                document_url TEXT NOT NULL, document_path TEXT NOT NULL,
+                blocked_url TEXT NOT NULL, blocked_origin TEXT NOT NULL,
+                directive TEXT NOT NULL, violated_directive TEXT, disposition TEXT NOT NULL,
+                status_code INTEGER, source_file TEXT, line INTEGER, col INTEGER, sample TEXT,
+                referrer TEXT, user_agent TEXT, original_policy TEXT, format TEXT NOT NULL);
+            CREATE TABLE groups (
+                directive TEXT NOT NULL, blocked_origin TEXT NOT NULL,
+                document_path TEXT NOT NULL, disposition TEXT NOT NULL, count INTEGER NOT NULL,
+                first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, sample TEXT NOT NULL,
+                PRIMARY KEY (directive, blocked_origin, document_path, disposition)
+            ) WITHOUT ROWID;
+            CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT INTO violations (received_at, document_url, document_path, blocked_url,
+                blocked_origin, directive, disposition, format)
+            VALUES (1700000100, 'https://app.example/p', '/p', 'https://a.example/1',
+                'https://a.example', 'connect-src', 'report', 'legacy');
+            INSERT INTO groups VALUES ('connect-src', 'https://a.example', '/p', 'report', 1,
+                1700000100, 1700000100, 'https://a.example/1');
+            PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    let s = sink.summary(10).unwrap();
+    assert_eq!(s.total, 1);
+    assert_eq!(s.groups.len(), 1);
+    assert_eq!(s.groups[0].count, 1);
+    assert_eq!(s.groups[0].class, connect_src::report::Class::Unverified);
+    let c = Connection::open(dir.db()).unwrap();
+    let class: String = c
+        .query_row("SELECT class FROM violations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(class, "unverified");
+    let version: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
 }
 
 #[tokio::test]
@@ -317,7 +368,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
             err,
             OpenError::NewerSchema {
                 found: 9,
-                supported: 2
+                supported: 3
             }
         ),
         "{err:?}"

@@ -12,6 +12,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(v.document_url.len() <= o.max_field);
             assert!(v.blocked_url.len() <= o.max_field);
             assert!(!v.blocked_url.contains('?'));
+            // Always a directive name CSP defines, never the sender's text.
+            let d = &v.effective_directive;
+            assert!(!d.is_empty() && d.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+            // Non-http(s) URLs are kept as their scheme alone: no data: payload survives.
+            assert!(!v.blocked_url.to_ascii_lowercase().starts_with("data:"));
         }
     }
 });

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connect_src::matcher::{BrowserPolicy, Engine};
+use connect_src::policy::ServedPolicies;
 use connect_src::report::suggest::{suggest, Observation, SuggestOptions};
 use connect_src::report::{
     Collector, Disposition, Durability, MemorySink, ReportStore, SqliteSink,
@@ -86,6 +87,15 @@ enum Command {
         /// or process-crash (written to the file, fsynced at checkpoints; faster).
         #[arg(long, value_enum, default_value = "power-loss", requires = "db")]
         durability: DurabilityArg,
+        /// Keep only reports about documents of this origin (scheme://host[:port]);
+        /// repeat for more. Reports about other pages are dropped and counted. Without it,
+        /// every report is kept. (Not CORS: any sender may still POST.)
+        #[arg(long = "accept-origin", value_name = "ORIGIN")]
+        accept_origin: Vec<String>,
+        /// A Content-Security-Policy header value the app serves (repeatable; the first is
+        /// the current one, the others earlier ones): each report is classed against them.
+        #[arg(long = "policy-header")]
+        policy_header: Vec<String>,
     },
     /// The connect-src value to deploy, learned from stored report-only violations.
     Suggest {
@@ -124,7 +134,9 @@ fn main() -> ExitCode {
             listen,
             db,
             durability,
-        } => serve(listen, db, durability),
+            accept_origin,
+            policy_header,
+        } => serve(listen, db, durability, &accept_origin, &policy_header),
         Command::Suggest { db, policy } => suggest_cmd(&db, &policy),
     }
 }
@@ -187,8 +199,7 @@ fn audit_cmd(text: &str, env: Env) -> ExitCode {
             })
         );
     }
-    let sources: Vec<_> = parsed.lists().iter().flatten().flatten().cloned().collect();
-    for f in audit::audit(&sources) {
+    for f in audit::audit_text(text) {
         println!(
             "{}",
             line(&FindingLine {
@@ -218,20 +229,44 @@ fn serve(
     listen: SocketAddr,
     db: Option<std::path::PathBuf>,
     durability: DurabilityArg,
+    accept_origin: &[String],
+    policy_header: &[String],
 ) -> ExitCode {
     let durability = match durability {
         DurabilityArg::PowerLoss => Durability::PowerLoss,
         DurabilityArg::ProcessCrash => Durability::ProcessCrash,
     };
+    let mut builder = Collector::builder();
+    if let Some(bad) = policy_header
+        .iter()
+        .find(|h| h.trim().is_empty() || axum::http::HeaderValue::from_str(h).is_err())
+    {
+        eprintln!(
+            "error: --policy-header {bad:?} is not a header value (visible ASCII, not empty)"
+        );
+        return ExitCode::from(USAGE);
+    }
+    if !policy_header.is_empty() {
+        builder = builder.served_policies(ServedPolicies::from_headers(policy_header));
+    }
+    for origin in accept_origin {
+        builder = match builder.accept_origin(origin) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: --accept-origin: {e}");
+                return ExitCode::from(USAGE);
+            }
+        };
+    }
     let collector = match &db {
         Some(path) => match SqliteSink::builder().durability(durability).open(path) {
-            Ok(sink) => Collector::builder().store(sink).build(),
+            Ok(sink) => builder.store(sink).build(),
             Err(e) => {
                 eprintln!("error: cannot open {}: {e}", path.display());
                 return ExitCode::from(1);
             }
         },
-        None => Collector::builder().store(MemorySink::new()).build(),
+        None => builder.store(MemorySink::new()).build(),
     };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -295,7 +330,11 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
     let observed = summary
         .groups
         .iter()
-        .filter(|g| g.disposition == Disposition::Report && g.directive == "connect-src")
+        .filter(|g| {
+            g.disposition == Disposition::Report
+                && g.directive == "connect-src"
+                && g.class.teaches()
+        })
         .map(|g| Observation::new(&g.blocked_origin, g.count));
     let s = suggest(&current, observed, &SuggestOptions::default());
     for a in &s.additions {

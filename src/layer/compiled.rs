@@ -45,19 +45,18 @@ fn value(text: &str) -> HeaderValue {
 
 impl Compiled {
     pub(crate) fn new(policy: Arc<Policy>) -> Compiled {
-        let reporting = policy.reporting_directives();
-        let header = |h: Option<String>, list: Option<&ConnectSrc>| {
+        let header = |h: Option<String>, list: Option<&ConnectSrc>, report_only: bool| {
             let (h, l) = (h?, list?);
             Some(CompiledHeader {
                 value: value(&h),
                 memo: ArcSwapOption::empty(),
                 connect: l.directive(),
-                reporting: reporting.clone(),
+                reporting: policy.reporting_directives(report_only),
             })
         };
         Compiled {
-            enforced: header(policy.enforced_header(), policy.enforced()),
-            report_only: header(policy.report_only_header(), policy.report_only()),
+            enforced: header(policy.enforced_header(), policy.enforced(), false),
+            report_only: header(policy.report_only_header(), policy.report_only(), true),
             endpoints: policy.reporting_endpoints_header().map(|v| value(&v)),
             policy,
         }

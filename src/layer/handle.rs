@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::compiled::Compiled;
-use crate::policy::Policy;
+use crate::policy::{Policy, ServedPolicies};
 
 /// What a layer and its services share: the policy in force and its header values.
 pub(crate) type Shared = Arc<ArcSwap<Compiled>>;
@@ -26,13 +26,16 @@ pub(crate) type Shared = Arc<ArcSwap<Compiled>>;
 #[derive(Clone)]
 pub struct PolicyHandle {
     pub(super) shared: Shared,
+    pub(super) served: ServedPolicies,
 }
 
 impl PolicyHandle {
     /// Makes `policy` the one set on every response from now on: its header values are
     /// serialized here, once, then published with one atomic pointer swap. Responses whose
-    /// handler is already running keep the policy they started with.
+    /// handler is already running keep the policy they started with. The policy is also
+    /// recorded in the layer's [`served_policies`](super::CspLayer::served_policies).
     pub fn set(&self, policy: Policy) {
+        self.served.record(&policy);
         self.shared.store(Arc::new(Compiled::new(Arc::new(policy))));
     }
 

@@ -32,7 +32,7 @@ use arc_swap::ArcSwap;
 use http::header::{HeaderMap, HeaderName};
 use tower_layer::Layer;
 
-use crate::policy::Policy;
+use crate::policy::{Policy, ServedPolicies};
 
 mod compiled;
 mod future;
@@ -83,6 +83,7 @@ pub enum HeaderMode {
 #[must_use]
 pub struct CspLayer {
     shared: handle::Shared,
+    served: ServedPolicies,
     mode: HeaderMode,
 }
 
@@ -98,8 +99,11 @@ impl CspLayer {
     /// A layer for this policy, in [`HeaderMode::Merge`]. Its header values are serialized
     /// here, once.
     pub fn new(policy: Policy) -> Self {
+        let served = ServedPolicies::default();
+        served.record(&policy);
         CspLayer {
             shared: Arc::new(ArcSwap::from_pointee(Compiled::new(Arc::new(policy)))),
+            served,
             mode: HeaderMode::Merge,
         }
     }
@@ -115,7 +119,15 @@ impl CspLayer {
     pub fn handle(&self) -> PolicyHandle {
         PolicyHandle {
             shared: self.shared.clone(),
+            served: self.served.clone(),
         }
+    }
+
+    /// The policies this layer has served, newest first (its policy, then those
+    /// [`PolicyHandle::set`] replaced), for the collector to check reports against
+    /// ([`CollectorBuilder::served_policies`](crate::report::CollectorBuilder::served_policies)).
+    pub fn served_policies(&self) -> ServedPolicies {
+        self.served.clone()
     }
 
     /// Sets the policy's headers on a header map in this layer's mode, as its services do

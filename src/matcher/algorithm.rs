@@ -10,9 +10,22 @@ use crate::source::{default_port, is_strict_subdomain, Host, HostSource, Port, S
 /// Each source is looked at once: a host that cannot match in any engine is skipped before
 /// the per-engine steps run.
 pub(super) fn verdict(sources: &[Source], page: &Target<'_>, url: &Target<'_>) -> Verdict {
+    Verdict {
+        allowed: allowed_in(sources, page, url, ALL_ENGINES),
+    }
+}
+
+/// [`verdict`] for the engines of `engines` (a mask of [`Engine::bit`]s) only: the bits of
+/// those that allow the URL.
+pub(super) fn allowed_in(
+    sources: &[Source],
+    page: &Target<'_>,
+    url: &Target<'_>,
+    engines: u8,
+) -> u8 {
     let mut allowed = 0u8;
     for s in sources {
-        if allowed == ALL_ENGINES {
+        if allowed == engines {
             break;
         }
         if let (Source::Host(h), Some(host), false) = (s, url.host, url.is_ip) {
@@ -22,12 +35,12 @@ pub(super) fn verdict(sources: &[Source], page: &Target<'_>, url: &Target<'_>) -
             }
         }
         for (bits, rules) in RULE_SETS {
-            if allowed & bits != bits && matches(s, page, url, rules) {
+            if engines & bits == bits && allowed & bits != bits && matches(s, page, url, rules) {
                 allowed |= bits;
             }
         }
     }
-    Verdict { allowed }
+    allowed
 }
 
 fn is_http(s: &str) -> bool {
@@ -49,7 +62,7 @@ fn matches(expr: &Source, origin: &Target<'_>, url: &Target<'_>, r: &Rules) -> b
         // Step 2.2: host-source.
         Source::Host(h) => host_source_match(h, origin, url, r),
         // Step 3: 'self'.
-        Source::SelfOrigin => self_match(origin, url),
+        Source::SelfOrigin => self_match(origin, url, r),
     }
 }
 
@@ -94,6 +107,12 @@ fn host_source_match(h: &HostSource, origin: &Target<'_>, url: &Target<'_>, r: &
     let Some(scheme) = scheme else {
         return false;
     };
+    // Engines: a source host ending in "." matches nothing.
+    if r.trailing_dot_source_matches_nothing
+        && matches!(h.host(), Host::Name(n) | Host::Subdomains(n) if n.ends_with('.'))
+    {
+        return false;
+    }
     // Step 2.2.4: host-part match (§6.7.2.10).
     if !host_part_match(h.host(), url_host, url.is_ip, r) {
         return false;
@@ -112,10 +131,10 @@ fn host_source_match(h: &HostSource, origin: &Target<'_>, url: &Target<'_>, r: &
 
 /// §6.7.2.10 host-part match (pattern, host).
 fn host_part_match(pattern: &Host, host: &str, host_is_ip: bool, r: &Rules) -> bool {
-    // Step 1: an IP address is not a domain and never matches (engines: an identical
-    // IP-literal source does).
-    if host_is_ip {
-        return r.ip_literals_match && matches!(pattern, Host::Name(n) if **n == *host);
+    // Step 1: an IP address is not a domain and never matches (engines: it matches as
+    // text, by the steps below).
+    if host_is_ip && !r.ip_literals_match {
+        return false;
     }
     match pattern {
         // Step 2: "*" matches any domain.
@@ -153,6 +172,14 @@ fn port_part_match(
     }
     // Step 6: a URL on its scheme's default port matches the source's default port.
     if url.port.is_none() && n.is_some() && n == default_port(url.scheme) {
+        return true;
+    }
+    // Engines: a source without a port keeps its own scheme's default port after an upgrade.
+    if r.portless_source_keeps_its_default_port
+        && n.is_none()
+        && url.port.is_some()
+        && url.port == default_port(source_scheme)
+    {
         return true;
     }
     // Engines: port 80 (written, or the source scheme's default) reaches 443.
@@ -219,19 +246,35 @@ fn hex(c: u8) -> Option<u8> {
 }
 
 /// §6.7.2.8 step 3: does 'self' (the page's origin) match the URL?
-fn self_match(origin: &Target<'_>, url: &Target<'_>) -> bool {
+fn self_match(origin: &Target<'_>, url: &Target<'_>, r: &Rules) -> bool {
     let (Some(oh), Some(uh)) = (origin.host, url.host) else {
         return false;
     };
+    if oh != uh {
+        return false;
+    }
     // Step 3.1: same origin.
-    if origin.scheme == url.scheme && oh == uh && origin.port == url.port {
+    if origin.scheme == url.scheme && origin.port == url.port {
         return true;
     }
     // Step 3.2: same host, the same port or both on their schemes' default ports (a URL's
     // port is null exactly when it is the default), and a secure URL scheme or an http page
     // reaching http/ws.
-    oh == uh
-        && origin.port == url.port
-        && (matches!(url.scheme, "https" | "wss")
-            || (origin.scheme == "http" && matches!(url.scheme, "http" | "ws")))
+    let secure = matches!(url.scheme, "https" | "wss");
+    if origin.port == url.port
+        && (secure || (origin.scheme == "http" && matches!(url.scheme, "http" | "ws")))
+    {
+        return true;
+    }
+    // Engines, from an http page on port 80: port 80 reaches an explicit 443 without an
+    // upgrade, or stays explicit through one.
+    if origin.scheme == "http" && origin.port.is_none() {
+        if !secure && url.port == Some(443) {
+            return r.port_80_matches_443;
+        }
+        if secure && url.port == Some(80) {
+            return r.self_upgrade_keeps_port_80;
+        }
+    }
+    false
 }

@@ -12,12 +12,12 @@ pub enum Engine {
     Chromium,
     /// Firefox, as measured in Firefox ESR.
     Firefox,
-    /// WebKit (Safari). Not yet measured: its column follows the spec text.
+    /// WebKit (Safari), as measured in WebKitGTK.
     WebKit,
 }
 
 impl Engine {
-    /// Every engine, in [`Verdict`] order.
+    /// Every engine, in [`Verdict`](super::Verdict) order.
     pub const ALL: [Engine; 4] = [
         Engine::Spec,
         Engine::Chromium,
@@ -61,29 +61,59 @@ impl fmt::Display for Engine {
     }
 }
 
-/// How one engine departs from the spec text. Every field is `false` for the spec.
+/// How one engine departs from the spec text, as measured (`docs/engine-probe/FINDINGS.md`,
+/// `tests/browsers.rs`; the `#n` below are that file's probes). Every field is `false` for
+/// the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub(crate) struct Rules {
+    // ---- matching (§6.7.2.8–12) ----
     /// Schemes match within their family only: `ws:`/`wss:` sources never match http(s)
     /// URLs (the spec's §6.7.2.9 steps 3–4 let them), so only `'self'` and `*` reach a
     /// WebSocket without a ws/wss source.
     pub(crate) scheme_families: bool,
     /// `*` matches ws/wss URLs from any page (§6.7.2.8 step 1 only allows http(s) and the
-    /// page's own scheme).
+    /// page's own scheme; #3–8).
     pub(crate) star_matches_websocket: bool,
-    /// IP-literal hosts match an identical IP-literal source (§6.7.2.10 step 1 says an IP
-    /// never matches a host-part).
+    /// IP-literal hosts match host-parts as text: an identical IP source, `*`, and `*.x`
+    /// when the address ends in `.x` (`*.0.0.1` allows `127.0.0.1`). §6.7.2.10 step 1 says
+    /// an IP never matches (#11, #78, #79, #132–135).
     pub(crate) ip_literals_match: bool,
     /// A source on port 80 matches a URL on port 443 after a scheme upgrade
-    /// (`http://h:80` allows `https://h/`).
+    /// (`http://h:80` allows `https://h/`; #16).
     pub(crate) port_80_upgrades_to_443: bool,
-    /// A source on port 80, written or implied by its scheme, matches a URL on port 443
-    /// without a scheme upgrade (`http://h:80` and `http://h` allow `http://h:443`).
+    /// A source on port 80, written or implied by its scheme or by `'self'` on a port-80
+    /// page, matches a URL on port 443 without a scheme upgrade (`http://h:80` and `http://h`
+    /// allow `http://h:443`; #17, #66).
     pub(crate) port_80_matches_443: bool,
     /// A scheme upgrade does not keep an explicit port: `http://h:8001` does not allow
-    /// `https://h:8001`, nor `http://h:80` `https://h:80` (the spec allows both).
+    /// `https://h:8001`, nor `http://h:80` `https://h:80` (the spec allows both; #19, #95,
+    /// #97).
     pub(crate) upgrade_drops_explicit_port: bool,
+    /// A source without a port also matches the default port of its own scheme written
+    /// explicitly on an upgraded URL: `http://h` allows `https://h:80`, `ws://h` allows
+    /// `wss://h:80` (#91, #149).
+    pub(crate) portless_source_keeps_its_default_port: bool,
+    /// `'self'` on an http page on port 80 allows https and wss on that same host's port 80
+    /// (`https://h:80`; #67).
+    pub(crate) self_upgrade_keeps_port_80: bool,
+    /// A host-source whose host ends in `.` matches nothing, not even a URL whose host ends
+    /// in `.` too (#86, #87).
+    pub(crate) trailing_dot_source_matches_nothing: bool,
+    // ---- reading policy text (§2.2.1) ----
+    /// A control character (U+0000–U+001F other than ASCII whitespace, or U+007F) anywhere in
+    /// a directive drops the whole directive, as a non-ASCII one is dropped; the spec text
+    /// only splits the value on ASCII whitespace, so such a token is one invalid source
+    /// (#41–43, #56–58, #150–160).
+    pub(crate) control_drops_directive: bool,
+    /// A vertical tab (U+000B) separates sources like ASCII whitespace (#41–43, #150).
+    pub(crate) vertical_tab_separates: bool,
+    /// A host-source with `?query` or `#fragment` is kept with those parts dropped (the
+    /// grammar has no place for them, so by the spec text the source is invalid; #29–36).
+    pub(crate) query_in_source_ignored: bool,
+    /// A port written with leading zeros (`:08080`, `:080`) makes the source match nothing
+    /// (#81, #82, #85).
+    pub(crate) leading_zero_port_matches_nothing: bool,
 }
 
 const SPEC: Rules = Rules {
@@ -93,8 +123,16 @@ const SPEC: Rules = Rules {
     port_80_upgrades_to_443: false,
     port_80_matches_443: false,
     upgrade_drops_explicit_port: false,
+    portless_source_keeps_its_default_port: false,
+    self_upgrade_keeps_port_80: false,
+    trailing_dot_source_matches_nothing: false,
+    control_drops_directive: false,
+    vertical_tab_separates: false,
+    query_in_source_ignored: false,
+    leading_zero_port_matches_nothing: false,
 };
 
+/// Chromium 156, headless.
 const CHROMIUM: Rules = Rules {
     scheme_families: true,
     star_matches_websocket: true,
@@ -102,8 +140,16 @@ const CHROMIUM: Rules = Rules {
     port_80_upgrades_to_443: true,
     port_80_matches_443: false,
     upgrade_drops_explicit_port: true,
+    portless_source_keeps_its_default_port: false,
+    self_upgrade_keeps_port_80: true,
+    trailing_dot_source_matches_nothing: false,
+    control_drops_directive: true,
+    vertical_tab_separates: false,
+    query_in_source_ignored: true,
+    leading_zero_port_matches_nothing: false,
 };
 
+/// Firefox ESR 153, headless.
 const FIREFOX: Rules = Rules {
     scheme_families: true,
     star_matches_websocket: true,
@@ -111,15 +157,40 @@ const FIREFOX: Rules = Rules {
     port_80_upgrades_to_443: true,
     port_80_matches_443: true,
     upgrade_drops_explicit_port: false,
+    portless_source_keeps_its_default_port: true,
+    self_upgrade_keeps_port_80: true,
+    trailing_dot_source_matches_nothing: true,
+    control_drops_directive: true,
+    vertical_tab_separates: false,
+    query_in_source_ignored: true,
+    leading_zero_port_matches_nothing: true,
+};
+
+/// WebKitGTK 2.50 (MiniBrowser under Xvfb).
+const WEBKIT: Rules = Rules {
+    scheme_families: true,
+    star_matches_websocket: true,
+    ip_literals_match: true,
+    port_80_upgrades_to_443: true,
+    port_80_matches_443: true,
+    upgrade_drops_explicit_port: false,
+    portless_source_keeps_its_default_port: false,
+    self_upgrade_keeps_port_80: false,
+    trailing_dot_source_matches_nothing: false,
+    control_drops_directive: true,
+    vertical_tab_separates: true,
+    query_in_source_ignored: true,
+    leading_zero_port_matches_nothing: false,
 };
 
 /// Which engines follow which rules: the one place that says it. Each entry's bits are the
 /// engines ([`Engine::bit`]) that share that rule set; [`Engine::rules`] reads it, and the
 /// algorithm runs once per entry, not once per engine.
-pub(super) const RULE_SETS: [(u8, &Rules); 3] = [
-    (Engine::Spec.bit() | Engine::WebKit.bit(), &SPEC),
+pub(super) const RULE_SETS: [(u8, &Rules); 4] = [
+    (Engine::Spec.bit(), &SPEC),
     (Engine::Chromium.bit(), &CHROMIUM),
     (Engine::Firefox.bit(), &FIREFOX),
+    (Engine::WebKit.bit(), &WEBKIT),
 ];
 
 /// Every engine's bit.
@@ -146,7 +217,8 @@ mod tests {
         }
         assert_eq!(seen, ALL_ENGINES);
         assert_eq!(ALL_ENGINES.count_ones() as usize, Engine::ALL.len());
-        assert_eq!(Engine::WebKit.rules(), &SPEC);
+        assert_eq!(Engine::Spec.rules(), &SPEC);
+        assert_eq!(Engine::WebKit.rules(), &WEBKIT);
         assert_eq!(Engine::Chromium.rules(), &CHROMIUM);
         assert_eq!(Engine::Firefox.rules(), &FIREFOX);
     }

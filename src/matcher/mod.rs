@@ -51,11 +51,6 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// Allowed by every engine.
-    const ALL: Verdict = Verdict {
-        allowed: engine::ALL_ENGINES,
-    };
-
     /// The verdict of one engine.
     pub fn get(&self, engine: Engine) -> bool {
         self.allowed & engine.bit() != 0
@@ -71,12 +66,6 @@ impl Verdict {
     /// Each engine and its verdict, in [`Engine::ALL`] order.
     pub fn engines(&self) -> impl Iterator<Item = (Engine, bool)> + '_ {
         Engine::ALL.into_iter().map(|e| (e, self.get(e)))
-    }
-    /// Allowed only where both are.
-    fn and(self, o: Verdict) -> Verdict {
-        Verdict {
-            allowed: self.allowed & o.allowed,
-        }
     }
 }
 

@@ -8,6 +8,10 @@ use super::error::{PolicyError, Problem, ProblemKind};
 use super::list::{ConnectSrc, ConnectSrcBuilder};
 use crate::source::{is_loopback_host, Source};
 
+/// The query parameter the report-only header's `report-uri` carries, so that reports sent
+/// to it are known to be report-only even when their body does not say.
+pub const REPORT_ONLY_MARKER: &str = "disposition=report";
+
 /// The whole policy: what is enforced, what is only reported, and where reports go. Every
 /// header text it produces is checked to be a valid header value when it is built, so a
 /// layer serving it never fails at request time.
@@ -50,29 +54,41 @@ impl Policy {
         self.environment
     }
 
-    /// The reporting directives that follow `connect-src` (`report-uri …`, `report-to …`).
-    pub(crate) fn reporting_directives(&self) -> Vec<String> {
-        let uri = self.report_uri.iter().map(|u| format!("report-uri {u}"));
+    /// The reporting directives that follow `connect-src` (`report-uri …`, `report-to …`)
+    /// in the enforced header, or with `report_only`, in the report-only header, whose
+    /// `report-uri` carries [`REPORT_ONLY_MARKER`].
+    pub(crate) fn reporting_directives(&self, report_only: bool) -> Vec<String> {
+        let uri = self.report_uri.iter().map(|u| {
+            if report_only {
+                let sep = if u.contains('?') { '&' } else { '?' };
+                format!("report-uri {u}{sep}{REPORT_ONLY_MARKER}")
+            } else {
+                format!("report-uri {u}")
+            }
+        });
         let to = self.report_to.iter().map(|(n, _)| format!("report-to {n}"));
         uri.chain(to).collect()
     }
 
-    fn header_for(&self, list: Option<&ConnectSrc>) -> Option<String> {
+    fn header_for(&self, list: Option<&ConnectSrc>, report_only: bool) -> Option<String> {
         list.map(|l| {
             let mut parts = vec![l.directive()];
-            parts.extend(self.reporting_directives());
+            parts.extend(self.reporting_directives(report_only));
             parts.join("; ")
         })
     }
 
     /// The `Content-Security-Policy` header value, if the policy enforces a list.
     pub fn enforced_header(&self) -> Option<String> {
-        self.header_for(self.enforced.as_ref())
+        self.header_for(self.enforced.as_ref(), false)
     }
 
-    /// The `Content-Security-Policy-Report-Only` header value, if the policy has one.
+    /// The `Content-Security-Policy-Report-Only` header value, if the policy has one. Its
+    /// `report-uri` carries the query parameter [`REPORT_ONLY_MARKER`]
+    /// (`/csp-reports?disposition=report`), so the collector knows a report is report-only
+    /// when the browser does not say (WebKit's reports have no `disposition`).
     pub fn report_only_header(&self) -> Option<String> {
-        self.header_for(self.report_only.as_ref())
+        self.header_for(self.report_only.as_ref(), true)
     }
 
     /// The `Reporting-Endpoints` header value (`name="url"`), when `report-to` is set.
@@ -447,7 +463,7 @@ mod tests {
         );
         assert_eq!(
             p.report_only_header().unwrap(),
-            "connect-src 'none'; report-uri /r"
+            "connect-src 'none'; report-uri /r?disposition=report"
         );
         assert!(p.reporting_endpoints_header().is_none());
     }

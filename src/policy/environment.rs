@@ -18,7 +18,7 @@ pub enum Environment {
     /// out.
     #[default]
     Production,
-    /// Allows everything the grammar allows and adds the [dev-server](PolicyBuilder::dev_server)
+    /// Allows everything the grammar allows and adds the [dev-server](super::PolicyBuilder::dev_server)
     /// sources.
     Development,
 }

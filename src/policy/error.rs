@@ -126,7 +126,7 @@ pub enum ProblemKind {
     EmptyList,
     /// Neither `enforce` nor `report_only` was given.
     NoList,
-    /// A source [`Environment::Production`] refuses; the text says why.
+    /// A source [`Environment::Production`](super::Environment::Production) refuses; the text says why.
     RefusedInProduction(String),
     /// The serialized policy is not a valid header value (a bug: please report it).
     NotAHeaderValue,

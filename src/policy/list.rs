@@ -17,7 +17,7 @@ pub struct ConnectSrc {
 
 impl ConnectSrc {
     /// Starts a list. Add sources with the builder's methods, then [`build`](ConnectSrcBuilder::build)
-    /// or hand the builder to [`PolicyBuilder::enforce`] / [`PolicyBuilder::report_only`].
+    /// or hand the builder to [`PolicyBuilder::enforce`](super::PolicyBuilder::enforce) / [`PolicyBuilder::report_only`](super::PolicyBuilder::report_only).
     pub fn builder() -> ConnectSrcBuilder {
         ConnectSrcBuilder::default()
     }
@@ -232,7 +232,7 @@ impl ConnectSrcBuilder {
     }
 
     /// A scheme-source (`https:`, `wss:`): every URL with that scheme. Production refuses the
-    /// broad ones; see [`Environment`].
+    /// broad ones; see [`Environment`](super::Environment).
     pub fn scheme(self, scheme: Scheme) -> Self {
         self.source(Source::Scheme(scheme))
     }
@@ -263,7 +263,7 @@ impl ConnectSrcBuilder {
     }
 
     /// Validates the list: every invalid source, and the list-level rules, in one error.
-    /// Environment rules ([`Environment::Production`]) are applied by [`PolicyBuilder::build`].
+    /// Environment rules ([`Environment::Production`](super::Environment::Production)) are applied by [`PolicyBuilder::build`](super::PolicyBuilder::build).
     pub fn build(self) -> Result<ConnectSrc, PolicyError> {
         self.build_in(None).map_err(PolicyError::new)
     }

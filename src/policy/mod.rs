@@ -29,10 +29,12 @@ mod builder;
 mod environment;
 mod error;
 mod list;
+mod served;
 pub mod text;
 
-pub use builder::{Policy, PolicyBuilder};
+pub use builder::{Policy, PolicyBuilder, REPORT_ONLY_MARKER};
 pub(crate) use environment::production_refusals;
 pub use environment::Environment;
 pub use error::{PolicyError, Problem, ProblemKind};
 pub use list::{ConnectSrc, ConnectSrcBuilder, IntoSource};
+pub use served::{Served, ServedPolicies, DEFAULT_SERVED_HISTORY};

@@ -49,6 +49,45 @@ impl<'a> ParsedPolicy<'a> {
     }
 }
 
+/// Directive names: those CSP3 defines (fetch directives §6.1, other §6.2, document §6.3,
+/// navigation §6.4, reporting §6.5), those it lists from other specifications (§6.6: mixed
+/// content, trusted types; `fenced-frame-src` from Fenced Frames), and the withdrawn ones
+/// older browsers still send (`prefetch-src`, `navigate-to`, CSP2's `plugin-types`). The
+/// report parser keeps only violations of these; `audit` flags them used as sources.
+pub(crate) const DIRECTIVE_NAMES: &[&str] = &[
+    "child-src",
+    "connect-src",
+    "default-src",
+    "fenced-frame-src",
+    "font-src",
+    "frame-src",
+    "img-src",
+    "manifest-src",
+    "media-src",
+    "object-src",
+    "prefetch-src",
+    "script-src",
+    "script-src-elem",
+    "script-src-attr",
+    "style-src",
+    "style-src-elem",
+    "style-src-attr",
+    "worker-src",
+    "webrtc",
+    "base-uri",
+    "sandbox",
+    "plugin-types",
+    "form-action",
+    "frame-ancestors",
+    "navigate-to",
+    "report-uri",
+    "report-to",
+    "block-all-mixed-content",
+    "upgrade-insecure-requests",
+    "require-trusted-types-for",
+    "trusted-types",
+];
+
 /// ASCII whitespace (Infra): tab, line feed, form feed, carriage return, space.
 pub(crate) fn is_ascii_ws(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\u{c}' | '\r' | ' ')

@@ -28,26 +28,33 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
+use axum::extract::Query;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    ORIGIN, REFERRER_POLICY, RETRY_AFTER, USER_AGENT, VARY, X_CONTENT_TYPE_OPTIONS,
+    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
+    CONTENT_TYPE, EXPECT, ORIGIN, REFERRER_POLICY, RETRY_AFTER, USER_AGENT, VARY,
+    X_CONTENT_TYPE_OPTIONS,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use http_body_util::BodyExt;
 
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
-use super::filter::NoiseFilter;
-use super::parse::{parse_reports_with_user_agent, NormalizeOptions, ParseError};
+use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, NoiseFilter};
+use super::parse::{parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError};
 use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
 use super::summary::Summary;
+use super::verify::classify;
+use crate::policy::{ServedPolicies, REPORT_ONLY_MARKER};
 
 /// Why a report request was refused. Each variant has a fixed status code and a message
 /// that says what was wrong (never echoing the request).
@@ -133,6 +140,12 @@ pub struct CollectorStats {
     pub dropped: u64,
     /// Requests refused (4xx/5xx).
     pub rejected: u64,
+    /// CSP reports refused as unusable: empty, or naming no CSP directive (in a body
+    /// refused with 400, or skipped in a batch that held other reports).
+    pub invalid: u64,
+    /// Violations dropped because their document's origin is not on the accept list
+    /// ([`CollectorBuilder::accept_origin`]).
+    pub unaccepted_origin: u64,
 }
 
 #[derive(Debug, Default)]
@@ -142,6 +155,8 @@ struct Counters {
     other_types: AtomicU64,
     dropped: AtomicU64,
     rejected: AtomicU64,
+    invalid: AtomicU64,
+    unaccepted_origin: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -155,10 +170,14 @@ enum Origins {
 struct Settings {
     path: String,
     body_limit: usize,
+    drain_limit: u64,
+    drain_time: Duration,
     origins: Origins,
+    accept: Option<Vec<String>>,
     filter: NoiseFilter,
     normalize: NormalizeOptions,
     summary_limit: usize,
+    served: Option<ServedPolicies>,
 }
 
 impl Default for Settings {
@@ -166,9 +185,13 @@ impl Default for Settings {
         Settings {
             path: "/csp-reports".into(),
             body_limit: 64 * 1024,
+            drain_limit: 1024 * 1024,
+            drain_time: Duration::from_secs(5),
             origins: Origins::Any,
+            accept: None,
             filter: NoiseFilter::default(),
             normalize: NormalizeOptions::default(),
+            served: None,
             summary_limit: 500,
         }
     }
@@ -241,15 +264,42 @@ impl CollectorBuilder {
         self
     }
 
-    /// Largest accepted body (default 64 KiB). Bigger bodies get 413 without being read
-    /// past the limit.
+    /// Largest accepted body, in bytes (default 64 KiB). Bigger bodies get 413; no more
+    /// than this is ever buffered.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.settings.body_limit = bytes;
         self
     }
 
-    /// Allow Reporting API preflights from this origin only (call again for more). By
-    /// default any origin may send reports, as anyone can POST to a public endpoint anyway.
+    /// Most bytes of an oversize body read and thrown away after the body limit, before the
+    /// 413 is sent (default 1 MiB; 0 turns draining off).
+    ///
+    /// A client writes its whole body before it reads the answer. If the server answered
+    /// and closed while the body was still arriving, the kernel would reset the connection
+    /// and the client would see a broken pipe, not the 413. So the rest of an oversize body
+    /// is read and discarded (never buffered) up to this many bytes and
+    /// [`drain_time`](Self::drain_time); past either bound, or when `Content-Length`
+    /// already says the body is bigger than `body_limit + drain_limit`, the 413 is sent at
+    /// once with `Connection: close`.
+    pub fn drain_limit(mut self, bytes: u64) -> Self {
+        self.settings.drain_limit = bytes;
+        self
+    }
+
+    /// Longest time spent draining an oversize body (default 5 seconds); see
+    /// [`drain_limit`](Self::drain_limit). The bound is a tokio timer, so the collector
+    /// needs a runtime with its time driver (`#[tokio::main]` and `Builder::enable_all`
+    /// have it; a runtime built without `enable_time` would panic on an oversize body).
+    pub fn drain_time(mut self, time: Duration) -> Self {
+        self.settings.drain_time = time;
+        self
+    }
+
+    /// CORS: allow Reporting API preflights from this origin only (call again for more).
+    /// By default any origin may send reports, as anyone can POST to a public endpoint
+    /// anyway. This is about who may *send* (the `Origin` header, which a script-less
+    /// client sets to anything); to choose which pages' reports are *kept*, see
+    /// [`accept_origin`](Self::accept_origin).
     pub fn allow_origin(mut self, origin: &str) -> Self {
         let v = HeaderValue::from_str(origin.trim_end_matches('/'));
         match (&mut self.settings.origins, v) {
@@ -260,6 +310,34 @@ impl CollectorBuilder {
             (Origins::List(_), Err(_)) => {}
         }
         self
+    }
+
+    /// Keep only reports about documents of this origin (call again for more): a report
+    /// whose document URL is of another origin, or has none, is dropped and counted in
+    /// [`CollectorStats::unaccepted_origin`], so a stranger cannot fill the store with
+    /// another site's reports. Origins are compared as `scheme://host[:port]`, lowercase,
+    /// default ports dropped, IDN hosts in punycode. By default every document is accepted.
+    ///
+    /// Not the same as [`allow_origin`](Self::allow_origin), which answers CORS
+    /// preflights by the sender's `Origin` header.
+    ///
+    /// ```
+    /// use connect_src::report::Collector;
+    ///
+    /// let collector = Collector::builder()
+    ///     .accept_origin("https://app.example")?
+    ///     .accept_origin("https://www.app.example:8443/")?
+    ///     .build();
+    /// assert!(Collector::builder().accept_origin("app.example").is_err());
+    /// # Ok::<_, connect_src::report::AcceptOriginError>(())
+    /// ```
+    pub fn accept_origin(mut self, origin: &str) -> Result<Self, AcceptOriginError> {
+        let o = parse_accept_origin(origin)?;
+        let list = self.settings.accept.get_or_insert_with(Vec::new);
+        if !list.contains(&o) {
+            list.push(o);
+        }
+        Ok(self)
     }
 
     /// The noise filter (default [`NoiseFilter::default`]; [`NoiseFilter::none`] keeps all).
@@ -277,6 +355,15 @@ impl CollectorBuilder {
     /// Most groups in the summary and dashboard (default 500). `total` is never capped.
     pub fn summary_limit(mut self, groups: usize) -> Self {
         self.settings.summary_limit = groups;
+        self
+    }
+
+    /// The policies the app serves, newest first, to check each report against
+    /// ([`classify`](super::classify)): from [`CspLayer::served_policies`](crate::CspLayer::served_policies)
+    /// when the app's layer is at hand, else [`ServedPolicies::from_headers`]. Without
+    /// them every report is [`Class::Unverified`](super::Class::Unverified).
+    pub fn served_policies(mut self, served: ServedPolicies) -> Self {
+        self.settings.served = Some(served);
         self
     }
 
@@ -323,6 +410,91 @@ async fn summary(store: Arc<dyn ReportStore>, limit: usize) -> Result<Summary, R
     }
 }
 
+/// How reading a body ended.
+enum ReadBody {
+    /// The whole body, within the limit.
+    Complete(Bytes),
+    /// Over the limit; `drained` when the rest was read (and thrown away) to its end.
+    TooLarge { drained: bool },
+    /// The client went away, or the body was malformed on the wire.
+    Failed,
+}
+
+/// Whether an error is a length limit's, ours or an outer layer's (tower-http's
+/// `RequestBodyLimit`), possibly nested a few errors deep.
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Reads a body, keeping at most `body_limit` bytes: a lying or absent Content-Length
+/// cannot make it buffer more. Past the limit, the rest is drained, never kept.
+async fn read_body(mut body: Body, settings: &Settings) -> ReadBody {
+    let limit = settings.body_limit;
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue; // trailers
+                };
+                if len + data.len() > limit {
+                    drop(chunks);
+                    // What is past the limit counts against the drain bound.
+                    let past = (len + data.len() - limit) as u64;
+                    let drained = match settings.drain_limit.checked_sub(past) {
+                        Some(budget) => drain(body, settings, budget).await,
+                        None => false,
+                    };
+                    return ReadBody::TooLarge { drained };
+                }
+                len += data.len();
+                chunks.push(data);
+            }
+            Some(Err(e)) if is_length_limit(&e) => return ReadBody::TooLarge { drained: false },
+            Some(Err(_)) => return ReadBody::Failed,
+        }
+    }
+    ReadBody::Complete(match chunks.len() {
+        1 => chunks.pop().unwrap_or_default(),
+        _ => chunks.concat().into(),
+    })
+}
+
+/// Reads the rest of an oversize body and throws it away, up to `budget` more bytes and
+/// `drain_time`. True when the body was read to its end: the client was told 413 after it
+/// finished sending, so it reads the answer, and the connection can be kept.
+async fn drain(mut body: Body, settings: &Settings, budget: u64) -> bool {
+    let mut read = 0u64;
+    let to_end = async {
+        loop {
+            match body.frame().await {
+                None => return true,
+                Some(Ok(frame)) => {
+                    if let Some(d) = frame.data_ref() {
+                        read += d.len() as u64;
+                        if read > budget {
+                            return false;
+                        }
+                    }
+                }
+                Some(Err(_)) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(settings.drain_time, to_end)
+        .await
+        .unwrap_or(false)
+}
+
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let ct = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     Some(ct.split(';').next()?.trim().to_ascii_lowercase())
@@ -348,6 +520,8 @@ impl Collector {
             other_types: c.other_types.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
+            invalid: c.invalid.load(Ordering::Relaxed),
+            unaccepted_origin: c.unaccepted_origin.load(Ordering::Relaxed),
         }
     }
 
@@ -357,10 +531,16 @@ impl Collector {
         let opt_c = self.clone();
         Router::new().route(
             &self.inner.settings.path,
-            post(move |headers: HeaderMap, body: Body| {
-                let c = post_c.clone();
-                async move { c.receive(headers, body).await }
-            })
+            post(
+                move |version: Version, uri: Uri, headers: HeaderMap, body: Body| {
+                    let c = post_c.clone();
+                    // The report-only header's report-uri carries the marker (Policy).
+                    let report_only = uri
+                        .query()
+                        .is_some_and(|q| q.split('&').any(|kv| kv == REPORT_ONLY_MARKER));
+                    async move { c.receive(version, report_only, headers, body).await }
+                },
+            )
             .options(move |headers: HeaderMap| {
                 let c = opt_c.clone();
                 async move { c.preflight(&headers) }
@@ -394,26 +574,29 @@ impl Collector {
             )
             .route(
                 &format!("{base}/dashboard"),
-                get(move || async move {
-                    let s = summary(s2, limit).await?;
-                    let html = dashboard::render(&s, "CSP violation reports");
-                    Ok::<_, Response>((
-                        [
-                            (
-                                CONTENT_TYPE,
-                                HeaderValue::from_static("text/html; charset=utf-8"),
-                            ),
-                            (
-                                CONTENT_SECURITY_POLICY,
-                                HeaderValue::from_static(DASHBOARD_CSP),
-                            ),
-                            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-                            (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
-                            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                        ],
-                        html,
-                    ))
-                }),
+                get(
+                    move |Query(params): Query<HashMap<String, String>>| async move {
+                        let s = summary(s2, limit).await?;
+                        let filter = dashboard::Filter::from_query(&params);
+                        let html = dashboard::render(&s, "CSP violation reports", &filter);
+                        Ok::<_, Response>((
+                            [
+                                (
+                                    CONTENT_TYPE,
+                                    HeaderValue::from_static("text/html; charset=utf-8"),
+                                ),
+                                (
+                                    CONTENT_SECURITY_POLICY,
+                                    HeaderValue::from_static(DASHBOARD_CSP),
+                                ),
+                                (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                                (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+                                (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                            ],
+                            html,
+                        ))
+                    },
+                ),
             )
             .route(
                 &format!("{base}/dashboard.css"),
@@ -469,9 +652,16 @@ impl Collector {
         }
     }
 
-    async fn receive(&self, headers: HeaderMap, body: Body) -> Response {
+    async fn receive(
+        &self,
+        version: Version,
+        report_only: bool,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response {
         let origin = self.allowed_origin(&headers);
-        let mut res = match self.accept(&headers, body).await {
+        let (result, close) = self.handle(&headers, report_only, body).await;
+        let mut res = match result {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(rejection) => {
                 self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
@@ -486,53 +676,88 @@ impl Collector {
             res.headers_mut()
                 .insert(VARY, HeaderValue::from_static("Origin"));
         }
+        // HTTP/1 only: HTTP/2 has no such header (a stream ends on its own).
+        if close && version < Version::HTTP_2 {
+            res.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         res
     }
 
     /// Checks, reads, parses, filters and stores one request's reports.
     pub async fn accept(&self, headers: &HeaderMap, body: Body) -> Result<(), ReportRejection> {
+        self.handle(headers, false, body).await.0
+    }
+
+    /// [`accept`](Self::accept), and whether the connection must close because part of an
+    /// oversize body was left unread. `report_only`: the request came to the report-only
+    /// header's marked `report-uri`, so reports that do not say are report-only.
+    async fn handle(
+        &self,
+        headers: &HeaderMap,
+        report_only: bool,
+        body: Body,
+    ) -> (Result<(), ReportRejection>, bool) {
         let inner = &self.inner;
+        let settings = &inner.settings;
+        let too_large = ReportRejection::PayloadTooLarge(settings.body_limit);
         match media_type(headers).as_deref() {
             Some("application/csp-report" | "application/reports+json" | "application/json") => {}
-            _ => return Err(ReportRejection::UnsupportedMediaType),
+            _ => return (Err(ReportRejection::UnsupportedMediaType), false),
         }
         let declared = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > inner.settings.body_limit as u64) {
-            return Err(ReportRejection::PayloadTooLarge(inner.settings.body_limit));
-        }
-        // Reads at most the limit: a lying or absent Content-Length cannot make us buffer more.
-        let bytes = axum::body::to_bytes(body, inner.settings.body_limit)
-            .await
-            .map_err(|e| {
-                // Ours, or one from an outer limit layer (tower-http's RequestBodyLimit),
-                // possibly nested a few errors deep.
-                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-                let mut too_big = false;
-                while let Some(c) = cause {
-                    if c.is::<http_body_util::LengthLimitError>() {
-                        too_big = true;
-                        break;
-                    }
-                    cause = c.source();
+        let limit = settings.body_limit as u64;
+        let bytes = match declared {
+            Some(n) if n > limit => {
+                // A client that asked to wait for 100 Continue has not sent its body: say
+                // no before it does. One whose body is past the drain bound cannot be
+                // drained: answer at once and close.
+                let waits = headers
+                    .get(EXPECT)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+                if waits || n - limit > settings.drain_limit {
+                    return (Err(too_large), true);
                 }
-                if too_big {
-                    ReportRejection::PayloadTooLarge(inner.settings.body_limit)
-                } else {
-                    ReportRejection::BodyRead
-                }
-            })?;
+                // Nothing of it is kept: all `n` bytes are drained.
+                let drained = drain(body, settings, n).await;
+                return (Err(too_large), !drained);
+            }
+            _ => match read_body(body, settings).await {
+                ReadBody::Complete(b) => b,
+                ReadBody::TooLarge { drained } => return (Err(too_large), !drained),
+                ReadBody::Failed => return (Err(ReportRejection::BodyRead), true),
+            },
+        };
+        (self.store(headers, report_only, &bytes).await, false)
+    }
+
+    async fn store(
+        &self,
+        headers: &HeaderMap,
+        report_only: bool,
+        bytes: &[u8],
+    ) -> Result<(), ReportRejection> {
+        let inner = &self.inner;
         let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-        let parsed = parse_reports_with_user_agent(&bytes, &inner.settings.normalize, ua)
-            .map_err(ReportRejection::Malformed)?;
         let c = &inner.counters;
+        let parsed = match parse_reports_with_user_agent(bytes, &inner.settings.normalize, ua) {
+            Ok(p) => p,
+            Err(e) => {
+                if let ParseError::Unusable { reports, .. } = &e {
+                    c.invalid.fetch_add(*reports, Ordering::Relaxed);
+                }
+                return Err(ReportRejection::Malformed(e));
+            }
+        };
         c.other_types
             .fetch_add(parsed.other_types, Ordering::Relaxed);
         c.dropped.fetch_add(parsed.dropped, Ordering::Relaxed);
+        c.invalid.fetch_add(parsed.invalid, Ordering::Relaxed);
         let total = parsed.violations.len();
-        let kept: Vec<_> = parsed
+        let mut kept: Vec<_> = parsed
             .violations
             .into_iter()
             .filter(|v| !inner.settings.filter.is_noise_violation(v))
@@ -542,8 +767,27 @@ impl Collector {
             c.filtered.fetch_add(noise, Ordering::Relaxed);
             inner.sink.record_filtered(noise);
         }
+        if let Some(accept) = &inner.settings.accept {
+            let before = kept.len();
+            kept.retain(|v| document_origin(&v.document_url).is_some_and(|o| accept.contains(&o)));
+            let elsewhere = (before - kept.len()) as u64;
+            c.unaccepted_origin.fetch_add(elsewhere, Ordering::Relaxed);
+        }
         if kept.is_empty() {
             return Ok(());
+        }
+        if report_only {
+            for v in &mut kept {
+                if v.disposition == Disposition::Unknown {
+                    v.disposition = Disposition::Report;
+                }
+            }
+        }
+        if let Some(served) = &inner.settings.served {
+            let served = served.snapshot();
+            for v in &mut kept {
+                v.class = classify(v, &served);
+            }
         }
         let n = kept.len() as u64;
         inner

@@ -3,9 +3,10 @@
 //! sources a report-only policy lacks ([`suggest`], every build).
 //!
 //! The POST endpoint is public and unauthenticated: every byte is hostile. Bodies are
-//! bounded (64 KiB by default, never buffered past the limit), JSON nesting is bounded by the
-//! parser, each request keeps at most 100 reports, every field is bounded and, by default,
-//! URLs lose their query and fragment. The read side (summary, dashboard) shows what
+//! bounded (64 KiB by default, never buffered past the limit; the rest of an oversize body
+//! is read and discarded, within a bound, so its sender reads the 413), JSON nesting is
+//! bounded by the parser, each request keeps at most 100 reports, every field is bounded
+//! and, by default, URLs lose their query and fragment. The read side (summary, dashboard) shows what
 //! browsers sent about your pages: mount it behind your own authentication.
 
 #[cfg(feature = "collector")]
@@ -23,15 +24,17 @@ mod sqlite;
 pub mod suggest;
 #[cfg(feature = "collector")]
 mod summary;
+#[cfg(feature = "collector")]
+mod verify;
 
 #[cfg(feature = "collector")]
 pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
 #[cfg(feature = "collector")]
-pub use filter::{NoiseFilter, DEFAULT_NOISE};
+pub use filter::{AcceptOriginError, NoiseFilter, DEFAULT_NOISE};
 #[cfg(feature = "collector")]
 pub use parse::{
     parse_reports, parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError,
-    Parsed, ReportFormat, Violation,
+    Parsed, ReportFormat, Unusable, Violation,
 };
 #[cfg(feature = "collector")]
 pub use sink::{BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink};
@@ -39,3 +42,5 @@ pub use sink::{BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, T
 pub use sqlite::{Durability, OpenError, SqliteSink, SqliteSinkBuilder};
 #[cfg(feature = "collector")]
 pub use summary::{Group, GroupKey, StoreError, Summary, OVERFLOW};
+#[cfg(feature = "collector")]
+pub use verify::{classify, engine_of, Class};

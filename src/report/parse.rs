@@ -23,6 +23,9 @@ use std::time::SystemTime;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::verify::Class;
+use crate::policy::text::DIRECTIVE_NAMES;
+
 /// Which body shape a violation arrived in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -91,11 +94,13 @@ impl Disposition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Violation {
-    /// The page that made the connection.
+    /// The page that made the connection. Like every URL field, a URL of a scheme other
+    /// than http(s) or ws(s) is kept as its scheme alone (`about`), as browsers send it.
     pub document_url: String,
-    /// The blocked URL, or a keyword (`inline`, `eval`, `data`, …), or empty.
+    /// The blocked URL, or a keyword (`inline`, `eval`, `data`, `blob`, …), or empty.
     pub blocked_url: String,
-    /// The directive that decided (`connect-src`, or its fallback `default-src`…).
+    /// The directive that decided (`connect-src`, or its fallback `default-src`…): always
+    /// a directive name CSP defines, lowercase.
     pub effective_directive: String,
     /// The violated directive as reported (legacy reports only), if any.
     pub violated_directive: Option<String>,
@@ -121,6 +126,9 @@ pub struct Violation {
     pub format: ReportFormat,
     /// When the collector received it.
     pub received_at: SystemTime,
+    /// What it is, checked against the policies the app served ([`classify`](super::classify));
+    /// [`Class::Unverified`] until the collector checks it.
+    pub class: Class,
 }
 
 impl Violation {
@@ -204,6 +212,9 @@ pub struct Parsed {
     pub other_types: u64,
     /// CSP reports beyond [`NormalizeOptions::max_reports`].
     pub dropped: u64,
+    /// CSP reports skipped as unusable: empty, or naming no CSP directive. When nothing
+    /// else is in the body, the body is refused instead ([`ParseError::Unusable`]).
+    pub invalid: u64,
 }
 
 /// Why a body is not a report.
@@ -214,6 +225,36 @@ pub enum ParseError {
     Json(String),
     /// JSON, but not one of the report shapes.
     Shape(String),
+    /// A report shape, but no report in it can be used: each is empty or names no
+    /// directive CSP defines. `reports` is how many were refused.
+    Unusable {
+        /// How many CSP reports the body held, all unusable.
+        reports: u64,
+        /// What was wrong with the first one.
+        reason: Unusable,
+    },
+}
+
+/// Why one CSP report cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unusable {
+    /// No field at all (`{"csp-report":{}}`, a `csp-violation` body with no CSP field).
+    Empty,
+    /// Neither `effective-directive` nor `violated-directive` starts with a directive
+    /// name CSP defines.
+    NoDirective,
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unusable::Empty => "the report is empty",
+            Unusable::NoDirective => {
+                "the report names no CSP directive (effective-directive or violated-directive must start with one, e.g. connect-src)"
+            }
+        })
+    }
 }
 
 impl fmt::Display for ParseError {
@@ -221,6 +262,13 @@ impl fmt::Display for ParseError {
         match self {
             ParseError::Json(e) => write!(f, "malformed JSON: {e}"),
             ParseError::Shape(e) => write!(f, "not a CSP report: {e}"),
+            ParseError::Unusable { reports: 1, reason } => {
+                write!(f, "not a usable CSP report: {reason}")
+            }
+            ParseError::Unusable { reports, reason } => write!(
+                f,
+                "none of the {reports} CSP reports is usable; the first: {reason}"
+            ),
         }
     }
 }
@@ -347,6 +395,28 @@ struct Body<'a> {
     referrer: Field<'a>,
 }
 
+impl Body<'_> {
+    /// Whether no field holds anything.
+    fn is_empty(&self) -> bool {
+        [
+            &self.document_url,
+            &self.blocked_url,
+            &self.effective_directive,
+            &self.violated_directive,
+            &self.original_policy,
+            &self.disposition,
+            &self.status_code,
+            &self.source_file,
+            &self.line,
+            &self.column,
+            &self.sample,
+            &self.referrer,
+        ]
+        .iter()
+        .all(|f| f.0.as_deref().is_none_or(|v| v.trim().is_empty()))
+    }
+}
+
 /// A top-level object: a legacy envelope or a single Reporting API report.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -426,6 +496,14 @@ pub fn parse_reports_with_user_agent(
     let first = text.trim_start().as_bytes().first().copied();
     let now = SystemTime::now();
     let mut out = Parsed::default();
+    let mut first_unusable = None;
+    let mut keep = |out: &mut Parsed, r: Result<Violation, Unusable>| match r {
+        Ok(v) => out.violations.push(v),
+        Err(why) => {
+            out.invalid += 1;
+            first_unusable.get_or_insert(why);
+        }
+    };
     match first {
         Some(b'[') => {
             let mut de = serde_json::Deserializer::from_str(text);
@@ -447,39 +525,42 @@ pub fn parse_reports_with_user_agent(
                     ));
                 };
                 let ua = item.user_agent.0.or(request_user_agent.map(Cow::Borrowed));
-                out.violations.push(normalize(
-                    body,
-                    ReportFormat::ReportingApi,
-                    ua,
-                    now,
-                    options,
-                ));
+                let v = normalize(body, ReportFormat::ReportingApi, ua, now, options);
+                keep(&mut out, v);
             }
         }
         Some(b'{') => {
             let Obj(obj): Obj<TopObject<'_>> = serde_json::from_str(text).map_err(json_err)?;
+            // WebKit wraps its legacy report as {"type":"csp-violation","url":…,
+            // "csp-report":{…}}: the csp-report member wins over the envelope.
             if let Some(Obj(body)) = obj.legacy {
                 let ua = request_user_agent.map(Cow::Borrowed);
-                out.violations
-                    .push(normalize(body, ReportFormat::Legacy, ua, now, options));
+                keep(
+                    &mut out,
+                    normalize(body, ReportFormat::Legacy, ua, now, options),
+                );
             } else if let Some(Obj(body)) = obj.body {
                 match obj.kind.0.as_deref() {
                     Some("csp-violation") | Some("csp") | None => {
                         let ua = obj.user_agent.0.or(request_user_agent.map(Cow::Borrowed));
-                        out.violations.push(normalize(
-                            body,
-                            ReportFormat::ReportingApiSingle,
-                            ua,
-                            now,
-                            options,
-                        ));
+                        let v = normalize(body, ReportFormat::ReportingApiSingle, ua, now, options);
+                        keep(&mut out, v);
                     }
                     Some(_) => out.other_types += 1,
                 }
             } else {
-                return Err(ParseError::Shape(
-                    "an object needs a \"csp-report\" member or a Reporting API \"body\"".into(),
-                ));
+                // An old WebKit shape: the legacy fields at the top level, unwrapped.
+                let Obj(body): Obj<Body<'_>> = serde_json::from_str(text).map_err(json_err)?;
+                if body.is_empty() {
+                    return Err(ParseError::Shape(
+                        "an object needs a \"csp-report\" member, a Reporting API \"body\", or report fields such as \"document-uri\" and \"violated-directive\"".into(),
+                    ));
+                }
+                let ua = request_user_agent.map(Cow::Borrowed);
+                keep(
+                    &mut out,
+                    normalize(body, ReportFormat::Legacy, ua, now, options),
+                );
             }
         }
         Some(_) => {
@@ -494,6 +575,16 @@ pub fn parse_reports_with_user_agent(
             });
         }
         None => return Err(ParseError::Json("empty body".into())),
+    }
+    // Nothing usable and nothing else: the sender should hear why (a batch that also held
+    // usable or other reports is taken, its unusable ones counted).
+    if let Some(reason) = first_unusable {
+        if out.violations.is_empty() && out.other_types == 0 && out.dropped == 0 {
+            return Err(ParseError::Unusable {
+                reports: out.invalid,
+                reason,
+            });
+        }
     }
     if out.violations.len() > options.max_reports {
         out.dropped += (out.violations.len() - options.max_reports) as u64;
@@ -521,13 +612,50 @@ fn strip_query(s: &str) -> &str {
     }
 }
 
+/// The directive name a report's field starts with, if CSP defines it. CSP2 browsers put
+/// the source list after the name (`script-src 'unsafe-eval'`); names are ASCII
+/// case-insensitive (§2.2.1 step 2.4).
+fn directive_name(field: Option<&str>) -> Option<&'static str> {
+    let word = field?.split_ascii_whitespace().next()?;
+    DIRECTIVE_NAMES
+        .iter()
+        .find(|d| d.eq_ignore_ascii_case(word))
+        .copied()
+}
+
+/// CSP3 "strip URL for use in reports", step 1: a URL whose scheme is not HTTP(S) is
+/// reported as its scheme alone. Browsers already do it for what they send as a blocked
+/// URL; doing it here too turns every `data:…` or `blob:…` payload into one `data` or
+/// `blob` (the keyword form browsers send), not one group per payload with the payload as
+/// its sample. `ws:` and `wss:` are kept whole: browsers report WebSocket URLs as they are.
+/// `host:port` without a scheme is not taken for a scheme.
+fn scheme_only(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once(':')?;
+    let mut bytes = scheme.bytes();
+    let starts_alpha = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    if !starts_alpha
+        || !bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        || rest.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    match scheme.as_str() {
+        "http" | "https" | "ws" | "wss" => None,
+        _ => Some(scheme),
+    }
+}
+
 fn normalize(
     b: Body<'_>,
     format: ReportFormat,
     user_agent: Option<Cow<'_, str>>,
     received_at: SystemTime,
     o: &NormalizeOptions,
-) -> Violation {
+) -> Result<Violation, Unusable> {
+    if b.is_empty() {
+        return Err(Unusable::Empty);
+    }
     let text = |f: &Option<Cow<'_, str>>| -> Option<String> {
         f.as_deref()
             .map(|s| bound(s.trim(), o.max_field).to_owned())
@@ -535,6 +663,9 @@ fn normalize(
     let url = |f: &Option<Cow<'_, str>>| -> Option<String> {
         f.as_deref().map(|s| {
             let s = s.trim();
+            if let Some(scheme) = scheme_only(s) {
+                return bound(&scheme, o.max_field).to_owned();
+            }
             let s = if o.strip_query { strip_query(s) } else { s };
             bound(s, o.max_field).to_owned()
         })
@@ -546,25 +677,16 @@ fn normalize(
             .map(|n| n as u64)
     };
     let violated = text(&b.violated_directive.0);
-    // Old Firefox omits effective-directive: take the first word of violated-directive,
-    // which may hold the whole directive text ("connect-src 'self' https://a").
-    let effective = b
-        .effective_directive
-        .0
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            violated
-                .as_deref()
-                .and_then(|v| v.split_whitespace().next())
-        })
-        .map(|s| bound(&s.to_ascii_lowercase(), 64).to_owned())
-        .unwrap_or_default();
-    Violation {
+    // The effective directive if it is one CSP defines; else the violated directive's
+    // first word (old Firefox sends no effective-directive; some browsers and proxies send
+    // a keyword or nonsense there); else the report says nothing usable.
+    let effective = directive_name(b.effective_directive.0.as_deref())
+        .or_else(|| directive_name(violated.as_deref()))
+        .ok_or(Unusable::NoDirective)?;
+    Ok(Violation {
         document_url: url(&b.document_url.0).unwrap_or_default(),
         blocked_url: url(&b.blocked_url.0).unwrap_or_default(),
-        effective_directive: effective,
+        effective_directive: effective.to_owned(),
         violated_directive: violated,
         disposition: b
             .disposition
@@ -581,7 +703,8 @@ fn normalize(
         original_policy: text(&b.original_policy.0),
         format,
         received_at,
-    }
+        class: Class::Unverified,
+    })
 }
 
 #[cfg(test)]
@@ -597,6 +720,54 @@ mod tests {
         assert_eq!(origin_of("inline"), "inline");
         assert_eq!(path_of("https://x.com"), "/");
         assert_eq!(path_of("https://x.com/a/b?c#d"), "/a/b");
+    }
+
+    #[test]
+    fn directive_names() {
+        assert_eq!(directive_name(Some("connect-src")), Some("connect-src"));
+        assert_eq!(
+            directive_name(Some(" Script-Src 'unsafe-eval'")),
+            Some("script-src")
+        );
+        assert_eq!(directive_name(Some("'unsafe-inline'")), None);
+        assert_eq!(directive_name(Some("blah")), None);
+        assert_eq!(directive_name(Some("connect-src-x")), None);
+        assert_eq!(directive_name(Some("")), None);
+        for d in DIRECTIVE_NAMES {
+            assert_eq!(directive_name(Some(&d.to_ascii_uppercase())), Some(*d));
+        }
+    }
+
+    #[test]
+    fn non_http_urls_become_their_scheme() {
+        assert_eq!(
+            scheme_only("data:text/plain;base64,SGVsbG8=").as_deref(),
+            Some("data")
+        );
+        assert_eq!(
+            scheme_only("blob:https://app.example/1-2").as_deref(),
+            Some("blob")
+        );
+        assert_eq!(scheme_only("About:blank").as_deref(), Some("about"));
+        assert_eq!(
+            scheme_only("chrome-extension://id/x.js").as_deref(),
+            Some("chrome-extension")
+        );
+        for kept in [
+            "https://a.example/",
+            "HTTP://a.example/",
+            "wss://a.example/",
+            "ws://a.example/",
+            "inline",
+            "data",
+            "",
+            "api.example.com:443",
+            "localhost:8080/x",
+            "1a:b",
+            ":x",
+        ] {
+            assert_eq!(scheme_only(kept), None, "{kept}");
+        }
     }
 
     #[test]

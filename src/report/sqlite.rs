@@ -49,10 +49,12 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use super::parse::{Disposition, Violation};
 use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
 use super::summary::{Group, GroupKey, StoreError, Summary};
+use super::verify::Class;
 
 /// The schema this version writes. 1: `violations` with an index for grouping (the first
-/// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index.
-const SCHEMA_VERSION: i64 = 2;
+/// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index;
+/// 3: each violation and group has its `class` (checked against the served policies).
+const SCHEMA_VERSION: i64 = 3;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS violations (
@@ -73,7 +75,8 @@ CREATE TABLE IF NOT EXISTS violations (
     referrer TEXT,
     user_agent TEXT,
     original_policy TEXT,
-    format TEXT NOT NULL
+    format TEXT NOT NULL,
+    class TEXT NOT NULL DEFAULT 'unverified'
 );
 CREATE TABLE IF NOT EXISTS groups (
     directive TEXT NOT NULL,
@@ -84,7 +87,8 @@ CREATE TABLE IF NOT EXISTS groups (
     first_seen INTEGER NOT NULL,
     last_seen INTEGER NOT NULL,
     sample TEXT NOT NULL,
-    PRIMARY KEY (directive, blocked_origin, document_path, disposition)
+    class TEXT NOT NULL,
+    PRIMARY KEY (directive, blocked_origin, document_path, disposition, class)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
@@ -92,10 +96,11 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 /// The groups counted from the stored rows (`sample`: any one blocked URL of the group).
 const GROUPS_FROM_ROWS: &str = "
 INSERT OR IGNORE INTO groups
-    (directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, sample)
+    (directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, sample,
+     class)
 SELECT directive, blocked_origin, document_path, disposition, COUNT(*), MIN(received_at),
-       MAX(received_at), MAX(blocked_url)
-FROM violations GROUP BY directive, blocked_origin, document_path, disposition;
+       MAX(received_at), MAX(blocked_url), class
+FROM violations GROUP BY directive, blocked_origin, document_path, disposition, class;
 ";
 
 /// Version 1 grouped at read time over every row, with an index; version 2 keeps the groups.
@@ -104,14 +109,15 @@ const DROP_VERSION_1_INDEX: &str = "DROP INDEX IF EXISTS violations_group;";
 const INSERT_VIOLATION: &str = "
 INSERT INTO violations (received_at, document_url, document_path, blocked_url, blocked_origin,
     directive, violated_directive, disposition, status_code, source_file, line, col, sample,
-    referrer, user_agent, original_policy, format)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+    referrer, user_agent, original_policy, format, class)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 const UPSERT_GROUP: &str = "
 INSERT INTO groups
-    (directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, sample)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-ON CONFLICT (directive, blocked_origin, document_path, disposition) DO UPDATE SET
+    (directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, sample,
+     class)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET
     count = count + excluded.count,
     first_seen = min(first_seen, excluded.first_seen),
     last_seen = max(last_seen, excluded.last_seen)";
@@ -267,8 +273,20 @@ fn schema_version(c: &Connection) -> Result<i64, OpenError> {
 fn migrate(c: &mut Connection) -> Result<(), OpenError> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Read again inside the write transaction: another process may have migrated it.
-    if schema_version(&tx)? < SCHEMA_VERSION {
+    let found = schema_version(&tx)?;
+    if found < SCHEMA_VERSION {
+        // Version 2's groups have no class in their key: rebuilt from the rows below.
+        tx.execute_batch("DROP TABLE IF EXISTS groups;")?;
         tx.execute_batch(TABLES)?;
+        // Rows of versions 1 and 2 have no class: they were never checked.
+        let has_class: bool = tx
+            .prepare("SELECT 1 FROM pragma_table_info('violations') WHERE name = 'class'")?
+            .exists([])?;
+        if !has_class {
+            tx.execute_batch(
+                "ALTER TABLE violations ADD COLUMN class TEXT NOT NULL DEFAULT 'unverified';",
+            )?;
+        }
         // 0 is a new file or version 1 (which left user_version at 0): the same steps.
         tx.execute_batch(GROUPS_FROM_ROWS)?;
         tx.execute_batch(DROP_VERSION_1_INDEX)?;
@@ -484,6 +502,7 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
                 v.user_agent,
                 v.original_policy,
                 v.format.as_str(),
+                key.class.as_str(),
             ])?;
             // One upsert per group per transaction, however many of its reports came in.
             groups
@@ -502,7 +521,8 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             g.count.min(i64::MAX as u64) as i64,
             secs(g.first_seen),
             secs(g.last_seen),
-            g.sample
+            g.sample,
+            g.class.as_str()
         ])?;
     }
     if filtered > 0 {
@@ -554,7 +574,7 @@ impl ReportStore for SqliteSink {
         let mut st = c
             .prepare_cached(
                 "SELECT directive, blocked_origin, document_path, disposition, count,
-                        first_seen, last_seen, sample
+                        first_seen, last_seen, sample, class
                  FROM groups ORDER BY count DESC, blocked_origin LIMIT ?1",
             )
             .map_err(store_error)?;
@@ -566,6 +586,7 @@ impl ReportStore for SqliteSink {
                     blocked_origin: r.get(1)?,
                     document_path: r.get(2)?,
                     disposition: Disposition::parse(&r.get::<_, String>(3)?),
+                    class: Class::parse(&r.get::<_, String>(8)?),
                 };
                 let mut g = Group::new(key, at(r.get(5)?), r.get(7)?);
                 g.count = r.get::<_, i64>(4)?.max(0) as u64;

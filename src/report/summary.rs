@@ -1,7 +1,7 @@
 //! The summary: violations grouped by [`GroupKey`] (effective directive, blocked origin,
-//! document path, disposition). Its JSON is a public contract:
+//! document path, disposition, class). Its JSON is a public contract:
 //! `{"total":N,"filtered":N,"groups":[{"directive","blocked_origin","document_path",
-//! "disposition","count","first_seen","last_seen","sample"}, …]}`, `total` counting every
+//! "disposition","count","first_seen","last_seen","sample","class"}, …]}`, `total` counting every
 //! stored violation even when `groups` is capped; times are RFC 3339 UTC strings with second
 //! precision (`2026-11-24T09:00:00Z`).
 
@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use serde::{Serialize, Serializer};
 
 use super::parse::{bound, Disposition, Violation};
+use super::verify::Class;
 
 /// What a summary group is keyed by. Every part is bounded (directive 64 bytes, origin and
 /// path 256), so an aggregate's memory is bounded by its number of groups.
@@ -25,6 +26,8 @@ pub struct GroupKey {
     pub document_path: String,
     /// Enforced, report-only, or not said.
     pub disposition: Disposition,
+    /// What the reports are, checked against the served policies.
+    pub class: Class,
 }
 
 /// The overflow bucket's text in every string part of its key: the violations that arrived
@@ -44,6 +47,7 @@ impl GroupKey {
             blocked_origin: cut(v.blocked_origin(), 256),
             document_path: cut(v.document_path(), 256),
             disposition: v.disposition,
+            class: v.class,
         }
     }
 
@@ -54,6 +58,7 @@ impl GroupKey {
             blocked_origin: OVERFLOW.into(),
             document_path: OVERFLOW.into(),
             disposition: Disposition::Unknown,
+            class: Class::Unverified,
         }
     }
 }
@@ -80,6 +85,9 @@ pub struct Group {
     pub last_seen: SystemTime,
     /// One blocked URL of the group (normalized: no query by default).
     pub sample: String,
+    /// What its reports are, checked against the served policies (`"genuine"`,
+    /// `"contradicts"`, `"stale"`, `"foreign"`, `"unverified"` in JSON).
+    pub class: Class,
 }
 
 impl Group {
@@ -90,6 +98,7 @@ impl Group {
             blocked_origin,
             document_path,
             disposition,
+            class,
         } = key;
         Group {
             directive,
@@ -100,6 +109,7 @@ impl Group {
             first_seen: at,
             last_seen: at,
             sample,
+            class,
         }
     }
 
@@ -194,7 +204,8 @@ mod tests {
             serde_json::to_string(&g).unwrap(),
             "{\"directive\":\"(other)\",\"blocked_origin\":\"(other)\",\"document_path\":\"(other)\",\
              \"disposition\":\"unknown\",\"count\":2,\"first_seen\":\"1970-01-01T00:00:00Z\",\
-             \"last_seen\":\"1970-01-01T00:01:00Z\",\"sample\":\"https://x.example/\"}"
+             \"last_seen\":\"1970-01-01T00:01:00Z\",\"sample\":\"https://x.example/\",\
+             \"class\":\"unverified\"}"
         );
     }
 }

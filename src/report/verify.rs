@@ -1,0 +1,220 @@
+//! Every report checked against the policies the app served (issue "verified reports"):
+//! was it produced by a policy this app sends, and would the reporting browser really have
+//! blocked that connection? The matcher answers the second question per engine, so a
+//! report of a connection the policy allows is told apart from a genuine one.
+//!
+//! ```
+//! use connect_src::policy::ServedPolicies;
+//! use connect_src::report::{classify, parse_reports, Class, NormalizeOptions};
+//!
+//! let served = ServedPolicies::from_headers([
+//!     "connect-src 'self' https://api.example.com; report-uri /csp-reports",
+//! ]);
+//! let report = |blocked: &str, policy: &str| {
+//!     let body = format!(
+//!         r#"{{"csp-report":{{"document-uri":"https://app.example.com/","effective-directive":
+//!         "connect-src","blocked-uri":"{blocked}","original-policy":"{policy}"}}}}"#
+//!     );
+//!     parse_reports(body.as_bytes(), &NormalizeOptions::default()).unwrap().violations.remove(0)
+//! };
+//! let ours = "connect-src 'self' https://api.example.com; report-uri /csp-reports";
+//! let snapshot = served.snapshot();
+//! assert_eq!(classify(&report("https://evil.example.net/x", ours), &snapshot), Class::Genuine);
+//! assert_eq!(classify(&report("https://api.example.com/x", ours), &snapshot), Class::Contradicts);
+//! assert_eq!(classify(&report("https://evil.example.net/x", "connect-src 'none'"), &snapshot), Class::Foreign);
+//! ```
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use super::parse::Violation;
+use crate::matcher::{BrowserPolicy, Engine};
+use crate::policy::text::{policies, tokens};
+use crate::policy::Served;
+
+/// What a report is, checked against the served policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[non_exhaustive]
+pub enum Class {
+    /// Its policy is the one the app serves now, and for the reporting engine (every engine
+    /// when the user agent is unknown) the matcher agrees that the policy blocks that URL
+    /// from that page.
+    Genuine,
+    /// Its policy is served now, but the matcher says the reporting engine would have
+    /// allowed the connection: an extension, a browser bug, or a forged report.
+    Contradicts,
+    /// Its policy is one the app served before the current one (a page still open from an
+    /// earlier deploy).
+    Stale,
+    /// Its policy was never served by the app (an injected `<meta>` policy, a rewriting
+    /// proxy, a forged report).
+    Foreign,
+    /// Nothing to check against: no served policies given, or no policy in the report.
+    #[default]
+    Unverified,
+}
+
+impl Class {
+    /// Every class, in order.
+    pub const ALL: [Class; 5] = [
+        Class::Genuine,
+        Class::Contradicts,
+        Class::Stale,
+        Class::Foreign,
+        Class::Unverified,
+    ];
+
+    /// `genuine`, `contradicts`, `stale`, `foreign` or `unverified`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Genuine => "genuine",
+            Class::Contradicts => "contradicts",
+            Class::Stale => "stale",
+            Class::Foreign => "foreign",
+            Class::Unverified => "unverified",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str); anything else is `Unverified`.
+    pub fn parse(s: &str) -> Class {
+        Class::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .unwrap_or(Class::Unverified)
+    }
+
+    /// Whether suggestions may learn from it (`genuine` and `unverified`).
+    pub fn teaches(self) -> bool {
+        matches!(self, Class::Genuine | Class::Unverified)
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Class {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One policy's directives in a form that compares by meaning, not text: names lower-case,
+/// each value's tokens lower-case, de-duplicated and sorted, the first of a repeated
+/// directive kept, and the reporting directives left out (Firefox writes `report-uri`
+/// resolved to an absolute URL, and report URLs may differ between deploys).
+type Canonical = Vec<(String, Vec<String>)>;
+
+fn canonical(policy: &str) -> Canonical {
+    let mut out: Canonical = Vec::new();
+    for (_, d) in tokens(policy) {
+        let name = d.name.to_ascii_lowercase();
+        if matches!(name.as_str(), "report-uri" | "report-to")
+            || out.iter().any(|(n, _)| *n == name)
+        {
+            continue;
+        }
+        let mut values: Vec<String> = d
+            .value
+            .split_ascii_whitespace()
+            .map(str::to_ascii_lowercase)
+            .collect();
+        values.sort();
+        values.dedup();
+        out.push((name, values));
+    }
+    out.sort();
+    out
+}
+
+/// The engine a user agent names, if it names one this crate knows.
+pub fn engine_of(user_agent: &str) -> Option<Engine> {
+    if user_agent.contains("Firefox/") {
+        Some(Engine::Firefox)
+    } else if user_agent.contains("Chrome/") || user_agent.contains("Chromium/") {
+        Some(Engine::Chromium)
+    } else if user_agent.contains("AppleWebKit/") {
+        Some(Engine::WebKit)
+    } else {
+        None
+    }
+}
+
+/// Classes a violation against the served policies (newest, the current one, first).
+pub fn classify(v: &Violation, served: &[Served]) -> Class {
+    let Some(text) = v
+        .original_policy
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return Class::Unverified;
+    };
+    if served.is_empty() {
+        return Class::Unverified;
+    }
+    let reported = canonical(text);
+    let is_served = |s: &Served| {
+        s.headers()
+            .iter()
+            .flat_map(|h| policies(h))
+            .any(|p| canonical(p) == reported)
+    };
+    match served.iter().position(is_served) {
+        None => Class::Foreign,
+        Some(0) => judge(v, text),
+        Some(_) => Class::Stale,
+    }
+}
+
+/// A report of the current policy: would the reporting engine have blocked it?
+fn judge(v: &Violation, policy: &str) -> Class {
+    // The matcher knows connections; other directives' reports stand as served.
+    if v.effective_directive != "connect-src" && v.effective_directive != "default-src" {
+        return Class::Genuine;
+    }
+    let engines: Vec<Engine> = match v.user_agent.as_deref().and_then(engine_of) {
+        Some(e) => vec![e],
+        None => vec![Engine::Chromium, Engine::Firefox, Engine::WebKit],
+    };
+    match BrowserPolicy::from_header(policy).check(&v.document_url, &v.blocked_url) {
+        Ok(verdict) if engines.iter().any(|&e| verdict.get(e)) => Class::Contradicts,
+        // Blocked where it was reported, or a value the matcher cannot judge (a keyword
+        // such as `data`, a URL stripped to its scheme): it stands.
+        _ => Class::Genuine,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_compare_by_meaning() {
+        assert_eq!(
+            canonical("connect-src 'self'  HTTPS://api.x.com; report-uri https://a.example/r"),
+            canonical("CONNECT-SRC https://api.x.com 'self' 'self';report-uri /csp-reports?t=1")
+        );
+        assert_ne!(
+            canonical("connect-src 'self'"),
+            canonical("connect-src 'none'")
+        );
+        assert_eq!(
+            canonical("connect-src a; connect-src b"),
+            canonical("connect-src a")
+        );
+    }
+
+    #[test]
+    fn engines_from_user_agents() {
+        let ff = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0";
+        let cr = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+        let wk = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/60.5 Safari/605.1.15";
+        assert_eq!(engine_of(ff), Some(Engine::Firefox));
+        assert_eq!(engine_of(cr), Some(Engine::Chromium));
+        assert_eq!(engine_of(wk), Some(Engine::WebKit));
+        assert_eq!(engine_of("curl/8.0"), None);
+    }
+}

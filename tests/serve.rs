@@ -1,0 +1,216 @@
+//! `connect-src serve` as a real process on 127.0.0.1: `--accept-origin` (reports about
+//! other sites' pages are not stored) and `--policy-header` (each report classed against
+//! the policies the app serves).
+#![cfg(feature = "cli")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_connect-src");
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(args: &[&str]) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().expect("serve printed nothing").unwrap();
+    let url = line.split("http://").nth(1).unwrap();
+    let addr = url.split('/').next().unwrap().parse().unwrap();
+    Server { child, addr }
+}
+
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/csp-report\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn report(document: &str) -> String {
+    format!(
+        r#"{{"csp-report":{{"document-uri":"{document}","blocked-uri":"https://x.example/a","effective-directive":"connect-src"}}}}"#
+    )
+}
+
+#[test]
+fn only_reports_about_accepted_origins_are_stored() {
+    let server = serve(&[
+        "--accept-origin",
+        "https://app.example",
+        "--accept-origin",
+        "https://admin.app.example:8443/",
+    ]);
+    for doc in [
+        "https://app.example/page",
+        "https://admin.app.example:8443/x",
+        "https://victim.example/page",
+        "https://app.example.evil.example/",
+    ] {
+        let (status, _) = http(server.addr, "POST", "/csp-reports", &report(doc));
+        assert_eq!(status, 204, "{doc}");
+    }
+    let (status, summary) = http(server.addr, "GET", "/csp-reports/summary", "");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(json["total"], 2, "{json}");
+}
+
+#[test]
+fn a_bad_accept_origin_is_a_usage_error() {
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--accept-origin",
+            "app.example/x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--accept-origin") && err.contains("is not a document origin"),
+        "{err}"
+    );
+}
+
+const SERVED: &str = "connect-src 'self' https://api.example.com; report-uri /csp-reports";
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0";
+
+/// A report of `policy` blocking `blocked` on https://app.example.com/, from `agent`.
+fn classed(blocked: &str, policy: &str, agent: Option<&str>) -> String {
+    let mut body = serde_json::json!({"csp-report": {
+        "document-uri": "https://app.example.com/page",
+        "blocked-uri": blocked,
+        "effective-directive": "connect-src",
+        "original-policy": policy,
+        "disposition": "enforce",
+    }});
+    if let Some(a) = agent {
+        // The Reporting API shape carries the user agent in the report itself.
+        body = serde_json::json!([{"type": "csp-violation", "age": 0, "url": "https://app.example.com/page",
+            "user_agent": a, "body": {
+                "documentURL": "https://app.example.com/page", "blockedURL": blocked,
+                "effectiveDirective": "connect-src", "originalPolicy": policy,
+                "disposition": "enforce"}}]);
+    }
+    body.to_string()
+}
+
+fn class_of(summary: &serde_json::Value, origin: &str, want_class: &str) -> bool {
+    summary["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["blocked_origin"] == origin && g["class"] == want_class)
+}
+
+#[test]
+fn reports_are_classed_against_the_served_policies() {
+    let server = serve(&[
+        "--policy-header",
+        SERVED,
+        "--policy-header",
+        "connect-src 'self'; report-uri /csp-reports",
+    ]);
+    let cases = [
+        // Blocked by the current policy, as the browser said: genuine.
+        (classed("https://evil.example.net/x", SERVED, None), "https://evil.example.net", "genuine"),
+        // The current policy allows it: no browser would have reported it.
+        (classed("https://api.example.com/x", SERVED, None), "https://api.example.com", "contradicts"),
+        // A policy the app never served.
+        (classed("https://other.example.org/x", "connect-src 'none'", None), "https://other.example.org", "foreign"),
+        // The policy served before the current one.
+        (classed("https://old.example.org/x", "connect-src 'self'; report-uri /csp-reports", None), "https://old.example.org", "stale"),
+        // Firefox: an https:// source never covers wss://, so this block is real.
+        (classed("wss://api.example.com/s", SERVED, Some(FIREFOX)), "wss://api.example.com", "genuine"),
+        // Firefox writes report-uri resolved, and whitespace differs: still ours.
+        (classed("https://evil2.example.net/x",
+            "connect-src  https://api.example.com 'self'; report-uri https://app.example.com/csp-reports",
+            Some(FIREFOX)), "https://evil2.example.net", "genuine"),
+    ];
+    for (body, _, _) in &cases {
+        let (status, text) = http(server.addr, "POST", "/csp-reports", body);
+        assert_eq!(status, 204, "{text}");
+    }
+    let (status, summary) = http(server.addr, "GET", "/csp-reports/summary", "");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    for (_, origin, class) in &cases {
+        assert!(
+            class_of(&json, origin, class),
+            "{origin} should be {class}: {json}"
+        );
+    }
+    // The dashboard filters by class.
+    let (status, html) = http(
+        server.addr,
+        "GET",
+        "/csp-reports/dashboard?class=contradicts",
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("api.example.com") && !html.contains("evil.example.net"),
+        "{html}"
+    );
+}
+
+#[test]
+fn without_served_policies_reports_are_unverified() {
+    let server = serve(&[]);
+    let (status, _) = http(
+        server.addr,
+        "POST",
+        "/csp-reports",
+        &classed("https://evil.example.net/x", SERVED, None),
+    );
+    assert_eq!(status, 204);
+    let (_, summary) = http(server.addr, "GET", "/csp-reports/summary", "");
+    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert!(
+        class_of(&json, "https://evil.example.net", "unverified"),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_bad_policy_header_is_a_usage_error() {
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--policy-header", "  "])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--policy-header"));
+}
