@@ -361,7 +361,15 @@ async fn run_engine(engine: Engine) -> Run {
             csp,
             csp_ro: g
                 .report_only
-                .map(|ro| format!("connect-src {}; report-uri /csp-reports", fill(ro))),
+                // As the crate's Policy writes it: the marker tells the collector a report
+                // is report-only when the browser does not say (WebKit).
+                .map(|ro| {
+                    format!(
+                        "connect-src {}; report-uri /csp-reports?{}",
+                        fill(ro),
+                        connect_src::policy::REPORT_ONLY_MARKER
+                    )
+                }),
             cases_json: serde_json::Value::Array(cases).to_string(),
         });
     }

@@ -47,14 +47,17 @@ impl Engine {
         api != "fetchLater" || self == Engine::Chromium
     }
     /// What a legacy (report-uri) report's `disposition` reads as in the collector. WebKit's
-    /// body has no `disposition` field at all, for enforced and report-only policies alike,
-    /// so the collector can only say "unknown".
+    /// body has no `disposition` field at all, for enforced and report-only policies alike:
+    /// the collector knows a report-only one by the marker on the report-only header's
+    /// report-uri (`connect_src::policy::REPORT_ONLY_MARKER`), and can only say "unknown" otherwise.
     pub(crate) fn legacy_disposition(
         self,
         d: connect_src::report::Disposition,
     ) -> connect_src::report::Disposition {
-        match self {
-            Engine::WebKit => connect_src::report::Disposition::Unknown,
+        match (self, d) {
+            (Engine::WebKit, connect_src::report::Disposition::Enforce) => {
+                connect_src::report::Disposition::Unknown
+            }
             _ => d,
         }
     }
