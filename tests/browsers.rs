@@ -426,23 +426,30 @@ async fn run_engine(engine: Engine) -> Run {
 
     let start = format!("{}/run/0", app_state.pages[0].origin);
     let child = launch(engine, &start, None);
-    // Bounded: a browser that hangs (WebKit without a display does) fails, never waits.
+    // Bounded: a browser that hangs (WebKit without a display does) or dies fails the run,
+    // on the overall deadline or when no page has reported for 30 s (a page takes seconds).
     let deadline = Instant::now() + Duration::from_secs(60 + case_meta.len() as u64);
+    let (mut pages_done, mut progress) = (0, Instant::now());
     loop {
-        if app_state.shared.lock().unwrap().done {
+        let (done, n, keys) = {
+            let s = app_state.shared.lock().unwrap();
+            (
+                s.done,
+                s.results.len(),
+                s.results.keys().copied().collect::<Vec<_>>(),
+            )
+        };
+        if done {
             break;
         }
+        if n != pages_done {
+            (pages_done, progress) = (n, Instant::now());
+        }
         assert!(
-            Instant::now() < deadline,
-            "{}: the walk did not finish in time; pages done: {:?}",
+            Instant::now() < deadline && progress.elapsed() < Duration::from_secs(30),
+            "{}: the walk stalled or did not finish in time; pages done: {keys:?} of {}",
             engine.name(),
-            app_state
-                .shared
-                .lock()
-                .unwrap()
-                .results
-                .keys()
-                .collect::<Vec<_>>()
+            app_state.pages.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -99,6 +99,10 @@ pub(crate) fn ci() -> bool {
 pub(crate) fn browser_available(engine: Engine) -> bool {
     // For working on one engine: CONNECT_SRC_BROWSERS=webkit (a comma list) runs only those.
     if let Ok(only) = std::env::var("CONNECT_SRC_BROWSERS") {
+        assert!(
+            !ci(),
+            "CONNECT_SRC_BROWSERS={only} is for local work: with CI=true every engine runs"
+        );
         if !only.split(',').any(|e| e.trim() == engine.name()) {
             eprintln!(
                 "\n!!!!!! SKIPPED {}: not in CONNECT_SRC_BROWSERS={only} !!!!!!\n",
