@@ -297,22 +297,46 @@ impl Drop for Kill {
     }
 }
 
-/// An Xvfb server on a display number nobody uses, stopped (by its pid's group) on drop.
+/// An Xvfb server on a display number nobody uses, stopped on drop: SIGTERM first, so it
+/// removes its socket and lock file (a killed one leaves them behind), then the group's
+/// SIGKILL.
 struct Xvfb {
     display: u32,
-    _proc: Kill,
+    proc: Kill,
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.proc.0.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while self.proc.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Whether a live X server holds display `n`: its lock file names a running process. A
+/// lock left by a dead server is stale (Xvfb replaces it), and a socket file alone proves
+/// nothing, since a killed server leaves it behind.
+fn display_taken(n: u32) -> bool {
+    match std::fs::read_to_string(format!("/tmp/.X{n}-lock")) {
+        Ok(pid) => Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
 }
 
 impl Xvfb {
-    /// Tries :90 upwards; a display is free when neither its socket nor its lock file
-    /// exists. Ready when its socket appears; every wait is bounded.
+    /// Tries :90 upwards, skipping displays a live server holds. Ready when its socket
+    /// accepts a connection; every wait is bounded.
     fn start() -> Xvfb {
         for display in 90..130u32 {
-            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{display}"));
-            let lock = PathBuf::from(format!("/tmp/.X{display}-lock"));
-            if socket.exists() || lock.exists() {
+            if display_taken(display) {
                 continue;
             }
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{display}"));
             let child = Command::new("Xvfb")
                 .arg(format!(":{display}"))
                 .args(["-screen", "0", "1024x768x24", "-nolisten", "tcp"])
@@ -322,22 +346,21 @@ impl Xvfb {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start Xvfb: {e}"));
-            let mut proc = Kill(child, None);
+            let mut x = Xvfb {
+                display,
+                proc: Kill(child, None),
+            };
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
-                if socket.exists() {
-                    return Xvfb {
-                        display,
-                        _proc: proc,
-                    };
-                }
                 // Exited: another server took this display between our look and its start.
-                if proc.0.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
+                if x.proc.0.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
                     break;
+                }
+                if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+                    return x;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            drop(proc);
         }
         panic!("no free X display in :90..:129 for Xvfb (or it never came up)");
     }
