@@ -879,7 +879,12 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
         .collect();
 
     let store = MemorySink::new();
-    let collector = Collector::builder().store(store.clone()).build();
+    // Every page's layer records its policy here; the collector classes reports against it.
+    let served = connect_src::policy::ServedPolicies::default();
+    let collector = Collector::builder()
+        .store(store.clone())
+        .served_policies(served.clone())
+        .build();
     let requests: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut app = Router::new()
         .route("/hit", any(hit))
@@ -904,7 +909,8 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
         );
         app = app.route(
             &format!("/tls/{i}"),
-            get(move || async move { Html(html) }).layer(policy.layer()),
+            get(move || async move { Html(html) })
+                .layer(policy.layer().with_served_policies(served.clone())),
         );
     }
     let log = requests.clone();
@@ -985,11 +991,18 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
                     && r.document_url == page
                     && r.effective_directive == "connect-src"
                     && r.disposition == Disposition::Enforce
+                    // Checked against the policies the layers served: the real thing.
+                    && r.class == connect_src::report::Class::Genuine
             });
             if !found {
                 problems.push(format!(
-                    "  {name}: no report-to report ({}) for {target} from {page}",
-                    format.as_str()
+                    "  {name}: no genuine report-to report ({}) for {target} from {page}: {:?}",
+                    format.as_str(),
+                    reports
+                        .iter()
+                        .filter(|r| same_url(&r.blocked_url, target))
+                        .map(|r| (r.class, r.original_policy.clone()))
+                        .collect::<Vec<_>>()
                 ));
             }
         }

@@ -35,7 +35,7 @@ impl PolicyHandle {
     /// handler is already running keep the policy they started with. The policy is also
     /// recorded in the layer's [`served_policies`](super::CspLayer::served_policies).
     pub fn set(&self, policy: Policy) {
-        self.served.record(&policy);
+        self.served.replace(&self.shared.load().policy, &policy);
         self.shared.store(Arc::new(Compiled::new(Arc::new(policy))));
     }
 

@@ -123,11 +123,20 @@ impl CspLayer {
         }
     }
 
-    /// The policies this layer has served, newest first (its policy, then those
+    /// The policies this layer serves and has served (its policy, and those
     /// [`PolicyHandle::set`] replaced), for the collector to check reports against
     /// ([`CollectorBuilder::served_policies`](crate::report::CollectorBuilder::served_policies)).
     pub fn served_policies(&self) -> ServedPolicies {
         self.served.clone()
+    }
+
+    /// Records this layer's policies in `served` instead of a history of its own, so that
+    /// several layers (an app-wide one and routes' own) share one history for the
+    /// collector.
+    pub fn with_served_policies(mut self, served: ServedPolicies) -> Self {
+        served.record(&self.shared.load().policy);
+        self.served = served;
+        self
     }
 
     /// Sets the policy's headers on a header map in this layer's mode, as its services do

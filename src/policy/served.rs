@@ -1,16 +1,18 @@
-//! [`ServedPolicies`]: the policies an app has served, newest first, so that reports can be
-//! checked against the policy that produced them.
+//! [`ServedPolicies`]: the policies an app serves now and the last few it replaced, so that
+//! reports can be checked against the policy that produced them.
 //!
 //! ```
 //! use connect_src::policy::ServedPolicies;
 //!
-//! // As `connect-src serve --policy-header` takes them: the first is the current one.
+//! // As `connect-src serve --policy-header` takes them: the first is served now, the
+//! // others were replaced.
 //! let served = ServedPolicies::from_headers([
 //!     "connect-src 'self' https://api.example.com; report-uri /csp-reports",
 //!     "connect-src 'self'; report-uri /csp-reports",
 //! ]);
-//! assert_eq!(served.snapshot().len(), 2);
-//! assert!(served.snapshot()[0].headers()[0].contains("api.example.com"));
+//! let all = served.snapshot();
+//! assert!(all[0].is_current() && all[0].headers()[0].contains("api.example.com"));
+//! assert!(!all[1].is_current());
 //! ```
 
 use std::collections::VecDeque;
@@ -20,15 +22,16 @@ use std::time::SystemTime;
 
 use super::Policy;
 
-/// How many policies are remembered by default: the current one and the seven before it.
+/// How many replaced policies are remembered by default.
 pub const DEFAULT_SERVED_HISTORY: usize = 8;
 
 /// One policy as served: its header values (enforced and report-only, each possibly holding
-/// several comma-joined policies) and when it started being served.
+/// several comma-joined policies), when it started being served, and when it was replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     headers: Vec<String>,
     since: SystemTime,
+    replaced: Option<SystemTime>,
 }
 
 impl Served {
@@ -40,12 +43,21 @@ impl Served {
     pub fn since(&self) -> SystemTime {
         self.since
     }
+    /// When it was replaced; `None` while it is served.
+    pub fn replaced(&self) -> Option<SystemTime> {
+        self.replaced
+    }
+    /// Whether it is served now.
+    pub fn is_current(&self) -> bool {
+        self.replaced.is_none()
+    }
 }
 
-/// The current policy and the last few it replaced, shared between the layer that serves
-/// them (a [`PolicyHandle::set`](crate::PolicyHandle::set) records each new one) and the
-/// collector that checks reports against them. Cheap to clone; every clone shares the
-/// history. Bounded: the oldest entry goes when a new one would pass the capacity.
+/// The policies an app serves now (several, when routes have their own layers) and the last
+/// few it replaced, shared between the layers that serve them and the collector that checks
+/// reports against them: a layer records its policy when it is made, and
+/// [`PolicyHandle::set`](crate::PolicyHandle::set) records the swap. Cheap to clone; every
+/// clone shares the history. Bounded: past `capacity` replaced policies, the oldest goes.
 #[derive(Clone)]
 pub struct ServedPolicies {
     inner: Arc<RwLock<VecDeque<Served>>>,
@@ -67,8 +79,15 @@ impl Default for ServedPolicies {
     }
 }
 
+fn headers_of(policy: &Policy) -> Vec<String> {
+    [policy.enforced_header(), policy.report_only_header()]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 impl ServedPolicies {
-    /// An empty history remembering at most `capacity` policies (at least 1).
+    /// An empty history remembering at most `capacity` replaced policies (at least 1).
     pub fn with_capacity(capacity: usize) -> Self {
         ServedPolicies {
             inner: Arc::default(),
@@ -76,45 +95,86 @@ impl ServedPolicies {
         }
     }
 
-    /// A history from header values, newest first (the first is the current policy), as
-    /// served since now. Each value is a whole `Content-Security-Policy` (or report-only)
-    /// header.
+    /// A history from header values: the first is served now, the others are policies it
+    /// replaced, newest first. Each value is a whole `Content-Security-Policy` (or
+    /// report-only) header.
     pub fn from_headers<I, S>(headers: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         let served = ServedPolicies::default();
-        let list: Vec<String> = headers.into_iter().map(Into::into).collect();
-        for h in list.into_iter().rev() {
-            served.record_headers(vec![h]);
+        let now = SystemTime::now();
+        {
+            let mut h = served.write();
+            for (i, text) in headers.into_iter().enumerate() {
+                h.push_back(Served {
+                    headers: vec![text.into()],
+                    since: now,
+                    replaced: (i > 0).then_some(now),
+                });
+            }
         }
+        served.trim();
         served
     }
 
-    /// Records `policy` as the one served from now on.
-    pub fn record(&self, policy: &Policy) {
-        let headers = [policy.enforced_header(), policy.report_only_header()]
-            .into_iter()
-            .flatten()
-            .collect();
-        self.record_headers(headers);
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, VecDeque<Served>> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records header values as the policy served from now on.
-    pub fn record_headers(&self, headers: Vec<String>) {
-        let mut h = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        if h.front().is_some_and(|s| s.headers == headers) {
-            return; // the same policy again: still the current one
+    /// Keeps at most `capacity` replaced entries, dropping the oldest.
+    fn trim(&self) {
+        let mut h = self.write();
+        while h.iter().filter(|s| !s.is_current()).count() > self.capacity {
+            let oldest = h
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.is_current())
+                .min_by_key(|(_, s)| s.replaced)
+                .map(|(i, _)| i);
+            match oldest {
+                Some(i) => {
+                    h.remove(i);
+                }
+                None => break,
+            }
         }
-        h.push_front(Served {
-            headers,
-            since: SystemTime::now(),
-        });
-        h.truncate(self.capacity);
     }
 
-    /// The history, newest (current) first.
+    /// Records `policy` as served from now on, beside the others served now.
+    pub fn record(&self, policy: &Policy) {
+        self.record_headers(headers_of(policy), None);
+    }
+
+    /// Records that `new` replaces `old` from now on (what a policy swap does).
+    pub fn replace(&self, old: &Policy, new: &Policy) {
+        self.record_headers(headers_of(new), Some(headers_of(old)));
+    }
+
+    fn record_headers(&self, headers: Vec<String>, replaces: Option<Vec<String>>) {
+        let now = SystemTime::now();
+        {
+            let mut h = self.write();
+            if let Some(old) = replaces.filter(|old| *old != headers) {
+                if let Some(s) = h.iter_mut().find(|s| s.is_current() && s.headers == old) {
+                    s.replaced = Some(now);
+                }
+            }
+            match h.iter_mut().find(|s| s.headers == headers) {
+                // Served again (or still): current, from its first time.
+                Some(s) => s.replaced = None,
+                None => h.push_front(Served {
+                    headers,
+                    since: now,
+                    replaced: None,
+                }),
+            }
+        }
+        self.trim();
+    }
+
+    /// Every policy remembered, newest first.
     pub fn snapshot(&self) -> Vec<Served> {
         self.inner
             .read()
@@ -130,25 +190,40 @@ mod tests {
     use super::*;
     use crate::ConnectSrc;
 
+    fn p(list: &str) -> Policy {
+        Policy::builder()
+            .enforce(list.parse::<ConnectSrc>().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    fn current(s: &ServedPolicies) -> Vec<String> {
+        s.snapshot()
+            .iter()
+            .filter(|x| x.is_current())
+            .map(|x| x.headers()[0].clone())
+            .collect()
+    }
+
     #[test]
-    fn newest_first_bounded_and_repeats_ignored() {
+    fn several_current_a_swap_replaces_one_history_bounded() {
         let s = ServedPolicies::with_capacity(2);
-        let p = |list: &str| {
-            Policy::builder()
-                .enforce(list.parse::<ConnectSrc>().unwrap())
-                .build()
-                .unwrap()
-        };
         s.record(&p("'self'"));
+        s.record(&p("'none'")); // a route's own layer
         s.record(&p("'self'"));
-        assert_eq!(s.snapshot().len(), 1);
-        s.record(&p("'none'"));
-        s.record(&p("https://a.example"));
-        let h: Vec<String> = s
+        assert_eq!(current(&s), ["connect-src 'none'", "connect-src 'self'"]);
+        s.replace(&p("'self'"), &p("https://a.example"));
+        assert_eq!(
+            current(&s),
+            ["connect-src https://a.example", "connect-src 'none'"]
+        );
+        s.replace(&p("https://a.example"), &p("https://b.example"));
+        s.replace(&p("https://b.example"), &p("https://c.example"));
+        let replaced = s.snapshot().iter().filter(|x| !x.is_current()).count();
+        assert_eq!(replaced, 2, "bounded: the oldest replaced policy went");
+        assert!(!s
             .snapshot()
             .iter()
-            .map(|x| x.headers()[0].clone())
-            .collect();
-        assert_eq!(h, ["connect-src https://a.example", "connect-src 'none'"]);
+            .any(|x| x.headers()[0] == "connect-src 'self'"));
     }
 }

@@ -143,7 +143,7 @@ pub fn engine_of(user_agent: &str) -> Option<Engine> {
     }
 }
 
-/// Classes a violation against the served policies (newest, the current one, first).
+/// Classes a violation against the served policies ([`ServedPolicies::snapshot`](crate::policy::ServedPolicies::snapshot)).
 pub fn classify(v: &Violation, served: &[Served]) -> Class {
     let Some(text) = v
         .original_policy
@@ -162,10 +162,12 @@ pub fn classify(v: &Violation, served: &[Served]) -> Class {
             .flat_map(|h| policies(h))
             .any(|p| canonical(p) == reported)
     };
-    match served.iter().position(is_served) {
+    // A policy served now wins over the same policy served before.
+    let mut matched = served.iter().filter(|s| is_served(s));
+    match matched.clone().find(|s| s.is_current()) {
+        Some(_) => judge(v, text),
+        None if matched.next().is_some() => Class::Stale,
         None => Class::Foreign,
-        Some(0) => judge(v, text),
-        Some(_) => Class::Stale,
     }
 }
 
