@@ -864,3 +864,89 @@ async fn reports_are_classed_against_the_layers_policies() {
     let classes: Vec<Class> = store.recent().iter().map(|v| v.class).collect();
     assert_eq!(classes, [Class::Genuine, Class::Stale, Class::Genuine]);
 }
+
+/// With a provenance secret, the layer's report URLs carry a token; the collector classes
+/// reports without a valid one as foreign, whatever policy they claim.
+#[tokio::test]
+async fn reports_without_the_layers_token_are_foreign() {
+    use axum::routing::get;
+    use connect_src::policy::{Provenance, PROVENANCE_PARAMETER};
+    use connect_src::report::Class;
+    use connect_src::{ConnectSrc, Policy};
+
+    let provenance = Provenance::new(b"0123456789abcdef0123456789abcdef".to_vec()).unwrap();
+    let layer = Policy::builder()
+        .enforce(ConnectSrc::builder().self_origin())
+        .report_only(ConnectSrc::none())
+        .report_uri("/csp-reports")
+        .report_to("csp", "https://app.example.com/csp-reports")
+        .build()
+        .unwrap()
+        .layer()
+        .provenance(provenance.clone());
+    let store = MemorySink::new();
+    let app = Router::new()
+        .route("/page", get(|| async { "hi" }))
+        .layer(layer.clone())
+        .merge(
+            Collector::builder()
+                .store(store.clone())
+                .served_policies(layer.served_policies())
+                .provenance(provenance.clone())
+                .build()
+                .router(),
+        );
+    let res = app
+        .clone()
+        .oneshot(Request::get("/page").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let csp = res.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    let uri = csp
+        .split("report-uri ")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let token = uri
+        .split(&format!("{PROVENANCE_PARAMETER}="))
+        .nth(1)
+        .unwrap();
+    assert!(provenance.verify_at(token, SystemTime::now()), "{csp}");
+    let ro = res.headers()[header::CONTENT_SECURITY_POLICY_REPORT_ONLY]
+        .to_str()
+        .unwrap();
+    assert!(ro.contains("?disposition=report&csp-token="), "{ro}");
+    let endpoints = res.headers()["reporting-endpoints"].to_str().unwrap();
+    assert!(
+        endpoints.contains(&format!("csp-token={token}")),
+        "{endpoints}"
+    );
+
+    let body = serde_json::json!({"csp-report": {
+        "document-uri": "https://app.example.com/page", "blocked-uri": "https://evil.example/x",
+        "effective-directive": "connect-src", "original-policy": csp}})
+    .to_string();
+    for path in [
+        uri.to_owned(),
+        "/csp-reports".to_owned(),
+        format!("/csp-reports?{PROVENANCE_PARAMETER}=00000000000000000000000000000000"),
+    ] {
+        let res = app
+            .clone()
+            .oneshot(
+                Request::post(&path)
+                    .header(header::CONTENT_TYPE, "application/csp-report")
+                    .body(Body::from(body.clone()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{path}");
+    }
+    let classes: Vec<Class> = store.recent().iter().map(|v| v.class).collect();
+    assert_eq!(classes, [Class::Genuine, Class::Foreign, Class::Foreign]);
+}

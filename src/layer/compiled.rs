@@ -11,12 +11,16 @@ use http::header::{
 
 use super::merge::merge_connect_src;
 use super::{HeaderMode, REPORTING_ENDPOINTS};
-use crate::policy::{ConnectSrc, Policy};
+use crate::policy::{ConnectSrc, Policy, Provenance};
+use std::time::SystemTime;
 
-/// A policy and its header values, built when a layer is made or its policy swapped.
+/// A policy and its header values, built when a layer is made or its policy swapped (and,
+/// with [`Provenance`], when the token's window changes).
 #[derive(Debug)]
 pub(crate) struct Compiled {
     pub(crate) policy: Arc<Policy>,
+    /// The provenance window the report URLs' token belongs to, if they carry one.
+    pub(crate) window: Option<u64>,
     enforced: Option<CompiledHeader>,
     report_only: Option<CompiledHeader>,
     endpoints: Option<HeaderValue>,
@@ -44,20 +48,25 @@ fn value(text: &str) -> HeaderValue {
 }
 
 impl Compiled {
-    pub(crate) fn new(policy: Arc<Policy>) -> Compiled {
-        let header = |h: Option<String>, list: Option<&ConnectSrc>, report_only: bool| {
-            let (h, l) = (h?, list?);
+    pub(crate) fn new(policy: Arc<Policy>, provenance: Option<&Provenance>) -> Compiled {
+        let now = SystemTime::now();
+        let token = provenance.map(|p| p.token_at(now));
+        let token = token.as_deref();
+        let header = |list: Option<&ConnectSrc>, report_only: bool| {
+            let l = list?;
+            let h = policy.header_for(Some(l), report_only, token)?;
             Some(CompiledHeader {
                 value: value(&h),
                 memo: ArcSwapOption::empty(),
                 connect: l.directive(),
-                reporting: policy.reporting_directives(report_only),
+                reporting: policy.reporting_directives(report_only, token),
             })
         };
         Compiled {
-            enforced: header(policy.enforced_header(), policy.enforced(), false),
-            report_only: header(policy.report_only_header(), policy.report_only(), true),
-            endpoints: policy.reporting_endpoints_header().map(|v| value(&v)),
+            enforced: header(policy.enforced(), false),
+            report_only: header(policy.report_only(), true),
+            endpoints: policy.reporting_endpoints_for(token).map(|v| value(&v)),
+            window: provenance.map(|p| p.window(now)),
             policy,
         }
     }

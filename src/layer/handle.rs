@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::compiled::Compiled;
-use crate::policy::{Policy, ServedPolicies};
+use crate::policy::{Policy, Provenance, ServedPolicies};
 
 /// What a layer and its services share: the policy in force and its header values.
 pub(crate) type Shared = Arc<ArcSwap<Compiled>>;
@@ -27,6 +27,7 @@ pub(crate) type Shared = Arc<ArcSwap<Compiled>>;
 pub struct PolicyHandle {
     pub(super) shared: Shared,
     pub(super) served: ServedPolicies,
+    pub(super) provenance: Option<Provenance>,
 }
 
 impl PolicyHandle {
@@ -36,7 +37,8 @@ impl PolicyHandle {
     /// recorded in the layer's [`served_policies`](super::CspLayer::served_policies).
     pub fn set(&self, policy: Policy) {
         self.served.replace(&self.shared.load().policy, &policy);
-        self.shared.store(Arc::new(Compiled::new(Arc::new(policy))));
+        let compiled = Compiled::new(Arc::new(policy), self.provenance.as_ref());
+        self.shared.store(Arc::new(compiled));
     }
 
     /// The policy in force now.

@@ -32,7 +32,7 @@ use arc_swap::ArcSwap;
 use http::header::{HeaderMap, HeaderName};
 use tower_layer::Layer;
 
-use crate::policy::{Policy, ServedPolicies};
+use crate::policy::{Policy, Provenance, ServedPolicies};
 
 mod compiled;
 mod future;
@@ -84,6 +84,7 @@ pub enum HeaderMode {
 pub struct CspLayer {
     shared: handle::Shared,
     served: ServedPolicies,
+    provenance: Option<Provenance>,
     mode: HeaderMode,
 }
 
@@ -102,8 +103,9 @@ impl CspLayer {
         let served = ServedPolicies::default();
         served.record(&policy);
         CspLayer {
-            shared: Arc::new(ArcSwap::from_pointee(Compiled::new(Arc::new(policy)))),
+            shared: Arc::new(ArcSwap::from_pointee(Compiled::new(Arc::new(policy), None))),
             served,
+            provenance: None,
             mode: HeaderMode::Merge,
         }
     }
@@ -120,6 +122,7 @@ impl CspLayer {
         PolicyHandle {
             shared: self.shared.clone(),
             served: self.served.clone(),
+            provenance: self.provenance.clone(),
         }
     }
 
@@ -128,6 +131,18 @@ impl CspLayer {
     /// ([`CollectorBuilder::served_policies`](crate::report::CollectorBuilder::served_policies)).
     pub fn served_policies(&self) -> ServedPolicies {
         self.served.clone()
+    }
+
+    /// Puts a [`Provenance`] token in the report URLs (`report-uri` and the
+    /// `Reporting-Endpoints` URL, as `?csp-token=…`), renewed as each rotation window
+    /// begins, so the collector (given the same `Provenance`) classes reports without a
+    /// valid token as foreign. Costs a clock read per response.
+    pub fn provenance(mut self, provenance: Provenance) -> Self {
+        let policy = self.shared.load().policy.clone();
+        self.shared
+            .store(Arc::new(Compiled::new(policy, Some(&provenance))));
+        self.provenance = Some(provenance);
+        self
     }
 
     /// Records this layer's policies in `served` instead of a history of its own, so that
@@ -162,6 +177,7 @@ impl<S> Layer<S> for CspLayer {
         CspService {
             inner,
             compiled: Cache::new(self.shared.clone()),
+            provenance: self.provenance.clone(),
             mode: self.mode,
         }
     }

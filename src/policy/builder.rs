@@ -6,6 +6,7 @@ use std::fmt;
 use super::environment::{production_refusals, Environment};
 use super::error::{PolicyError, Problem, ProblemKind};
 use super::list::{ConnectSrc, ConnectSrcBuilder};
+use super::provenance::PROVENANCE_PARAMETER;
 use crate::source::{is_loopback_host, Source};
 
 /// The query parameter the report-only header's `report-uri` carries, so that reports sent
@@ -56,31 +57,43 @@ impl Policy {
 
     /// The reporting directives that follow `connect-src` (`report-uri …`, `report-to …`)
     /// in the enforced header, or with `report_only`, in the report-only header, whose
-    /// `report-uri` carries [`REPORT_ONLY_MARKER`].
-    pub(crate) fn reporting_directives(&self, report_only: bool) -> Vec<String> {
+    /// `report-uri` carries [`REPORT_ONLY_MARKER`]; with `token`, the `report-uri` carries
+    /// it too ([`PROVENANCE_PARAMETER`]).
+    pub(crate) fn reporting_directives(
+        &self,
+        report_only: bool,
+        token: Option<&str>,
+    ) -> Vec<String> {
         let uri = self.report_uri.iter().map(|u| {
+            let mut u = u.clone();
             if report_only {
-                let sep = if u.contains('?') { '&' } else { '?' };
-                format!("report-uri {u}{sep}{REPORT_ONLY_MARKER}")
-            } else {
-                format!("report-uri {u}")
+                u = with_parameter(&u, REPORT_ONLY_MARKER);
             }
+            if let Some(t) = token {
+                u = with_parameter(&u, &format!("{PROVENANCE_PARAMETER}={t}"));
+            }
+            format!("report-uri {u}")
         });
         let to = self.report_to.iter().map(|(n, _)| format!("report-to {n}"));
         uri.chain(to).collect()
     }
 
-    fn header_for(&self, list: Option<&ConnectSrc>, report_only: bool) -> Option<String> {
+    pub(crate) fn header_for(
+        &self,
+        list: Option<&ConnectSrc>,
+        report_only: bool,
+        token: Option<&str>,
+    ) -> Option<String> {
         list.map(|l| {
             let mut parts = vec![l.directive()];
-            parts.extend(self.reporting_directives(report_only));
+            parts.extend(self.reporting_directives(report_only, token));
             parts.join("; ")
         })
     }
 
     /// The `Content-Security-Policy` header value, if the policy enforces a list.
     pub fn enforced_header(&self) -> Option<String> {
-        self.header_for(self.enforced.as_ref(), false)
+        self.header_for(self.enforced.as_ref(), false, None)
     }
 
     /// The `Content-Security-Policy-Report-Only` header value, if the policy has one. Its
@@ -88,12 +101,24 @@ impl Policy {
     /// (`/csp-reports?disposition=report`), so the collector knows a report is report-only
     /// when the browser does not say (WebKit's reports have no `disposition`).
     pub fn report_only_header(&self) -> Option<String> {
-        self.header_for(self.report_only.as_ref(), true)
+        self.header_for(self.report_only.as_ref(), true, None)
     }
 
     /// The `Reporting-Endpoints` header value (`name="url"`), when `report-to` is set.
     pub fn reporting_endpoints_header(&self) -> Option<String> {
-        self.report_to.as_ref().map(|(n, u)| format!("{n}=\"{u}\""))
+        self.reporting_endpoints_for(None)
+    }
+
+    /// [`reporting_endpoints_header`](Self::reporting_endpoints_header), its URL carrying
+    /// `token` when given.
+    pub(crate) fn reporting_endpoints_for(&self, token: Option<&str>) -> Option<String> {
+        self.report_to.as_ref().map(|(n, u)| match token {
+            Some(t) => format!(
+                "{n}=\"{}\"",
+                with_parameter(u, &format!("{PROVENANCE_PARAMETER}={t}"))
+            ),
+            None => format!("{n}=\"{u}\""),
+        })
     }
 }
 
@@ -256,6 +281,21 @@ impl PolicyBuilder {
         }
         Ok(policy)
     }
+}
+
+/// `url` with one more query parameter (`name=value`), before any fragment.
+fn with_parameter(url: &str, parameter: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let mut out = format!("{base}{sep}{parameter}");
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
 }
 
 /// Visible ASCII without the policy's separators: what a directive value may hold.

@@ -29,6 +29,7 @@ mod builder;
 mod environment;
 mod error;
 mod list;
+mod provenance;
 mod served;
 pub mod text;
 
@@ -37,4 +38,5 @@ pub(crate) use environment::production_refusals;
 pub use environment::Environment;
 pub use error::{PolicyError, Problem, ProblemKind};
 pub use list::{ConnectSrc, ConnectSrcBuilder, IntoSource};
+pub use provenance::{Provenance, ProvenanceError, MIN_SECRET_LEN, PROVENANCE_PARAMETER};
 pub use served::{Served, ServedPolicies, DEFAULT_SERVED_HISTORY};

@@ -188,7 +188,7 @@ impl ServedPolicies {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ConnectSrc;
+    use crate::policy::ConnectSrc;
 
     fn p(list: &str) -> Policy {
         Policy::builder()

@@ -53,8 +53,33 @@ use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, Noi
 use super::parse::{parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError};
 use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
 use super::summary::Summary;
-use super::verify::classify;
-use crate::policy::{ServedPolicies, REPORT_ONLY_MARKER};
+use super::verify::{classify, Class};
+use crate::policy::{Provenance, ServedPolicies, PROVENANCE_PARAMETER, REPORT_ONLY_MARKER};
+
+/// What a report's URL says about it: the report-only header's marker, and the provenance
+/// token, as the layer put them in its report URLs.
+#[derive(Debug, Default)]
+struct Via {
+    report_only: bool,
+    token: Option<String>,
+}
+
+impl Via {
+    fn from_query(query: &str) -> Via {
+        let mut via = Via::default();
+        for kv in query.split('&') {
+            if kv == REPORT_ONLY_MARKER {
+                via.report_only = true;
+            } else if let Some(t) = kv
+                .strip_prefix(PROVENANCE_PARAMETER)
+                .and_then(|r| r.strip_prefix('='))
+            {
+                via.token = Some(t.chars().take(64).collect());
+            }
+        }
+        via
+    }
+}
 
 /// Why a report request was refused. Each variant has a fixed status code and a message
 /// that says what was wrong (never echoing the request).
@@ -178,6 +203,7 @@ struct Settings {
     normalize: NormalizeOptions,
     summary_limit: usize,
     served: Option<ServedPolicies>,
+    provenance: Option<Provenance>,
 }
 
 impl Default for Settings {
@@ -192,6 +218,7 @@ impl Default for Settings {
             filter: NoiseFilter::default(),
             normalize: NormalizeOptions::default(),
             served: None,
+            provenance: None,
             summary_limit: 500,
         }
     }
@@ -367,6 +394,14 @@ impl CollectorBuilder {
         self
     }
 
+    /// Checks the token the layer's [`Provenance`] puts in report URLs: reports without a
+    /// valid one (current or previous rotation window) are [`Class::Foreign`], whatever
+    /// they claim. Give every app instance and the collector the same secret.
+    pub fn provenance(mut self, provenance: Provenance) -> Self {
+        self.settings.provenance = Some(provenance);
+        self
+    }
+
     /// Builds the collector.
     pub fn build(self) -> Collector {
         let (sink, store) = match (self.sink, self.store) {
@@ -534,11 +569,8 @@ impl Collector {
             post(
                 move |version: Version, uri: Uri, headers: HeaderMap, body: Body| {
                     let c = post_c.clone();
-                    // The report-only header's report-uri carries the marker (Policy).
-                    let report_only = uri
-                        .query()
-                        .is_some_and(|q| q.split('&').any(|kv| kv == REPORT_ONLY_MARKER));
-                    async move { c.receive(version, report_only, headers, body).await }
+                    let via = Via::from_query(uri.query().unwrap_or(""));
+                    async move { c.receive(version, via, headers, body).await }
                 },
             )
             .options(move |headers: HeaderMap| {
@@ -655,12 +687,12 @@ impl Collector {
     async fn receive(
         &self,
         version: Version,
-        report_only: bool,
+        via: Via,
         headers: HeaderMap,
         body: Body,
     ) -> Response {
         let origin = self.allowed_origin(&headers);
-        let (result, close) = self.handle(&headers, report_only, body).await;
+        let (result, close) = self.handle(&headers, &via, body).await;
         let mut res = match result {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(rejection) => {
@@ -686,16 +718,15 @@ impl Collector {
 
     /// Checks, reads, parses, filters and stores one request's reports.
     pub async fn accept(&self, headers: &HeaderMap, body: Body) -> Result<(), ReportRejection> {
-        self.handle(headers, false, body).await.0
+        self.handle(headers, &Via::default(), body).await.0
     }
 
     /// [`accept`](Self::accept), and whether the connection must close because part of an
-    /// oversize body was left unread. `report_only`: the request came to the report-only
-    /// header's marked `report-uri`, so reports that do not say are report-only.
+    /// oversize body was left unread.
     async fn handle(
         &self,
         headers: &HeaderMap,
-        report_only: bool,
+        via: &Via,
         body: Body,
     ) -> (Result<(), ReportRejection>, bool) {
         let inner = &self.inner;
@@ -731,13 +762,13 @@ impl Collector {
                 ReadBody::Failed => return (Err(ReportRejection::BodyRead), true),
             },
         };
-        (self.store(headers, report_only, &bytes).await, false)
+        (self.store(headers, via, &bytes).await, false)
     }
 
     async fn store(
         &self,
         headers: &HeaderMap,
-        report_only: bool,
+        via: &Via,
         bytes: &[u8],
     ) -> Result<(), ReportRejection> {
         let inner = &self.inner;
@@ -776,7 +807,7 @@ impl Collector {
         if kept.is_empty() {
             return Ok(());
         }
-        if report_only {
+        if via.report_only {
             for v in &mut kept {
                 if v.disposition == Disposition::Unknown {
                     v.disposition = Disposition::Report;
@@ -787,6 +818,15 @@ impl Collector {
             let served = served.snapshot();
             for v in &mut kept {
                 v.class = classify(v, &served);
+            }
+        }
+        // Without a valid token, whatever the report claims, no page of ours sent it.
+        if let Some(p) = &inner.settings.provenance {
+            let now = std::time::SystemTime::now();
+            if !via.token.as_deref().is_some_and(|t| p.verify_at(t, now)) {
+                for v in &mut kept {
+                    v.class = Class::Foreign;
+                }
             }
         }
         let n = kept.len() as u64;
