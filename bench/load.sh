@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Loopback load test: requests/s of the same app without and with the layer, and of the
-# report collector against a handler that only answers 204. Targets 127.0.0.1 only, runs a
-# fixed duration per run, stops by itself (about 4 minutes in all with the defaults).
+# report collector against a handler that only answers 204; the PostgreSQL sink also
+# against a bare loop writing the same rows in the same batch sizes (examples/pg_floor.rs),
+# and each collector's CPU per report. Targets 127.0.0.1 only, runs a fixed duration per
+# run, stops by itself (about 6 minutes in all with the defaults).
 # Each case runs once per round, the cases alternating, and keeps its best run: wall-clock
 # throughput on this shared 2-core machine swings about 10% from run to run.
 #   bash bench/load.sh [seconds-per-run] [rounds] [connections]
@@ -17,16 +19,40 @@ command -v wrk >/dev/null 2>&1 || {
   sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq wrk >/dev/null
 }
-cargo build --release --features sqlite --example load_server -q
+cargo build --release --features sqlite,postgres --example load_server --example pg_floor -q
 bin=target/release/examples/load_server
+floor_bin=target/release/examples/pg_floor
+
+# A throw-away PostgreSQL cluster (Debian's postgresql; PostgreSQL's defaults: fsync on,
+# synchronous_commit on) in a temp dir on 127.0.0.1, a new database per run.
+[ -x "$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/initdb" ] || {
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq postgresql >/dev/null
+}
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+pg_port=3102
+pg_dir=$(mktemp -d)
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" -eq 0 ] && chown postgres "$pg_dir"
+as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust >/dev/null
+as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+  -o "-p $pg_port -c listen_addresses=127.0.0.1 -k $pg_dir" start >/dev/null
+pg_pid=$(head -1 "$pg_dir/data/postmaster.pid")
+pg_stop() { as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || kill "$pg_pid" 2>/dev/null || true; rm -rf "$pg_dir"; }
+psql_() { "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atq -d "$1" -c "$2"; }
+pg_runs=0
+new_db() { pg_runs=$((pg_runs + 1)); psql_ postgres "CREATE DATABASE r$pg_runs"; pg_db=r$pg_runs; CONNECT_SRC_PG_URL="postgres://postgres@127.0.0.1:$pg_port/$pg_db"; export CONNECT_SRC_PG_URL; }
+# CPU time (clock ticks) of the postmaster and its children (the backends).
+pg_ticks() { local p t=0; for p in $pg_pid $(pgrep -P "$pg_pid"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
 
 server_pid=""
 stop() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi; server_pid=""; }
 # The SQLite cases' databases (one per server run), removed at the end.
 CONNECT_SRC_LOAD_DIR=$(mktemp -d); export CONNECT_SRC_LOAD_DIR
-trap 'stop; rm -rf "$CONNECT_SRC_LOAD_DIR"' EXIT
+trap 'stop; rm -rf "$CONNECT_SRC_LOAD_DIR"; pg_stop' EXIT
 
 start() { # mode
+  [ "$1" = collector-postgres ] && new_db
   "$bin" "$1" "$port" >/dev/null &
   server_pid=$!
   for _ in $(seq 1 100); do
@@ -44,13 +70,34 @@ rps() { # url [lua]
 
 peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$server_pid/status"; }
 
-declare -A R
+ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+hz=$(getconf CLK_TCK)
+declare -A R CPU PGCPU BATCH
 best() { # url lua-or-"" mode...: each mode once per round, alternating; R[mode] = best run
-  local url=$1 script=$2 round mode r; shift 2
+  # CPU[mode]: the collector process's CPU µs per request in that run; for
+  # collector-postgres also PostgreSQL's (PGCPU) and the mean rows per commit (BATCH).
+  local url=$1 script=$2 round mode r t0 t1 p0 p1 c0 c1 rows; shift 2
   for round in $(seq 1 "$rounds"); do
     for mode in "$@"; do
-      start "$mode"; r=$(rps "$url" ${script:+"$script"}); stop
-      R[$mode]=$(awk -v a="${R[$mode]:-0}" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+      start "$mode"
+      if [ "$mode" = collector-postgres ]; then
+        p0=$(pg_ticks); c0=$(psql_ "$pg_db" "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+      fi
+      t0=$(ticks); r=$(rps "$url" ${script:+"$script"}); t1=$(ticks)
+      if [ "$mode" = collector-postgres ]; then
+        p1=$(pg_ticks)
+        rows=$(psql_ "$pg_db" "SELECT count(*) FROM violations")
+        c1=$(psql_ "$pg_db" "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+      fi
+      stop
+      if awk -v a="${R[$mode]:-0}" -v b="$r" 'BEGIN { exit !(b > a) }'; then
+        R[$mode]=$r
+        CPU[$mode]=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v r="$r" -v s="$secs" 'BEGIN { printf "%.0f", t / hz * 1e6 / (r * s) }')
+        if [ "$mode" = collector-postgres ]; then
+          PGCPU[$mode]=$(awk -v t="$((p1 - p0))" -v hz="$hz" -v r="$r" -v s="$secs" 'BEGIN { printf "%.0f", t / hz * 1e6 / (r * s) }')
+          BATCH[$mode]=$(awk -v n="$rows" -v c="$((c1 - c0))" 'BEGIN { printf "%.1f", n / (c > 0 ? c : 1) }')
+        fi
+      fi
     done
   done
 }
@@ -74,7 +121,16 @@ end
 LUA
 # Every SQLite run starts from an empty database.
 best "http://127.0.0.1:$port/csp-reports" "$lua" \
-  report-204 collector-memory collector-sqlite collector-sqlite-process
+  report-204 collector-memory collector-sqlite collector-sqlite-process collector-postgres
+
+# The floor for storing in PostgreSQL: the same rows, batch size (the collector's mean,
+# rounded) and connections (the sink's 1 writer), with nothing else; best of the rounds.
+floor_batch=$(awk -v b="${BATCH[collector-postgres]}" 'BEGIN { n = int(b + 0.5); print (n < 1) ? 1 : n }')
+for round in $(seq 1 "$rounds"); do
+  new_db
+  r=$("$floor_bin" "$CONNECT_SRC_PG_URL" "$secs" "$floor_batch" 1 | awk '/rows\/s/ {print $2}')
+  R[pg-floor]=$(awk -v a="${R[pg-floor]:-0}" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+done
 
 # Peak RSS of the memory-sink collector under a flood of unique blocked URLs: 30 s of
 # reports as fast as they go (well over 1,000,000 here), then the count wrk sent.
@@ -87,13 +143,18 @@ rm -f "$lua"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); wrk -t$threads -c$conns -d${secs}s, best of $rounds"
-printf "%-40s %12s %8s\n" "case" "req/s" "ratio"
+printf "%-40s %12s %8s %10s\n" "case" "req/s" "ratio" "CPU µs/req"
 printf "%-40s %12s %8s\n" "app, no layer" "${R[plain]}" "1.000"
 printf "%-40s %12s %8s\n" "app, tower-http static header" "${R[tower-http]}" "$(ratio "${R[tower-http]}" "${R[plain]}")"
 printf "%-40s %12s %8s\n" "app, connect-src layer" "${R[layer]}" "$(ratio "${R[layer]}" "${R[plain]}")"
 printf "%-40s %12s %8s\n" "  layer vs tower-http" "" "$(ratio "${R[layer]}" "${R[tower-http]}")"
-printf "%-40s %12s %8s\n" "POST report, 204 handler (floor)" "${R[report-204]}" "1.000"
-printf "%-40s %12s %8s\n" "collector, memory sink" "${R[collector-memory]}" "$(ratio "${R[collector-memory]}" "${R[report-204]}")"
-printf "%-40s %12s %8s\n" "collector, SQLite, PowerLoss (FULL)" "${R[collector-sqlite]}" "$(ratio "${R[collector-sqlite]}" "${R[report-204]}")"
-printf "%-40s %12s %8s\n" "collector, SQLite, ProcessCrash (NORMAL)" "${R[collector-sqlite-process]}" "$(ratio "${R[collector-sqlite-process]}" "${R[report-204]}")"
+printf "%-40s %12s %8s %10s\n" "POST report, 204 handler (floor)" "${R[report-204]}" "1.000" "${CPU[report-204]}"
+printf "%-40s %12s %8s %10s\n" "collector, memory sink" "${R[collector-memory]}" "$(ratio "${R[collector-memory]}" "${R[report-204]}")" "${CPU[collector-memory]}"
+printf "%-40s %12s %8s %10s\n" "collector, SQLite, PowerLoss (FULL)" "${R[collector-sqlite]}" "$(ratio "${R[collector-sqlite]}" "${R[report-204]}")" "${CPU[collector-sqlite]}"
+printf "%-40s %12s %8s %10s\n" "collector, SQLite, ProcessCrash (NORMAL)" "${R[collector-sqlite-process]}" "$(ratio "${R[collector-sqlite-process]}" "${R[report-204]}")" "${CPU[collector-sqlite-process]}"
+printf "%-40s %12s %8s %10s\n" "collector, PostgreSQL" "${R[collector-postgres]}" "$(ratio "${R[collector-postgres]}" "${R[report-204]}")" "${CPU[collector-postgres]}"
+printf "%-40s %12s %8s %10s\n" "  PostgreSQL server, per report" "" "" "${PGCPU[collector-postgres]}"
+printf "%-40s %12s %8s\n" "PostgreSQL floor, $floor_batch rows/commit, 1 conn" "${R[pg-floor]}" "1.000"
+printf "%-40s %12s %8s\n" "  collector, PostgreSQL vs its floor" "" "$(ratio "${R[collector-postgres]}" "${R[pg-floor]}")"
+echo "collector, PostgreSQL: ${BATCH[collector-postgres]} reports per commit on average"
 echo "memory sink: ${flood} unique-URL reports in 30 s; peak RSS ${rss_peak} MiB (at start ${rss_start} MiB)"

@@ -12,7 +12,10 @@
 //! - `collector-sqlite`: the collector with the SQLite sink (a new database in
 //!   `$CONNECT_SRC_LOAD_DIR`, or in a new temp dir),
 //!   `Durability::PowerLoss` (fsync at every commit, the default);
-//! - `collector-sqlite-process`: the same with `Durability::ProcessCrash`.
+//! - `collector-sqlite-process`: the same with `Durability::ProcessCrash`;
+//! - `collector-postgres`: the collector with the PostgreSQL sink on
+//!   `$CONNECT_SRC_PG_URL` (bench/load.sh starts a throw-away cluster and makes a new
+//!   database for each run).
 
 use std::net::SocketAddr;
 
@@ -21,7 +24,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Html;
 use axum::routing::{get, post};
 use axum::Router;
-use connect_src::report::{Collector, Durability, MemorySink, SqliteSink};
+use connect_src::report::{Collector, Durability, MemorySink, PostgresSink, SqliteSink};
 use connect_src::{ConnectSrc, Policy};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -78,6 +81,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .report_router(),
         "collector-sqlite" => sqlite_collector(Durability::PowerLoss)?,
         "collector-sqlite-process" => sqlite_collector(Durability::ProcessCrash)?,
+        "collector-postgres" => {
+            let url = std::env::var("CONNECT_SRC_PG_URL")
+                .map_err(|_| "collector-postgres needs CONNECT_SRC_PG_URL")?;
+            // Writers (transactions in flight): $CONNECT_SRC_PG_WRITERS, default the sink's.
+            let mut builder = PostgresSink::builder();
+            if let Ok(w) = std::env::var("CONNECT_SRC_PG_WRITERS") {
+                builder = builder.writers(w.parse()?);
+            }
+            let sink = tokio::task::spawn_blocking(move || builder.open(&url)).await??;
+            Collector::builder().store(sink).build().report_router()
+        }
         other => return Err(format!("unknown mode {other:?}").into()),
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

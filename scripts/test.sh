@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"; .ci/run calls it too).
-# Installs what the real-browser suite needs when missing, then runs every test.
+# Installs what the real-browser suite and the PostgreSQL tests need when missing, then runs
+# every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
 # pulls in; it has no headless mode, so the suite runs it on its own Xvfb display.
 [ -x /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser ] || need+=(webkit2gtk-driver)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+# tests/postgres.rs starts throw-away clusters with Debian's PostgreSQL server binaries.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   sudo_=""

@@ -9,7 +9,7 @@ use connect_src::matcher::{BrowserPolicy, Engine};
 use connect_src::policy::ServedPolicies;
 use connect_src::report::suggest::{suggest, Observation, SuggestOptions};
 use connect_src::report::{
-    Collector, Disposition, Durability, MemorySink, ReportStore, SqliteSink,
+    Collector, Disposition, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
 };
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
@@ -80,11 +80,13 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// SQLite database for reports (in memory when absent).
+        /// Where reports go: a SQLite file, or a postgres:// (postgresql://) URL shared by
+        /// several collectors (in memory when absent).
         #[arg(long)]
         db: Option<std::path::PathBuf>,
-        /// What a report answered 204 survives, with --db: power-loss (fsync every commit)
-        /// or process-crash (written to the file, fsynced at checkpoints; faster).
+        /// What a report answered 204 survives, with a SQLite --db: power-loss (fsync every
+        /// commit) or process-crash (written to the file, fsynced at checkpoints; faster).
+        /// PostgreSQL's own synchronous_commit decides for a postgres:// --db.
         #[arg(long, value_enum, default_value = "power-loss", requires = "db")]
         durability: DurabilityArg,
         /// Keep only reports about documents of this origin (scheme://host[:port]);
@@ -99,7 +101,7 @@ enum Command {
     },
     /// The connect-src value to deploy, learned from stored report-only violations.
     Suggest {
-        /// The SQLite database `serve --db` filled.
+        /// The SQLite file or postgres:// URL `serve --db` filled.
         #[arg(long)]
         db: std::path::PathBuf,
         /// The current connect-src value.
@@ -258,15 +260,31 @@ fn serve(
             }
         };
     }
-    let collector = match &db {
-        Some(path) => match SqliteSink::builder().durability(durability).open(path) {
-            Ok(sink) => builder.store(sink).build(),
-            Err(e) => {
-                eprintln!("error: cannot open {}: {e}", path.display());
-                return ExitCode::from(1);
-            }
-        },
-        None => builder.store(MemorySink::new()).build(),
+    let opened = match db.as_deref().map(Db::of) {
+        Some(Db::Postgres(url)) => PostgresSink::open(url)
+            .map(|sink| builder.store(sink).build())
+            .map_err(|e| format!("cannot open {}: {e}", redact(url))),
+        Some(Db::Sqlite(path)) => SqliteSink::builder()
+            .durability(durability)
+            .open(path)
+            .map(|sink| builder.store(sink).build())
+            .map_err(|e| format!("cannot open {}: {e}", path.display())),
+        None => Ok(builder.store(MemorySink::new()).build()),
+    };
+    let collector = match opened {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Prometheus text on GET /metrics: the library emits through the `metrics` facade.
+    let metrics = match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("error: cannot install the metrics recorder: {e}");
+            return ExitCode::from(1);
+        }
     };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -287,7 +305,29 @@ fn serve(
         println!(
             "connect-src collector on http://{addr}/csp-reports (dashboard: /csp-reports/dashboard, summary: /csp-reports/summary)"
         );
-        let app: axum::Router = collector.router();
+        let upkeep = metrics.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+        let app: axum::Router = collector.router().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = metrics.render();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        text,
+                    )
+                }
+            }),
+        );
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
@@ -301,6 +341,34 @@ fn serve(
     })
 }
 
+/// What `--db` names: a PostgreSQL URL, or else a SQLite file.
+enum Db<'a> {
+    Postgres(&'a str),
+    Sqlite(&'a std::path::Path),
+}
+
+impl Db<'_> {
+    fn of(db: &std::path::Path) -> Db<'_> {
+        match db.to_str() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Db::Postgres(url)
+            }
+            _ => Db::Sqlite(db),
+        }
+    }
+}
+
+/// A URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
     let current = match policy.parse::<ConnectSrc>() {
         Ok(c) => c,
@@ -309,18 +377,21 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    if !db.exists() {
-        eprintln!("error: {} does not exist", db.display());
-        return ExitCode::from(USAGE);
-    }
-    let store = match SqliteSink::open(db) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot open {}: {e}", db.display());
-            return ExitCode::from(1);
+    let read = match Db::of(db) {
+        Db::Postgres(url) => PostgresSink::open(url)
+            .map_err(|e| format!("cannot open {}: {e}", redact(url)))
+            .and_then(|store| store.summary(usize::MAX).map_err(|e| e.to_string())),
+        Db::Sqlite(path) => {
+            if !path.exists() {
+                eprintln!("error: {} does not exist", path.display());
+                return ExitCode::from(USAGE);
+            }
+            SqliteSink::open(path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))
+                .and_then(|store| store.summary(usize::MAX).map_err(|e| e.to_string()))
         }
     };
-    let summary = match store.summary(usize::MAX) {
+    let summary = match read {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

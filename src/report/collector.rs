@@ -50,6 +50,7 @@ use http_body_util::BodyExt;
 
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
 use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, NoiseFilter};
+use super::meter;
 use super::parse::{parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError};
 use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
 use super::summary::Summary;
@@ -679,6 +680,7 @@ impl Collector {
                 .into_response(),
             None => {
                 self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                meter::rejected(ReportRejection::OriginNotAllowed.status());
                 ReportRejection::OriginNotAllowed.into_response()
             }
         }
@@ -697,6 +699,7 @@ impl Collector {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(rejection) => {
                 self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                meter::rejected(rejection.status());
                 if let ReportRejection::SinkUnavailable(e) = &rejection {
                     tracing::warn!(target: "connect_src::report", error = %e, "report sink unavailable");
                 }
@@ -788,6 +791,7 @@ impl Collector {
         c.dropped.fetch_add(parsed.dropped, Ordering::Relaxed);
         c.invalid.fetch_add(parsed.invalid, Ordering::Relaxed);
         let total = parsed.violations.len();
+        meter::received(total as u64);
         let mut kept: Vec<_> = parsed
             .violations
             .into_iter()
@@ -796,6 +800,7 @@ impl Collector {
         let noise = (total - kept.len()) as u64;
         if noise > 0 {
             c.filtered.fetch_add(noise, Ordering::Relaxed);
+            meter::filtered(noise);
             inner.sink.record_filtered(noise);
         }
         if let Some(accept) = &inner.settings.accept {
@@ -836,6 +841,7 @@ impl Collector {
             .await
             .map_err(ReportRejection::SinkUnavailable)?;
         c.accepted.fetch_add(n, Ordering::Relaxed);
+        meter::stored(n);
         Ok(())
     }
 }

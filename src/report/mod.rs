@@ -16,9 +16,15 @@ mod dashboard;
 #[cfg(feature = "collector")]
 mod filter;
 #[cfg(feature = "collector")]
+mod meter;
+#[cfg(feature = "collector")]
 mod parse;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "collector")]
 mod sink;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod suggest;
@@ -36,6 +42,8 @@ pub use parse::{
     parse_reports, parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError,
     Parsed, ReportFormat, Unusable, Violation,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOpenError, PostgresSink, PostgresSinkBuilder};
 #[cfg(feature = "collector")]
 pub use sink::{BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink};
 #[cfg(feature = "sqlite")]

@@ -37,19 +37,21 @@
 //! older ones and recounts the groups from the rest (a `groups` row otherwise counts every
 //! report of its group ever stored, so rows deleted by hand stay counted there).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::parse::{Disposition, Violation};
+use super::meter;
+use super::parse::Violation;
 use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
-use super::summary::{Group, GroupKey, StoreError, Summary};
-use super::verify::Class;
+use super::sql::{
+    self, group_columns, groups_from_rows, secs, violation_columns, Commit, MAX_ROWS_PER_COMMIT,
+};
+use super::summary::{StoreError, Summary};
 
 /// The schema this version writes. 1: `violations` with an index for grouping (the first
 /// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index;
@@ -93,41 +95,37 @@ CREATE TABLE IF NOT EXISTS groups (
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
 
-/// The groups counted from the stored rows (`sample`: any one blocked URL of the group).
-const GROUPS_FROM_ROWS: &str = "
-INSERT OR IGNORE INTO groups
-    (directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, sample,
-     class)
-SELECT directive, blocked_origin, document_path, disposition, COUNT(*), MIN(received_at),
-       MAX(received_at), MAX(blocked_url), class
-FROM violations GROUP BY directive, blocked_origin, document_path, disposition, class;
-";
+/// The groups counted from the stored rows.
+const GROUPS_FROM_ROWS: &str = concat!(
+    "INSERT OR IGNORE INTO groups (",
+    group_columns!(),
+    ") ",
+    groups_from_rows!(),
+    ";"
+);
 
 /// Version 1 grouped at read time over every row, with an index; version 2 keeps the groups.
 const DROP_VERSION_1_INDEX: &str = "DROP INDEX IF EXISTS violations_group;";
 
-const INSERT_VIOLATION: &str = "
-INSERT INTO violations (received_at, document_url, document_path, blocked_url, blocked_origin,
-    directive, violated_directive, disposition, status_code, source_file, line, col, sample,
-    referrer, user_agent, original_policy, format, class)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+const INSERT_VIOLATION: &str = concat!(
+    "INSERT INTO violations (",
+    violation_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+);
 
-const UPSERT_GROUP: &str = "
-INSERT INTO groups
-    (directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, sample,
-     class)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET
-    count = count + excluded.count,
-    first_seen = min(first_seen, excluded.first_seen),
-    last_seen = max(last_seen, excluded.last_seen)";
+const UPSERT_GROUP: &str = concat!(
+    "INSERT INTO groups (",
+    group_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET
+        count = count + excluded.count,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen)"
+);
 
 const ADD_FILTERED: &str = "
 INSERT INTO counters (name, value) VALUES ('filtered', ?1)
 ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
-
-/// Most violations in one transaction; more waiting go in the next one.
-const MAX_ROWS_PER_COMMIT: usize = 1024;
 
 /// What an acknowledged report survives: how far each commit goes before the 204.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -412,7 +410,9 @@ fn writer(mut conn: Connection, jobs: Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
         let result = commit(&mut conn, &pending).map_err(|e| SinkError::Failed(e.to_string()));
+        meter::commit("sqlite", started, rows, result.is_ok());
         for job in pending.drain(..) {
             if let Job::Batch(_, ack) = job {
                 let _ = ack.send(result.clone());
@@ -452,11 +452,6 @@ fn store_error(e: rusqlite::Error) -> StoreError {
     StoreError::new(format!("SQLite: {e}"))
 }
 
-fn secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs().min(i64::MAX as u64) as i64)
-}
-
 /// One transaction for all `jobs`; rolled back whole if any statement fails, so a batch is
 /// either stored with its group counts or not at all (and then answered 503).
 fn commit(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
@@ -470,64 +465,55 @@ fn commit(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
 }
 
 fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
-    let mut groups: HashMap<GroupKey, Group> = HashMap::new();
-    let mut filtered = 0u64;
-    let mut row = conn.prepare_cached(INSERT_VIOLATION)?;
+    let mut commit = Commit::default();
     for job in jobs {
-        let batch = match job {
-            Job::Batch(batch, _) => batch,
-            Job::Filtered(n) => {
-                filtered = filtered.saturating_add(*n);
-                continue;
-            }
-            Job::Prune(..) => continue, // never grouped (the writer runs it alone)
-        };
-        for v in batch {
-            let key = GroupKey::of(v);
-            row.execute(params![
-                secs(v.received_at),
-                v.document_url,
-                key.document_path,
-                v.blocked_url,
-                key.blocked_origin,
-                key.directive,
-                v.violated_directive,
-                key.disposition.as_str(),
-                v.status_code,
-                v.source_file,
-                v.line,
-                v.column,
-                v.sample,
-                v.referrer,
-                v.user_agent,
-                v.original_policy,
-                v.format.as_str(),
-                key.class.as_str(),
-            ])?;
-            // One upsert per group per transaction, however many of its reports came in.
-            groups
-                .entry(key)
-                .or_insert_with_key(|k| Group::new(k.clone(), v.received_at, v.blocked_url.clone()))
-                .add(1, v.received_at);
+        match job {
+            Job::Batch(batch, _) => commit.add(batch),
+            Job::Filtered(n) => commit.add_filtered(*n),
+            Job::Prune(..) => {} // never grouped (the writer runs it alone)
         }
     }
+    let mut row = conn.prepare_cached(INSERT_VIOLATION)?;
+    for r in commit.rows() {
+        row.execute(params![
+            r.received_at,
+            r.document_url,
+            r.document_path,
+            r.blocked_url,
+            r.blocked_origin,
+            r.directive,
+            r.violated_directive,
+            r.disposition,
+            r.status_code,
+            r.source_file,
+            r.line,
+            r.col,
+            r.sample,
+            r.referrer,
+            r.user_agent,
+            r.original_policy,
+            r.format,
+            r.class,
+        ])?;
+    }
+    // One upsert per group per transaction, however many of its reports came in.
     let mut upsert = conn.prepare_cached(UPSERT_GROUP)?;
-    for g in groups.values() {
+    for g in commit.groups() {
         upsert.execute(params![
             g.directive,
             g.blocked_origin,
             g.document_path,
-            g.disposition.as_str(),
-            g.count.min(i64::MAX as u64) as i64,
-            secs(g.first_seen),
-            secs(g.last_seen),
+            g.disposition,
+            g.count,
+            g.first_seen,
+            g.last_seen,
             g.sample,
-            g.class.as_str()
+            g.class
         ])?;
     }
-    if filtered > 0 {
+    if commit.filtered() > 0 {
         conn.prepare_cached(ADD_FILTERED)?
-            .execute(params![filtered.min(i64::MAX as u64) as i64])?;
+            .execute(params![commit.filtered()])?;
     }
     Ok(())
 }
@@ -580,20 +566,19 @@ impl ReportStore for SqliteSink {
             .map_err(store_error)?;
         let groups = st
             .query_map(params![limit.min(i64::MAX as usize) as i64], |r| {
-                let at = |s: i64| UNIX_EPOCH + Duration::from_secs(s.max(0) as u64);
-                let key = GroupKey {
-                    directive: r.get(0)?,
-                    blocked_origin: r.get(1)?,
-                    document_path: r.get(2)?,
-                    disposition: Disposition::parse(&r.get::<_, String>(3)?),
-                    class: Class::parse(&r.get::<_, String>(8)?),
-                };
-                let mut g = Group::new(key, at(r.get(5)?), r.get(7)?);
-                g.count = r.get::<_, i64>(4)?.max(0) as u64;
-                g.last_seen = at(r.get(6)?);
-                Ok(g)
+                Ok(sql::group_from_row(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    &r.get::<_, String>(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    &r.get::<_, String>(8)?,
+                ))
             })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<Group>>>())
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(store_error)?;
         Ok(Summary {
             total,

@@ -1,0 +1,54 @@
+//! The collector's and the SQL sinks' metrics, emitted through the [`metrics`] facade: the
+//! library records, the application picks the exporter (`connect-src serve` exposes them as
+//! Prometheus text on `GET /metrics`). Without an installed recorder every call is a no-op.
+//!
+//! | name | kind | labels | what |
+//! | --- | --- | --- | --- |
+//! | `connect_src_reports_received_total` | counter | | violations parsed from accepted-shape requests |
+//! | `connect_src_reports_stored_total` | counter | | violations the sink acknowledged (answered 204) |
+//! | `connect_src_reports_filtered_total` | counter | | violations dropped as noise |
+//! | `connect_src_requests_rejected_total` | counter | `status` | report requests refused, by HTTP status |
+//! | `connect_src_sink_queue_depth` | gauge | `sink` | batches waiting for the PostgreSQL sink's writers |
+//! | `connect_src_sink_commit_seconds` | histogram | `sink` | time of one group commit |
+//! | `connect_src_sink_commits_total` | counter | `sink`, `result` | group commits, `ok` or `error` |
+//! | `connect_src_sink_commit_rows` | histogram | `sink` | violations per group commit |
+//!
+//! Names are a contract for dashboards and alerts: they only ever get added to.
+
+/// Violations parsed from one request.
+pub(crate) fn received(n: u64) {
+    metrics::counter!("connect_src_reports_received_total").increment(n);
+}
+
+/// Violations acknowledged by the sink.
+pub(crate) fn stored(n: u64) {
+    metrics::counter!("connect_src_reports_stored_total").increment(n);
+}
+
+/// Violations dropped as noise.
+pub(crate) fn filtered(n: u64) {
+    metrics::counter!("connect_src_reports_filtered_total").increment(n);
+}
+
+/// One refused report request.
+pub(crate) fn rejected(status: axum::http::StatusCode) {
+    metrics::counter!("connect_src_requests_rejected_total", "status" => status.as_str().to_owned())
+        .increment(1);
+}
+
+/// Batches waiting for a sink's writer.
+#[cfg(feature = "postgres")]
+pub(crate) fn queue_depth(sink: &'static str, batches: usize) {
+    metrics::gauge!("connect_src_sink_queue_depth", "sink" => sink).set(batches as f64);
+}
+
+/// One group commit, started at `started`, of `rows` violations.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn commit(sink: &'static str, started: std::time::Instant, rows: usize, ok: bool) {
+    metrics::histogram!("connect_src_sink_commit_seconds", "sink" => sink)
+        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("connect_src_sink_commit_rows", "sink" => sink).record(rows as f64);
+    let result = if ok { "ok" } else { "error" };
+    metrics::counter!("connect_src_sink_commits_total", "sink" => sink, "result" => result)
+        .increment(1);
+}

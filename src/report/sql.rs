@@ -1,0 +1,292 @@
+//! What the two SQL sinks (SQLite and PostgreSQL) share, written once: the `violations`
+//! columns, the row a [`Violation`] becomes (its [`GroupKey`] parts included, so both
+//! databases group alike), and one commit's aggregate (one upsert per group per
+//! transaction, however many of its reports came in). Each sink keeps only what differs:
+//! its SQL dialect, its connection and its writer.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::parse::{Disposition, Violation};
+use super::summary::{Group, GroupKey};
+use super::verify::Class;
+
+/// The `violations` columns every SQL sink writes, in the order [`Row`] holds them (a
+/// macro, so each dialect's statements are put together with `concat!` at compile time).
+macro_rules! violation_columns {
+    () => {
+        "received_at, document_url, document_path, blocked_url, blocked_origin, directive, \
+         violated_directive, disposition, status_code, source_file, line, col, sample, \
+         referrer, user_agent, original_policy, format, class"
+    };
+}
+
+/// The `groups` columns, in the order [`GroupRow`] holds them.
+macro_rules! group_columns {
+    () => {
+        "directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, \
+         sample, class"
+    };
+}
+
+/// The groups counted from the stored rows (`sample`: any one blocked URL of the group),
+/// in `group_columns!` order; both dialects read it alike. Used by migrations and
+/// `prune_before`.
+macro_rules! groups_from_rows {
+    () => {
+        "SELECT directive, blocked_origin, document_path, disposition, COUNT(*), \
+         MIN(received_at), MAX(received_at), MAX(blocked_url), class FROM violations \
+         GROUP BY directive, blocked_origin, document_path, disposition, class"
+    };
+}
+
+pub(crate) use {group_columns, groups_from_rows, violation_columns};
+
+/// Most violations in one transaction; more waiting go in the next one.
+pub(crate) const MAX_ROWS_PER_COMMIT: usize = 1024;
+
+/// One `violations` row: the columns of `violation_columns!`, typed as both databases
+/// take them (times in Unix seconds, numbers as `i64`).
+#[derive(Debug)]
+pub(crate) struct Row<'a> {
+    pub(crate) received_at: i64,
+    pub(crate) document_url: &'a str,
+    pub(crate) document_path: &'a str,
+    pub(crate) blocked_url: &'a str,
+    pub(crate) blocked_origin: &'a str,
+    pub(crate) directive: &'a str,
+    pub(crate) violated_directive: Option<&'a str>,
+    pub(crate) disposition: &'static str,
+    pub(crate) status_code: Option<i64>,
+    pub(crate) source_file: Option<&'a str>,
+    pub(crate) line: Option<i64>,
+    pub(crate) col: Option<i64>,
+    pub(crate) sample: Option<&'a str>,
+    pub(crate) referrer: Option<&'a str>,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) original_policy: Option<&'a str>,
+    pub(crate) format: &'static str,
+    pub(crate) class: &'static str,
+}
+
+/// One `groups` row to add to the aggregate: the columns of `group_columns!`.
+#[derive(Debug)]
+pub(crate) struct GroupRow<'a> {
+    pub(crate) directive: &'a str,
+    pub(crate) blocked_origin: &'a str,
+    pub(crate) document_path: &'a str,
+    pub(crate) disposition: &'static str,
+    pub(crate) count: i64,
+    pub(crate) first_seen: i64,
+    pub(crate) last_seen: i64,
+    pub(crate) sample: &'a str,
+    pub(crate) class: &'static str,
+}
+
+/// What one transaction writes: every violation's key (computed once), the groups they add
+/// to, and the noise count. Groups come out in key order, so every writer (in this process
+/// or another) takes the group rows' locks in the same order and concurrent upserts cannot
+/// deadlock each other.
+#[derive(Debug, Default)]
+pub(crate) struct Commit<'a> {
+    violations: Vec<(&'a Violation, GroupKey)>,
+    groups: BTreeMap<GroupKey, Group>,
+    filtered: u64,
+}
+
+impl<'a> Commit<'a> {
+    /// Adds one batch's violations.
+    pub(crate) fn add(&mut self, batch: &'a [Violation]) {
+        self.violations.reserve(batch.len());
+        for v in batch {
+            let key = GroupKey::of(v);
+            match self.groups.get_mut(&key) {
+                Some(g) => g.add(1, v.received_at),
+                None => {
+                    let mut g = Group::new(key.clone(), v.received_at, v.blocked_url.clone());
+                    g.add(1, v.received_at);
+                    self.groups.insert(key.clone(), g);
+                }
+            }
+            self.violations.push((v, key));
+        }
+    }
+
+    /// Counts `n` more violations dropped as noise.
+    pub(crate) fn add_filtered(&mut self, n: u64) {
+        self.filtered = self.filtered.saturating_add(n);
+    }
+
+    /// The noise count to add, as the databases store it.
+    pub(crate) fn filtered(&self) -> i64 {
+        int(self.filtered)
+    }
+
+    /// How many violations.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn len(&self) -> usize {
+        self.violations.len()
+    }
+
+    /// The `violations` rows, in arrival order.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = Row<'_>> {
+        self.violations.iter().map(|(v, key)| Row {
+            received_at: secs(v.received_at),
+            document_url: &v.document_url,
+            document_path: &key.document_path,
+            blocked_url: &v.blocked_url,
+            blocked_origin: &key.blocked_origin,
+            directive: &key.directive,
+            violated_directive: v.violated_directive.as_deref(),
+            disposition: key.disposition.as_str(),
+            status_code: v.status_code.map(i64::from),
+            source_file: v.source_file.as_deref(),
+            line: v.line.map(i64::from),
+            col: v.column.map(i64::from),
+            sample: v.sample.as_deref(),
+            referrer: v.referrer.as_deref(),
+            user_agent: v.user_agent.as_deref(),
+            original_policy: v.original_policy.as_deref(),
+            format: v.format.as_str(),
+            class: key.class.as_str(),
+        })
+    }
+
+    /// The groups to upsert, in key order.
+    pub(crate) fn groups(&self) -> impl Iterator<Item = GroupRow<'_>> {
+        self.groups.values().map(|g| GroupRow {
+            directive: &g.directive,
+            blocked_origin: &g.blocked_origin,
+            document_path: &g.document_path,
+            disposition: g.disposition.as_str(),
+            count: int(g.count),
+            first_seen: secs(g.first_seen),
+            last_seen: secs(g.last_seen),
+            sample: &g.sample,
+            class: g.class.as_str(),
+        })
+    }
+}
+
+/// A stored `groups` row read back as a summary [`Group`].
+#[allow(clippy::too_many_arguments)] // the row's columns, in `group_columns!` order
+pub(crate) fn group_from_row(
+    directive: String,
+    blocked_origin: String,
+    document_path: String,
+    disposition: &str,
+    count: i64,
+    first_seen: i64,
+    last_seen: i64,
+    sample: String,
+    class: &str,
+) -> Group {
+    let key = GroupKey {
+        directive,
+        blocked_origin,
+        document_path,
+        disposition: Disposition::parse(disposition),
+        class: Class::parse(class),
+    };
+    let mut g = Group::new(key, time(first_seen), sample);
+    g.count = count.max(0) as u64;
+    g.last_seen = time(last_seen);
+    g
+}
+
+/// Unix seconds, as stored; times before 1970 are stored as 0.
+pub(crate) fn secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().min(i64::MAX as u64) as i64)
+}
+
+/// A stored time; negative values read as the epoch.
+pub(crate) fn time(s: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(s.max(0) as u64)
+}
+
+/// A count as the databases store it (saturating at `i64::MAX`).
+pub(crate) fn int(n: u64) -> i64 {
+    n.min(i64::MAX as u64) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::parse_reports;
+    use crate::report::NormalizeOptions;
+
+    fn report(blocked: &str) -> Vec<Violation> {
+        let body = format!(
+            r#"{{"csp-report":{{"document-uri":"https://app.example/p?q=1","effective-directive":
+            "connect-src","blocked-uri":"{blocked}","disposition":"report","line-number":7}}}}"#
+        );
+        parse_reports(body.as_bytes(), &NormalizeOptions::default())
+            .unwrap()
+            .violations
+    }
+
+    #[test]
+    fn one_group_row_per_key_in_key_order() {
+        let (a, b, c) = (
+            report("https://b.example/x"),
+            report("https://a.example/y"),
+            report("https://b.example/z"),
+        );
+        let mut commit = Commit::default();
+        commit.add(&a);
+        commit.add(&b);
+        commit.add(&c);
+        commit.add_filtered(3);
+        assert_eq!(commit.len(), 3);
+        assert_eq!(commit.filtered(), 3);
+        let rows: Vec<_> = commit.rows().map(|r| r.blocked_origin.to_owned()).collect();
+        assert_eq!(
+            rows,
+            [
+                "https://b.example",
+                "https://a.example",
+                "https://b.example"
+            ]
+        );
+        let first = commit.rows().next().unwrap();
+        assert_eq!(
+            (first.document_path, first.disposition, first.line),
+            ("/p", "report", Some(7))
+        );
+        let groups: Vec<_> = commit
+            .groups()
+            .map(|g| (g.blocked_origin.to_owned(), g.count))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("https://a.example".to_owned(), 1),
+                ("https://b.example".to_owned(), 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn stored_times_and_counts_saturate() {
+        assert_eq!(secs(UNIX_EPOCH - Duration::from_secs(1)), 0);
+        assert_eq!(time(-5), UNIX_EPOCH);
+        assert_eq!(int(u64::MAX), i64::MAX);
+        let g = group_from_row(
+            "connect-src".into(),
+            "https://a.example".into(),
+            "/".into(),
+            "enforce",
+            -1,
+            10,
+            20,
+            "https://a.example/".into(),
+            "stale",
+        );
+        assert_eq!(
+            (g.count, g.disposition, g.class),
+            (0, Disposition::Enforce, Class::Stale)
+        );
+        assert_eq!(g.last_seen, time(20));
+    }
+}

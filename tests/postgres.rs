@@ -1,0 +1,922 @@
+//! `PostgresSink` against a real PostgreSQL (Debian's `postgresql` package): every test
+//! starts a throw-away cluster (initdb in a temp dir, a free port on 127.0.0.1), stops it by
+//! its PID and removes it afterwards. With CI=true a missing PostgreSQL fails the suite;
+//! locally the tests say loudly that they skipped.
+//!
+//! Covered: the sink's contract in process (rows, groups, noise, NUL bytes, suggest over a
+//! postgres:// URL), concurrent group upserts from several sinks (counts exact), migrations
+//! (concurrent opens, a newer schema refused untouched), prune, a database restart under
+//! load (503 while it is gone, never a 204 for an unstored report, accepting again after),
+//! and three `connect-src serve` processes on one database with one killed by SIGKILL.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use connect_src::report::{
+    Collector, NoiseFilter, PostgresOpenError, PostgresSink, ReportStore, SinkError,
+};
+use tower::ServiceExt;
+
+const BIN: &str = env!("CARGO_BIN_EXE_connect-src");
+
+// ---- the throw-away cluster ----------------------------------------------------------------
+
+/// A PostgreSQL cluster in a temp dir; stopped (by its PID) and removed on drop.
+struct Pg {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+fn pg_bin() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CONNECT_SRC_PG_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Pg {
+    /// A new cluster, or `None` (said loudly) when PostgreSQL is not installed and CI is
+    /// not set.
+    fn start(name: &str) -> Option<Pg> {
+        let Some(bin) = pg_bin() else {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!(
+                    "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb) and CI is \
+                     set: install Debian's `postgresql` (scripts/test.sh does)"
+                );
+            }
+            eprintln!(
+                "\n!!! SKIPPED {name}: PostgreSQL is not installed (apt-get install postgresql, \
+                 or set CONNECT_SRC_PG_BIN) !!!\n"
+            );
+            return None;
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "connect-src-pg-{name}-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        // initdb refuses to run as root: the cluster belongs to the `postgres` user then.
+        let as_postgres = is_root();
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "chown postgres {}", dir.display());
+        }
+        let pg = Pg {
+            bin,
+            dir,
+            port: free_port(),
+            as_postgres,
+        };
+        let data = pg.data();
+        let o = pg.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale",
+                "C",
+            ],
+        );
+        assert!(o.status.success(), "initdb: {}", text(&o.stderr));
+        pg.start_server();
+        Some(pg)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> Output {
+        let tool = self.bin.join(tool);
+        let mut c = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(tool);
+            c
+        } else {
+            Command::new(tool)
+        };
+        c.args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn start_server(&self) {
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=50",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("server.log");
+        let o = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-o",
+                &opts,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "start",
+            ],
+        );
+        assert!(
+            o.status.success(),
+            "pg_ctl start: {}{}",
+            text(&o.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`: every
+    /// backend is killed, no checkpoint, recovery at the next start).
+    fn crash(&self) {
+        let o = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+        assert!(o.status.success(), "pg_ctl stop: {}", text(&o.stderr));
+    }
+
+    fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.data().join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A plain connection for the test's own queries (on the calling runtime).
+    async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let stopped = self
+            .run(
+                "pg_ctl",
+                &[
+                    "-D",
+                    self.data().to_str().unwrap(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+            )
+            .status
+            .success();
+        if !stopped {
+            if let Some(pid) = self.pid() {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A guard against hanging forever on a condition that never comes (a broken build would
+/// otherwise hold CI until its time limit): fails after 30,000 polls (minutes, at the 10 ms
+/// the loops sleep). Not a timing threshold: nothing is asserted about speed.
+struct Polls {
+    what: &'static str,
+    n: u32,
+}
+
+impl Polls {
+    fn new(what: &'static str) -> Polls {
+        Polls { what, n: 0 }
+    }
+
+    fn next(&mut self) {
+        self.n += 1;
+        assert!(self.n < 30_000, "gave up waiting for {}", self.what);
+    }
+}
+
+// ---- reports -------------------------------------------------------------------------------
+
+fn report(host: &str, disposition: &str) -> String {
+    format!(
+        r#"{{"csp-report":{{"document-uri":"https://app.example/page","blocked-uri":"https://{host}/x?secret=1","effective-directive":"connect-src","disposition":"{disposition}"}}}}"#
+    )
+}
+
+async fn post(app: &axum::Router, body: String) -> StatusCode {
+    app.clone()
+        .oneshot(
+            Request::post("/csp-reports")
+                .header("content-type", "application/csp-report")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn stored_urls(pg: &Pg) -> HashSet<String> {
+    pg.client()
+        .await
+        .query("SELECT blocked_url FROM violations", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The sink's blocking reads, from the blocking pool (as the collector calls them).
+async fn summary(sink: &PostgresSink) -> connect_src::report::Summary {
+    let s = sink.clone();
+    tokio::task::spawn_blocking(move || s.summary(1000))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+// ---- in process ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_groups_noise_and_nul_and_suggest_reads_it() {
+    let Some(pg) = Pg::start("contract") else {
+        return;
+    };
+    let sink = PostgresSink::open(&pg.url()).unwrap();
+    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    for h in [
+        "a.cdn.example.net",
+        "b.cdn.example.net",
+        "c.cdn.example.net",
+        "api.stripe.com",
+        "api.stripe.com",
+    ] {
+        assert_eq!(
+            post(&app, report(h, "report")).await,
+            StatusCode::NO_CONTENT
+        );
+    }
+    assert_eq!(
+        post(&app, report("enforced.example", "enforce")).await,
+        StatusCode::NO_CONTENT
+    );
+    // Noise (a browser extension) is counted, not stored.
+    let noise = r#"{"csp-report":{"document-uri":"https://app.example/","blocked-uri":"chrome-extension://abc/x.js","effective-directive":"connect-src"}}"#;
+    assert_eq!(post(&app, noise.into()).await, StatusCode::NO_CONTENT);
+    // PostgreSQL refuses NUL in text; the report is stored all the same.
+    let nul = r#"{"csp-report":{"document-uri":"https://app.example/\u0000p","blocked-uri":"https://nul.example/\u0000","effective-directive":"connect-src","script-sample":"a\u0000b"}}"#;
+    assert_eq!(post(&app, nul.into()).await, StatusCode::NO_CONTENT);
+
+    let s = summary(&sink).await;
+    assert_eq!(s.total, 7);
+    assert_eq!(s.filtered, 1);
+    let stripe = s
+        .groups
+        .iter()
+        .find(|g| g.blocked_origin == "https://api.stripe.com")
+        .unwrap();
+    assert_eq!(stripe.count, 2);
+    assert_eq!(stripe.sample, "https://api.stripe.com/x", "query stripped");
+    assert_eq!(s.groups[0].blocked_origin, "https://api.stripe.com");
+    let count = {
+        let s = sink.clone();
+        tokio::task::spawn_blocking(move || s.count())
+            .await
+            .unwrap()
+    };
+    assert_eq!(count, Ok(7));
+    let (status, json) = {
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get("/csp-reports/summary")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+        )
+    };
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["total"], 7);
+
+    // `suggest` reads the same store over a postgres:// URL.
+    let url = pg.url();
+    let o = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(["suggest", "--db", &url, "--policy", "'self'"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout).trim(),
+        "'self' https://*.cdn.example.net https://api.stripe.com"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_upserts_from_several_sinks_count_exactly() {
+    let Some(pg) = Pg::start("upserts") else {
+        return;
+    };
+    // Three sinks, three pools: as three collector processes would write.
+    let sinks: Vec<PostgresSink> = (0..3)
+        .map(|_| PostgresSink::builder().writers(3).open(&pg.url()).unwrap())
+        .collect();
+    let apps: Vec<axum::Router> = sinks
+        .iter()
+        .map(|s| {
+            Collector::builder()
+                .store(s.clone())
+                .noise_filter(NoiseFilter::none())
+                .build()
+                .router()
+        })
+        .collect();
+    let hosts = ["a.example", "b.example", "c.example", "d.example"];
+    let mut tasks = Vec::new();
+    for worker in 0..24usize {
+        let app = apps[worker % 3].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut acked = vec![0u64; hosts.len()];
+            for i in 0..40usize {
+                // Several groups per request, in varying orders across workers.
+                let (h1, h2) = (hosts[(worker + i) % 4], hosts[(worker * 3 + i + 1) % 4]);
+                let body = format!("[{},{}]", reporting_api(h1), reporting_api(h2));
+                let res = app
+                    .clone()
+                    .oneshot(
+                        Request::post("/csp-reports")
+                            .header("content-type", "application/reports+json")
+                            .body(Body::from(body))
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                match res.status() {
+                    StatusCode::NO_CONTENT => {
+                        for h in [h1, h2] {
+                            acked[hosts.iter().position(|x| *x == h).unwrap()] += 1;
+                        }
+                    }
+                    other => panic!("unexpected {other}"),
+                }
+            }
+            acked
+        }));
+    }
+    let mut expected = vec![0u64; hosts.len()];
+    for t in tasks {
+        for (e, a) in expected.iter_mut().zip(t.await.unwrap()) {
+            *e += a;
+        }
+    }
+    let total: u64 = expected.iter().sum();
+    assert_eq!(total, 24 * 40 * 2);
+    for sink in &sinks {
+        let s = summary(sink).await;
+        assert_eq!(s.total, total);
+        for (h, want) in hosts.iter().zip(&expected) {
+            let g = s
+                .groups
+                .iter()
+                .find(|g| g.blocked_origin == format!("https://{h}"))
+                .unwrap();
+            assert_eq!(g.count, *want, "{h}");
+        }
+    }
+    let rows: i64 = pg
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM violations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows as u64, total);
+}
+
+fn reporting_api(host: &str) -> String {
+    format!(
+        r#"{{"type":"csp-violation","age":1,"url":"https://app.example/","body":{{"documentURL":"https://app.example/","blockedURL":"https://{host}/x","effectiveDirective":"connect-src","disposition":"enforce"}}}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
+    let Some(pg) = Pg::start("migrate") else {
+        return;
+    };
+    // Several processes opening a new database at once: one migrates, the others wait
+    // on the advisory lock and find it done.
+    let url = pg.url();
+    let opened = tokio::task::spawn_blocking(move || {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| PostgresSink::open(&url).map(drop)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    })
+    .await
+    .unwrap();
+    for o in opened {
+        o.unwrap();
+    }
+    let client = pg.client().await;
+    let versions: Vec<i32> = client
+        .query("SELECT version FROM connect_src_schema", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, [1]);
+
+    // A database a later version wrote: refused, and left as it was.
+    client
+        .batch_execute(
+            "UPDATE connect_src_schema SET version = 99;
+             INSERT INTO counters (name, value) VALUES ('canary', 7)",
+        )
+        .await
+        .unwrap();
+    let url = pg.url();
+    let err = tokio::task::spawn_blocking(move || PostgresSink::open(&url))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PostgresOpenError::NewerSchema {
+                found: 99,
+                supported: 1
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade connect-src"), "{err}");
+    let version: i32 = client
+        .query_one("SELECT version FROM connect_src_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 99);
+    let canary: i64 = client
+        .query_one("SELECT value FROM counters WHERE name = 'canary'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(canary, 7);
+
+    // Typed errors for a bad URL and a server that is not there.
+    let err = PostgresSink::open("postgres://u@127.0.0.1:notaport/db").unwrap_err();
+    assert!(matches!(err, PostgresOpenError::Url(_)), "{err}");
+    let port = free_port();
+    let err = tokio::task::spawn_blocking(move || {
+        PostgresSink::open(&format!("postgres://u@127.0.0.1:{port}/db"))
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(matches!(err, PostgresOpenError::Connect(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_old_rows_and_recounts_groups() {
+    let Some(pg) = Pg::start("prune") else {
+        return;
+    };
+    let sink = PostgresSink::open(&pg.url()).unwrap();
+    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    for h in ["old.example", "old.example", "new.example"] {
+        assert_eq!(
+            post(&app, report(h, "report")).await,
+            StatusCode::NO_CONTENT
+        );
+    }
+    // Age one group's rows by hand (received_at is in Unix seconds).
+    pg.client()
+        .await
+        .execute(
+            "UPDATE violations SET received_at = 1000 WHERE blocked_origin = 'https://old.example'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sink.prune_before(UNIX_EPOCH).await, Ok(0));
+    assert_eq!(
+        summary(&sink).await.total,
+        3,
+        "nothing pruned, nothing recounted"
+    );
+    let deleted = sink
+        .prune_before(UNIX_EPOCH + Duration::from_secs(2000))
+        .await;
+    assert_eq!(deleted, Ok(2));
+    let s = summary(&sink).await;
+    assert_eq!(s.total, 1);
+    assert_eq!(s.groups.len(), 1);
+    assert_eq!(s.groups[0].blocked_origin, "https://new.example");
+    // Reports keep coming after a prune.
+    assert_eq!(
+        post(&app, report("new.example", "report")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(summary(&sink).await.groups[0].count, 2);
+}
+
+/// A statement failing inside the commit rolls back the whole batch (rows and groups) and
+/// the report is answered 503; the connection is replaced and the next report is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_stores_nothing_and_answers_503() {
+    let Some(pg) = Pg::start("rollback") else {
+        return;
+    };
+    let sink = PostgresSink::open(&pg.url()).unwrap();
+    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    // The groups upsert fails for this origin only, after the rows were inserted.
+    pg.client()
+        .await
+        .batch_execute(
+            "ALTER TABLE groups ADD CONSTRAINT no_poison
+             CHECK (blocked_origin <> 'https://poison.example')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        post(&app, report("poison.example", "report")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(stored_urls(&pg).await.is_empty(), "rows rolled back too");
+    assert_eq!(
+        post(&app, report("fine.example", "report")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        stored_urls(&pg).await,
+        HashSet::from(["https://fine.example/x".to_owned()])
+    );
+    assert_eq!(summary(&sink).await.total, 1);
+}
+
+/// PostgreSQL goes away under load: the collector answers 503 (never 204 for a report it
+/// did not store), then accepts again by itself once the server is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_restart_under_load_gives_503_then_recovers() {
+    let Some(pg) = Pg::start("restart") else {
+        return;
+    };
+    let sink = PostgresSink::builder()
+        .timeout(Duration::from_secs(5))
+        .open(&pg.url())
+        .unwrap();
+    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    let acked = Arc::new(Mutex::new(Vec::<usize>::new()));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let (app, acked, refused, stop, next) = (
+            app.clone(),
+            acked.clone(),
+            refused.clone(),
+            stop.clone(),
+            next.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                match post(&app, report(&format!("r{n}.example"), "report")).await {
+                    StatusCode::NO_CONTENT => acked.lock().unwrap().push(n),
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        refused.fetch_add(1, Ordering::SeqCst);
+                        tokio::task::yield_now().await;
+                    }
+                    other => panic!("unexpected {other}"),
+                }
+            }
+        }));
+    }
+    let acked_now = || acked.lock().unwrap().len();
+    // Reports flowing, then the database dies.
+    let mut polls = Polls::new("reports flowing");
+    while acked_now() < 200 {
+        polls.next();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.crash();
+        pg
+    })
+    .await
+    .unwrap();
+    // Wait for the refusals (every request now fails: no server).
+    let mut polls = Polls::new("503s while the database is down");
+    while refused.load(Ordering::SeqCst) < 50 {
+        polls.next();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let acked_while_down = acked_now();
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.start_server();
+        pg
+    })
+    .await
+    .unwrap();
+    // Accepting again by itself: new 204s after the restart.
+    let mut polls = Polls::new("204s again after the restart");
+    while acked_now() < acked_while_down + 200 {
+        polls.next();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let stored = stored_urls(&pg).await;
+    let missing: Vec<usize> = acked
+        .iter()
+        .copied()
+        .filter(|n| !stored.contains(&format!("https://r{n}.example/x")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged reports lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    println!(
+        "restart: {} acknowledged, {} answered 503, {} stored, none lost",
+        acked.len(),
+        refused.load(Ordering::SeqCst),
+        stored.len()
+    );
+    assert_eq!(summary(&sink).await.total, stored.len() as u64);
+}
+
+#[test]
+fn open_errors_are_typed_without_a_server() {
+    let err = PostgresSink::open("mysql://x").unwrap_err();
+    assert!(matches!(err, PostgresOpenError::Url(_)), "{err}");
+    assert!(err.to_string().contains("postgres://"), "{err}");
+    // The sink error the collector maps to 503 is the documented one.
+    assert_eq!(SinkError::Full.to_string(), "report sink is full");
+}
+
+// ---- three `connect-src serve` processes on one database -----------------------------------
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db: &str) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", db])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().expect("serve printed nothing").unwrap();
+    let url = line.split("http://").nth(1).unwrap();
+    let addr = url.split('/').next().unwrap().parse().unwrap();
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request on a fresh connection; returns (status, body).
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    ct: Option<&str>,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let ct = ct
+        .map(|c| format!("Content-Type: {c}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{ct}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn total_of(addr: SocketAddr) -> u64 {
+    let (status, body) = http(addr, "GET", "/csp-reports/summary", None, "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    json["total"].as_u64().unwrap()
+}
+
+/// Three collectors on one database, one killed with SIGKILL mid-stream: every report any
+/// of them acknowledged is stored, and the survivors show the same total.
+#[test]
+fn three_collectors_one_killed_lose_no_acknowledged_report() {
+    let Some(pg) = Pg::start("fleet") else {
+        return;
+    };
+    let url = pg.url();
+    let mut servers: Vec<Server> = (0..3).map(|_| serve(&url)).collect();
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let per_server: Arc<Vec<AtomicUsize>> = Arc::new((0..3).map(|_| AtomicUsize::new(0)).collect());
+    let mut senders = Vec::new();
+    for worker in 0..6usize {
+        let (stop, per_server) = (stop.clone(), per_server.clone());
+        let addr = addrs[worker % 3];
+        senders.push(std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            let mut n = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                let host = format!("w{worker}-{n}.example");
+                match http(
+                    addr,
+                    "POST",
+                    "/csp-reports",
+                    Some("application/csp-report"),
+                    &report(&host, "report"),
+                ) {
+                    Ok((204, _)) => {
+                        acked.push(host);
+                        per_server[worker % 3].fetch_add(1, Ordering::SeqCst);
+                    }
+                    // Killed mid-exchange: no complete answer, so not acknowledged; this
+                    // worker's server is gone.
+                    Ok((0, _)) | Err(_) => break,
+                    Ok((status, body)) => panic!("unexpected {status}: {body}"),
+                }
+            }
+            acked
+        }));
+    }
+    let acked_by = |i: usize| per_server[i].load(Ordering::SeqCst);
+    let mut polls = Polls::new("reports flowing to the first collector");
+    while acked_by(0) < 100 {
+        polls.next();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    servers[0].child.kill().unwrap(); // SIGKILL on Unix
+    servers[0].child.wait().unwrap();
+    servers.remove(0);
+    // The survivors go on taking reports.
+    let (a1, a2) = (acked_by(1), acked_by(2));
+    let mut polls = Polls::new("the survivors taking reports");
+    while acked_by(1) < a1 + 100 || acked_by(2) < a2 + 100 {
+        polls.next();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let acked: Vec<String> = senders
+        .into_iter()
+        .flat_map(|s| s.join().unwrap())
+        .collect();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stored = rt.block_on(stored_urls(&pg));
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|h| !stored.contains(&format!("https://{h}/x")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged reports lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    let totals: Vec<u64> = servers.iter().map(|s| total_of(s.addr)).collect();
+    assert_eq!(totals[0], totals[1], "survivors agree");
+    assert_eq!(totals[0], stored.len() as u64, "total = rows stored");
+    assert!(totals[0] >= acked.len() as u64);
+    // The fleet's metrics: each survivor counts what it stored.
+    let (status, metrics) = http(servers[0].addr, "GET", "/metrics", None, "").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("connect_src_reports_stored_total")
+            && metrics.contains("connect_src_sink_commit_seconds"),
+        "{metrics}"
+    );
+    println!(
+        "fleet: {} acknowledged ({} by the killed one), {} stored, survivors' total {}",
+        acked.len(),
+        acked_by(0),
+        stored.len(),
+        totals[0]
+    );
+    drop(servers);
+    drop(pg);
+}
