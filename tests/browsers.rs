@@ -1,23 +1,26 @@
-//! Real browsers: headless Chromium and Firefox ESR (Debian packages) load pages from a test
-//! server on loopback and attempt connections under many policies. What they block must
-//! equal `BrowserPolicy::check`'s verdict for that engine; their report-uri reports must
-//! reach the collector; enforced + report-only must behave as documented; the dashboard must
-//! show hostile report fields as text. Over HTTPS (a CA and certificate made at test time
-//! with rcgen, trusted through Chromium's flag and Firefox's profile via certutil), the
-//! crate's own layer sets `Reporting-Endpoints`, and report-to reports must arrive and
-//! normalize the same way; the https pages also check the verdicts only they can show.
+//! Real browsers: headless Chromium, Firefox ESR and WebKitGTK's MiniBrowser (Debian
+//! packages; MiniBrowser on an Xvfb display the suite starts) load pages from a test server
+//! on loopback and attempt connections under many policies. What they block must equal
+//! `BrowserPolicy::check`'s verdict for that engine; their report-uri reports must reach the
+//! collector; enforced + report-only must behave as documented; the dashboard must show
+//! hostile report fields as text. Over HTTPS (a CA and certificate made at test time with
+//! rcgen, trusted through Chromium's flag, Firefox's profile via certutil, and MiniBrowser's
+//! `--ignore-tls-errors`), the crate's own layer sets `Reporting-Endpoints`, and the reports
+//! must arrive and normalize the same way; the https pages also check the verdicts only they
+//! can show.
 //!
-//! One browser process per engine walks every page: each page runs its cases, then submits
-//! a form (navigation is not governed by connect-src) whose answer redirects to the next page.
-//! Blocks are read from `securitypolicyviolation` events and cross-checked against the
-//! requests the server saw. With CI=true a missing browser fails the suite; locally it is
+//! One browser process per engine walks every page (`browsers/cases.rs`): each page runs its
+//! cases, then submits a form (navigation is not governed by connect-src) whose answer
+//! redirects to the next page. Blocks are read from `securitypolicyviolation` events and
+//! cross-checked against the requests the server saw, never from API errors: a blocked
+//! fetch rejects with a TypeError everywhere, a blocked WebSocket throws at once in Firefox
+//! and WebKit and fires `error` in Chromium, a blocked sendBeacon returns true in Chromium
+//! and WebKit. With CI=true a missing browser (or Xvfb) fails the suite; locally it is
 //! skipped with a loud line.
 #![cfg(feature = "collector")]
 
-use std::collections::{BTreeMap, HashMap};
-use std::os::unix::process::CommandExt;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,305 +35,13 @@ use axum::{Form, Router};
 use connect_src::matcher::BrowserPolicy;
 use connect_src::report::{Collector, Disposition, MemorySink, ReportSink, Violation};
 
-// ---- cases ---------------------------------------------------------------------------------
+#[path = "browsers/cases.rs"]
+mod cases;
+#[path = "browsers/engines.rs"]
+mod engines;
 
-/// A page: its origin, its policy text (connect-src value), an optional report-only value,
-/// and the connections it attempts: (target URL template, API).
-struct Group {
-    page: &'static str,
-    policy: &'static str,
-    report_only: Option<&'static str>,
-    targets: Vec<(&'static str, &'static str)>,
-}
-
-/// `{p1}` is the page's port, `{p2}` a second listener. All hosts are loopback names.
-fn groups() -> Vec<Group> {
-    let g = |page, policy, targets: &[(&'static str, &'static str)]| Group {
-        page,
-        policy,
-        report_only: None,
-        targets: targets.to_vec(),
-    };
-    const A: &str = "http://a.localhost:{p1}";
-    const IP: &str = "http://127.0.0.1:{p1}";
-    vec![
-        g(
-            A,
-            "'self'",
-            &[
-                ("http://a.localhost:{p1}/hit", "fetch"),
-                ("http://a.localhost:{p1}/hit", "xhr"),
-                ("http://a.localhost:{p1}/hit", "eventsource"),
-                ("http://a.localhost:{p1}/hit", "beacon"),
-                ("ws://a.localhost:{p1}/ws", "ws"),
-                ("wss://a.localhost:{p1}/ws", "ws"),
-                ("https://a.localhost:{p1}/hit", "fetch"),
-                ("http://a.localhost:{p2}/hit", "fetch"),
-                ("ws://a.localhost:{p2}/ws", "ws"),
-                ("http://localhost:{p1}/hit", "fetch"),
-                ("http://127.0.0.1:{p1}/hit", "fetch"),
-                ("http://b.a.localhost:{p1}/hit", "fetch"),
-                ("http://c.localhost:{p2}/hit", "xhr"),
-                ("http://c.localhost:{p2}/hit", "eventsource"),
-                ("http://c.localhost:{p2}/hit", "beacon"),
-            ],
-        ),
-        g(
-            IP,
-            "'self'",
-            &[
-                ("http://127.0.0.1:{p1}/hit", "fetch"),
-                ("ws://127.0.0.1:{p1}/ws", "ws"),
-                ("http://localhost:{p1}/hit", "fetch"),
-                ("ws://localhost:{p1}/ws", "ws"),
-            ],
-        ),
-        g(
-            A,
-            "*",
-            &[
-                ("http://c.localhost:{p2}/hit", "fetch"),
-                ("ws://c.localhost:{p2}/ws", "ws"),
-                ("wss://c.localhost:{p2}/ws", "ws"),
-                ("https://c.localhost:{p2}/hit", "fetch"),
-                ("http://127.0.0.1:{p2}/hit", "fetch"),
-                ("data:text/plain,x", "fetch"),
-                ("http://c.localhost:{p2}/hit", "beacon"),
-            ],
-        ),
-        g(
-            A,
-            "http:",
-            &[
-                ("http://c.localhost:{p2}/hit", "fetch"),
-                ("https://c.localhost:{p2}/hit", "fetch"),
-                ("ws://c.localhost:{p2}/ws", "ws"),
-                ("wss://c.localhost:{p2}/ws", "ws"),
-            ],
-        ),
-        g(
-            A,
-            "https:",
-            &[
-                ("http://c.localhost:{p2}/hit", "fetch"),
-                ("https://c.localhost:{p2}/hit", "fetch"),
-                ("wss://c.localhost:{p2}/ws", "ws"),
-            ],
-        ),
-        g(
-            A,
-            "ws:",
-            &[
-                ("ws://c.localhost:{p2}/ws", "ws"),
-                ("wss://c.localhost:{p2}/ws", "ws"),
-                ("http://c.localhost:{p2}/hit", "fetch"),
-                ("https://c.localhost:{p2}/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "wss:",
-            &[
-                ("wss://c.localhost:{p2}/ws", "ws"),
-                ("ws://c.localhost:{p2}/ws", "ws"),
-                ("https://c.localhost:{p2}/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "http://c.localhost:{p2}",
-            &[
-                ("http://c.localhost:{p2}/hit", "fetch"),
-                ("http://c.localhost:{p2}/hit", "xhr"),
-                ("http://c.localhost:{p2}/hit", "eventsource"),
-                ("http://c.localhost:{p2}/hit", "beacon"),
-                ("https://c.localhost:{p2}/hit", "fetch"),
-                ("ws://c.localhost:{p2}/ws", "ws"),
-                ("http://c.localhost:{p1}/hit", "fetch"),
-                ("http://d.c.localhost:{p2}/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "ws://c.localhost:{p2}",
-            &[
-                ("ws://c.localhost:{p2}/ws", "ws"),
-                ("wss://c.localhost:{p2}/ws", "ws"),
-                ("http://c.localhost:{p2}/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "http://*.a.localhost:{p2}",
-            &[
-                ("http://b.a.localhost:{p2}/hit", "fetch"),
-                ("http://x.b.a.localhost:{p2}/hit", "fetch"),
-                ("http://a.localhost:{p2}/hit", "fetch"),
-                ("ws://b.a.localhost:{p2}/ws", "ws"),
-                ("http://b.a.localhost:{p1}/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "ws://*.a.localhost:{p2}",
-            &[
-                ("ws://b.a.localhost:{p2}/ws", "ws"),
-                ("ws://a.localhost:{p2}/ws", "ws"),
-            ],
-        ),
-        g(
-            A,
-            "http://c.localhost:*",
-            &[
-                ("http://c.localhost:{p1}/hit", "fetch"),
-                ("http://c.localhost:{p2}/hit", "fetch"),
-                ("https://c.localhost:{p2}/hit", "fetch"),
-                ("ws://c.localhost:{p2}/ws", "ws"),
-            ],
-        ),
-        g(
-            A,
-            "c.localhost:{p2}",
-            &[
-                ("http://c.localhost:{p2}/hit", "fetch"),
-                ("ws://c.localhost:{p2}/ws", "ws"),
-                ("https://c.localhost:{p2}/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "http://c.localhost:{p2}/api/",
-            &[
-                ("http://c.localhost:{p2}/api/x", "fetch"),
-                ("http://c.localhost:{p2}/api/", "fetch"),
-                ("http://c.localhost:{p2}/api", "fetch"),
-                ("http://c.localhost:{p2}/apix", "fetch"),
-                ("http://c.localhost:{p2}/API/x", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "http://c.localhost:{p2}/api",
-            &[
-                ("http://c.localhost:{p2}/api", "fetch"),
-                ("http://c.localhost:{p2}/api/", "fetch"),
-                ("http://c.localhost:{p2}/api/x", "fetch"),
-                ("http://c.localhost:{p2}/API", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "http://c.localhost:{p2}/a%20b",
-            &[
-                ("http://c.localhost:{p2}/a%20b", "fetch"),
-                ("http://c.localhost:{p2}/a%2Fb", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "http://127.0.0.1:{p2}",
-            &[
-                ("http://127.0.0.1:{p2}/hit", "fetch"),
-                ("http://localhost:{p2}/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "http://localhost:{p2}",
-            &[
-                ("http://localhost:{p2}/hit", "fetch"),
-                ("http://127.0.0.1:{p2}/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "'none'",
-            &[
-                ("http://a.localhost:{p1}/hit", "fetch"),
-                ("ws://a.localhost:{p1}/ws", "ws"),
-            ],
-        ),
-        g(
-            A,
-            "'none' 'self'",
-            &[("http://a.localhost:{p1}/hit", "fetch")],
-        ),
-        g(A, "self", &[("http://a.localhost:{p1}/hit", "fetch")]),
-        g(
-            A,
-            "'SELF' 'unsafe-inline'",
-            &[("http://a.localhost:{p1}/hit", "fetch")],
-        ),
-        g(
-            A,
-            "http://c.localhost",
-            &[
-                ("http://c.localhost:443/hit", "fetch"),
-                ("http://c.localhost/hit", "fetch"),
-                ("https://c.localhost/hit", "fetch"),
-                ("http://c.localhost:{p2}/hit", "fetch"),
-                ("ws://c.localhost/ws", "ws"),
-            ],
-        ),
-        g(
-            A,
-            "http://c.localhost:80",
-            &[
-                ("https://c.localhost:80/hit", "fetch"),
-                ("http://c.localhost/hit", "fetch"),
-                ("https://c.localhost/hit", "fetch"),
-                ("http://c.localhost:443/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "http://c.localhost:443",
-            &[("https://c.localhost/hit", "fetch")],
-        ),
-        g(
-            A,
-            "http://c.localhost.:{p2}",
-            &[("http://c.localhost:{p2}/hit", "fetch")],
-        ),
-        g(
-            A,
-            "ws://c.localhost:80",
-            &[
-                ("wss://c.localhost/ws", "ws"),
-                ("ws://c.localhost/ws", "ws"),
-            ],
-        ),
-        g(
-            A,
-            "https://c.localhost:{p2}",
-            &[
-                ("https://c.localhost:{p2}/hit", "fetch"),
-                ("wss://c.localhost:{p2}/ws", "ws"),
-                ("http://c.localhost:{p2}/hit", "fetch"),
-            ],
-        ),
-        g(
-            A,
-            "wss://c.localhost:{p2}",
-            &[
-                ("wss://c.localhost:{p2}/ws", "ws"),
-                ("https://c.localhost:{p2}/hit", "fetch"),
-                ("ws://c.localhost:{p2}/ws", "ws"),
-            ],
-        ),
-        Group {
-            page: A,
-            policy: "'self'",
-            report_only: Some("'none'"),
-            targets: vec![
-                ("http://a.localhost:{p1}/hit", "fetch"),
-                ("http://c.localhost:{p2}/hit", "fetch"),
-            ],
-        },
-    ]
-}
-
-// ---- the harness server --------------------------------------------------------------------
+use cases::{groups, Csp, Group};
+use engines::{browser_available, ci, launch, Engine};
 
 #[derive(Default)]
 struct Shared {
@@ -350,7 +61,8 @@ struct App {
 
 struct PageSpec {
     origin: String,
-    csp: String,
+    /// Enforced `Content-Security-Policy` headers, byte for byte.
+    csp: Vec<Vec<u8>>,
     csp_ro: Option<String>,
     cases_json: String,
 }
@@ -370,6 +82,9 @@ async fn record(State(app): State<App>, req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// `ping` clicks an `<a ping>` whose navigation goes into a hidden frame, so the page stays;
+/// `fetchLater` with `activateAfter: 0` is sent at once (Chromium only, see
+/// `Engine::has_api`).
 const PAGE_SCRIPT: &str = r#"
 const events = [];
 document.addEventListener('securitypolicyviolation', (e) => {
@@ -383,7 +98,13 @@ function attempt(c) {
       case 'xhr': { const x = new XMLHttpRequest(); x.open('GET', c.target); x.onerror = () => {}; x.send(); break; }
       case 'ws': { const w = new WebSocket(c.target); w.onerror = () => {}; setTimeout(() => { try { w.close(); } catch (_) {} }, 1500); break; }
       case 'eventsource': { const s = new EventSource(c.target); s.onerror = () => s.close(); setTimeout(() => s.close(), 1500); break; }
-      case 'beacon': navigator.sendBeacon(c.target, 'x'); break;
+      case 'beacon': return 'returned ' + navigator.sendBeacon(c.target, 'x');
+      case 'ping': {
+        const a = document.createElement('a');
+        a.href = '/blank?nav=' + c.id; a.target = 'sink'; a.ping = c.target; a.textContent = 'x';
+        document.body.appendChild(a); a.click(); break;
+      }
+      case 'fetchLater': fetchLater(c.target, { activateAfter: 0 }); break;
     }
     return null;
   } catch (e) { return String((e && e.name) || e); }
@@ -393,7 +114,7 @@ function attempt(c) {
   for (const c of CASES) {
     events.length = 0;
     const threw = attempt(c);
-    await sleep(c.api === 'ws' ? 400 : 250);
+    await sleep(c.api === 'ws' || c.api === 'ping' || c.api === 'fetchLater' ? 400 : 250);
     results.push({ id: c.id, threw, events: events.slice() });
   }
   document.getElementById('r').value = JSON.stringify(results);
@@ -408,14 +129,17 @@ async fn page(State(app): State<App>, Path(n): Path<usize>) -> Response {
     let html = format!(
         "<!doctype html><meta charset=utf-8><title>case page {n}</title>\
          <form id=f method=post action=\"/results/{n}\"><input type=hidden id=r name=r></form>\
+         <iframe name=sink hidden></iframe>\
          <script>const CASES = {};\n{PAGE_SCRIPT}</script>",
         p.cases_json
     );
     let mut res = Html(html).into_response();
-    res.headers_mut().insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&p.csp).unwrap(),
-    );
+    for csp in &p.csp {
+        res.headers_mut().append(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_bytes(csp).unwrap(),
+        );
+    }
     if let Some(ro) = &p.csp_ro {
         res.headers_mut().insert(
             CONTENT_SECURITY_POLICY_REPORT_ONLY,
@@ -466,154 +190,14 @@ async fn serve(listener: tokio::net::TcpListener, app: Router) {
     axum::serve(listener, app).await.unwrap();
 }
 
-// ---- browsers ------------------------------------------------------------------------------
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Engine {
-    Chromium,
-    Firefox,
-}
-
-impl Engine {
-    fn binary(self) -> &'static str {
-        match self {
-            Engine::Chromium => "chromium",
-            Engine::Firefox => "firefox-esr",
-        }
-    }
-    fn name(self) -> &'static str {
-        self.verdict_engine().as_str()
-    }
-    /// The column of `check()`'s verdict this browser is held to.
-    fn verdict_engine(self) -> connect_src::matcher::Engine {
-        match self {
-            Engine::Chromium => connect_src::matcher::Engine::Chromium,
-            Engine::Firefox => connect_src::matcher::Engine::Firefox,
-        }
-    }
-}
-
-fn which(bin: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| PathBuf::from(d).join(bin))
-        .find(|p| p.is_file())
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("connect-src-browser-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-const FIREFOX_PREFS: &str = r#"
-user_pref("dom.security.https_first", false);
-user_pref("dom.security.https_first_pbm", false);
-user_pref("dom.security.https_only_mode", false);
-user_pref("browser.shell.checkDefaultBrowser", false);
-user_pref("browser.startup.homepage_override.mstone", "ignore");
-user_pref("browser.aboutwelcome.enabled", false);
-user_pref("datareporting.policy.dataSubmissionEnabled", false);
-user_pref("datareporting.healthreport.uploadEnabled", false);
-user_pref("toolkit.telemetry.enabled", false);
-user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
-user_pref("app.update.auto", false);
-user_pref("app.update.enabled", false);
-user_pref("app.normandy.enabled", false);
-user_pref("extensions.update.enabled", false);
-user_pref("browser.safebrowsing.malware.enabled", false);
-user_pref("browser.safebrowsing.phishing.enabled", false);
-user_pref("browser.safebrowsing.downloads.enabled", false);
-user_pref("network.captive-portal-service.enabled", false);
-user_pref("network.connectivity-service.enabled", false);
-user_pref("browser.newtabpage.enabled", false);
-user_pref("browser.ping-centre.telemetry", false);
-user_pref("network.dns.disablePrefetch", true);
-user_pref("network.prefetch-next", false);
-"#;
-
-/// Starts a browser on `url` with a fresh profile, ended (and its profile removed) when the
-/// returned guard drops. With `tls_ca`, the page is https with a test certificate: Chromium
-/// ignores certificate errors (and delivers Reporting API reports promptly), Firefox trusts
-/// the CA through its profile.
-fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Kill {
-    let tag = if tls_ca.is_some() { "-tls" } else { "" };
-    let dir = fresh_dir(&format!("{}{tag}", engine.name()));
-    let mut cmd = Command::new(engine.binary());
-    match engine {
-        Engine::Chromium => {
-            cmd.args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
-            ])
-            .arg(format!("--user-data-dir={}", dir.display()));
-            if tls_ca.is_some() {
-                cmd.args(["--ignore-certificate-errors", "--short-reporting-delay"]);
-            }
-        }
-        Engine::Firefox => {
-            std::fs::write(dir.join("user.js"), FIREFOX_PREFS).unwrap();
-            if let Some(ca) = tls_ca {
-                trust_in_firefox_profile(&dir, ca);
-            }
-            cmd.args(["--headless", "--no-remote", "--profile"])
-                .arg(&dir);
-        }
-    }
-    // Its own process group, so that stopping it stops its helper processes too.
-    let child = cmd
-        .process_group(0)
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", engine.binary()));
-    Kill(child, dir)
-}
-
-/// A browser we started (leader of its own process group), and its profile directory (tens
-/// of MB for Firefox).
-struct Kill(Child, PathBuf);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        // The whole group: Chromium's helpers outlive a killed parent and keep writing into
-        // the profile. `kill` the command, since this crate forbids unsafe code.
-        let group = format!("-{}", self.0.id());
-        let signal = |sig: &str| {
-            Command::new("kill")
-                .args([sig, "--", &group])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        signal("-KILL");
-        let _ = self.0.kill(); // the leader at least, should `kill` be missing
-        let _ = self.0.wait();
-        // Until no process of the group is left (bounded), then the profile can go.
-        for _ in 0..100 {
-            if !signal("-0") {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = std::fs::remove_dir_all(&self.1);
-    }
-}
-
 // ---- one run -------------------------------------------------------------------------------
 
 struct CaseOut {
+    /// The policy as shown in messages: `connect-src …`, or the whole header(s).
     policy: String,
+    /// The enforced header text `check()` reads (several headers joined by ", ", as HTTP
+    /// joins them; invalid UTF-8 as U+FFFD, non-ASCII either way).
+    header: String,
     page: String,
     target: String,
     api: String,
@@ -623,12 +207,73 @@ struct CaseOut {
     hit: bool,
     /// A plain http/ws URL on one of our listeners: if allowed, the server must see it.
     ours: bool,
+    /// On the page that checks how report-only is enforced and reported.
+    ro_check: bool,
 }
 
 struct Run {
     cases: Vec<CaseOut>,
+    /// Case ids whose page never reported.
+    lost: Vec<String>,
     reports: Vec<Violation>,
     requests: Vec<String>,
+}
+
+/// `from` → `to` in a byte string.
+fn replace_bytes(s: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let from = from.as_bytes();
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i..].starts_with(from) {
+            out.extend_from_slice(to.as_bytes());
+            i += from.len();
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The `id` query parameter of a URL, path+query or blockedURI.
+fn case_id(url: &str) -> Option<usize> {
+    let q = url.split_once('?')?.1;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "id")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// Listeners on default ports of 127.0.0.1 (80, 443), for pages and targets without a
+/// port. Another suite on the machine may hold them for a while: retried for 30 s. None when
+/// they cannot be had (not root, or busy): the pages that need them are then skipped,
+/// loudly, and with CI=true the suite fails.
+async fn default_port_listeners(ports: &[u16]) -> Option<Vec<tokio::net::TcpListener>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    'again: loop {
+        let mut out = Vec::new();
+        for p in ports {
+            match tokio::net::TcpListener::bind(("127.0.0.1", *p)).await {
+                Ok(l) => out.push(l),
+                Err(e) => {
+                    drop(out);
+                    if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue 'again;
+                    }
+                    assert!(
+                        !ci(),
+                        "cannot listen on 127.0.0.1:{p} ({e}) and CI=true: the default-port cases must run"
+                    );
+                    eprintln!(
+                        "\n!!!!!! SKIPPED the pages on default ports: cannot listen on 127.0.0.1:{p} ({e}) !!!!!!\n"
+                    );
+                    return None;
+                }
+            }
+        }
+        return Some(out);
+    }
 }
 
 async fn run_engine(engine: Engine) -> Run {
@@ -638,18 +283,63 @@ async fn run_engine(engine: Engine) -> Run {
         l1.local_addr().unwrap().port(),
         l2.local_addr().unwrap().port(),
     );
+    // Plain HTTP on both: pages on port 80, and targets such as http://h:443/.
+    let defaults = default_port_listeners(&[80, 443]).await;
+    let mut our_ports = vec![p1, p2];
+    if defaults.is_some() {
+        our_ports.extend([80, 443]);
+    }
     let fill = |s: &str| {
         s.replace("{p1}", &p1.to_string())
             .replace("{p2}", &p2.to_string())
     };
+    let fill_bytes = |s: &[u8]| {
+        replace_bytes(
+            &replace_bytes(s, "{p1}", &p1.to_string()),
+            "{p2}",
+            &p2.to_string(),
+        )
+    };
 
     // Every target URL gets a unique id so server hits and events can be told apart.
-    let mut case_meta: Vec<(String, String, String, String)> = Vec::new(); // policy, page, target, api
+    struct Meta {
+        policy: String,
+        header: String,
+        page: String,
+        target: String,
+        api: String,
+        ro_check: bool,
+    }
+    let mut case_meta: Vec<Meta> = Vec::new();
     let mut pages = Vec::new();
-    for g in groups() {
+    let usable = |g: &Group| defaults.is_some() || !g.on_default_port();
+    for g in groups().into_iter().filter(usable) {
         let origin = fill(g.page);
+        let csp: Vec<Vec<u8>> = match &g.csp {
+            Csp::ConnectSrc(v) => {
+                vec![format!("connect-src {}; report-uri /csp-reports", fill(v)).into_bytes()]
+            }
+            Csp::Headers(hs) => hs.iter().map(|h| fill_bytes(h)).collect(),
+        };
+        let header = csp
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut shown = match &g.csp {
+            Csp::ConnectSrc(v) => format!("connect-src {}", fill(v)),
+            Csp::Headers([]) => "(no enforced policy)".to_owned(),
+            Csp::Headers(_) => csp
+                .iter()
+                .map(|h| format!("[{}]", h.escape_ascii()))
+                .collect::<Vec<_>>()
+                .join(" + "),
+        };
+        if let Some(ro) = g.report_only {
+            shown.push_str(&format!(" + report-only connect-src {}", fill(ro)));
+        }
         let mut cases = Vec::new();
-        for (t, api) in &g.targets {
+        for (t, api) in g.targets.iter().filter(|(_, api)| engine.has_api(api)) {
             let id = case_meta.len();
             let mut target = fill(t);
             if !target.starts_with("data:") {
@@ -657,23 +347,32 @@ async fn run_engine(engine: Engine) -> Run {
                 target.push_str(&format!("id={id}"));
             }
             cases.push(serde_json::json!({"id": id, "target": target, "api": api}));
-            case_meta.push((
-                fill(g.policy),
-                format!("{origin}/run/{}", pages.len()),
+            case_meta.push(Meta {
+                policy: shown.clone(),
+                header: header.clone(),
+                page: format!("{origin}/run/{}", pages.len()),
                 target,
-                (*api).to_owned(),
-            ));
+                api: (*api).to_owned(),
+                ro_check: g.is_report_only_check(),
+            });
         }
         pages.push(PageSpec {
             origin,
-            csp: format!("connect-src {}; report-uri /csp-reports", fill(g.policy)),
+            csp,
             csp_ro: g
                 .report_only
-                .map(|ro| format!("connect-src {}; report-uri /csp-reports", fill(ro))),
+                // As the crate's Policy writes it: the marker tells the collector a report
+                // is report-only when the browser does not say (WebKit).
+                .map(|ro| {
+                    format!(
+                        "connect-src {}; report-uri /csp-reports?{}",
+                        fill(ro),
+                        connect_src::policy::REPORT_ONLY_MARKER
+                    )
+                }),
             cases_json: serde_json::Value::Array(cases).to_string(),
         });
     }
-
     let store = MemorySink::with_limits(10_000, 10_000);
     // A report whose every shown field is an XSS payload, for the dashboard check (the
     // directive must be one CSP defines, or the collector refuses the report).
@@ -717,56 +416,66 @@ async fn run_engine(engine: Engine) -> Run {
         .merge(collector.router())
         .layer(middleware::from_fn_with_state(app_state.clone(), record))
         .with_state(app_state.clone());
-    let s1 = tokio::spawn(serve(l1, app.clone()));
-    let s2 = tokio::spawn(serve(l2, app));
+    let mut servers = vec![
+        tokio::spawn(serve(l1, app.clone())),
+        tokio::spawn(serve(l2, app.clone())),
+    ];
+    for l in defaults.into_iter().flatten() {
+        servers.push(tokio::spawn(serve(l, app.clone())));
+    }
 
     let start = format!("{}/run/0", app_state.pages[0].origin);
     let child = launch(engine, &start, None);
-    let deadline = Instant::now() + Duration::from_secs(180);
+    // Bounded: a browser that hangs (WebKit without a display does) or dies fails the run,
+    // on the overall deadline or when no page has reported for 30 s (a page takes seconds).
+    let deadline = Instant::now() + Duration::from_secs(60 + case_meta.len() as u64);
+    let (mut pages_done, mut progress) = (0, Instant::now());
     loop {
-        if app_state.shared.lock().unwrap().done {
+        let (done, n, keys) = {
+            let s = app_state.shared.lock().unwrap();
+            (
+                s.done,
+                s.results.len(),
+                s.results.keys().copied().collect::<Vec<_>>(),
+            )
+        };
+        if done {
             break;
         }
+        if n != pages_done {
+            (pages_done, progress) = (n, Instant::now());
+        }
         assert!(
-            Instant::now() < deadline,
-            "{}: the walk did not finish in time; pages done: {:?}",
+            Instant::now() < deadline && progress.elapsed() < Duration::from_secs(30),
+            "{}: the walk stalled or did not finish in time; pages done: {keys:?} of {}",
             engine.name(),
-            app_state
-                .shared
-                .lock()
-                .unwrap()
-                .results
-                .keys()
-                .collect::<Vec<_>>()
+            app_state.pages.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Time for late requests (hits, reports, a payload that should never fire).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     drop(child);
-    s1.abort();
-    s2.abort();
+    for s in &servers {
+        s.abort();
+    }
 
     let shared = app_state.shared.lock().unwrap();
-    let hits: HashMap<String, bool> = shared
-        .requests
-        .iter()
-        .filter_map(|r| {
-            r.split("id=")
-                .nth(1)
-                .map(|id| (id.split('&').next().unwrap_or("").to_owned(), true))
-        })
-        .collect();
+    let hits: HashSet<usize> = shared.requests.iter().filter_map(|r| case_id(r)).collect();
     let mut cases = Vec::new();
+    let mut seen = HashSet::new();
     for json in shared.results.values() {
         let list: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
         for r in list {
             let id = r["id"].as_u64().unwrap() as usize;
-            let (policy, page, target, api) = case_meta[id].clone();
+            seen.insert(id);
+            let m = &case_meta[id];
+            // Only connect-src events count: a page whose policy blocks images fires img-src
+            // events for the favicon (Firefox). Events for another case (late arrivals) name
+            // another id.
             let mine = |e: &&serde_json::Value| {
-                let uri = e["uri"].as_str().unwrap_or("");
-                // Events for another case (late arrivals) name another id.
-                !uri.contains("id=") || uri.contains(&format!("id={id}"))
+                e["dir"] == "connect-src"
+                    && case_id(e["uri"].as_str().unwrap_or("")).is_none_or(|i| i == id)
             };
             let events: Vec<&serde_json::Value> = r["events"]
                 .as_array()
@@ -774,26 +483,36 @@ async fn run_engine(engine: Engine) -> Run {
                 .iter()
                 .filter(mine)
                 .collect();
-            let ours = url::Url::parse(&target).is_ok_and(|u| {
+            let ours = url::Url::parse(&m.target).is_ok_and(|u| {
                 matches!(u.scheme(), "http" | "ws")
                     && u.port_or_known_default()
-                        .is_some_and(|p| p == p1 || p == p2)
+                        .is_some_and(|p| our_ports.contains(&p))
             });
             cases.push(CaseOut {
                 ours,
                 blocked: events.iter().any(|e| e["d"] == "enforce"),
                 reported_only: events.iter().any(|e| e["d"] == "report"),
                 threw: r["threw"].as_str().map(str::to_owned),
-                hit: hits.contains_key(&id.to_string()),
-                policy,
-                page,
-                target,
-                api,
+                hit: hits.contains(&id),
+                policy: m.policy.clone(),
+                header: m.header.clone(),
+                page: m.page.clone(),
+                target: m.target.clone(),
+                api: m.api.clone(),
+                ro_check: m.ro_check,
             });
         }
     }
+    let lost = (0..case_meta.len())
+        .filter(|id| !seen.contains(id))
+        .map(|id| {
+            let m = &case_meta[id];
+            format!("  {} on {} -> {} ({})", m.policy, m.page, m.target, m.api)
+        })
+        .collect();
     Run {
         cases,
+        lost,
         reports: store.recent(),
         requests: shared.requests.clone(),
     }
@@ -802,21 +521,15 @@ async fn run_engine(engine: Engine) -> Run {
 /// One browser at a time: two suites in parallel on 2 cores would only add timing noise.
 static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn browser_available(engine: Engine) -> bool {
-    if which(engine.binary()).is_some() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is not installed and CI=true: the browser suite must run in CI",
-            engine.binary()
-        );
-    }
-    eprintln!(
-        "\n!!!!!! SKIPPED: {} not installed (bash scripts/test.sh installs it) !!!!!!\n",
-        engine.binary()
-    );
-    false
+/// Every engine must run this many cases from http pages.
+const MIN_CASES: usize = 250;
+
+/// `check()`'s verdict for this engine on the enforced header(s) the page was sent.
+fn expected(engine: Engine, header: &str, page: &str, target: &str) -> bool {
+    BrowserPolicy::from_header(header)
+        .check(page, target)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get(engine.verdict_engine())
 }
 
 fn check_engine(engine: Engine, run: &Run) {
@@ -824,13 +537,10 @@ fn check_engine(engine: Engine, run: &Run) {
     let mut mismatches = Vec::new();
     let mut contradictions = Vec::new();
     for c in &run.cases {
-        let v = BrowserPolicy::parse(&c.policy)
-            .check(&c.page, &c.target)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let expected = v.get(engine.verdict_engine());
+        let expected = expected(engine, &c.header, &c.page, &c.target);
         if expected == c.blocked {
             mismatches.push(format!(
-                "  {name}: connect-src {} on {} -> {} ({}): browser {}, check() says {}",
+                "  {name}: {} on {} -> {} ({}): browser {}, check() says {}",
                 c.policy,
                 c.page,
                 c.target,
@@ -859,24 +569,40 @@ fn check_engine(engine: Engine, run: &Run) {
         "{name}: {}/{total} verdicts match",
         total - mismatches.len()
     );
-    assert!(total >= 100, "{name}: only {total} cases ran");
     assert!(
-        mismatches.is_empty(),
-        "{name}: {} verdicts differ from check():\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
+        total >= MIN_CASES,
+        "{name}: only {total} cases ran, fewer than {MIN_CASES}"
     );
-    assert!(
-        contradictions.is_empty(),
-        "{name}: events and server disagree:\n{}",
-        contradictions.join("\n")
-    );
+    // All three lists in one message: a failing run should say everything it saw.
+    let mut problems = Vec::new();
+    if !run.lost.is_empty() {
+        problems.push(format!(
+            "{name}: {} cases never reported (their page did not finish):\n{}",
+            run.lost.len(),
+            run.lost.join("\n")
+        ));
+    }
+    if !mismatches.is_empty() {
+        problems.push(format!(
+            "{name}: {} verdicts differ from check():\n{}",
+            mismatches.len(),
+            mismatches.join("\n")
+        ));
+    }
+    if !contradictions.is_empty() {
+        problems.push(format!(
+            "{name}: events and server disagree:\n{}",
+            contradictions.join("\n")
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 fn check_reports(engine: Engine, run: &Run) {
     let name = engine.name();
     // report-uri: every blocked case (other than the data: URL) was reported as a legacy
     // report naming the page and the target without its query string.
+    let enforce = engine.legacy_disposition(Disposition::Enforce);
     let mut missing = Vec::new();
     for c in run
         .cases
@@ -888,7 +614,7 @@ fn check_reports(engine: Engine, run: &Run) {
             v.blocked_url == want
                 && v.document_url == c.page
                 && v.effective_directive == "connect-src"
-                && v.disposition == Disposition::Enforce
+                && v.disposition == enforce
         });
         if !found {
             missing.push(format!("  {} on {} ({})", c.target, c.page, c.api));
@@ -915,11 +641,7 @@ fn check_reports(engine: Engine, run: &Run) {
     );
 
     // Enforced + report-only: same-origin allowed but reported; other origin blocked.
-    let ro: Vec<&CaseOut> = run
-        .cases
-        .iter()
-        .filter(|c| c.page.ends_with(&format!("/run/{}", groups().len() - 1)))
-        .collect();
+    let ro: Vec<&CaseOut> = run.cases.iter().filter(|c| c.ro_check).collect();
     assert_eq!(ro.len(), 2);
     assert!(
         !ro[0].blocked && ro[0].reported_only && ro[0].hit,
@@ -930,10 +652,12 @@ fn check_reports(engine: Engine, run: &Run) {
         "{name}: the enforced list still blocks"
     );
     assert!(
-        run.reports
-            .iter()
-            .any(|v| v.disposition == Disposition::Report && v.document_url == ro[0].page),
-        "{name}: the report-only violation reached the collector with disposition report"
+        run.reports.iter().any(
+            |v| v.disposition == engine.legacy_disposition(Disposition::Report)
+                && v.document_url == ro[0].page
+        ),
+        "{name}: the report-only violation reached the collector with disposition {}",
+        engine.legacy_disposition(Disposition::Report).as_str()
     );
 
     // The dashboard: the control page ran the payload, the dashboard did not.
@@ -961,15 +685,22 @@ fn check_reports(engine: Engine, run: &Run) {
 async fn real_browsers_agree_with_check() {
     let _one = ONE_BROWSER_AT_A_TIME.lock().await;
     let mut failures = Vec::new();
-    for engine in [Engine::Chromium, Engine::Firefox] {
+    for engine in Engine::ALL {
         if !browser_available(engine) {
             continue;
         }
+        let started = Instant::now();
         let run = run_engine(engine).await;
+        println!(
+            "{}: walked {} cases in {:.0?}",
+            engine.name(),
+            run.cases.len(),
+            started.elapsed()
+        );
         let observed: Vec<serde_json::Value> = run
             .cases
             .iter()
-            .map(|c| serde_json::json!({"policy": c.policy, "page": c.page, "target": c.target, "api": c.api, "engine": engine.name(), "allowed": !c.blocked, "threw": c.threw}))
+            .map(|c| serde_json::json!({"policy": c.policy, "page": c.page, "target": c.target, "api": c.api, "engine": engine.name(), "allowed": !c.blocked, "hit": c.hit, "threw": c.threw, "check": expected(engine, &c.header, &c.page, &c.target)}))
             .collect();
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("browser-observed-{}.json", engine.name()));
@@ -1061,38 +792,13 @@ async fn serve_tls(
         });
     }
 }
-
-/// Trusts the test CA in a fresh Firefox profile (NSS database, via certutil).
-fn trust_in_firefox_profile(dir: &std::path::Path, ca_pem: &str) {
-    let ca = dir.join("test-ca.pem");
-    std::fs::write(&ca, ca_pem).unwrap();
-    let db = format!("sql:{}", dir.display());
-    let ok = |args: &[&str]| {
-        let st = Command::new("certutil")
-            .args(args)
-            .status()
-            .expect("certutil (libnss3-tools) is needed");
-        assert!(st.success(), "certutil {args:?} failed");
-    };
-    ok(&["-N", "-d", &db, "--empty-password"]);
-    ok(&[
-        "-A",
-        "-n",
-        "connect-src-test-ca",
-        "-t",
-        "CT,,",
-        "-i",
-        ca.to_str().unwrap(),
-        "-d",
-        &db,
-    ]);
-}
-
 /// One case per page; the result travels in the next page's URL (navigation is not governed
 /// by connect-src, so even a page that blocks its own origin can report).
 const TLS_PAGE_SCRIPT: &str = r#"
 const events = [];
-document.addEventListener('securitypolicyviolation', (e) => events.push(String(e.disposition)));
+document.addEventListener('securitypolicyviolation', (e) => {
+  if (e.effectiveDirective === 'connect-src') events.push(String(e.disposition));
+});
 (async () => {
   try {
     if (TARGET.startsWith('ws')) { const w = new WebSocket(TARGET); w.onerror = () => {}; }
@@ -1103,6 +809,15 @@ document.addEventListener('securitypolicyviolation', (e) => events.push(String(e
 })();
 "#;
 
+/// The same URL, written with or without its scheme's default port: WebKit's report-to
+/// reports name `https://h:443/x` for a request to `https://h/x`.
+fn same_url(reported: &str, target: &str) -> bool {
+    match (url::Url::parse(reported), url::Url::parse(target)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => reported == target,
+    }
+}
+
 /// report-to over HTTPS: the crate's own layer sets `Reporting-Endpoints`; blocked
 /// connections arrive as Reporting API reports and normalize like report-uri ones. The same
 /// pages check the verdicts only an https page can show.
@@ -1111,9 +826,12 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
     let tls = test_tls();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let origin = format!("https://a.localhost:{port}");
-    // (policy, target): every target https/wss, so mixed-content rules never interfere.
-    let cases: Vec<(String, String)> = [
+    // An https page on port 443 too, for 'self' and port-less sources on the default port
+    // (#7, #8, #69–74 of docs/engine-probe/FINDINGS.md).
+    let l443 = default_port_listeners(&[443]).await;
+    // (page origin, policy, target): every target https/wss, so mixed-content rules never
+    // interfere.
+    let mut templates = vec![
         ("'self'", "wss://a.localhost:{p}/ws"),
         ("'self'", "https://a.localhost:{p}/hit"),
         ("'self'", "https://c.localhost:{p}/hit"),
@@ -1126,15 +844,39 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
         ("wss://c.localhost:{p}", "https://c.localhost:{p}/hit"),
         ("c.localhost:{p}", "https://c.localhost:{p}/hit"),
         ("c.localhost:{p}", "wss://c.localhost:{p}/ws"),
+        ("'self'", "https://a.localhost/hit"),
+        ("wss:", "wss://c.localhost:{p}/ws"),
+        ("ws:", "wss://c.localhost:{p}/ws"),
+        ("ws://c.localhost:{p}", "wss://c.localhost:{p}/ws"),
+        ("https://c.localhost:{p}", "https://c.localhost:{p}/hit"),
     ]
-    .iter()
-    .map(|(p, t)| {
-        (
-            p.replace("{p}", &port.to_string()),
-            t.replace("{p}", &port.to_string()),
-        )
-    })
-    .collect();
+    .into_iter()
+    .map(|(p, t)| ("https://a.localhost:{p}", p, t))
+    .collect::<Vec<_>>();
+    if l443.is_some() {
+        const A443: &str = "https://a.localhost";
+        templates.extend([
+            (A443, "'self'", "https://a.localhost/hit"),
+            (A443, "'self'", "wss://a.localhost/ws"),
+            (A443, "'self'", "https://a.localhost:80/hit"),
+            (A443, "'self'", "https://a.localhost:{p}/hit"),
+            (A443, "'self'", "wss://a.localhost:{p}/ws"),
+            (A443, "'self'", "https://c.localhost/hit"),
+            (A443, "*", "wss://a.localhost/ws"),
+            (A443, "*", "wss://c.localhost/ws"),
+            (A443, "https://a.localhost", "wss://a.localhost/ws"),
+            (A443, "https://a.localhost", "https://a.localhost/hit"),
+            (A443, "https://c.localhost:443", "https://c.localhost/hit"),
+            (A443, "wss://c.localhost", "wss://c.localhost/ws"),
+            (A443, "c.localhost", "https://c.localhost/hit"),
+            (A443, "c.localhost", "wss://c.localhost/ws"),
+        ]);
+    }
+    let fill = |s: &str| s.replace("{p}", &port.to_string());
+    let cases: Vec<(String, String, String)> = templates
+        .iter()
+        .map(|(o, p, t)| (fill(o), fill(p), fill(t)))
+        .collect();
 
     let store = MemorySink::new();
     // Every page's layer records its policy here; the collector classes reports against it.
@@ -1149,7 +891,7 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
         .route("/ws", get(ws))
         .route("/tls-done", get(|| async { "done" }))
         .merge(collector.report_router());
-    for (i, (policy, target)) in cases.iter().enumerate() {
+    for (i, (origin, policy, target)) in cases.iter().enumerate() {
         let policy = connect_src::Policy::builder()
             .enforce(connect_src::ConnectSrc::builder().source(policy.as_str()))
             .report_uri("/csp-reports")
@@ -1157,10 +899,9 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
             .environment(connect_src::Environment::Development)
             .build()
             .unwrap();
-        let next = if i + 1 < cases.len() {
-            format!("/tls/{}", i + 1)
-        } else {
-            "/tls-done".to_owned()
+        let next = match cases.get(i + 1) {
+            Some((o, _, _)) => format!("{o}/tls/{}", i + 1),
+            None => format!("{origin}/tls-done"),
         };
         let html = format!(
             "<!doctype html><meta charset=utf-8><script>const TARGET = {:?}; const NEXT = {next:?}; const ID = {i};\n{TLS_PAGE_SCRIPT}</script>",
@@ -1180,9 +921,20 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
             next.run(req).await
         }
     }));
-    let server = tokio::spawn(serve_tls(listener, tls.acceptor.clone(), app));
+    let mut servers = vec![tokio::spawn(serve_tls(
+        listener,
+        tls.acceptor.clone(),
+        app.clone(),
+    ))];
+    for l in l443.into_iter().flatten() {
+        servers.push(tokio::spawn(serve_tls(
+            l,
+            tls.acceptor.clone(),
+            app.clone(),
+        )));
+    }
 
-    let child = launch(engine, &format!("{origin}/tls/0"), Some(&tls.ca_pem));
+    let child = launch(engine, &format!("{}/tls/0", cases[0].0), Some(&tls.ca_pem));
 
     // Results: "/tls/N?prev=I&blocked=B" (or /tls-done?...) in the request log.
     let results = |log: &[String]| -> BTreeMap<usize, bool> {
@@ -1194,28 +946,29 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
             })
             .collect()
     };
+    let format = engine.report_to_format();
+    let is_report_to =
+        |f: connect_src::report::ReportFormat| f != connect_src::report::ReportFormat::Legacy;
     // Wait for the walk, then for the Reporting API's delivery (batched by the browser).
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let got = results(&requests.lock().unwrap());
         let blocked = got.values().filter(|b| **b).count();
-        let reported = store
-            .recent()
-            .iter()
-            .filter(|v| v.format == connect_src::report::ReportFormat::ReportingApi)
-            .count();
+        let reported = store.recent().iter().filter(|v| v.format == format).count();
         if (got.len() == cases.len() && reported >= blocked) || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(child);
-    server.abort();
+    for s in &servers {
+        s.abort();
+    }
 
     let got = results(&requests.lock().unwrap());
     let reports = store.recent();
     let mut problems = Vec::new();
-    for (i, (policy, target)) in cases.iter().enumerate() {
+    for (i, (origin, policy, target)) in cases.iter().enumerate() {
         let page = format!("{origin}/tls/{i}");
         let Some(&blocked) = got.get(&i) else {
             problems.push(format!(
@@ -1223,8 +976,7 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
             ));
             continue;
         };
-        let v = BrowserPolicy::parse(policy).check(&page, target).unwrap();
-        let expected = v.get(engine.verdict_engine());
+        let expected = expected(engine, &format!("connect-src {policy}"), &page, target);
         if expected == blocked {
             problems.push(format!(
                 "  {name}: connect-src {policy} on {page} -> {target}: browser {}, check() says {}",
@@ -1234,8 +986,8 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
         }
         if blocked {
             let found = reports.iter().any(|r| {
-                r.format == connect_src::report::ReportFormat::ReportingApi
-                    && r.blocked_url == *target
+                r.format == format
+                    && same_url(&r.blocked_url, target)
                     && r.document_url == page
                     && r.effective_directive == "connect-src"
                     && r.disposition == Disposition::Enforce
@@ -1244,26 +996,40 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
             });
             if !found {
                 problems.push(format!(
-                    "  {name}: no genuine report-to report for {target} from {page}: {:?}",
+                    "  {name}: no genuine report-to report ({}) for {target} from {page}: {:?}",
+                    format.as_str(),
                     reports
                         .iter()
-                        .filter(|r| r.blocked_url == *target)
+                        .filter(|r| same_url(&r.blocked_url, target))
                         .map(|r| (r.class, r.original_policy.clone()))
                         .collect::<Vec<_>>()
                 ));
             }
         }
     }
-    let api = reports
-        .iter()
-        .filter(|v| v.format == connect_src::report::ReportFormat::ReportingApi)
-        .count();
+    let api = reports.iter().filter(|v| is_report_to(v.format)).count();
     let legacy = reports.len() - api;
     // With both report-uri and report-to, a browser that supports report-to sends only it
     // (CSP3 §5.5); the README tells users to keep report-uri for older browsers.
     if legacy != 0 {
         problems.push(format!(
             "  {name}: {legacy} report-uri reports next to report-to"
+        ));
+    }
+    if !problems.is_empty() {
+        let posts = requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.starts_with("/csp-reports"))
+            .count();
+        problems.push(format!(
+            "  {name}: {posts} requests to /csp-reports; reports stored: {}",
+            reports
+                .iter()
+                .map(|r| format!("{:?} {} {:?}", r.format, r.blocked_url, r.disposition))
+                .collect::<Vec<_>>()
+                .join("; ")
         ));
     }
     if problems.is_empty() {
@@ -1281,7 +1047,7 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
 async fn report_to_over_https_and_https_pages() {
     let _one = ONE_BROWSER_AT_A_TIME.lock().await;
     let mut failures = Vec::new();
-    for engine in [Engine::Chromium, Engine::Firefox] {
+    for engine in Engine::ALL {
         if !browser_available(engine) {
             continue;
         }
