@@ -239,9 +239,28 @@ fn replace_bytes(s: &[u8], from: &str, to: &str) -> Vec<u8> {
 /// The `id` query parameter of a URL, path+query or blockedURI.
 fn case_id(url: &str) -> Option<usize> {
     let q = url.split_once('?')?.1;
-    url::form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == "id")
-        .and_then(|(_, v)| v.parse().ok())
+    let mut id = None;
+    let mut ours = false;
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        match &*k {
+            "id" => id = v.parse().ok(),
+            "run" => ours = *v == *run_token(),
+            _ => {}
+        }
+    }
+    id.filter(|_| ours)
+}
+
+/// Marks this run's requests: another copy of the suite on the machine (port 80 and 443
+/// are shared) may send its own `id=` requests to our listeners.
+fn run_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        format!("{:x}{nanos:x}", std::process::id())
+    })
 }
 
 /// Listeners on default ports of 127.0.0.1 (80, 443), for pages and targets without a
@@ -344,7 +363,7 @@ async fn run_engine(engine: Engine) -> Run {
             let mut target = fill(t);
             if !target.starts_with("data:") {
                 target.push_str(if target.contains('?') { "&" } else { "?" });
-                target.push_str(&format!("id={id}"));
+                target.push_str(&format!("id={id}&run={}", run_token()));
             }
             cases.push(serde_json::json!({"id": id, "target": target, "api": api}));
             case_meta.push(Meta {
