@@ -23,13 +23,13 @@ const ROWS: &[(&str, &str, &str, [bool; 4], &str)] = &[
     ("https:", "https://a.com/", "http://b.com/", [F, F, F, F], "§6.7.2.9: no downgrade"),
     ("https:", "https://a.com/", "wss://b.com/", [F, F, F, F], "§6.7.2.9: https does not cover wss"),
     ("ws:", "https://a.com/", "wss://b.com/", [T, T, T, T], "§6.7.2.9 step 3: ws upgrades to wss"),
-    ("ws:", "https://a.com/", "http://b.com/", [T, F, F, F], "§6.7.2.9 step 3: ws covers http; browsers keep families apart"),
-    ("ws:", "https://a.com/", "https://b.com/", [T, F, F, F], "§6.7.2.9 step 3: ws covers https; browsers keep families apart"),
-    ("wss:", "https://a.com/", "https://b.com/", [T, F, F, F], "§6.7.2.9 step 4: wss covers https; browsers keep families apart"),
+    ("ws:", "https://a.com/", "http://b.com/", [T, F, F, T], "§6.7.2.9 step 3: ws covers http; Chromium and Firefox keep families apart, WebKit follows the text"),
+    ("ws:", "https://a.com/", "https://b.com/", [T, F, F, T], "§6.7.2.9 step 3: ws covers https; WebKit too"),
+    ("wss:", "https://a.com/", "https://b.com/", [T, F, F, T], "§6.7.2.9 step 4: wss covers https; WebKit too"),
     ("wss:", "https://a.com/", "ws://b.com/", [F, F, F, F], "§6.7.2.9: no downgrade"),
     ("https://api.x.com", "https://x.com/", "wss://api.x.com/", [F, F, F, F], "§6.7.2.9: https://h does not allow wss://h"),
     ("wss://api.x.com", "https://x.com/", "wss://api.x.com/s", [T, T, T, T], "§6.7.2.8 step 2.2: exact wss origin"),
-    ("wss://api.x.com", "https://x.com/", "https://api.x.com/", [T, F, F, F], "§6.7.2.9 step 4 vs browser families"),
+    ("wss://api.x.com", "https://x.com/", "https://api.x.com/", [T, F, F, T], "§6.7.2.9 step 4 vs Chromium and Firefox families"),
     ("ws://api.x.com", "http://x.com/", "wss://api.x.com/", [T, T, T, T], "§6.7.2.9 step 3: ws://h upgrades to wss://h"),
     ("api.x.com", "https://x.com/", "https://api.x.com/", [T, T, T, T], "§6.7.2.8 step 2.2.2: scheme-less takes the page's scheme"),
     ("api.x.com", "http://x.com/", "https://api.x.com/", [T, T, T, T], "§6.7.2.8 step 2.2.2 + §6.7.2.9 step 2: upgrade"),
@@ -109,6 +109,8 @@ const ROWS: &[(&str, &str, &str, [bool; 4], &str)] = &[
     ("http://a.loc\u{7f}al.com http://c.com", "http://p.com/", "http://b.com/x", [F, T, T, T], "DEL: browsers restrict nothing (#58)"),
     ("http://a.com\u{1}http://c.com", "http://p.com/", "http://b.com/x", [F, T, T, T], "U+0001 drops the directive in every engine (#157)"),
     ("http://a.com\u{c}http://c.com", "http://p.com/", "http://c.com/x", [T, T, T, T], "form feed is ASCII whitespace (#54)"),
+    ("a.com", "http://b.com/", "http://a.com:443/", [F, F, T, F], "WebKit: a scheme-less source's implied port 80 stays 80 (browser suite)"),
+    ("http://a.com", "http://b.com/", "http://a.com:443/", [F, F, T, T], "WebKit: with its scheme written, port 80 reaches 443 (browser suite)"),
 ];
 
 #[test]

@@ -119,7 +119,14 @@ fn host_source_match(h: &HostSource, origin: &Target<'_>, url: &Target<'_>, r: &
     }
     // Step 2.2.5: port-part match (§6.7.2.11).
     let source_scheme = h.scheme().map_or(origin.scheme, |s| s.as_str());
-    if !port_part_match(h.port(), source_scheme, url, scheme, r) {
+    if !port_part_match(
+        h.port(),
+        source_scheme,
+        h.scheme().is_some(),
+        url,
+        scheme,
+        r,
+    ) {
         return false;
     }
     // Step 2.2.6: path-part match (§6.7.2.12), redirect count 0.
@@ -150,6 +157,7 @@ fn host_part_match(pattern: &Host, host: &str, host_is_ip: bool, r: &Rules) -> b
 fn port_part_match(
     input: Option<Port>,
     source_scheme: &str,
+    scheme_written: bool,
     url: &Target<'_>,
     scheme: SchemeMatch,
     r: &Rules,
@@ -182,9 +190,14 @@ fn port_part_match(
     {
         return true;
     }
-    // Engines: port 80 (written, or the source scheme's default) reaches 443.
+    // Engines: port 80 (written, or the source scheme's default) reaches 443; in WebKit
+    // only from a source that names its scheme.
     let source_port = n.or_else(|| default_port(source_scheme));
-    if source_port == Some(80) && url.effective_port() == Some(443) {
+    let implied_only = n.is_none() && !scheme_written;
+    if source_port == Some(80)
+        && url.effective_port() == Some(443)
+        && !(implied_only && r.schemeless_port_80_stays_80)
+    {
         return match scheme {
             SchemeMatch::Upgrade => r.port_80_upgrades_to_443,
             SchemeMatch::Exact => r.port_80_matches_443,

@@ -69,8 +69,8 @@ impl fmt::Display for Engine {
 pub(crate) struct Rules {
     // ---- matching (§6.7.2.8–12) ----
     /// Schemes match within their family only: `ws:`/`wss:` sources never match http(s)
-    /// URLs (the spec's §6.7.2.9 steps 3–4 let them), so only `'self'` and `*` reach a
-    /// WebSocket without a ws/wss source.
+    /// URLs (the spec's §6.7.2.9 steps 3–4 let them, and so does WebKit), so only `'self'`
+    /// and `*` reach a WebSocket without a ws/wss source.
     pub(crate) scheme_families: bool,
     /// `*` matches ws/wss URLs from any page (§6.7.2.8 step 1 only allows http(s) and the
     /// page's own scheme; #3–8).
@@ -97,6 +97,10 @@ pub(crate) struct Rules {
     /// `'self'` on an http page on port 80 allows https and wss on that same host's port 80
     /// (`https://h:80`; #67).
     pub(crate) self_upgrade_keeps_port_80: bool,
+    /// A source without a scheme keeps its implied port 80 exact: the port-80-to-443 rules
+    /// above apply only to sources that name their scheme (`http://h` reaches
+    /// `http://h:443`, `h` on an http page does not; tests/browsers.rs).
+    pub(crate) schemeless_port_80_stays_80: bool,
     /// A host-source whose host ends in `.` matches nothing, not even a URL whose host ends
     /// in `.` too (#86, #87).
     pub(crate) trailing_dot_source_matches_nothing: bool,
@@ -130,6 +134,7 @@ const SPEC: Rules = Rules {
     vertical_tab_separates: false,
     query_in_source_ignored: false,
     leading_zero_port_matches_nothing: false,
+    schemeless_port_80_stays_80: false,
 };
 
 /// Chromium 156, headless.
@@ -147,6 +152,7 @@ const CHROMIUM: Rules = Rules {
     vertical_tab_separates: false,
     query_in_source_ignored: true,
     leading_zero_port_matches_nothing: false,
+    schemeless_port_80_stays_80: false,
 };
 
 /// Firefox ESR 153, headless.
@@ -164,11 +170,12 @@ const FIREFOX: Rules = Rules {
     vertical_tab_separates: false,
     query_in_source_ignored: true,
     leading_zero_port_matches_nothing: true,
+    schemeless_port_80_stays_80: false,
 };
 
 /// WebKitGTK 2.50 (MiniBrowser under Xvfb).
 const WEBKIT: Rules = Rules {
-    scheme_families: true,
+    scheme_families: false,
     star_matches_websocket: true,
     ip_literals_match: true,
     port_80_upgrades_to_443: true,
@@ -181,6 +188,7 @@ const WEBKIT: Rules = Rules {
     vertical_tab_separates: true,
     query_in_source_ignored: true,
     leading_zero_port_matches_nothing: false,
+    schemeless_port_80_stays_80: true,
 };
 
 /// Which engines follow which rules: the one place that says it. Each entry's bits are the

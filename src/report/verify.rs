@@ -108,6 +108,30 @@ impl Serialize for Class {
 /// resolved to an absolute URL, and report URLs may differ between deploys).
 type Canonical = Vec<(String, Vec<String>)>;
 
+/// `canonical`, with scheme-less host-sources given the page's scheme, as Firefox writes
+/// them in `original-policy` (`c.example` on an https page becomes `https://c.example`).
+fn canonical_on(policy: &str, page_scheme: Option<&str>) -> Canonical {
+    let mut c = canonical(policy);
+    if let Some(scheme) = page_scheme {
+        for (_, values) in &mut c {
+            for v in values.iter_mut() {
+                let schemeless = !v.starts_with('\'')
+                    && v != "*"
+                    && !v.contains("://")
+                    && !v.ends_with(':')
+                    && v.parse::<crate::source::Source>()
+                        .is_ok_and(|s| s.as_host().is_some_and(|h| h.scheme().is_none()));
+                if schemeless {
+                    *v = format!("{scheme}://{v}");
+                }
+            }
+            values.sort();
+            values.dedup();
+        }
+    }
+    c
+}
+
 fn canonical(policy: &str) -> Canonical {
     let mut out: Canonical = Vec::new();
     for (_, d) in tokens(policy) {
@@ -155,12 +179,17 @@ pub fn classify(v: &Violation, served: &[Served]) -> Class {
     if served.is_empty() {
         return Class::Unverified;
     }
-    let reported = canonical(text);
+    let scheme = v
+        .document_url
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase());
+    let scheme = scheme.as_deref();
+    let reported = canonical_on(text, scheme);
     let is_served = |s: &Served| {
         s.headers()
             .iter()
             .flat_map(|h| policies(h))
-            .any(|p| canonical(p) == reported)
+            .any(|p| canonical_on(p, scheme) == reported)
     };
     // A policy served now wins over the same policy served before.
     let mut matched = served.iter().filter(|s| is_served(s));
@@ -206,6 +235,18 @@ mod tests {
         assert_eq!(
             canonical("connect-src a; connect-src b"),
             canonical("connect-src a")
+        );
+    }
+
+    #[test]
+    fn schemeless_sources_take_the_pages_scheme_as_firefox_writes_them() {
+        assert_eq!(
+            canonical_on("connect-src c.example 'self'", Some("https")),
+            canonical_on("connect-src 'self' https://c.example", Some("https"))
+        );
+        assert_ne!(
+            canonical_on("connect-src c.example", Some("http")),
+            canonical_on("connect-src https://c.example", Some("http"))
         );
     }
 
