@@ -79,6 +79,11 @@ pub fn covers(b: &Source, a: &Source, engines: &[Engine]) -> bool {
     if *a == Source::None {
         return true;
     }
+    // It allows no URL, so no probe sees it; what it allows (WebTransport certificate
+    // hashes) only it allows.
+    if *a == Source::UnsafeWebTransportHashes {
+        return false;
+    }
     let one = |s: &Source| ConnectSrc::from_trusted(vec![s.clone()]);
     let (la, lb) = (one(a), one(b));
     let probes = Probes::new(&[a, b]);
@@ -158,7 +163,7 @@ impl Probes {
                         }
                     }
                 }
-                Source::SelfOrigin | Source::None => {}
+                Source::SelfOrigin | Source::None | Source::UnsafeWebTransportHashes => {}
             }
         }
         let mut targets = Vec::new();
@@ -239,6 +244,14 @@ mod tests {
             "*"
         );
         assert_eq!(minimize(&l, &Engine::ALL).list.value(), "* wss://ws.x.com");
+    }
+
+    #[test]
+    fn the_webtransport_keyword_is_never_covered() {
+        assert_eq!(
+            min("'self' 'unsafe-webtransport-hashes' https:"),
+            "'self' 'unsafe-webtransport-hashes' https:"
+        );
     }
 
     #[test]

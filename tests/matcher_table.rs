@@ -77,6 +77,7 @@ const ROWS: &[(&str, &str, &str, [bool; 4], &str)] = &[
     ("'none' 'self'", "https://x.com/", "https://x.com/", [T, T, T, T], "browsers ignore 'none' next to other sources"),
     ("self", "https://x.com/", "https://x.com/", [F, F, F, F], "unquoted self is a host name"),
     ("'SELF'", "https://x.com/", "https://x.com/", [T, T, T, T], "keywords are case-insensitive"),
+    ("'unsafe-webtransport-hashes'", "https://x.com/", "https://x.com/", [F, F, F, F], "CSP3's WebTransport keyword allows no URL"),
     // Measured in all three engines (docs/engine-probe/FINDINGS.md).
     ("http://*", "http://a.com/", "http://127.0.0.1/", [F, T, T, T], "browsers match IPs as text: * host (#132)"),
     ("http://*.0.0.1", "http://a.com/", "http://127.0.0.1/", [F, T, T, T], "browsers match IPs as text: *.0.0.1 is a suffix (#133)"),

@@ -50,7 +50,7 @@ fn is_http(s: &str) -> bool {
 /// §6.7.2.8 Does url match expression in origin with redirect count (redirect count 0).
 fn matches(expr: &Source, origin: &Target<'_>, url: &Target<'_>, r: &Rules) -> bool {
     match expr {
-        Source::None => false,
+        Source::None | Source::UnsafeWebTransportHashes => false,
         // Step 1: "*" matches http(s) URLs and URLs of the page's own scheme.
         s if s.is_star() => {
             is_http(url.scheme)

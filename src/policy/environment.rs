@@ -85,7 +85,7 @@ pub(crate) fn production_refusals(source: &Source) -> Vec<Refusal> {
                 ));
             }
         }
-        Source::SelfOrigin | Source::None => {}
+        Source::SelfOrigin | Source::None | Source::UnsafeWebTransportHashes => {}
     }
     out
 }

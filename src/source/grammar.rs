@@ -52,6 +52,7 @@ pub(super) fn parse_source(text: &str) -> Result<Source, SourceError> {
         return match lower.as_str() {
             "self" => Ok(Source::SelfOrigin),
             "none" => Ok(Source::None),
+            "unsafe-webtransport-hashes" => Ok(Source::UnsafeWebTransportHashes),
             k if OTHER_KEYWORDS.contains(&k)
                 || k.starts_with("nonce-")
                 || k.starts_with("sha256-")
@@ -227,6 +228,11 @@ mod tests {
         assert_eq!(ok("'self'"), "'self'");
         assert_eq!(ok("'SELF'"), "'self'");
         assert_eq!(ok("'none'"), "'none'");
+        assert_eq!(
+            ok("'Unsafe-WebTransport-Hashes'"),
+            "'unsafe-webtransport-hashes'",
+            "CSP3's connect-src keyword"
+        );
         assert_eq!(kind("self"), SourceErrorKind::UnquotedKeyword("self"));
         assert_eq!(kind("NONE"), SourceErrorKind::UnquotedKeyword("none"));
         assert_eq!(kind("'unsafe-inline'"), SourceErrorKind::NotForConnections);

@@ -34,6 +34,9 @@ pub enum Source {
     SelfOrigin,
     /// `'none'`: nothing. Only valid alone in a list.
     None,
+    /// `'unsafe-webtransport-hashes'` (CSP3, connect-src only): lets WebTransport use
+    /// `serverCertificateHashes`. It matches no URL.
+    UnsafeWebTransportHashes,
     /// A scheme-source such as `https:` or `wss:`: every URL of that scheme.
     Scheme(Scheme),
     /// A host-source such as `https://*.example.com:8443/api/`, or `*`.
@@ -78,6 +81,7 @@ impl fmt::Display for Source {
         match self {
             Source::SelfOrigin => f.write_str("'self'"),
             Source::None => f.write_str("'none'"),
+            Source::UnsafeWebTransportHashes => f.write_str("'unsafe-webtransport-hashes'"),
             Source::Scheme(s) => write!(f, "{}:", s.as_str()),
             Source::Host(h) => h.fmt(f),
         }
@@ -391,7 +395,7 @@ impl fmt::Display for SourceError {
                 "`{k}` without quotes is a host name to a browser; write '{k}' (or use the typed constant)"
             ),
             SourceErrorKind::UnknownKeyword => f.write_str(
-                "not a CSP keyword; connect-src understands 'self' and 'none'",
+                "not a CSP keyword; connect-src understands 'self', 'none' and 'unsafe-webtransport-hashes'",
             ),
             SourceErrorKind::NotForConnections => f.write_str(
                 "this keyword, nonce or hash has no effect on connect-src; remove it",
