@@ -34,25 +34,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::Query;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
-    CONTENT_TYPE, EXPECT, ORIGIN, REFERRER_POLICY, RETRY_AFTER, USER_AGENT, VARY,
-    X_CONTENT_TYPE_OPTIONS,
+    CONTENT_TYPE, EXPECT, ORIGIN, REFERRER_POLICY, USER_AGENT, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use http_body_util::BodyExt;
 
+use super::body::{drain, read_body, ReadBody};
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
 use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, NoiseFilter};
 use super::meter;
 use super::parse::{parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError};
-use super::sink::{MemorySink, ReportSink, ReportStore, SinkError};
+pub use super::rejection::ReportRejection;
+use super::sink::{MemorySink, ReportSink, ReportStore};
 use super::summary::Summary;
 use super::verify::{classify, Class};
 use crate::policy::{Provenance, ServedPolicies, PROVENANCE_PARAMETER, REPORT_ONLY_MARKER};
@@ -79,76 +79,6 @@ impl Via {
             }
         }
         via
-    }
-}
-
-/// Why a report request was refused. Each variant has a fixed status code and a message
-/// that says what was wrong (never echoing the request).
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ReportRejection {
-    /// 415: not `application/csp-report`, `application/reports+json` or `application/json`.
-    UnsupportedMediaType,
-    /// 413: the body is over the configured limit (in bytes).
-    PayloadTooLarge(usize),
-    /// 400: the body is not a report (malformed JSON, wrong shape, not UTF-8).
-    Malformed(ParseError),
-    /// 400: the body could not be read (the client went away mid-body).
-    BodyRead,
-    /// 503: the sink cannot take reports now; Reporting API clients retry.
-    SinkUnavailable(SinkError),
-    /// 403: a CORS preflight from an origin that is not allowed.
-    OriginNotAllowed,
-}
-
-impl ReportRejection {
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ReportRejection::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ReportRejection::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ReportRejection::Malformed(_) | ReportRejection::BodyRead => StatusCode::BAD_REQUEST,
-            ReportRejection::SinkUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ReportRejection::OriginNotAllowed => StatusCode::FORBIDDEN,
-        }
-    }
-    /// The response body text.
-    pub fn body_text(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl fmt::Display for ReportRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReportRejection::UnsupportedMediaType => f.write_str(
-                "expected Content-Type application/csp-report, application/reports+json or application/json",
-            ),
-            ReportRejection::PayloadTooLarge(n) => {
-                write!(f, "report body is over the {n}-byte limit")
-            }
-            ReportRejection::Malformed(e) => write!(f, "{e}"),
-            ReportRejection::BodyRead => f.write_str("the report body could not be read"),
-            ReportRejection::SinkUnavailable(_) => {
-                f.write_str("reports cannot be stored right now; retry later")
-            }
-            ReportRejection::OriginNotAllowed => {
-                f.write_str("this origin may not send reports here")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ReportRejection {}
-
-impl IntoResponse for ReportRejection {
-    fn into_response(self) -> Response {
-        let mut res = (self.status(), self.body_text()).into_response();
-        if let ReportRejection::SinkUnavailable(_) = self {
-            res.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("60"));
-        }
-        res
     }
 }
 
@@ -446,91 +376,6 @@ async fn summary(store: Arc<dyn ReportStore>, limit: usize) -> Result<Summary, R
     }
 }
 
-/// How reading a body ended.
-enum ReadBody {
-    /// The whole body, within the limit.
-    Complete(Bytes),
-    /// Over the limit; `drained` when the rest was read (and thrown away) to its end.
-    TooLarge { drained: bool },
-    /// The client went away, or the body was malformed on the wire.
-    Failed,
-}
-
-/// Whether an error is a length limit's, ours or an outer layer's (tower-http's
-/// `RequestBodyLimit`), possibly nested a few errors deep.
-fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        if c.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
-}
-
-/// Reads a body, keeping at most `body_limit` bytes: a lying or absent Content-Length
-/// cannot make it buffer more. Past the limit, the rest is drained, never kept.
-async fn read_body(mut body: Body, settings: &Settings) -> ReadBody {
-    let limit = settings.body_limit;
-    let mut chunks: Vec<Bytes> = Vec::new();
-    let mut len = 0usize;
-    loop {
-        match body.frame().await {
-            None => break,
-            Some(Ok(frame)) => {
-                let Ok(data) = frame.into_data() else {
-                    continue; // trailers
-                };
-                if len + data.len() > limit {
-                    drop(chunks);
-                    // What is past the limit counts against the drain bound.
-                    let past = (len + data.len() - limit) as u64;
-                    let drained = match settings.drain_limit.checked_sub(past) {
-                        Some(budget) => drain(body, settings, budget).await,
-                        None => false,
-                    };
-                    return ReadBody::TooLarge { drained };
-                }
-                len += data.len();
-                chunks.push(data);
-            }
-            Some(Err(e)) if is_length_limit(&e) => return ReadBody::TooLarge { drained: false },
-            Some(Err(_)) => return ReadBody::Failed,
-        }
-    }
-    ReadBody::Complete(match chunks.len() {
-        1 => chunks.pop().unwrap_or_default(),
-        _ => chunks.concat().into(),
-    })
-}
-
-/// Reads the rest of an oversize body and throws it away, up to `budget` more bytes and
-/// `drain_time`. True when the body was read to its end: the client was told 413 after it
-/// finished sending, so it reads the answer, and the connection can be kept.
-async fn drain(mut body: Body, settings: &Settings, budget: u64) -> bool {
-    let mut read = 0u64;
-    let to_end = async {
-        loop {
-            match body.frame().await {
-                None => return true,
-                Some(Ok(frame)) => {
-                    if let Some(d) = frame.data_ref() {
-                        read += d.len() as u64;
-                        if read > budget {
-                            return false;
-                        }
-                    }
-                }
-                Some(Err(_)) => return false,
-            }
-        }
-    };
-    tokio::time::timeout(settings.drain_time, to_end)
-        .await
-        .unwrap_or(false)
-}
-
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let ct = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     Some(ct.split(';').next()?.trim().to_ascii_lowercase())
@@ -756,10 +601,17 @@ impl Collector {
                     return (Err(too_large), true);
                 }
                 // Nothing of it is kept: all `n` bytes are drained.
-                let drained = drain(body, settings, n).await;
+                let drained = drain(body, settings.drain_time, n).await;
                 return (Err(too_large), !drained);
             }
-            _ => match read_body(body, settings).await {
+            _ => match read_body(
+                body,
+                settings.body_limit,
+                settings.drain_limit,
+                settings.drain_time,
+            )
+            .await
+            {
                 ReadBody::Complete(b) => b,
                 ReadBody::TooLarge { drained } => return (Err(too_large), !drained),
                 ReadBody::Failed => return (Err(ReportRejection::BodyRead), true),

@@ -10,6 +10,8 @@
 //! browsers sent about your pages: mount it behind your own authentication.
 
 #[cfg(feature = "collector")]
+mod body;
+#[cfg(feature = "collector")]
 mod collector;
 #[cfg(feature = "collector")]
 mod dashboard;
@@ -21,6 +23,8 @@ mod meter;
 mod parse;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "collector")]
+mod rejection;
 #[cfg(feature = "collector")]
 mod sink;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
