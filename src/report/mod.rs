@@ -20,8 +20,6 @@ mod filter;
 #[cfg(feature = "collector")]
 mod meter;
 #[cfg(feature = "collector")]
-mod normalize;
-#[cfg(feature = "collector")]
 mod parse;
 #[cfg(feature = "postgres")]
 mod postgres;
