@@ -2,8 +2,8 @@
 //! escaped, the page runs no script, and it is served under its own strict CSP
 //! ([`DASHBOARD_CSP`]): even a missed escape could not run code.
 
+use super::class::Class;
 use super::summary::{rfc3339_text, Group, Summary};
-use super::verify::Class;
 
 /// The dashboard's own policy: nothing but its stylesheet, from its own origin.
 pub(crate) const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'none'; \

@@ -12,6 +12,8 @@
 #[cfg(feature = "collector")]
 mod body;
 #[cfg(feature = "collector")]
+mod class;
+#[cfg(feature = "collector")]
 mod collector;
 #[cfg(feature = "collector")]
 mod dashboard;

@@ -23,7 +23,7 @@ use std::time::SystemTime;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::verify::Class;
+use super::class::Class;
 use crate::policy::text::DIRECTIVE_NAMES;
 
 /// Which body shape a violation arrived in.

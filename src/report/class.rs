@@ -1,0 +1,74 @@
+//! [`Class`]: what a report is, checked against the served policies (see `verify.rs`).
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// What a report is, checked against the served policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[non_exhaustive]
+pub enum Class {
+    /// Its policy is the one the app serves now, and for the reporting engine (every engine
+    /// when the user agent is unknown) the matcher agrees that the policy blocks that URL
+    /// from that page.
+    Genuine,
+    /// Its policy is served now, but the matcher says the reporting engine would have
+    /// allowed the connection: an extension, a browser bug, or a forged report.
+    Contradicts,
+    /// Its policy is one the app served before the current one (a page still open from an
+    /// earlier deploy).
+    Stale,
+    /// Its policy was never served by the app (an injected `<meta>` policy, a rewriting
+    /// proxy, a forged report).
+    Foreign,
+    /// Nothing to check against: no served policies given, or no policy in the report.
+    #[default]
+    Unverified,
+}
+
+impl Class {
+    /// Every class, in order.
+    pub const ALL: [Class; 5] = [
+        Class::Genuine,
+        Class::Contradicts,
+        Class::Stale,
+        Class::Foreign,
+        Class::Unverified,
+    ];
+
+    /// `genuine`, `contradicts`, `stale`, `foreign` or `unverified`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Genuine => "genuine",
+            Class::Contradicts => "contradicts",
+            Class::Stale => "stale",
+            Class::Foreign => "foreign",
+            Class::Unverified => "unverified",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str); anything else is `Unverified`.
+    pub fn parse(s: &str) -> Class {
+        Class::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .unwrap_or(Class::Unverified)
+    }
+
+    /// Whether suggestions may learn from it (`genuine` and `unverified`).
+    pub fn teaches(self) -> bool {
+        matches!(self, Class::Genuine | Class::Unverified)
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Class {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
