@@ -50,11 +50,12 @@ use super::body::{drain, read_body, ReadBody};
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
 use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, NoiseFilter};
 use super::meter;
-use super::parse::{parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError};
+use super::parse::{parse_reports_with_user_agent, NormalizeOptions, ParseError};
 pub use super::rejection::ReportRejection;
 use super::sink::{MemorySink, ReportSink, ReportStore};
 use super::summary::Summary;
 use super::verify::{classify, Class};
+use super::violation::Disposition;
 use crate::policy::{Provenance, ServedPolicies, PROVENANCE_PARAMETER, REPORT_ONLY_MARKER};
 
 /// What a report's URL says about it: the report-only header's marker, and the provenance

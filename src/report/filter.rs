@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use super::parse::Violation;
+use super::violation::Violation;
 
 /// Schemes that mark a report as noise: browser extensions, browser-internal pages, and
 /// the bridges in-app browsers and webviews inject (REFERENCE "Report quirks" 11). Grown

@@ -38,6 +38,8 @@ pub mod suggest;
 mod summary;
 #[cfg(feature = "collector")]
 mod verify;
+#[cfg(feature = "collector")]
+mod violation;
 
 #[cfg(feature = "collector")]
 pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
@@ -45,8 +47,7 @@ pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection
 pub use filter::{AcceptOriginError, NoiseFilter, DEFAULT_NOISE};
 #[cfg(feature = "collector")]
 pub use parse::{
-    parse_reports, parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError,
-    Parsed, ReportFormat, Unusable, Violation,
+    parse_reports, parse_reports_with_user_agent, NormalizeOptions, ParseError, Parsed, Unusable,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOpenError, PostgresSink, PostgresSinkBuilder};
@@ -58,3 +59,5 @@ pub use sqlite::{Durability, OpenError, SqliteSink, SqliteSinkBuilder};
 pub use summary::{Group, GroupKey, StoreError, Summary, OVERFLOW};
 #[cfg(feature = "collector")]
 pub use verify::{classify, engine_of, Class};
+#[cfg(feature = "collector")]
+pub use violation::{Disposition, ReportFormat, Violation};

@@ -24,159 +24,8 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::class::Class;
+use super::violation::{bound, Disposition, ReportFormat, Violation};
 use crate::policy::text::DIRECTIVE_NAMES;
-
-/// Which body shape a violation arrived in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ReportFormat {
-    /// `report-uri`: `{"csp-report": {…}}`, kebab-case fields.
-    Legacy,
-    /// Reporting API (`report-to`): an array of `{type, url, body}` reports.
-    ReportingApi,
-    /// A single Reporting API object, not in an array (seen from Safari).
-    ReportingApiSingle,
-}
-
-impl ReportFormat {
-    /// `legacy`, `reporting-api` or `reporting-api-single`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportFormat::Legacy => "legacy",
-            ReportFormat::ReportingApi => "reporting-api",
-            ReportFormat::ReportingApiSingle => "reporting-api-single",
-        }
-    }
-    /// The inverse of [`as_str`](Self::as_str).
-    pub fn parse(s: &str) -> Option<ReportFormat> {
-        Some(match s {
-            "legacy" => ReportFormat::Legacy,
-            "reporting-api" => ReportFormat::ReportingApi,
-            "reporting-api-single" => ReportFormat::ReportingApiSingle,
-            _ => return None,
-        })
-    }
-}
-
-/// Whether the violated policy was enforced or report-only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Disposition {
-    /// The connection was blocked.
-    Enforce,
-    /// Report-only: the connection went through and was reported.
-    Report,
-    /// The report did not say.
-    Unknown,
-}
-
-impl Disposition {
-    /// `enforce`, `report` or `unknown`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Disposition::Enforce => "enforce",
-            Disposition::Report => "report",
-            Disposition::Unknown => "unknown",
-        }
-    }
-    /// Reads a report's value; `reporting` (seen in the wild) means `report`.
-    pub fn parse(s: &str) -> Disposition {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "enforce" => Disposition::Enforce,
-            "report" | "reporting" => Disposition::Report,
-            _ => Disposition::Unknown,
-        }
-    }
-}
-
-/// One normalized violation. Every string is bounded ([`NormalizeOptions::max_field`]) and,
-/// by default, URLs have their query and fragment removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Violation {
-    /// The page that made the connection. Like every URL field, a URL of a scheme other
-    /// than http(s) or ws(s) is kept as its scheme alone (`about`), as browsers send it.
-    pub document_url: String,
-    /// The blocked URL, or a keyword (`inline`, `eval`, `data`, `blob`, …), or empty.
-    pub blocked_url: String,
-    /// The directive that decided (`connect-src`, or its fallback `default-src`…): always
-    /// a directive name CSP defines, lowercase.
-    pub effective_directive: String,
-    /// The violated directive as reported (legacy reports only), if any.
-    pub violated_directive: Option<String>,
-    /// Enforced or report-only.
-    pub disposition: Disposition,
-    /// The document's HTTP status code, if reported.
-    pub status_code: Option<u16>,
-    /// The script that made the connection, if reported.
-    pub source_file: Option<String>,
-    /// Line in `source_file`.
-    pub line: Option<u32>,
-    /// Column in `source_file`.
-    pub column: Option<u32>,
-    /// The reported sample (usually empty for connections).
-    pub sample: Option<String>,
-    /// The document's referrer, if any.
-    pub referrer: Option<String>,
-    /// The reporting browser's user agent (Reporting API field, or the request's header).
-    pub user_agent: Option<String>,
-    /// The whole policy as the browser saw it, if reported.
-    pub original_policy: Option<String>,
-    /// The body shape it came in.
-    pub format: ReportFormat,
-    /// When the collector received it.
-    pub received_at: SystemTime,
-    /// What it is, checked against the policies the app served ([`classify`](super::classify));
-    /// [`Class::Unverified`] until the collector checks it.
-    pub class: Class,
-}
-
-impl Violation {
-    /// `scheme://host[:port]` of the blocked URL, or the keyword itself (`inline`, `data`).
-    pub fn blocked_origin(&self) -> String {
-        origin_of(&self.blocked_url)
-    }
-
-    /// The document URL's path (no query), or the whole value when it is not a URL.
-    pub fn document_path(&self) -> String {
-        path_of(&self.document_url)
-    }
-}
-
-/// `scheme://host[:port]` of a URL-looking string; otherwise the string itself.
-pub(crate) fn origin_of(url: &str) -> String {
-    if let Some(i) = url.find("://") {
-        let rest = &url[i + 3..];
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..end];
-        // Drop userinfo: never keep credentials.
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        format!(
-            "{}://{}",
-            url[..i].to_ascii_lowercase(),
-            authority.to_ascii_lowercase()
-        )
-    } else {
-        url.to_owned()
-    }
-}
-
-/// The path of a URL-looking string (`/` when empty); otherwise the string itself.
-pub(crate) fn path_of(url: &str) -> String {
-    if let Some(i) = url.find("://") {
-        let rest = &url[i + 3..];
-        match rest.find('/') {
-            Some(p) => {
-                let path = &rest[p..];
-                let end = path.find(['?', '#']).unwrap_or(path.len());
-                path[..end].to_owned()
-            }
-            None => "/".to_owned(),
-        }
-    } else {
-        url.to_owned()
-    }
-}
 
 /// How reports are normalized.
 #[derive(Debug, Clone)]
@@ -593,18 +442,6 @@ pub fn parse_reports_with_user_agent(
     Ok(out)
 }
 
-/// Cuts `s` to at most `max` bytes at a character boundary.
-pub(crate) fn bound(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 fn strip_query(s: &str) -> &str {
     match s.find(['?', '#']) {
         Some(i) => &s[..i],
@@ -717,17 +554,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origin_and_path() {
-        assert_eq!(
-            origin_of("https://User:pw@API.x.com:8443/a?b"),
-            "https://api.x.com:8443"
-        );
-        assert_eq!(origin_of("inline"), "inline");
-        assert_eq!(path_of("https://x.com"), "/");
-        assert_eq!(path_of("https://x.com/a/b?c#d"), "/a/b");
-    }
-
-    #[test]
     fn directive_names() {
         assert_eq!(directive_name(Some("connect-src")), Some("connect-src"));
         assert_eq!(
@@ -773,11 +599,5 @@ mod tests {
         ] {
             assert_eq!(scheme_only(kept), None, "{kept}");
         }
-    }
-
-    #[test]
-    fn bound_cuts_on_char_boundary() {
-        assert_eq!(bound("aé", 2), "a");
-        assert_eq!(bound("abc", 5), "abc");
     }
 }

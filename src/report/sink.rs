@@ -18,8 +18,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use super::parse::{Disposition, Violation};
 use super::summary::{Group, GroupKey, StoreError, Summary};
+use super::violation::{Disposition, Violation};
 
 /// A boxed, `Send` future, as [`ReportSink::submit`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

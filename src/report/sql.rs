@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::class::Class;
-use super::parse::{Disposition, Violation};
 use super::summary::{Group, GroupKey};
+use super::violation::{Disposition, Violation};
 
 /// The `violations` columns every SQL sink writes, in the order [`Row`] holds them (a
 /// macro, so each dialect's statements are put together with `concat!` at compile time).

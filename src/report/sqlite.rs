@@ -46,12 +46,12 @@ use std::time::{Duration, Instant, SystemTime};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::meter;
-use super::parse::Violation;
 use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
 use super::sql::{
     self, group_columns, groups_from_rows, secs, violation_columns, Commit, MAX_ROWS_PER_COMMIT,
 };
 use super::summary::{StoreError, Summary};
+use super::violation::Violation;
 
 /// The schema this version writes. 1: `violations` with an index for grouping (the first
 /// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index;

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use serde::{Serialize, Serializer};
 
 use super::class::Class;
-use super::parse::{bound, Disposition, Violation};
+use super::violation::{bound, Disposition, Violation};
 
 /// What a summary group is keyed by. Every part is bounded (directive 64 bytes, origin and
 /// path 256), so an aggregate's memory is bounded by its number of groups.

@@ -25,7 +25,7 @@
 //! ```
 
 pub use super::class::Class;
-use super::parse::Violation;
+use super::violation::Violation;
 use crate::matcher::{BrowserPolicy, Engine};
 use crate::policy::text::{policies, tokens};
 use crate::policy::Served;

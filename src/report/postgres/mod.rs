@@ -1,0 +1,391 @@
+//! A report sink on PostgreSQL (feature `postgres`): the shared store for a fleet of
+//! collectors, with the same contract as [`SqliteSink`](super::SqliteSink).
+//!
+//! - **204 only after the commit.** Each batch is acknowledged once the transaction that
+//!   stored it committed (with PostgreSQL's default `synchronous_commit = on`, once its WAL
+//!   record is flushed). A collector killed with `kill -9` loses no acknowledged report.
+//! - **Rows and aggregate together.** The same transaction inserts the `violations` rows
+//!   and upserts the `groups` aggregate (`INSERT … ON CONFLICT … DO UPDATE SET count =
+//!   groups.count + excluded.count`), so any number of collector processes share one store
+//!   and one summary. Group rows are upserted in key order, so concurrent writers do not
+//!   deadlock each other; a deadlock or serialization failure reported by the server is
+//!   retried (the transaction was rolled back whole).
+//! - **Group commit, bounded queue.** Batches wait in a bounded queue; each writer takes
+//!   what is waiting (up to 1,024 violations) into one transaction of the same few
+//!   statements whatever its size (`unnest` of arrays), pipelined: one round trip. A full
+//!   queue answers [`SinkError::Full`]: the collector answers 503 and clients retry.
+//! - **Losing the database is survivable.** When PostgreSQL goes away, commits fail and the
+//!   collector answers 503 (never 204 for a report it did not store); the broken
+//!   connection is dropped from the pool and new ones are made on demand, so the sink
+//!   accepts again as soon as the server is back. A commit whose answer was lost with the
+//!   connection is answered 503 although it may have committed: the client's retry can then
+//!   store that report twice (at least once, never lost).
+//!
+//! ```no_run
+//! use connect_src::report::{Collector, PostgresSink, ReportStore};
+//!
+//! let sink = PostgresSink::builder()
+//!     .queue(256)  // batches waiting for a writer, then 503
+//!     .writers(1)  // transactions in flight (the default; README, Performance)
+//!     .open("postgres://reports@127.0.0.1:5432/reports")?;
+//! let collector = Collector::builder().store(sink.clone()).build();
+//! assert_eq!(sink.summary(10)?.total, 0);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **Runtime.** The sink runs its connections and writers on a small runtime of its own
+//! (one thread), so it works the same under any tokio runtime of the application, and the
+//! sync parts of the API — [`PostgresSinkBuilder::open`], [`ReportStore::summary`],
+//! [`PostgresSink::count`] — hand their query to that runtime and wait for the answer on a
+//! channel. That is the blocking bridge `ReportStore::summary` needs: the collector calls it
+//! on tokio's blocking pool, where waiting is allowed; it never calls `Handle::block_on`,
+//! so calling it from any thread cannot panic.
+//!
+//! **Schema.** Plain tables, as in SQLite: `violations` (one row per report, times in Unix
+//! seconds), `groups` (the summary's aggregate), `counters` (`filtered`), and
+//! `connect_src_schema` (its version). Opening migrates an older schema under
+//! `pg_advisory_xact_lock`, so several processes starting at once migrate it once; a schema
+//! newer than this version knows is refused untouched ([`PostgresOpenError::NewerSchema`]).
+//! `total` in the summary is the sum of the group counts, read without scanning
+//! `violations` (rows deleted by hand stay counted until [`PostgresSink::prune_before`]
+//! recounts).
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_postgres::NoTls;
+
+use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
+use super::sql::{self, group_columns, secs};
+use super::summary::{StoreError, Summary};
+use super::violation::Violation;
+
+mod db;
+mod schema;
+mod write;
+
+pub use db::PostgresOpenError;
+use db::{discard, pg_text, Db};
+use schema::{migrate, GROUPS_FROM_ROWS};
+use write::{dispatch, Job};
+
+/// Options for [`PostgresSink`]; from [`PostgresSink::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct PostgresSinkBuilder {
+    queue: usize,
+    writers: usize,
+    timeout: Duration,
+}
+
+impl PostgresSinkBuilder {
+    /// Batches (one per report request) that may wait for a writer, at least 1; default
+    /// 256. When they are all taken, [`submit`](ReportSink::submit) returns
+    /// [`SinkError::Full`] and the collector answers 503.
+    pub fn queue(mut self, batches: usize) -> Self {
+        self.queue = batches.max(1);
+        self
+    }
+
+    /// Transactions in flight at once, each on its own connection, at least 1; default 1.
+    /// One writer makes the biggest group commits (everything that arrived during the
+    /// previous commit), which costs PostgreSQL the least CPU per report; more writers
+    /// overlap commits when the server's commit latency, not its CPU, is the limit. The
+    /// pool holds one more connection for reads (summary, prune).
+    pub fn writers(mut self, writers: usize) -> Self {
+        self.writers = writers.max(1);
+        self
+    }
+
+    /// Longest wait for a connection or a commit before the batch is answered 503; default
+    /// 10 s. A server that hangs (rather than refusing connections) is noticed this way.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Connects, migrates an older schema, and starts the writers. `url` is a libpq-style
+    /// connection string: `postgres://user[:password]@host[:port]/database` (or
+    /// `postgresql://…`, or `host=… user=… dbname=…`). TLS is not offered: reach a remote
+    /// server through a private network or a local proxy.
+    pub fn open(self, url: &str) -> Result<PostgresSink, PostgresOpenError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(PostgresOpenError::Url)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(self.timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("connect-src");
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("connect-src-postgres")
+            .enable_all()
+            .build()
+            .map_err(PostgresOpenError::Runtime)?;
+        let rt = Arc::new(OwnRuntime(Mutex::new(Some(rt))));
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection the server closed is noticed (its task has ended) and
+                // dropped; one broken mid-commit is taken out of the pool by `discard`.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.writers + 1)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.timeout))
+            .create_timeout(Some(self.timeout))
+            .recycle_timeout(Some(self.timeout))
+            .build()
+            .map_err(|e| PostgresOpenError::Connect(e.to_string()))?;
+        let (jobs, rx) = mpsc::channel(self.queue);
+        let db = Arc::new(Db {
+            pool,
+            timeout: self.timeout,
+        });
+        let opening = db.clone();
+        rt.run(async move { migrate(&opening).await })
+            .unwrap_or_else(|| Err(PostgresOpenError::Connect(STOPPED.into())))?;
+        let writers = Arc::new(Semaphore::new(self.writers));
+        let dispatcher = db.clone();
+        rt.spawn(async move { dispatch(dispatcher, rx, writers).await });
+        Ok(PostgresSink {
+            jobs,
+            queue: self.queue,
+            db,
+            rt,
+        })
+    }
+}
+
+/// The sink's own runtime, shut down without blocking when the last sink clone goes (a
+/// runtime dropped inside another runtime's task would panic). Only [`PostgresSink`]
+/// clones hold it, never a task running on it, so it is never dropped on its own thread.
+struct OwnRuntime(Mutex<Option<tokio::runtime::Runtime>>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        let rt = self.0.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(rt) = rt {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl OwnRuntime {
+    fn handle(&self) -> Option<tokio::runtime::Handle> {
+        let rt = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        rt.as_ref().map(|rt| rt.handle().clone())
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, fut: F) -> bool {
+        self.handle().map(|h| drop(h.spawn(fut))).is_some()
+    }
+
+    /// Runs `fut` on the sink's runtime and waits for it on this thread: the blocking
+    /// bridge for the sync API (never `block_on`, so no "runtime within a runtime" panic).
+    /// `None` when the runtime is gone.
+    fn run<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().ok()
+    }
+}
+
+/// PostgreSQL sink and store. Cheap to clone; every clone shares the writers and the pool.
+#[derive(Clone)]
+pub struct PostgresSink {
+    jobs: mpsc::Sender<Job>,
+    queue: usize,
+    db: Arc<Db>,
+    rt: Arc<OwnRuntime>,
+}
+
+impl fmt::Debug for PostgresSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.db.pool.status();
+        f.debug_struct("PostgresSink")
+            .field("queue", &self.queue)
+            .field("waiting", &(self.queue - self.jobs.capacity()))
+            .field("connections", &status.size)
+            .finish_non_exhaustive()
+    }
+}
+
+const STOPPED: &str = "the PostgreSQL sink's thread stopped";
+
+impl PostgresSink {
+    /// Options: queue length, writers, timeout.
+    pub fn builder() -> PostgresSinkBuilder {
+        PostgresSinkBuilder {
+            queue: 256,
+            writers: 1,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Connects with the default options (a queue of 256 batches, 1 writer, 10 s timeout).
+    pub fn open(url: &str) -> Result<PostgresSink, PostgresOpenError> {
+        PostgresSink::builder().open(url)
+    }
+
+    /// Deletes the violations received before `t` and recounts the groups from the rest,
+    /// in one transaction; returns how many were deleted. It locks both tables against
+    /// writers (of every process) while it runs: their commits wait, then go on.
+    pub async fn prune_before(&self, t: SystemTime) -> Result<u64, SinkError> {
+        let before = secs(t);
+        let (ack, done) = oneshot::channel();
+        let shared = self.db.clone();
+        let spawned = self.rt.spawn(async move {
+            let _ = ack.send(prune(&shared, before).await);
+        });
+        if !spawned {
+            return Err(SinkError::Failed(STOPPED.into()));
+        }
+        done.await
+            .unwrap_or_else(|_| Err(SinkError::Failed(STOPPED.into())))
+    }
+
+    /// Number of stored violations (`count(*)`: a scan of the table; blocks like
+    /// [`ReportStore::summary`]).
+    pub fn count(&self) -> Result<u64, StoreError> {
+        let shared = self.db.clone();
+        self.rt
+            .run(async move {
+                let conn = shared.connection().await.map_err(StoreError::new)?;
+                let n: i64 = conn
+                    .query_one("SELECT count(*) FROM violations", &[])
+                    .await
+                    .map_err(|e| read_error(conn, e))?
+                    .get(0);
+                Ok(n.max(0) as u64)
+            })
+            .unwrap_or_else(|| Err(StoreError::new(STOPPED)))
+    }
+}
+
+fn read_error(conn: Object, e: tokio_postgres::Error) -> StoreError {
+    discard(conn);
+    StoreError::new(format!("PostgreSQL: {}", pg_text(&e)))
+}
+
+async fn prune(shared: &Db, before: i64) -> Result<u64, SinkError> {
+    let mut conn = shared.connection().await.map_err(SinkError::Failed)?;
+    let result = async {
+        let tx = conn.transaction().await?;
+        // Writers take ROW EXCLUSIVE on violations, then on groups; this conflicts with
+        // both, taken in the same order, so it waits for commits in flight and holds new
+        // ones back until the recount is done.
+        tx.batch_execute("LOCK TABLE violations, groups IN SHARE ROW EXCLUSIVE MODE")
+            .await?;
+        let deleted = tx
+            .execute("DELETE FROM violations WHERE received_at < $1", &[&before])
+            .await?;
+        if deleted > 0 {
+            tx.batch_execute("DELETE FROM groups").await?;
+            tx.batch_execute(GROUPS_FROM_ROWS).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+    .await;
+    result.map_err(|e: tokio_postgres::Error| {
+        discard(conn);
+        SinkError::Failed(format!("PostgreSQL: {}", pg_text(&e)))
+    })
+}
+
+impl ReportSink for PostgresSink {
+    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
+        let (ack, done) = oneshot::channel();
+        let sent = self.jobs.try_send(Job::Batch(batch, ack));
+        Box::pin(async move {
+            match sent {
+                Ok(()) => done
+                    .await
+                    .unwrap_or_else(|_| Err(SinkError::Failed(STOPPED.into()))),
+                Err(mpsc::error::TrySendError::Full(_)) => Err(SinkError::Full),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(SinkError::Failed(STOPPED.into())),
+            }
+        })
+    }
+
+    fn record_filtered(&self, n: u64) {
+        // Best effort: a full queue drops the count, never a report.
+        let _ = self.jobs.try_send(Job::Filtered(n));
+    }
+}
+
+impl ReportStore for PostgresSink {
+    /// Reads the `groups` aggregate and the noise count in one read-only, repeatable-read
+    /// transaction (as many rows as groups, not one per report). Blocks this thread until
+    /// the sink's runtime has the answer: the collector calls it on tokio's blocking pool.
+    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
+        let shared = self.db.clone();
+        let limit = sql::int(limit as u64);
+        let read = async move {
+            let mut conn = shared.connection().await.map_err(StoreError::new)?;
+            let result = async {
+                let tx = conn
+                    .build_transaction()
+                    .read_only(true)
+                    .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                    .start()
+                    .await?;
+                let total: i64 = tx
+                    .query_one("SELECT COALESCE(SUM(count), 0)::BIGINT FROM groups", &[])
+                    .await?
+                    .get(0);
+                let filtered: i64 = tx
+                    .query_opt("SELECT value FROM counters WHERE name = 'filtered'", &[])
+                    .await?
+                    .map_or(0, |r| r.get(0));
+                let rows = tx
+                    .query(
+                        concat!(
+                            "SELECT ",
+                            group_columns!(),
+                            " FROM groups ORDER BY count DESC, blocked_origin COLLATE \"C\" LIMIT $1"
+                        ),
+                        &[&limit],
+                    )
+                    .await?;
+                tx.commit().await?;
+                let groups = rows
+                    .into_iter()
+                    .map(|r| {
+                        sql::group_from_row(
+                            r.get(0),
+                            r.get(1),
+                            r.get(2),
+                            r.get::<_, &str>(3),
+                            r.get(4),
+                            r.get(5),
+                            r.get(6),
+                            r.get(7),
+                            r.get::<_, &str>(8),
+                        )
+                    })
+                    .collect();
+                Ok(Summary {
+                    total: total.max(0) as u64,
+                    filtered: filtered.max(0) as u64,
+                    groups,
+                })
+            }
+            .await;
+            result.map_err(|e| read_error(conn, e))
+        };
+        self.rt
+            .run(read)
+            .unwrap_or_else(|| Err(StoreError::new(STOPPED)))
+    }
+}

@@ -1,0 +1,326 @@
+//! The writers: the bounded queue's jobs, group commit, and one transaction per commit
+//! (rows, groups and noise count, pipelined).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use deadpool_postgres::Object;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::error::SqlState;
+
+use super::super::meter;
+use super::super::sink::SinkError;
+use super::super::sql::{group_columns, violation_columns, Commit, MAX_ROWS_PER_COMMIT};
+use super::super::violation::Violation;
+use super::db::{discard, pg_text, Db};
+
+const INSERT_VIOLATIONS: &str = concat!(
+    "INSERT INTO violations (",
+    violation_columns!(),
+    ") SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+     $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], \
+     $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], \
+     $18::text[])"
+);
+
+const UPSERT_GROUPS: &str = concat!(
+    "INSERT INTO groups (",
+    group_columns!(),
+    ") SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+     $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+     ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET
+        count = groups.count + excluded.count,
+        first_seen = LEAST(groups.first_seen, excluded.first_seen),
+        last_seen = GREATEST(groups.last_seen, excluded.last_seen)"
+);
+
+const ADD_FILTERED: &str = "
+INSERT INTO counters (name, value) VALUES ('filtered', $1)
+ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value";
+
+/// How many times a transaction the server rolled back (deadlock, serialization failure)
+/// is tried again before the batch is answered 503.
+const RETRIES: usize = 3;
+
+pub(super) enum Job {
+    Batch(Vec<Violation>, oneshot::Sender<Result<(), SinkError>>),
+    Filtered(u64),
+}
+
+impl Job {
+    fn rows(&self) -> usize {
+        match self {
+            Job::Batch(b, _) => b.len(),
+            Job::Filtered(_) => 0,
+        }
+    }
+}
+
+/// Takes what is waiting into one commit per free writer. It waits for a free writer
+/// before taking anything, so while every writer is busy batches gather in the queue and
+/// the next commit takes them all (group commit; a lone report is never held back).
+pub(super) async fn dispatch(
+    shared: Arc<Db>,
+    mut jobs: mpsc::Receiver<Job>,
+    writers: Arc<Semaphore>,
+) {
+    loop {
+        let Ok(permit) = writers.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = jobs.recv().await else {
+            return; // every PostgresSink clone is gone
+        };
+        let mut rows = first.rows();
+        let mut pending = vec![first];
+        while rows < MAX_ROWS_PER_COMMIT {
+            match jobs.try_recv() {
+                Ok(j) => {
+                    rows += j.rows();
+                    pending.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        meter::queue_depth("postgres", jobs.len());
+        let shared = shared.clone();
+        tokio::spawn(write(shared, pending, rows, permit));
+    }
+}
+
+async fn write(shared: Arc<Db>, jobs: Vec<Job>, rows: usize, _permit: OwnedSemaphorePermit) {
+    let started = Instant::now();
+    let mut commit = Commit::default();
+    for job in &jobs {
+        match job {
+            Job::Batch(b, _) => commit.add(b),
+            Job::Filtered(n) => commit.add_filtered(*n),
+        }
+    }
+    let result = store(&shared, &commit).await;
+    meter::commit("postgres", started, rows, result.is_ok());
+    drop(commit);
+    for job in jobs {
+        if let Job::Batch(_, ack) = job {
+            let _ = ack.send(result.clone());
+        }
+    }
+}
+
+/// Stores one commit, trying again when the server rolled it back for a conflict.
+async fn store(shared: &Db, commit: &Commit<'_>) -> Result<(), SinkError> {
+    let mut tries = 0;
+    loop {
+        let mut conn = shared.connection().await.map_err(SinkError::Failed)?;
+        let attempt = tokio::time::timeout(shared.timeout, insert(&mut conn, commit)).await;
+        match attempt {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => {
+                let retry = matches!(
+                    e.code(),
+                    Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED
+                        || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                );
+                discard(conn);
+                tries += 1;
+                if !retry || tries > RETRIES {
+                    return Err(SinkError::Failed(format!("PostgreSQL: {}", pg_text(&e))));
+                }
+            }
+            Err(_) => {
+                discard(conn);
+                return Err(SinkError::Failed(format!(
+                    "PostgreSQL: no commit within {:?}",
+                    shared.timeout
+                )));
+            }
+        }
+    }
+}
+
+/// PostgreSQL refuses NUL in text; a report may carry one (`\u0000` in its JSON). Copies
+/// only such values.
+fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn opt_text(s: Option<&str>) -> Option<Cow<'_, str>> {
+    s.map(text)
+}
+
+/// One transaction: the rows, then the groups, then the noise count. The statements are
+/// pipelined (sent together, in order, then the answers read), so a commit costs one round
+/// trip to the server, not five. Any failing statement fails the whole: the server rolls
+/// the transaction back, the error is returned, and the caller drops the connection.
+async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_postgres::Error> {
+    let insert_rows = conn.prepare_cached(INSERT_VIOLATIONS).await?;
+    let upsert_groups = conn.prepare_cached(UPSERT_GROUPS).await?;
+    let add_filtered = conn.prepare_cached(ADD_FILTERED).await?;
+    let client: &tokio_postgres::Client = conn;
+    let n = commit.len();
+    let mut c = Columns::with_capacity(n);
+    for r in commit.rows() {
+        c.received_at.push(r.received_at);
+        c.document_url.push(text(r.document_url));
+        c.document_path.push(text(r.document_path));
+        c.blocked_url.push(text(r.blocked_url));
+        c.blocked_origin.push(text(r.blocked_origin));
+        c.directive.push(text(r.directive));
+        c.violated_directive.push(opt_text(r.violated_directive));
+        c.disposition.push(r.disposition);
+        c.status_code.push(r.status_code);
+        c.source_file.push(opt_text(r.source_file));
+        c.line.push(r.line);
+        c.col.push(r.col);
+        c.sample.push(opt_text(r.sample));
+        c.referrer.push(opt_text(r.referrer));
+        c.user_agent.push(opt_text(r.user_agent));
+        c.original_policy.push(opt_text(r.original_policy));
+        c.format.push(r.format);
+        c.class.push(r.class);
+    }
+    let mut g = GroupColumns::default();
+    for row in commit.groups() {
+        g.directive.push(text(row.directive));
+        g.blocked_origin.push(text(row.blocked_origin));
+        g.document_path.push(text(row.document_path));
+        g.disposition.push(row.disposition);
+        g.count.push(row.count);
+        g.first_seen.push(row.first_seen);
+        g.last_seen.push(row.last_seen);
+        g.sample.push(text(row.sample));
+        g.class.push(row.class);
+    }
+    let filtered = commit.filtered();
+    // Each request goes out when its future is first polled; try_join! polls them in this
+    // order, so the server sees BEGIN, the statements, COMMIT.
+    let begin = client.batch_execute("BEGIN");
+    let rows = async {
+        if n == 0 {
+            return Ok(0);
+        }
+        client
+            .execute(
+                &insert_rows,
+                &[
+                    &c.received_at,
+                    &c.document_url,
+                    &c.document_path,
+                    &c.blocked_url,
+                    &c.blocked_origin,
+                    &c.directive,
+                    &c.violated_directive,
+                    &c.disposition,
+                    &c.status_code,
+                    &c.source_file,
+                    &c.line,
+                    &c.col,
+                    &c.sample,
+                    &c.referrer,
+                    &c.user_agent,
+                    &c.original_policy,
+                    &c.format,
+                    &c.class,
+                ],
+            )
+            .await
+    };
+    let groups = async {
+        if n == 0 {
+            return Ok(0);
+        }
+        client
+            .execute(
+                &upsert_groups,
+                &[
+                    &g.directive,
+                    &g.blocked_origin,
+                    &g.document_path,
+                    &g.disposition,
+                    &g.count,
+                    &g.first_seen,
+                    &g.last_seen,
+                    &g.sample,
+                    &g.class,
+                ],
+            )
+            .await
+    };
+    let noise = async {
+        if filtered == 0 {
+            return Ok(0);
+        }
+        client.execute(&add_filtered, &[&filtered]).await
+    };
+    // A COMMIT after a failed statement answers ROLLBACK without an error; the failed
+    // statement's own error is what try_join! returns then.
+    let end = client.batch_execute("COMMIT");
+    tokio::try_join!(begin, rows, groups, noise, end).map(drop)
+}
+
+/// One array per `violations` column, for `unnest`.
+#[derive(Default)]
+struct Columns<'a> {
+    received_at: Vec<i64>,
+    document_url: Vec<Cow<'a, str>>,
+    document_path: Vec<Cow<'a, str>>,
+    blocked_url: Vec<Cow<'a, str>>,
+    blocked_origin: Vec<Cow<'a, str>>,
+    directive: Vec<Cow<'a, str>>,
+    violated_directive: Vec<Option<Cow<'a, str>>>,
+    disposition: Vec<&'static str>,
+    status_code: Vec<Option<i64>>,
+    source_file: Vec<Option<Cow<'a, str>>>,
+    line: Vec<Option<i64>>,
+    col: Vec<Option<i64>>,
+    sample: Vec<Option<Cow<'a, str>>>,
+    referrer: Vec<Option<Cow<'a, str>>>,
+    user_agent: Vec<Option<Cow<'a, str>>>,
+    original_policy: Vec<Option<Cow<'a, str>>>,
+    format: Vec<&'static str>,
+    class: Vec<&'static str>,
+}
+
+impl Columns<'_> {
+    fn with_capacity(n: usize) -> Self {
+        Columns {
+            received_at: Vec::with_capacity(n),
+            document_url: Vec::with_capacity(n),
+            document_path: Vec::with_capacity(n),
+            blocked_url: Vec::with_capacity(n),
+            blocked_origin: Vec::with_capacity(n),
+            directive: Vec::with_capacity(n),
+            violated_directive: Vec::with_capacity(n),
+            disposition: Vec::with_capacity(n),
+            status_code: Vec::with_capacity(n),
+            source_file: Vec::with_capacity(n),
+            line: Vec::with_capacity(n),
+            col: Vec::with_capacity(n),
+            sample: Vec::with_capacity(n),
+            referrer: Vec::with_capacity(n),
+            user_agent: Vec::with_capacity(n),
+            original_policy: Vec::with_capacity(n),
+            format: Vec::with_capacity(n),
+            class: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// One array per `groups` column, for `unnest`.
+#[derive(Default)]
+struct GroupColumns<'a> {
+    directive: Vec<Cow<'a, str>>,
+    blocked_origin: Vec<Cow<'a, str>>,
+    document_path: Vec<Cow<'a, str>>,
+    disposition: Vec<&'static str>,
+    count: Vec<i64>,
+    first_seen: Vec<i64>,
+    last_seen: Vec<i64>,
+    sample: Vec<Cow<'a, str>>,
+    class: Vec<&'static str>,
+}
