@@ -10,10 +10,9 @@
 //! and three `connect-src serve` processes on one database with one killed by SIGKILL.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,7 +24,8 @@ use connect_src::report::{
 };
 use tower::ServiceExt;
 
-const BIN: &str = env!("CARGO_BIN_EXE_connect-src");
+mod common;
+use common::{http, Server, BIN};
 
 // ---- the throw-away cluster ----------------------------------------------------------------
 
@@ -761,58 +761,8 @@ fn open_errors_are_typed_without_a_server() {
 
 // ---- three `connect-src serve` processes on one database -----------------------------------
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(db: &str) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--db", db])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next().expect("serve printed nothing").unwrap();
-    let url = line.split("http://").nth(1).unwrap();
-    let addr = url.split('/').next().unwrap().parse().unwrap();
-    Server { child, addr }
-}
-
-/// One HTTP/1.1 request on a fresh connection; returns (status, body).
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    ct: Option<&str>,
-    body: &str,
-) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let ct = ct
-        .map(|c| format!("Content-Type: {c}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{ct}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    common::serve(&["--db", db])
 }
 
 fn total_of(addr: SocketAddr) -> u64 {
