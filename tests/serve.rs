@@ -176,3 +176,75 @@ fn a_bad_policy_header_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--policy-header"));
 }
+
+/// With the app's provenance secret, a report whose URL carries a valid token is checked
+/// as usual, one without it (or with a forged one) is `foreign` whatever it claims; a
+/// secret too short to use is a usage error that names the file.
+#[test]
+fn provenance_secret_file_makes_tokenless_reports_foreign() {
+    use connect_src::policy::Provenance;
+    let dir = std::env::temp_dir().join(format!("connect-src-serve-prov-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = "3f1c0a7e9b2d4c6a8e0f1b3d5c7e9a2b4d6f8a0c2e4b6d8f0a1c3e5b7d9f1a2c";
+    let path = dir.join("secret");
+    // A trailing newline, as `openssl rand -hex 32 > secret` writes: trimmed.
+    std::fs::write(&path, format!("{secret}\n")).unwrap();
+    let server = serve(&[
+        "--policy-header",
+        SERVED,
+        "--provenance-secret-file",
+        path.to_str().unwrap(),
+    ]);
+    let token = Provenance::new(secret.as_bytes().to_vec())
+        .unwrap()
+        .token_at(std::time::SystemTime::now());
+    let cases = [
+        (
+            format!("/csp-reports?csp-token={token}"),
+            "https://evil.example.net/x",
+            "genuine",
+        ),
+        (
+            "/csp-reports".to_owned(),
+            "https://evil2.example.net/x",
+            "foreign",
+        ),
+        (
+            format!("/csp-reports?csp-token={}", "0".repeat(32)),
+            "https://evil3.example.net/x",
+            "foreign",
+        ),
+    ];
+    for (path, blocked, _) in &cases {
+        let (status, text) = http(server.addr, "POST", path, &classed(blocked, SERVED, None));
+        assert_eq!(status, 204, "{text}");
+    }
+    let (_, summary) = http(server.addr, "GET", "/csp-reports/summary", "");
+    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    for (_, blocked, class) in &cases {
+        let origin = blocked.trim_end_matches("/x");
+        assert!(
+            class_of(&json, origin, class),
+            "{origin} should be {class}: {json}"
+        );
+    }
+
+    std::fs::write(&path, "short\n").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--provenance-secret-file",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("at least 32 bytes") && err.contains("secret"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

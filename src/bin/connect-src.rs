@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connect_src::matcher::{BrowserPolicy, Engine};
-use connect_src::policy::ServedPolicies;
+use connect_src::policy::{Provenance, ServedPolicies};
 use connect_src::report::suggest::{suggest, Observation, SuggestOptions};
 use connect_src::report::{
     Collector, Disposition, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
@@ -98,6 +98,21 @@ enum Command {
         /// the current one, the others earlier ones): each report is classed against them.
         #[arg(long = "policy-header")]
         policy_header: Vec<String>,
+        /// A file holding the provenance secret the app's layers were given
+        /// (`Provenance::new`): reports without a valid `csp-token` in their URL are then
+        /// classed `foreign`. Text, at least 32 bytes once surrounding whitespace is
+        /// trimmed (`openssl rand -hex 32 > secret`); give the app the same trimmed text.
+        #[arg(long = "provenance-secret-file", value_name = "PATH")]
+        provenance_secret_file: Option<std::path::PathBuf>,
+        /// How often the app's tokens rotate, in seconds (`Provenance::rotation`; the
+        /// same value as the app's).
+        #[arg(
+            long = "provenance-rotation",
+            value_name = "SECONDS",
+            default_value_t = 3600,
+            requires = "provenance_secret_file"
+        )]
+        provenance_rotation: u64,
     },
     /// The connect-src value to deploy, learned from stored report-only violations.
     Suggest {
@@ -138,7 +153,28 @@ fn main() -> ExitCode {
             durability,
             accept_origin,
             policy_header,
-        } => serve(listen, db, durability, &accept_origin, &policy_header),
+            provenance_secret_file,
+            provenance_rotation,
+        } => {
+            let provenance = match provenance_secret_file
+                .map(|path| provenance(&path, provenance_rotation))
+                .transpose()
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: --provenance-secret-file: {e}");
+                    return ExitCode::from(USAGE);
+                }
+            };
+            serve(
+                listen,
+                db,
+                durability,
+                &accept_origin,
+                &policy_header,
+                provenance,
+            )
+        }
         Command::Suggest { db, policy } => suggest_cmd(&db, &policy),
     }
 }
@@ -227,12 +263,23 @@ fn audit_cmd(text: &str, env: Env) -> ExitCode {
     }
 }
 
+/// The secret in `path` (its text, surrounding whitespace trimmed), rotated every
+/// `rotation` seconds.
+fn provenance(path: &std::path::Path, rotation: u64) -> Result<Provenance, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Provenance::new(text.trim().as_bytes().to_vec())
+        .map(|p| p.rotation(std::time::Duration::from_secs(rotation)))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn serve(
     listen: SocketAddr,
     db: Option<std::path::PathBuf>,
     durability: DurabilityArg,
     accept_origin: &[String],
     policy_header: &[String],
+    provenance: Option<Provenance>,
 ) -> ExitCode {
     let durability = match durability {
         DurabilityArg::PowerLoss => Durability::PowerLoss,
@@ -250,6 +297,9 @@ fn serve(
     }
     if !policy_header.is_empty() {
         builder = builder.served_policies(ServedPolicies::from_headers(policy_header));
+    }
+    if let Some(p) = provenance {
+        builder = builder.provenance(p);
     }
     for origin in accept_origin {
         builder = match builder.accept_origin(origin) {
