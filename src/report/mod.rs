@@ -10,6 +10,8 @@
 //! browsers sent about your pages: mount it behind your own authentication.
 
 #[cfg(feature = "collector")]
+mod activity;
+#[cfg(feature = "collector")]
 mod body;
 #[cfg(feature = "collector")]
 mod class;
@@ -39,6 +41,8 @@ mod summary;
 #[cfg(feature = "collector")]
 mod verify;
 
+#[cfg(feature = "collector")]
+pub use activity::{unix_hour, Activity, HourWindow, ACTIVITY_HOURS};
 #[cfg(feature = "collector")]
 pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
 #[cfg(feature = "collector")]
