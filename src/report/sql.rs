@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::activity::{Activity, HourWindow};
+use super::activity::HourWindow;
 use super::class::Class;
 use super::parse::{Disposition, Violation};
 use super::summary::{Group, GroupKey};
@@ -243,16 +243,6 @@ pub(crate) fn activity_key(
         document_path,
         disposition: Disposition::parse(disposition),
         class: Class::parse(class),
-    }
-}
-
-/// Adds one row of `activity_by_hour!` to `out`: a group's count when it has a key, the
-/// total's when its key columns are NULL (`None`).
-pub(crate) fn add_activity_row(out: &mut Activity, key: Option<GroupKey>, hour: i64, count: i64) {
-    let (hour, count) = (hour.max(0) as u64, count.max(0) as u64);
-    match key {
-        Some(key) => out.add(&key, hour, count),
-        None => out.add_total(hour, count),
     }
 }
 

@@ -644,10 +644,14 @@ impl ReportStore for SqliteSink {
                     )),
                     None => None,
                 };
-                Ok((key, r.get(5)?, r.get(6)?))
+                Ok((key, r.get::<_, i64>(5)?, r.get::<_, i64>(6)?))
             };
             let (key, hour, count) = read().map_err(store_error)?;
-            sql::add_activity_row(&mut out, key, hour, count);
+            let (hour, count) = (hour.max(0) as u64, count.max(0) as u64);
+            match key {
+                Some(key) => out.add(&key, hour, count),
+                None => out.add_total(hour, count),
+            }
         }
         Ok(out)
     }
