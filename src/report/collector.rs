@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::Query;
@@ -46,6 +46,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+use super::activity::{HourWindow, ACTIVITY_HOURS};
 use super::body::{drain, read_body, ReadBody};
 use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
 use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, NoiseFilter};
@@ -53,7 +54,7 @@ use super::meter;
 use super::parse::{parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError};
 pub use super::rejection::ReportRejection;
 use super::sink::{MemorySink, ReportSink, ReportStore};
-use super::summary::Summary;
+use super::summary::{Group, GroupKey, StoreError};
 use super::verify::{classify, Class};
 use crate::policy::{Provenance, ServedPolicies, PROVENANCE_PARAMETER, REPORT_ONLY_MARKER};
 
@@ -356,10 +357,13 @@ impl CollectorBuilder {
     }
 }
 
-/// A store's summary, read on tokio's blocking pool: a database-backed store does file I/O,
-/// which must not stall the runtime's workers (and the report endpoint with them). A store
-/// that fails (or panics) answers 500 with a plain-text reason, never a summary of zeros.
-async fn summary(store: Arc<dyn ReportStore>, limit: usize) -> Result<Summary, Response> {
+/// Reads a store on tokio's blocking pool: a database-backed store does file I/O, which
+/// must not stall the runtime's workers (and the report endpoint with them). A store that
+/// fails (or panics) answers 500 with a plain-text reason, never a summary of zeros.
+async fn read<T: Send + 'static>(
+    store: Arc<dyn ReportStore>,
+    read: impl FnOnce(&dyn ReportStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Response> {
     let failed = |why: String| {
         tracing::error!(target: "connect_src::report", error = %why, "report store failed");
         (
@@ -369,7 +373,7 @@ async fn summary(store: Arc<dyn ReportStore>, limit: usize) -> Result<Summary, R
         )
             .into_response()
     };
-    match tokio::task::spawn_blocking(move || store.summary(limit)).await {
+    match tokio::task::spawn_blocking(move || read(&*store)).await {
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(failed(e.to_string())),
         Err(_) => Err(failed("the report store panicked".into())),
@@ -434,13 +438,14 @@ impl Collector {
             return Router::new();
         };
         let limit = self.inner.settings.summary_limit;
+        let served = self.inner.settings.served.clone();
         let (s1, s2) = (store.clone(), store);
         let base = &self.inner.settings.path;
         Router::new()
             .route(
                 &format!("{base}/summary"),
                 get(move || async move {
-                    let json = summary(s1, limit).await?.to_json();
+                    let json = read(s1, move |s| s.summary(limit)).await?.to_json();
                     Ok::<_, Response>((
                         [
                             (CONTENT_TYPE, HeaderValue::from_static("application/json")),
@@ -454,9 +459,30 @@ impl Collector {
                 &format!("{base}/dashboard"),
                 get(
                     move |Query(params): Query<HashMap<String, String>>| async move {
-                        let s = summary(s2, limit).await?;
                         let filter = dashboard::Filter::from_query(&params);
-                        let html = dashboard::render(&s, "CSP violation reports", &filter);
+                        let keep = filter.clone();
+                        // Both in one trip to the blocking pool: the groups, then the
+                        // hourly counts of those the page shows.
+                        let (summary, activity) = read(s2, move |s| {
+                            let summary = s.summary(limit)?;
+                            let keys: Vec<GroupKey> = summary
+                                .groups
+                                .iter()
+                                .filter(|g| keep.keeps(g))
+                                .map(Group::key)
+                                .collect();
+                            let window = HourWindow::ending_at(SystemTime::now(), ACTIVITY_HOURS);
+                            let activity = s.activity(&keys, window)?;
+                            Ok((summary, activity))
+                        })
+                        .await?;
+                        let html = dashboard::render(&dashboard::Page {
+                            title: "CSP violation reports",
+                            summary: &summary,
+                            activity: &activity,
+                            filter: &filter,
+                            served: served.as_ref(),
+                        });
                         Ok::<_, Response>((
                             [
                                 (
