@@ -479,7 +479,7 @@ async fn activity_counts_rows_by_hour() {
             .unwrap()
             .unwrap()
     };
-    let mut b_want = vec![0u64; 24];
+    let mut b_want = [0u64; 24];
     b_want[20] = 1;
     assert_eq!(day.group(&b), Some(&b_want[..]));
     assert_eq!(day.group(&a).unwrap().iter().sum::<u64>(), 3);

@@ -412,7 +412,7 @@ async fn activity_counts_rows_by_hour() {
     let window = HourWindow::ending_at(at(s(H, 10)), ACTIVITY_HOURS);
     assert_eq!((window.first_hour(), window.last_hour()), (H - 167, H));
 
-    let act = sink.activity(&[a.clone()], window).unwrap();
+    let act = sink.activity(std::slice::from_ref(&a), window).unwrap();
     assert_eq!(act.window(), Some(window));
     let mut want = vec![0u64; 168];
     (want[167], want[166], want[167 - 50]) = (2, 1, 1);
@@ -427,7 +427,7 @@ async fn activity_counts_rows_by_hour() {
             HourWindow::ending_at(at(s(H, 0)), 24),
         )
         .unwrap();
-    let mut b_want = vec![0u64; 24];
+    let mut b_want = [0u64; 24];
     b_want[20] = 1;
     assert_eq!(day.group(&b), Some(&b_want[..]));
     assert_eq!(day.group(&a).unwrap().iter().sum::<u64>(), 3);
@@ -440,7 +440,10 @@ async fn activity_counts_rows_by_hour() {
         (0, 5)
     );
     let empty = sink
-        .activity(&[a.clone()], HourWindow::ending_at(at(1_000), 24))
+        .activity(
+            std::slice::from_ref(&a),
+            HourWindow::ending_at(at(1_000), 24),
+        )
         .unwrap();
     assert!(empty.group(&a).unwrap().iter().all(|n| *n == 0));
 }

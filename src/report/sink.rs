@@ -389,15 +389,18 @@ mod tests {
             key(&sink, "https://b.example"),
         );
         let day = HourWindow::ending_at(at_hour(HOUR, 10), 24);
-        let act = sink.activity(&[a.clone()], day).unwrap();
-        let mut want = vec![0; 24];
+        let act = sink.activity(std::slice::from_ref(&a), day).unwrap();
+        let mut want = [0; 24];
         (want[23], want[22]) = (2, 1);
         assert_eq!(act.group(&a), Some(&want[..]));
         assert_eq!(act.group(&b), None, "not asked for");
         want[21] = 1; // b.example, in the total
         assert_eq!(act.total(), &want[..]);
         let week = sink
-            .activity(&[a.clone()], HourWindow::ending_at(at_hour(HOUR, 0), 168))
+            .activity(
+                std::slice::from_ref(&a),
+                HourWindow::ending_at(at_hour(HOUR, 0), 168),
+            )
             .unwrap();
         assert_eq!(week.group(&a).unwrap()[167 - 30], 1);
         assert_eq!(week.group(&a).unwrap().iter().sum::<u64>(), 4);
@@ -410,7 +413,7 @@ mod tests {
         )]);
         let later = sink
             .activity(
-                &[a.clone()],
+                std::slice::from_ref(&a),
                 HourWindow::ending_at(at_hour(HOUR + 167, 0), 168),
             )
             .unwrap();
@@ -423,7 +426,7 @@ mod tests {
         assert_eq!(group.count, 6);
         let again = sink
             .activity(
-                &[a.clone()],
+                std::slice::from_ref(&a),
                 HourWindow::ending_at(at_hour(HOUR + 167, 0), 168),
             )
             .unwrap();
@@ -431,12 +434,12 @@ mod tests {
         // Through Arc and Tee alike.
         let shared = Arc::new(sink.clone());
         assert_eq!(
-            shared.activity(&[a.clone()], day).unwrap(),
-            sink.activity(&[a.clone()], day).unwrap()
+            shared.activity(std::slice::from_ref(&a), day).unwrap(),
+            sink.activity(std::slice::from_ref(&a), day).unwrap()
         );
         let tee = Tee(sink.clone(), TracingSink);
         assert_eq!(
-            tee.activity(&[a.clone()], day).unwrap(),
+            tee.activity(std::slice::from_ref(&a), day).unwrap(),
             sink.activity(&[a], day).unwrap()
         );
     }
@@ -451,7 +454,10 @@ mod tests {
         ]);
         let over = GroupKey::overflow();
         let act = sink
-            .activity(&[over.clone()], HourWindow::ending_at(at_hour(HOUR, 0), 2))
+            .activity(
+                std::slice::from_ref(&over),
+                HourWindow::ending_at(at_hour(HOUR, 0), 2),
+            )
             .unwrap();
         assert_eq!(act.group(&over), Some(&[1, 1][..]));
         assert_eq!(act.total(), &[1, 2]);
