@@ -32,29 +32,28 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Query;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
-    CONTENT_TYPE, EXPECT, ORIGIN, REFERRER_POLICY, USER_AGENT, VARY, X_CONTENT_TYPE_OPTIONS,
+    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT,
+    ORIGIN, USER_AGENT, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use super::activity::{HourWindow, ACTIVITY_HOURS};
 use super::body::{drain, read_body, ReadBody};
-use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
+use super::dashboard::{self, DASHBOARD_CSS};
 use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, NoiseFilter};
 use super::meter;
 use super::parse::{parse_reports_with_user_agent, Disposition, NormalizeOptions, ParseError};
 pub use super::rejection::ReportRejection;
 use super::sink::{MemorySink, ReportSink, ReportStore};
-use super::summary::{Group, GroupKey, StoreError};
+use super::summary::StoreError;
 use super::verify::{classify, Class};
 use crate::policy::{Provenance, ServedPolicies, PROVENANCE_PARAMETER, REPORT_ONLY_MARKER};
 
@@ -461,44 +460,17 @@ impl Collector {
                     move |Query(params): Query<HashMap<String, String>>| async move {
                         let filter = dashboard::Filter::from_query(&params);
                         let keep = filter.clone();
-                        // Both in one trip to the blocking pool: the groups, then the
-                        // hourly counts of those the page shows.
-                        let (summary, activity) = read(s2, move |s| {
-                            let summary = s.summary(limit)?;
-                            let keys: Vec<GroupKey> = summary
-                                .groups
-                                .iter()
-                                .filter(|g| keep.keeps(g))
-                                .map(Group::key)
-                                .collect();
-                            let window = HourWindow::ending_at(SystemTime::now(), ACTIVITY_HOURS);
-                            let activity = s.activity(&keys, window)?;
-                            Ok((summary, activity))
-                        })
-                        .await?;
-                        let html = dashboard::render(&dashboard::Page {
-                            title: "CSP violation reports",
-                            summary: &summary,
-                            activity: &activity,
-                            filter: &filter,
-                            served: served.as_ref(),
-                        });
-                        Ok::<_, Response>((
-                            [
-                                (
-                                    CONTENT_TYPE,
-                                    HeaderValue::from_static("text/html; charset=utf-8"),
-                                ),
-                                (
-                                    CONTENT_SECURITY_POLICY,
-                                    HeaderValue::from_static(DASHBOARD_CSP),
-                                ),
-                                (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-                                (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
-                                (CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                            ],
-                            html,
-                        ))
+                        let (summary, activity) =
+                            read(s2, move |s| dashboard::read(s, limit, &keep)).await?;
+                        Ok::<_, Response>(dashboard::response(dashboard::render(
+                            &dashboard::Page {
+                                title: "CSP violation reports",
+                                summary: &summary,
+                                activity: &activity,
+                                filter: &filter,
+                                served: served.as_ref(),
+                            },
+                        )))
                     },
                 ),
             )

@@ -14,6 +14,8 @@ mod activity;
 #[cfg(feature = "collector")]
 mod body;
 #[cfg(feature = "collector")]
+mod chart;
+#[cfg(feature = "collector")]
 mod class;
 #[cfg(feature = "collector")]
 mod collector;
