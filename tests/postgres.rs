@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use connect_src::report::{
-    Collector, NoiseFilter, PostgresOpenError, PostgresSink, ReportStore, SinkError,
+    parse_reports, Collector, GroupKey, HourWindow, NoiseFilter, NormalizeOptions,
+    PostgresOpenError, PostgresSink, ReportSink, ReportStore, SinkError, Violation, ACTIVITY_HOURS,
 };
 use tower::ServiceExt;
 
@@ -401,6 +402,100 @@ async fn stores_groups_noise_and_nul_and_suggest_reads_it() {
     assert_eq!(
         text(&o.stdout).trim(),
         "'self' https://*.cdn.example.net https://api.stripe.com"
+    );
+}
+
+/// A report-only violation of `blocked` from page `path`, received at `secs` (Unix seconds).
+fn violation(blocked: &str, path: &str, secs: u64) -> Violation {
+    let body = format!(
+        r#"{{"csp-report":{{"document-uri":"https://app.example{path}","blocked-uri":"{blocked}","effective-directive":"connect-src","disposition":"report"}}}}"#
+    );
+    let mut v = parse_reports(body.as_bytes(), &NormalizeOptions::default())
+        .unwrap()
+        .violations
+        .remove(0);
+    v.received_at = UNIX_EPOCH + Duration::from_secs(secs);
+    v
+}
+
+/// Hourly counts are read from the rows by `received_at` (Unix hours, UTC), per asked-for
+/// group and in all, hours and days apart, window edges exact; a key holding NUL (which
+/// PostgreSQL stores as U+FFFD) finds its rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_counts_rows_by_hour() {
+    let Some(pg) = Pg::start("activity") else {
+        return;
+    };
+    let sink = PostgresSink::open(&pg.url()).unwrap();
+    const H: u64 = 500_000; // 2027-01-15T08:00:00Z, in Unix hours
+    let s = |hour: u64, second: u64| hour * 3600 + second;
+    let nul = violation("https://n.example/", "/\\u0000p", s(H - 2, 5));
+    let batch = vec![
+        violation("https://a.example/1", "/", s(H, 0)),
+        violation("https://a.example/2", "/", s(H, 3599)),
+        violation("https://a.example/3", "/", s(H - 1, 1800)),
+        violation("https://a.example/4", "/", s(H - 50, 7)), // two days before
+        violation("https://a.example/5", "/", s(H - 168, 3599)), // just before the window
+        violation("https://a.example/6", "/", s(H + 1, 0)),  // just after
+        violation("https://b.example/", "/", s(H - 3, 0)),
+        nul.clone(),
+    ];
+    sink.submit(batch).await.unwrap();
+    let groups = summary(&sink).await.groups;
+    let key = |origin: &str| {
+        groups
+            .iter()
+            .find(|g| g.blocked_origin == origin)
+            .unwrap()
+            .key()
+    };
+    let (a, b) = (key("https://a.example"), key("https://b.example"));
+    let nul_key = GroupKey::of(&nul);
+    assert!(nul_key.document_path.contains('\0'));
+    let window = HourWindow::ending_at(UNIX_EPOCH + Duration::from_secs(s(H, 10)), ACTIVITY_HOURS);
+    let read = {
+        let (sink, keys) = (sink.clone(), vec![a.clone(), nul_key.clone()]);
+        tokio::task::spawn_blocking(move || sink.activity(&keys, window))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(read.window(), Some(window));
+    let mut want = vec![0u64; 168];
+    (want[167], want[166], want[167 - 50]) = (2, 1, 1);
+    assert_eq!(read.group(&a), Some(&want[..]));
+    assert_eq!(read.group(&b), None, "not asked for");
+    let mut want_nul = vec![0u64; 168];
+    want_nul[165] = 1;
+    assert_eq!(read.group(&nul_key), Some(&want_nul[..]));
+    (want[167 - 3], want[165]) = (1, 1); // b.example and the NUL group, in the total
+    assert_eq!(read.total(), &want[..]);
+
+    let day = {
+        let (sink, keys) = (sink.clone(), vec![a.clone(), b.clone()]);
+        let window = HourWindow::ending_at(UNIX_EPOCH + Duration::from_secs(s(H, 0)), 24);
+        tokio::task::spawn_blocking(move || sink.activity(&keys, window))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let mut b_want = [0u64; 24];
+    b_want[20] = 1;
+    assert_eq!(day.group(&b), Some(&b_want[..]));
+    assert_eq!(day.group(&a).unwrap().iter().sum::<u64>(), 3);
+    assert_eq!(day.total().iter().sum::<u64>(), 5);
+
+    // No keys: the total alone.
+    let none = {
+        let sink = sink.clone();
+        tokio::task::spawn_blocking(move || sink.activity(&[], window))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(
+        (none.groups().count(), none.total().iter().sum::<u64>()),
+        (0, 6)
     );
 }
 

@@ -11,8 +11,8 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use connect_src::report::{
-    parse_reports, Collector, Durability, NormalizeOptions, OpenError, ReportSink, ReportStore,
-    SinkError, SqliteSink, Violation,
+    parse_reports, Collector, Durability, HourWindow, NormalizeOptions, OpenError, ReportSink,
+    ReportStore, SinkError, SqliteSink, Violation, ACTIVITY_HOURS,
 };
 use rusqlite::Connection;
 use tower::ServiceExt;
@@ -247,15 +247,12 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
-    let index: i64 = c
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'violations_group'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(index, 0, "the old index is dropped");
+    assert_eq!(version, 4);
+    assert!(
+        !has_index(&c, "violations_group"),
+        "the old index is dropped"
+    );
+    assert!(has_index(&c, "violations_received_at"));
 }
 
 /// Version 2 (the `groups` table keyed without a class) is migrated when opened: every
@@ -306,7 +303,149 @@ async fn a_version_2_database_is_migrated() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
+    assert!(has_index(&c, "violations_received_at"));
+}
+
+fn has_index(c: &Connection, name: &str) -> bool {
+    c.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        == 1
+}
+
+/// Version 3 only gains the index on `received_at` (for the activity read): its groups are
+/// kept as they were, not rebuilt from the rows (here they count a row deleted by hand).
+#[tokio::test]
+async fn a_version_3_database_gains_the_received_at_index_and_keeps_its_groups() {
+    let dir = TempDir::new("migrate3");
+    {
+        let c = Connection::open(dir.db()).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL;
+            CREATE TABLE violations (
+                id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL,
+                document_url TEXT NOT NULL, document_path TEXT NOT NULL,
+                blocked_url TEXT NOT NULL, blocked_origin TEXT NOT NULL,
+                directive TEXT NOT NULL, violated_directive TEXT, disposition TEXT NOT NULL,
+                status_code INTEGER, source_file TEXT, line INTEGER, col INTEGER, sample TEXT,
+                referrer TEXT, user_agent TEXT, original_policy TEXT, format TEXT NOT NULL,
+                class TEXT NOT NULL DEFAULT 'unverified');
+            CREATE TABLE groups (
+                directive TEXT NOT NULL, blocked_origin TEXT NOT NULL,
+                document_path TEXT NOT NULL, disposition TEXT NOT NULL, count INTEGER NOT NULL,
+                first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, sample TEXT NOT NULL,
+                class TEXT NOT NULL,
+                PRIMARY KEY (directive, blocked_origin, document_path, disposition, class)
+            ) WITHOUT ROWID;
+            CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT INTO violations (received_at, document_url, document_path, blocked_url,
+                blocked_origin, directive, disposition, format, class)
+            VALUES (1700000100, 'https://app.example/p', '/p', 'https://a.example/1',
+                'https://a.example', 'connect-src', 'report', 'legacy', 'genuine');
+            INSERT INTO groups VALUES ('connect-src', 'https://a.example', '/p', 'report', 2,
+                1700000000, 1700000100, 'https://a.example/1', 'genuine');
+            PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    let s = sink.summary(10).unwrap();
+    assert_eq!(s.groups.len(), 1);
+    assert_eq!(
+        (s.groups[0].count, s.groups[0].first_seen),
+        (2, at(1_700_000_000)),
+        "the groups are kept, not recounted from the one row"
+    );
+    let c = Connection::open(dir.db()).unwrap();
+    let version: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+    assert!(has_index(&c, "violations_received_at"));
+    // The activity read uses it.
+    let plan: Vec<String> = c
+        .prepare("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM violations WHERE received_at >= 1 AND received_at < 2")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter().any(|p| p.contains("violations_received_at")),
+        "{plan:?}"
+    );
+}
+
+/// Hourly counts are read from the rows by `received_at` (Unix hours, UTC): per asked-for
+/// group and in all, hours and days apart, window edges exact.
+#[tokio::test]
+async fn activity_counts_rows_by_hour() {
+    let dir = TempDir::new("activity");
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    const H: u64 = 500_000; // 2027-01-15T08:00:00Z, in Unix hours
+    let s = |hour: u64, second: u64| hour * 3600 + second;
+    sink.submit(vec![
+        violation("https://a.example/1", s(H, 0)),
+        violation("https://a.example/2", s(H, 3599)),
+        violation("https://a.example/3", s(H - 1, 1800)),
+        violation("https://a.example/4", s(H - 50, 7)), // two days before
+        violation("https://a.example/5", s(H - 168, 3599)), // just before the window
+        violation("https://a.example/6", s(H + 1, 0)),  // just after
+        violation("https://b.example/", s(H - 3, 0)),
+    ])
+    .await
+    .unwrap();
+    let summary = sink.summary(10).unwrap();
+    let key = |origin: &str| {
+        summary
+            .groups
+            .iter()
+            .find(|g| g.blocked_origin == origin)
+            .unwrap()
+            .key()
+    };
+    let (a, b) = (key("https://a.example"), key("https://b.example"));
+    let window = HourWindow::ending_at(at(s(H, 10)), ACTIVITY_HOURS);
+    assert_eq!((window.first_hour(), window.last_hour()), (H - 167, H));
+
+    let act = sink.activity(std::slice::from_ref(&a), window).unwrap();
+    assert_eq!(act.window(), Some(window));
+    let mut want = vec![0u64; 168];
+    (want[167], want[166], want[167 - 50]) = (2, 1, 1);
+    assert_eq!(act.group(&a), Some(&want[..]));
+    assert_eq!(act.group(&b), None, "not asked for");
+    want[167 - 3] = 1; // b.example, in the total only
+    assert_eq!(act.total(), &want[..]);
+
+    let day = sink
+        .activity(
+            &[a.clone(), b.clone()],
+            HourWindow::ending_at(at(s(H, 0)), 24),
+        )
+        .unwrap();
+    let mut b_want = [0u64; 24];
+    b_want[20] = 1;
+    assert_eq!(day.group(&b), Some(&b_want[..]));
+    assert_eq!(day.group(&a).unwrap().iter().sum::<u64>(), 3);
+    assert_eq!(day.total().iter().sum::<u64>(), 4);
+
+    // No keys: the total alone; a window with no rows: zeros, not an error.
+    let none = sink.activity(&[], window).unwrap();
+    assert_eq!(
+        (none.groups().count(), none.total().iter().sum::<u64>()),
+        (0, 5)
+    );
+    let empty = sink
+        .activity(
+            std::slice::from_ref(&a),
+            HourWindow::ending_at(at(1_000), 24),
+        )
+        .unwrap();
+    assert!(empty.group(&a).unwrap().iter().all(|n| *n == 0));
 }
 
 #[tokio::test]
@@ -368,7 +507,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
             err,
             OpenError::NewerSchema {
                 found: 9,
-                supported: 3
+                supported: 4
             }
         ),
         "{err:?}"

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use connect_src::matcher::{BrowserPolicy, Engine};
 use connect_src::policy::{Provenance, ServedPolicies};
-use connect_src::report::suggest::{suggest, Observation, SuggestOptions};
+use connect_src::report::suggest::{observations, suggest, SuggestOptions};
 use connect_src::report::{
-    Collector, Disposition, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
+    Collector, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
 };
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
@@ -448,16 +448,7 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let observed = summary
-        .groups
-        .iter()
-        .filter(|g| {
-            g.disposition == Disposition::Report
-                && g.directive == "connect-src"
-                && g.class.teaches()
-        })
-        .map(|g| Observation::new(&g.blocked_origin, g.count));
-    let s = suggest(&current, observed, &SuggestOptions::default());
+    let s = suggest(&current, observations(&summary), &SuggestOptions::default());
     for a in &s.additions {
         eprintln!("{a}");
     }

@@ -20,7 +20,8 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use super::Policy;
+use super::text::parse_header;
+use super::{Policy, REPORT_ONLY_MARKER};
 
 /// How many replaced policies are remembered by default.
 pub const DEFAULT_SERVED_HISTORY: usize = 8;
@@ -30,6 +31,8 @@ pub const DEFAULT_SERVED_HISTORY: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     headers: Vec<String>,
+    /// Which of `headers` is the report-only one, when known.
+    report_only: Option<usize>,
     since: SystemTime,
     replaced: Option<SystemTime>,
 }
@@ -38,6 +41,15 @@ impl Served {
     /// The `Content-Security-Policy` / `…-Report-Only` values as sent.
     pub fn headers(&self) -> &[String] {
         &self.headers
+    }
+    /// The report-only header among [`headers`](Self::headers), when it is known: the
+    /// report-only list of a [`Policy`] recorded by a layer, or a header value whose
+    /// `report-uri` carries [`REPORT_ONLY_MARKER`] (as the layer writes the report-only
+    /// header), for values given as text ([`ServedPolicies::from_headers`]).
+    pub fn report_only_header(&self) -> Option<&str> {
+        self.report_only
+            .and_then(|i| self.headers.get(i))
+            .map(String::as_str)
     }
     /// When it started being served.
     pub fn since(&self) -> SystemTime {
@@ -79,11 +91,27 @@ impl Default for ServedPolicies {
     }
 }
 
-fn headers_of(policy: &Policy) -> Vec<String> {
-    [policy.enforced_header(), policy.report_only_header()]
+/// A policy's header values (enforced first), and which is the report-only one.
+fn headers_of(policy: &Policy) -> (Vec<String>, Option<usize>) {
+    let headers: Vec<String> = [policy.enforced_header(), policy.report_only_header()]
         .into_iter()
         .flatten()
-        .collect()
+        .collect();
+    let report_only = policy.report_only_header().map(|_| headers.len() - 1);
+    (headers, report_only)
+}
+
+/// Whether a header value's `report-uri` carries [`REPORT_ONLY_MARKER`] as a query
+/// parameter: the layer's report-only header.
+fn marked_report_only(value: &str) -> bool {
+    parse_header(value).iter().any(|p| {
+        p.get("report-uri").is_some_and(|uris| {
+            uris.split_ascii_whitespace().any(|u| {
+                u.split_once('?')
+                    .is_some_and(|(_, q)| q.split(['&', '#']).any(|kv| kv == REPORT_ONLY_MARKER))
+            })
+        })
+    })
 }
 
 impl ServedPolicies {
@@ -108,8 +136,10 @@ impl ServedPolicies {
         {
             let mut h = served.write();
             for (i, text) in headers.into_iter().enumerate() {
+                let text: String = text.into();
                 h.push_back(Served {
-                    headers: vec![text.into()],
+                    report_only: marked_report_only(&text).then_some(0),
+                    headers: vec![text],
                     since: now,
                     replaced: (i > 0).then_some(now),
                 });
@@ -149,10 +179,14 @@ impl ServedPolicies {
 
     /// Records that `new` replaces `old` from now on (what a policy swap does).
     pub fn replace(&self, old: &Policy, new: &Policy) {
-        self.record_headers(headers_of(new), Some(headers_of(old)));
+        self.record_headers(headers_of(new), Some(headers_of(old).0));
     }
 
-    fn record_headers(&self, headers: Vec<String>, replaces: Option<Vec<String>>) {
+    fn record_headers(
+        &self,
+        (headers, report_only): (Vec<String>, Option<usize>),
+        replaces: Option<Vec<String>>,
+    ) {
         let now = SystemTime::now();
         {
             let mut h = self.write();
@@ -166,6 +200,7 @@ impl ServedPolicies {
                 Some(s) => s.replaced = None,
                 None => h.push_front(Served {
                     headers,
+                    report_only,
                     since: now,
                     replaced: None,
                 }),
@@ -203,6 +238,36 @@ mod tests {
             .filter(|x| x.is_current())
             .map(|x| x.headers()[0].clone())
             .collect()
+    }
+
+    #[test]
+    fn the_report_only_header_is_known() {
+        let s = ServedPolicies::default();
+        let both = Policy::builder()
+            .enforce("'self'".parse::<ConnectSrc>().unwrap())
+            .report_only("'self' https://a.example".parse::<ConnectSrc>().unwrap())
+            .report_to("csp", "https://app.example/csp-reports")
+            .build()
+            .unwrap();
+        s.record(&both);
+        let served = &s.snapshot()[0];
+        assert_eq!(
+            served.report_only_header(),
+            Some("connect-src 'self' https://a.example; report-to csp")
+        );
+        s.record(&p("'none'"));
+        assert_eq!(s.snapshot()[0].report_only_header(), None);
+        let text = ServedPolicies::from_headers([
+            "connect-src 'self'; report-uri /r?x=1&disposition=report",
+            "connect-src 'self'; report-uri /r",
+            "connect-src 'self'; report-uri /r?disposition=reporting",
+        ]);
+        let found: Vec<bool> = text
+            .snapshot()
+            .iter()
+            .map(|x| x.report_only_header().is_some())
+            .collect();
+        assert_eq!(found, [true, false, false]);
     }
 
     #[test]

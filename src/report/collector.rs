@@ -38,8 +38,8 @@ use axum::body::Body;
 use axum::extract::Query;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY,
-    CONTENT_TYPE, EXPECT, ORIGIN, REFERRER_POLICY, USER_AGENT, VARY, X_CONTENT_TYPE_OPTIONS,
+    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT,
+    ORIGIN, USER_AGENT, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
@@ -47,13 +47,13 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::body::{drain, read_body, ReadBody};
-use super::dashboard::{self, DASHBOARD_CSP, DASHBOARD_CSS};
+use super::dashboard::{self, DASHBOARD_CSS};
 use super::filter::{document_origin, parse_accept_origin, AcceptOriginError, NoiseFilter};
 use super::meter;
 use super::parse::{parse_reports_with_user_agent, NormalizeOptions, ParseError};
 pub use super::rejection::ReportRejection;
 use super::sink::{MemorySink, ReportSink, ReportStore};
-use super::summary::Summary;
+use super::summary::StoreError;
 use super::verify::{classify, Class};
 use super::violation::Disposition;
 use crate::policy::{Provenance, ServedPolicies, PROVENANCE_PARAMETER, REPORT_ONLY_MARKER};
@@ -357,10 +357,13 @@ impl CollectorBuilder {
     }
 }
 
-/// A store's summary, read on tokio's blocking pool: a database-backed store does file I/O,
-/// which must not stall the runtime's workers (and the report endpoint with them). A store
-/// that fails (or panics) answers 500 with a plain-text reason, never a summary of zeros.
-async fn summary(store: Arc<dyn ReportStore>, limit: usize) -> Result<Summary, Response> {
+/// Reads a store on tokio's blocking pool: a database-backed store does file I/O, which
+/// must not stall the runtime's workers (and the report endpoint with them). A store that
+/// fails (or panics) answers 500 with a plain-text reason, never a summary of zeros.
+async fn read<T: Send + 'static>(
+    store: Arc<dyn ReportStore>,
+    read: impl FnOnce(&dyn ReportStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Response> {
     let failed = |why: String| {
         tracing::error!(target: "connect_src::report", error = %why, "report store failed");
         (
@@ -370,7 +373,7 @@ async fn summary(store: Arc<dyn ReportStore>, limit: usize) -> Result<Summary, R
         )
             .into_response()
     };
-    match tokio::task::spawn_blocking(move || store.summary(limit)).await {
+    match tokio::task::spawn_blocking(move || read(&*store)).await {
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(failed(e.to_string())),
         Err(_) => Err(failed("the report store panicked".into())),
@@ -435,13 +438,14 @@ impl Collector {
             return Router::new();
         };
         let limit = self.inner.settings.summary_limit;
+        let served = self.inner.settings.served.clone();
         let (s1, s2) = (store.clone(), store);
         let base = &self.inner.settings.path;
         Router::new()
             .route(
                 &format!("{base}/summary"),
                 get(move || async move {
-                    let json = summary(s1, limit).await?.to_json();
+                    let json = read(s1, move |s| s.summary(limit)).await?.to_json();
                     Ok::<_, Response>((
                         [
                             (CONTENT_TYPE, HeaderValue::from_static("application/json")),
@@ -455,25 +459,19 @@ impl Collector {
                 &format!("{base}/dashboard"),
                 get(
                     move |Query(params): Query<HashMap<String, String>>| async move {
-                        let s = summary(s2, limit).await?;
                         let filter = dashboard::Filter::from_query(&params);
-                        let html = dashboard::render(&s, "CSP violation reports", &filter);
-                        Ok::<_, Response>((
-                            [
-                                (
-                                    CONTENT_TYPE,
-                                    HeaderValue::from_static("text/html; charset=utf-8"),
-                                ),
-                                (
-                                    CONTENT_SECURITY_POLICY,
-                                    HeaderValue::from_static(DASHBOARD_CSP),
-                                ),
-                                (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-                                (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
-                                (CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                            ],
-                            html,
-                        ))
+                        let keep = filter.clone();
+                        let (summary, activity) =
+                            read(s2, move |s| dashboard::read(s, limit, &keep)).await?;
+                        Ok::<_, Response>(dashboard::response(dashboard::render(
+                            &dashboard::Page {
+                                title: "CSP violation reports",
+                                summary: &summary,
+                                activity: &activity,
+                                filter: &filter,
+                                served: served.as_ref(),
+                            },
+                        )))
                     },
                 ),
             )

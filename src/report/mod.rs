@@ -10,7 +10,11 @@
 //! browsers sent about your pages: mount it behind your own authentication.
 
 #[cfg(feature = "collector")]
+mod activity;
+#[cfg(feature = "collector")]
 mod body;
+#[cfg(feature = "collector")]
+mod chart;
 #[cfg(feature = "collector")]
 mod class;
 #[cfg(feature = "collector")]
@@ -41,6 +45,8 @@ mod verify;
 #[cfg(feature = "collector")]
 mod violation;
 
+#[cfg(feature = "collector")]
+pub use activity::{unix_hour, Activity, HourWindow, ACTIVITY_HOURS};
 #[cfg(feature = "collector")]
 pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
 #[cfg(feature = "collector")]

@@ -17,7 +17,9 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
+use super::activity::{unix_hour, Activity, HourRing, HourWindow};
 use super::summary::{Group, GroupKey, StoreError, Summary};
 use super::violation::{Disposition, Violation};
 
@@ -63,6 +65,20 @@ pub trait ReportStore: Send + Sync + 'static {
     /// 500 rather than showing an empty summary. It may block (the collector calls it on
     /// tokio's blocking pool).
     fn summary(&self, limit: usize) -> Result<Summary, StoreError>;
+
+    /// Violations per hour over `window` (Unix hours, UTC; at most
+    /// [`ACTIVITY_HOURS`](super::ACTIVITY_HOURS)): for each group of `keys` (give the keys
+    /// of the groups you show, [`Group::key`]; other groups are not counted per group) and
+    /// for the whole store. The result holds at most `(keys + 1) × window.hours()` counts.
+    /// An error when the store cannot be read, as for [`summary`](Self::summary); it may
+    /// block likewise.
+    ///
+    /// The default keeps no time buckets: it returns [`Activity::default`] (no window, no
+    /// counts), and the dashboard shows no charts. The built-in stores all answer.
+    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
+        let _ = (keys, window);
+        Ok(Activity::default())
+    }
 }
 
 impl<T: ReportSink + ?Sized> ReportSink for Arc<T> {
@@ -78,11 +94,21 @@ impl<T: ReportStore + ?Sized> ReportStore for Arc<T> {
     fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
         (**self).summary(limit)
     }
+    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
+        (**self).activity(keys, window)
+    }
 }
 
 /// A bounded in-memory store: the most recent violations (a ring) and an aggregate by
 /// summary group with a cap on distinct groups; violations of new groups past the cap are
 /// counted in one overflow group, so a flood of unique URLs cannot grow memory.
+///
+/// For [`activity`](ReportStore::activity), each group (and the store as a whole) keeps
+/// one count per hour for the 168 hours up to the newest hour it was counted in, in a fixed
+/// ring: older hours are dropped as newer ones come, and a violation received more than 168
+/// hours before its group's newest is left out of the charts (not of the counts). That is
+/// at most 688 bytes per group (672 of counts, the newest hour, the box), so about 6.9 MB
+/// for the default 10,000 groups and the overflow group, besides the groups' keys.
 #[derive(Debug, Clone)]
 pub struct MemorySink {
     inner: Arc<Mutex<Memory>>,
@@ -92,9 +118,11 @@ pub struct MemorySink {
 struct Memory {
     recent: VecDeque<Violation>,
     recent_cap: usize,
-    groups: HashMap<GroupKey, Group>,
+    groups: HashMap<GroupKey, Tally>,
     groups_cap: usize,
-    overflow: Option<Group>,
+    overflow: Option<Tally>,
+    /// Every violation, per hour.
+    hours: HourRing,
     total: u64,
     filtered: u64,
 }
@@ -120,6 +148,7 @@ impl MemorySink {
                 groups: HashMap::new(),
                 groups_cap: groups.max(1),
                 overflow: None,
+                hours: HourRing::new(),
                 total: 0,
                 filtered: 0,
             })),
@@ -149,17 +178,18 @@ impl MemorySink {
             m.total += 1;
             let key = GroupKey::of(&v);
             let at = v.received_at;
-            if let Some(g) = m.groups.get_mut(&key) {
-                g.add(1, at);
+            m.hours.add(unix_hour(at), 1);
+            if let Some(t) = m.groups.get_mut(&key) {
+                t.add(at);
             } else if m.groups.len() < m.groups_cap {
-                let mut g = Group::new(key.clone(), at, v.blocked_url.clone());
-                g.add(1, at);
-                m.groups.insert(key, g);
+                let mut t = Tally::new(Group::new(key.clone(), at, v.blocked_url.clone()));
+                t.add(at);
+                m.groups.insert(key, t);
             } else {
-                let g = m
-                    .overflow
-                    .get_or_insert_with(|| Group::new(GroupKey::overflow(), at, String::new()));
-                g.add(1, at);
+                let t = m.overflow.get_or_insert_with(|| {
+                    Tally::new(Group::new(GroupKey::overflow(), at, String::new()))
+                });
+                t.add(at);
             }
             if m.recent.len() == m.recent_cap {
                 m.recent.pop_front();
@@ -182,8 +212,8 @@ impl ReportSink for MemorySink {
 impl ReportStore for MemorySink {
     fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
         let m = self.lock();
-        let mut groups: Vec<Group> = m.groups.values().cloned().collect();
-        groups.extend(m.overflow.clone());
+        let mut groups: Vec<Group> = m.groups.values().map(|t| t.group.clone()).collect();
+        groups.extend(m.overflow.as_ref().map(|t| t.group.clone()));
         groups.sort_by(|a, b| {
             b.count
                 .cmp(&a.count)
@@ -195,6 +225,56 @@ impl ReportStore for MemorySink {
             filtered: m.filtered,
             groups,
         })
+    }
+
+    /// From the hourly rings: hours before the newest 168 a group (or the store) was
+    /// counted in read as 0.
+    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
+        let m = self.lock();
+        let mut counts = vec![0; window.hours()];
+        let mut out = Activity::new(window, keys);
+        let overflow = GroupKey::overflow();
+        for key in keys {
+            let tally = match m.groups.get(key) {
+                Some(t) => Some(t),
+                None if *key == overflow => m.overflow.as_ref(),
+                None => None,
+            };
+            if let Some(t) = tally {
+                counts.fill(0);
+                t.hours.read_into(window, &mut counts);
+                for (i, n) in counts.iter().enumerate() {
+                    out.add(key, window.first_hour() + i as u64, *n);
+                }
+            }
+        }
+        counts.fill(0);
+        m.hours.read_into(window, &mut counts);
+        for (i, n) in counts.iter().enumerate() {
+            out.add_total(window.first_hour() + i as u64, *n);
+        }
+        Ok(out)
+    }
+}
+
+/// One group of a [`MemorySink`]: its summary row and its violations per hour.
+#[derive(Debug)]
+struct Tally {
+    group: Group,
+    hours: HourRing,
+}
+
+impl Tally {
+    fn new(group: Group) -> Tally {
+        Tally {
+            group,
+            hours: HourRing::new(),
+        }
+    }
+
+    fn add(&mut self, at: SystemTime) {
+        self.group.add(1, at);
+        self.hours.add(unix_hour(at), 1);
     }
 }
 
@@ -253,5 +333,133 @@ impl<A: ReportSink, B: ReportSink> ReportSink for Tee<A, B> {
 impl<A: ReportStore, B: Send + Sync + 'static> ReportStore for Tee<A, B> {
     fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
         self.0.summary(limit)
+    }
+    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
+        self.0.activity(keys, window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{parse_reports, NormalizeOptions};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const HOUR: u64 = 500_000; // 2027-01-15T08:00:00Z
+
+    fn at_hour(hour: u64, minute: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(hour * 3600 + minute * 60)
+    }
+
+    fn violation(blocked: &str, at: SystemTime) -> Violation {
+        let body = format!(
+            r#"{{"csp-report":{{"document-uri":"https://app.example/","effective-directive":
+            "connect-src","blocked-uri":"{blocked}","disposition":"report"}}}}"#
+        );
+        let mut v = parse_reports(body.as_bytes(), &NormalizeOptions::default())
+            .unwrap()
+            .violations
+            .remove(0);
+        v.received_at = at;
+        v
+    }
+
+    fn key(sink: &MemorySink, origin: &str) -> GroupKey {
+        sink.summary(100)
+            .unwrap()
+            .groups
+            .iter()
+            .find(|g| g.blocked_origin == origin)
+            .unwrap()
+            .key()
+    }
+
+    #[test]
+    fn memory_activity_by_hour_and_old_hours_dropped() {
+        let sink = MemorySink::new();
+        sink.add(vec![
+            violation("https://a.example/1", at_hour(HOUR, 0)),
+            violation("https://a.example/2", at_hour(HOUR, 59)),
+            violation("https://a.example/3", at_hour(HOUR - 1, 30)),
+            violation("https://a.example/4", at_hour(HOUR - 30, 0)),
+            violation("https://b.example/", at_hour(HOUR - 2, 0)),
+        ]);
+        let (a, b) = (
+            key(&sink, "https://a.example"),
+            key(&sink, "https://b.example"),
+        );
+        let day = HourWindow::ending_at(at_hour(HOUR, 10), 24);
+        let act = sink.activity(std::slice::from_ref(&a), day).unwrap();
+        let mut want = [0; 24];
+        (want[23], want[22]) = (2, 1);
+        assert_eq!(act.group(&a), Some(&want[..]));
+        assert_eq!(act.group(&b), None, "not asked for");
+        want[21] = 1; // b.example, in the total
+        assert_eq!(act.total(), &want[..]);
+        let week = sink
+            .activity(
+                std::slice::from_ref(&a),
+                HourWindow::ending_at(at_hour(HOUR, 0), 168),
+            )
+            .unwrap();
+        assert_eq!(week.group(&a).unwrap()[167 - 30], 1);
+        assert_eq!(week.group(&a).unwrap().iter().sum::<u64>(), 4);
+
+        // 168 hours later the hour HOUR - 30 has fallen out of a.example's ring; HOUR
+        // itself is the oldest hour still kept.
+        sink.add(vec![violation(
+            "https://a.example/5",
+            at_hour(HOUR + 167, 0),
+        )]);
+        let later = sink
+            .activity(
+                std::slice::from_ref(&a),
+                HourWindow::ending_at(at_hour(HOUR + 167, 0), 168),
+            )
+            .unwrap();
+        let counts = later.group(&a).unwrap();
+        assert_eq!((counts[0], counts[167]), (2, 1));
+        assert_eq!(counts.iter().sum::<u64>(), 3, "hours before HOUR are gone");
+        // A report too old for the ring is counted in the summary, not in the charts.
+        sink.add(vec![violation("https://a.example/6", at_hour(HOUR - 5, 0))]);
+        let group = &sink.summary(10).unwrap().groups[0];
+        assert_eq!(group.count, 6);
+        let again = sink
+            .activity(
+                std::slice::from_ref(&a),
+                HourWindow::ending_at(at_hour(HOUR + 167, 0), 168),
+            )
+            .unwrap();
+        assert_eq!(again.group(&a).unwrap().iter().sum::<u64>(), 3);
+        // Through Arc and Tee alike.
+        let shared = Arc::new(sink.clone());
+        assert_eq!(
+            shared.activity(std::slice::from_ref(&a), day).unwrap(),
+            sink.activity(std::slice::from_ref(&a), day).unwrap()
+        );
+        let tee = Tee(sink.clone(), TracingSink);
+        assert_eq!(
+            tee.activity(std::slice::from_ref(&a), day).unwrap(),
+            sink.activity(&[a], day).unwrap()
+        );
+    }
+
+    #[test]
+    fn memory_activity_of_the_overflow_group() {
+        let sink = MemorySink::with_limits(10, 1);
+        sink.add(vec![
+            violation("https://a.example/", at_hour(HOUR, 0)),
+            violation("https://b.example/", at_hour(HOUR, 1)),
+            violation("https://c.example/", at_hour(HOUR - 1, 1)),
+        ]);
+        let over = GroupKey::overflow();
+        let act = sink
+            .activity(
+                std::slice::from_ref(&over),
+                HourWindow::ending_at(at_hour(HOUR, 0), 2),
+            )
+            .unwrap();
+        assert_eq!(act.group(&over), Some(&[1, 1][..]));
+        assert_eq!(act.total(), &[1, 2]);
     }
 }

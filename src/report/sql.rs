@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::activity::HourWindow;
 use super::class::Class;
 use super::summary::{Group, GroupKey};
 use super::violation::{Disposition, Violation};
@@ -40,7 +41,36 @@ macro_rules! groups_from_rows {
     };
 }
 
-pub(crate) use {group_columns, groups_from_rows, violation_columns};
+/// Violations per group per Unix hour (`received_at / 3600`, Unix seconds, so a whole hour,
+/// UTC) in `[$from, $until)`, for the groups the key set `$keys` lists (a subquery of the
+/// five key columns, in [`GroupKey`] order), followed by rows whose key columns are NULL:
+/// every violation per hour, in all. Each row: the five key columns, the hour, the count.
+/// The window bounds are the dialect's placeholders (`?1`, `$1`), so both read alike with
+/// the index on `received_at`.
+macro_rules! activity_by_hour {
+    ($from:literal, $until:literal, $keys:literal) => {
+        concat!(
+            "SELECT directive, blocked_origin, document_path, disposition, class, \
+             received_at / 3600 AS bucket, COUNT(*) FROM violations \
+             WHERE received_at >= ",
+            $from,
+            " AND received_at < ",
+            $until,
+            " AND (directive, blocked_origin, document_path, disposition, class) IN (",
+            $keys,
+            ") GROUP BY directive, blocked_origin, document_path, disposition, class, bucket \
+             UNION ALL \
+             SELECT NULL, NULL, NULL, NULL, NULL, received_at / 3600 AS bucket, COUNT(*) \
+             FROM violations WHERE received_at >= ",
+            $from,
+            " AND received_at < ",
+            $until,
+            " GROUP BY bucket"
+        )
+    };
+}
+
+pub(crate) use {activity_by_hour, group_columns, groups_from_rows, violation_columns};
 
 /// Most violations in one transaction; more waiting go in the next one.
 pub(crate) const MAX_ROWS_PER_COMMIT: usize = 1024;
@@ -192,6 +222,28 @@ pub(crate) fn group_from_row(
     g.count = count.max(0) as u64;
     g.last_seen = time(last_seen);
     g
+}
+
+/// The `[from, until)` bounds of `window` in Unix seconds, as `activity_by_hour!` takes them.
+pub(crate) fn window_secs(window: HourWindow) -> (i64, i64) {
+    (secs(window.start()), secs(window.end()))
+}
+
+/// The key of a row of `activity_by_hour!` (its first five columns).
+pub(crate) fn activity_key(
+    directive: String,
+    blocked_origin: String,
+    document_path: String,
+    disposition: &str,
+    class: &str,
+) -> GroupKey {
+    GroupKey {
+        directive,
+        blocked_origin,
+        document_path,
+        disposition: Disposition::parse(disposition),
+        class: Class::parse(class),
+    }
 }
 
 /// Unix seconds, as stored; times before 1970 are stored as 0.

@@ -45,18 +45,21 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::activity::{Activity, HourWindow};
 use super::meter;
 use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
 use super::sql::{
-    self, group_columns, groups_from_rows, secs, violation_columns, Commit, MAX_ROWS_PER_COMMIT,
+    self, activity_by_hour, group_columns, groups_from_rows, secs, violation_columns, Commit,
+    MAX_ROWS_PER_COMMIT,
 };
-use super::summary::{StoreError, Summary};
+use super::summary::{GroupKey, StoreError, Summary};
 use super::violation::Violation;
 
 /// The schema this version writes. 1: `violations` with an index for grouping (the first
 /// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index;
-/// 3: each violation and group has its `class` (checked against the served policies).
-const SCHEMA_VERSION: i64 = 3;
+/// 3: each violation and group has its `class` (checked against the served policies);
+/// 4: an index on `violations.received_at`, for the activity read by hour.
+const SCHEMA_VERSION: i64 = 4;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS violations (
@@ -106,6 +109,19 @@ const GROUPS_FROM_ROWS: &str = concat!(
 
 /// Version 1 grouped at read time over every row, with an index; version 2 keeps the groups.
 const DROP_VERSION_1_INDEX: &str = "DROP INDEX IF EXISTS violations_group;";
+
+/// Version 4: [`ReportStore::activity`] reads the rows of a window of hours by time.
+const RECEIVED_AT_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS violations_received_at ON violations (received_at);";
+
+/// Violations per group and per hour, and in all, in `[?1, ?2)` (Unix seconds), for the
+/// groups listed in `?3`: a JSON array of `[directive, blocked_origin, document_path,
+/// disposition, class]` arrays.
+const ACTIVITY: &str = activity_by_hour!(
+    "?1",
+    "?2",
+    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?3)"
+);
 
 const INSERT_VIOLATION: &str = concat!(
     "INSERT INTO violations (",
@@ -272,7 +288,7 @@ fn migrate(c: &mut Connection) -> Result<(), OpenError> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Read again inside the write transaction: another process may have migrated it.
     let found = schema_version(&tx)?;
-    if found < SCHEMA_VERSION {
+    if found < 3 {
         // Version 2's groups have no class in their key: rebuilt from the rows below.
         tx.execute_batch("DROP TABLE IF EXISTS groups;")?;
         tx.execute_batch(TABLES)?;
@@ -288,6 +304,11 @@ fn migrate(c: &mut Connection) -> Result<(), OpenError> {
         // 0 is a new file or version 1 (which left user_version at 0): the same steps.
         tx.execute_batch(GROUPS_FROM_ROWS)?;
         tx.execute_batch(DROP_VERSION_1_INDEX)?;
+    }
+    if found < SCHEMA_VERSION {
+        // 3 to 4 only adds an index: the groups are kept as they are (a rebuild would
+        // recount them from the rows, and forget rows deleted by hand).
+        tx.execute_batch(RECEIVED_AT_INDEX)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.commit()?;
@@ -585,5 +606,53 @@ impl ReportStore for SqliteSink {
             filtered,
             groups,
         })
+    }
+
+    /// Counts the rows of the window by hour (`received_at / 3600`) with the index on
+    /// `received_at`: one pass over the window's rows, grouped. Blocks on SQLite like
+    /// [`summary`](Self::summary).
+    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
+        let (from, until) = sql::window_secs(window);
+        let listed: Vec<[&str; 5]> = keys
+            .iter()
+            .map(|k| {
+                [
+                    k.directive.as_str(),
+                    k.blocked_origin.as_str(),
+                    k.document_path.as_str(),
+                    k.disposition.as_str(),
+                    k.class.as_str(),
+                ]
+            })
+            .collect();
+        let listed = serde_json::to_string(&listed).map_err(|e| StoreError::new(e.to_string()))?;
+        let mut out = Activity::new(window, keys);
+        let c = self.reader();
+        let mut st = c.prepare_cached(ACTIVITY).map_err(store_error)?;
+        let mut rows = st
+            .query(params![from, until, listed])
+            .map_err(store_error)?;
+        while let Some(r) = rows.next().map_err(store_error)? {
+            let read = || -> rusqlite::Result<_> {
+                let key = match r.get::<_, Option<String>>(0)? {
+                    Some(directive) => Some(sql::activity_key(
+                        directive,
+                        r.get(1)?,
+                        r.get(2)?,
+                        &r.get::<_, String>(3)?,
+                        &r.get::<_, String>(4)?,
+                    )),
+                    None => None,
+                };
+                Ok((key, r.get::<_, i64>(5)?, r.get::<_, i64>(6)?))
+            };
+            let (key, hour, count) = read().map_err(store_error)?;
+            let (hour, count) = (hour.max(0) as u64, count.max(0) as u64);
+            match key {
+                Some(key) => out.add(&key, hour, count),
+                None => out.add_total(hour, count),
+            }
+        }
+        Ok(out)
     }
 }

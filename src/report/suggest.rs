@@ -128,6 +128,47 @@ pub struct Suggestion {
     pub skipped: u64,
 }
 
+/// What [`suggest`] learns from in a summary (feature `collector`): its report-only
+/// (disposition `report`) `connect-src` groups whose class
+/// [`teaches`](super::Class::teaches) (`genuine` and `unverified`), each as its blocked
+/// origin and count, in the summary's order. Enforced violations are left out (the
+/// connection was blocked, as intended), and so are reports the class check distrusts.
+///
+/// ```
+/// use connect_src::report::suggest::{observations, suggest, SuggestOptions};
+/// use connect_src::report::{Collector, MemorySink, ReportStore};
+/// use connect_src::ConnectSrc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = MemorySink::new();
+/// let collector = Collector::builder().store(store.clone()).build();
+/// let body = r#"{"csp-report":{"document-uri":"https://app.example/","effective-directive":
+///     "connect-src","blocked-uri":"https://api.example.net/v1","disposition":"report"}}"#;
+/// let json = axum::http::HeaderValue::from_static("application/csp-report");
+/// let headers = [(axum::http::header::CONTENT_TYPE, json)].into_iter().collect();
+/// collector.accept(&headers, axum::body::Body::from(body)).await?;
+///
+/// let summary = store.summary(500)?;
+/// let current: ConnectSrc = "'self'".parse()?;
+/// let s = suggest(&current, observations(&summary), &SuggestOptions::default());
+/// assert_eq!(s.policy.value(), "'self' https://api.example.net");
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "collector")]
+pub fn observations(summary: &super::Summary) -> impl Iterator<Item = Observation<'_>> {
+    summary
+        .groups
+        .iter()
+        .filter(|g| {
+            g.disposition == super::Disposition::Report
+                && g.directive == "connect-src"
+                && g.class.teaches()
+        })
+        .map(|g| Observation::new(&g.blocked_origin, g.count))
+}
+
 /// `(scheme, port)`: the part of an origin a wildcard must share.
 type Family = (String, Option<u16>);
 

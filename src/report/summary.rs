@@ -113,6 +113,18 @@ impl Group {
         }
     }
 
+    /// The key the group is counted under (to ask a store for its
+    /// [`activity`](super::ReportStore::activity)).
+    pub fn key(&self) -> GroupKey {
+        GroupKey {
+            directive: self.directive.clone(),
+            blocked_origin: self.blocked_origin.clone(),
+            document_path: self.document_path.clone(),
+            disposition: self.disposition,
+            class: self.class,
+        }
+    }
+
     /// Counts `n` more violations seen at `at`.
     pub(crate) fn add(&mut self, n: u64, at: SystemTime) {
         self.count += n;

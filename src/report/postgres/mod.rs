@@ -50,6 +50,7 @@
 //! `violations` (rows deleted by hand stay counted until [`PostgresSink::prune_before`]
 //! recounts).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -59,9 +60,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_postgres::NoTls;
 
+use super::activity::{Activity, HourWindow};
 use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
-use super::sql::{self, group_columns, secs};
-use super::summary::{StoreError, Summary};
+use super::sql::{self, activity_by_hour, group_columns, secs};
+use super::summary::{GroupKey, StoreError, Summary};
 use super::violation::Violation;
 
 mod db;
@@ -71,7 +73,7 @@ mod write;
 pub use db::PostgresOpenError;
 use db::{discard, pg_text, Db};
 use schema::{migrate, GROUPS_FROM_ROWS};
-use write::{dispatch, Job};
+use write::{dispatch, text, Job};
 
 /// Options for [`PostgresSink`]; from [`PostgresSink::builder`].
 #[derive(Debug, Clone)]
@@ -172,7 +174,11 @@ struct OwnRuntime {
 
 impl Drop for OwnRuntime {
     fn drop(&mut self) {
-        let stop = self.stop.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        let stop = self
+            .stop
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(stop) = stop {
             let _ = stop.send(());
         }
@@ -338,6 +344,15 @@ impl ReportSink for PostgresSink {
     }
 }
 
+/// Violations per group and per hour, and in all, in `[$1, $2)` (Unix seconds, read with
+/// the index `violations_received_at`), for the groups whose key columns are listed in the
+/// arrays `$3`..`$7`.
+const ACTIVITY: &str = activity_by_hour!(
+    "$1",
+    "$2",
+    "SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+);
+
 impl ReportStore for PostgresSink {
     /// Reads the `groups` aggregate and the noise count in one read-only, repeatable-read
     /// transaction (as many rows as groups, not one per report). Blocks this thread until
@@ -401,5 +416,79 @@ impl ReportStore for PostgresSink {
         self.rt
             .run(read)
             .unwrap_or_else(|| Err(StoreError::new(STOPPED)))
+    }
+
+    /// Counts the rows of the window by hour (`received_at / 3600`) in one read-only
+    /// statement, with the index on `received_at`. Blocks this thread like
+    /// [`summary`](Self::summary).
+    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
+        let shared = self.db.clone();
+        let (from, until) = sql::window_secs(window);
+        // Rows hold keys as stored (NUL as U+FFFD, `text`): their counts go to every key
+        // asked for that is stored so.
+        let mut asked: HashMap<GroupKey, Vec<&GroupKey>> = HashMap::new();
+        for k in keys {
+            let stored = sql::activity_key(
+                text(&k.directive).into_owned(),
+                text(&k.blocked_origin).into_owned(),
+                text(&k.document_path).into_owned(),
+                k.disposition.as_str(),
+                k.class.as_str(),
+            );
+            asked.entry(stored).or_default().push(k);
+        }
+        let column = |f: fn(&GroupKey) -> &str| -> Vec<String> {
+            asked.keys().map(|k| f(k).to_owned()).collect()
+        };
+        let directive = column(|k| &k.directive);
+        let origin = column(|k| &k.blocked_origin);
+        let path = column(|k| &k.document_path);
+        let disposition = column(|k| k.disposition.as_str());
+        let class = column(|k| k.class.as_str());
+        let mut out = Activity::new(window, keys);
+        let read = async move {
+            let conn = shared.connection().await.map_err(StoreError::new)?;
+            let rows = conn
+                .query(
+                    ACTIVITY,
+                    &[
+                        &from,
+                        &until,
+                        &directive,
+                        &origin,
+                        &path,
+                        &disposition,
+                        &class,
+                    ],
+                )
+                .await
+                .map_err(|e| read_error(conn, e))?;
+            Ok::<_, StoreError>(rows)
+        };
+        let rows = self
+            .rt
+            .run(read)
+            .unwrap_or_else(|| Err(StoreError::new(STOPPED)))?;
+        for r in rows {
+            let key = r.get::<_, Option<String>>(0).map(|directive| {
+                sql::activity_key(
+                    directive,
+                    r.get(1),
+                    r.get(2),
+                    r.get::<_, &str>(3),
+                    r.get::<_, &str>(4),
+                )
+            });
+            let (hour, count) = (r.get::<_, i64>(5).max(0) as u64, r.get::<_, i64>(6).max(0));
+            match key {
+                Some(stored) => {
+                    for k in asked.get(&stored).into_iter().flatten() {
+                        out.add(k, hour, count as u64);
+                    }
+                }
+                None => out.add_total(hour, count as u64),
+            }
+        }
+        Ok(out)
     }
 }

@@ -141,7 +141,7 @@ async fn store(shared: &Db, commit: &Commit<'_>) -> Result<(), SinkError> {
 
 /// PostgreSQL refuses NUL in text; a report may carry one (`\u0000` in its JSON). Copies
 /// only such values.
-fn text(s: &str) -> Cow<'_, str> {
+pub(super) fn text(s: &str) -> Cow<'_, str> {
     if s.contains('\0') {
         Cow::Owned(s.replace('\0', "\u{FFFD}"))
     } else {
