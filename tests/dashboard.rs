@@ -44,9 +44,10 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// Runs headless Chromium to take a screenshot of `url`; false when it did not finish
-/// within a minute (it is then killed, with its process group).
-fn screenshot(bin: &Path, url: &str, png: &Path, profile: &Path) -> bool {
+/// Runs headless Chromium on `url` with `flags` besides the common ones and waits up to a
+/// minute; then its whole process group is killed (Chromium's helpers may outlive the
+/// parent). Its standard output, or `None` when it did not finish in time.
+fn chromium_run(bin: &Path, flags: &[String], url: &str, profile: &Path) -> Option<String> {
     let mut child = Command::new(bin)
         .args([
             "--headless",
@@ -57,53 +58,8 @@ fn screenshot(bin: &Path, url: &str, png: &Path, profile: &Path) -> bool {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1280,900",
         ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(url)
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cannot start chromium");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break true;
-        }
-        if Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    // The whole group: Chromium's helpers may outlive the parent.
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
-    let _ = child.wait();
-    done
-}
-
-/// Runs headless Chromium with `--dump-dom`: the page's DOM as Chromium built it,
-/// serialized; `None` when it did not finish within a minute (killed with its group).
-fn dump_dom(bin: &Path, url: &str, profile: &Path) -> Option<String> {
-    let mut child = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--dump-dom",
-        ])
+        .args(flags)
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(url)
         .process_group(0)
@@ -134,8 +90,24 @@ fn dump_dom(bin: &Path, url: &str, profile: &Path) -> Option<String> {
         .status();
     let _ = child.kill();
     let _ = child.wait();
-    let dom = reader.join().unwrap();
-    done.then_some(dom)
+    let stdout = reader.join().unwrap();
+    done.then_some(stdout)
+}
+
+/// A screenshot of `url` in `png`; false when Chromium did not finish within a minute.
+fn screenshot(bin: &Path, url: &str, png: &Path, profile: &Path) -> bool {
+    let flags = [
+        "--hide-scrollbars".to_owned(),
+        "--window-size=1280,900".to_owned(),
+        format!("--screenshot={}", png.display()),
+    ];
+    chromium_run(bin, &flags, url, profile).is_some()
+}
+
+/// The page's DOM as Chromium built it (`--dump-dom`), serialized; `None` when Chromium
+/// did not finish within a minute.
+fn dump_dom(bin: &Path, url: &str, profile: &Path) -> Option<String> {
+    chromium_run(bin, &["--dump-dom".to_owned()], url, profile)
 }
 
 /// The body of a plain HTTP/1.1 GET of `path` from the test server.
