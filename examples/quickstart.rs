@@ -47,9 +47,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The collector keeps reports in memory; its dashboard is mounted here for the demo.
     // In an app, mount `collector.read_router()` behind your own authentication.
-    // Tee: every report goes to memory (for the dashboard) and to the log.
+    // Tee: every report goes to memory (for the dashboard) and to the log. Given the
+    // policies the layer serves, it classes each report (genuine, foreign, …).
+    let layer = policy.layer();
     let collector = Collector::builder()
         .store(Tee(MemorySink::new(), TracingSink))
+        .served_policies(layer.served_policies())
         .build();
     let app = Router::new()
         .route("/", get(page))
@@ -58,7 +61,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/events", get(events))
         .route("/ws", get(ws))
         .merge(collector.router())
-        .layer(policy.layer());
+        // The dashboard keeps its own strict policy under this layer.
+        .layer(layer);
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -637,6 +637,57 @@ async fn dashboard_escapes_every_field_and_has_a_strict_csp() {
     assert_eq!(res.headers()[header::CONTENT_TYPE], "text/css");
 }
 
+/// An app-wide CSP layer around the collector's routes (as the quickstart mounts them)
+/// leaves the dashboard's own strict policy as it is: in merge mode it would otherwise
+/// replace the dashboard's connect-src with the app's.
+#[tokio::test]
+async fn an_app_wide_layer_leaves_the_dashboards_policy_alone() {
+    use connect_src::{ConnectSrc, HeaderMode, Policy};
+    let policy = Policy::builder()
+        .enforce(
+            "'self' https://api.example.com"
+                .parse::<ConnectSrc>()
+                .unwrap(),
+        )
+        .report_uri("/csp-reports")
+        .build()
+        .unwrap();
+    for mode in [
+        HeaderMode::Merge,
+        HeaderMode::Override,
+        HeaderMode::IfAbsent,
+    ] {
+        let collector = Collector::builder().store(MemorySink::new()).build();
+        let app = Router::new()
+            .route("/", axum::routing::get(|| async { "hello" }))
+            .merge(collector.router())
+            .layer(policy.layer().mode(mode));
+        let get = |path: &'static str| {
+            app.clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        };
+        let res = get("/csp-reports/dashboard").await.unwrap();
+        let csps: Vec<_> = res
+            .headers()
+            .get_all(header::CONTENT_SECURITY_POLICY)
+            .iter()
+            .collect();
+        assert_eq!(csps.len(), 1, "{mode:?}: {csps:?}");
+        assert!(
+            csps[0].to_str().unwrap().starts_with("default-src 'none'")
+                && !csps[0].to_str().unwrap().contains("api.example.com"),
+            "{mode:?}: {csps:?}"
+        );
+        // The app's own pages still get the app's policy.
+        let res = get("/").await.unwrap();
+        assert_eq!(
+            res.headers()[header::CONTENT_SECURITY_POLICY],
+            "connect-src 'self' https://api.example.com; report-uri /csp-reports",
+            "{mode:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn read_side_can_be_mounted_separately() {
     let collector = Collector::builder().build();

@@ -3,7 +3,8 @@
 //! The rule is carried by the request and the response themselves, so it holds wherever the
 //! inner service runs (another task, another thread, behind a buffer): an outer layer marks
 //! the request it passes on ([`OuterLayer`]); a layer that sees that mark knows an outer one
-//! waits for its response, and marks that response [`Applied`] after setting its headers; an
+//! waits for its response, and marks that response
+//! [`FinalPolicy`](crate::policy::FinalPolicy) after setting its headers; an
 //! outer layer leaves an applied response alone. [`HeaderMode::Append`] layers never skip a
 //! response: they always add their header, which can only narrow.
 
@@ -18,6 +19,7 @@ use pin_project_lite::pin_project;
 
 use super::compiled::Compiled;
 use super::HeaderMode;
+use crate::policy::FinalPolicy;
 
 /// Request mark: a [`CspService`](super::CspService) outside this one waits for the
 /// response and would otherwise set its own policy on it.
@@ -31,11 +33,6 @@ impl OuterLayer {
         req.extensions_mut().insert(OuterLayer).is_some()
     }
 }
-
-/// Response mark: an inner [`CspService`](super::CspService) set its policy on this
-/// response, so the outer layers leave it alone.
-#[derive(Debug, Clone, Copy)]
-struct Applied;
 
 pin_project! {
     /// Response future of [`CspService`](super::CspService).
@@ -67,10 +64,10 @@ where
         let this = self.project();
         let mut res = ready!(this.future.poll(cx)?);
         let mode = *this.mode;
-        if mode == HeaderMode::Append || res.extensions().get::<Applied>().is_none() {
+        if mode == HeaderMode::Append || res.extensions().get::<FinalPolicy>().is_none() {
             this.compiled.apply(mode, res.headers_mut());
             if *this.nested {
-                res.extensions_mut().insert(Applied);
+                res.extensions_mut().insert(FinalPolicy);
             }
         }
         Poll::Ready(Ok(res))

@@ -40,3 +40,11 @@ pub use error::{PolicyError, Problem, ProblemKind};
 pub use list::{ConnectSrc, ConnectSrcBuilder, IntoSource};
 pub use provenance::{Provenance, ProvenanceError, MIN_SECRET_LEN, PROVENANCE_PARAMETER};
 pub use served::{Served, ServedPolicies, DEFAULT_SERVED_HISTORY};
+
+/// Response mark: this response's Content-Security-Policy is final, so a layer further
+/// from the handler leaves it alone (except in append mode, which only narrows). Set by
+/// the layer closest to the handler once it has applied its policy, and by the collector's
+/// dashboard, which serves its own strict policy. It lives with the model so the layer and
+/// the reports can both name it without importing each other.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FinalPolicy;

@@ -10,6 +10,7 @@ use axum::http::header::{
 };
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 
 use super::activity::{Activity, HourWindow, ACTIVITY_HOURS};
 use super::chart::{group_charts, last_hours, overall_chart, plural};
@@ -18,7 +19,7 @@ use super::sink::ReportStore;
 use super::suggest::{observations, suggest, SuggestOptions};
 use super::summary::{rfc3339_text, Group, GroupKey, StoreError, Summary};
 use crate::policy::text::parse_header;
-use crate::policy::{ConnectSrc, Served, ServedPolicies};
+use crate::policy::{ConnectSrc, FinalPolicy, Served, ServedPolicies};
 use crate::source::Source;
 
 /// The dashboard's own policy: nothing but its stylesheet, from its own origin.
@@ -163,9 +164,11 @@ pub(crate) fn read(
 }
 
 /// The page as a response: HTML under [`DASHBOARD_CSP`], not sniffed, sending no referrer,
-/// never cached.
+/// never cached. Marked [`FinalPolicy`]: a `CspLayer` around the collector's routes leaves
+/// the dashboard's own policy alone (a merge would replace its `connect-src`).
 pub(crate) fn response(html: String) -> Response {
     (
+        Extension(FinalPolicy),
         [
             (
                 CONTENT_TYPE,
