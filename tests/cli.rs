@@ -154,6 +154,15 @@ fn audit_exit_codes() {
 fn bad_arguments_exit_2() {
     for args in [
         &["frobnicate"][..],
+        // A header where a source list belongs: `script-src` would become a host source.
+        &[
+            "check",
+            "--policy",
+            "'self' https://api.myapp.com; script-src *",
+            "--page",
+            "https://myapp.com/",
+            "https://x.example/",
+        ],
         &["check", "--page", "https://x.com/", "https://y.com/"],
         &["check", "--policy", "'self'", "https://y.com/"],
         &["check", "--policy", "'self'", "--page", "https://x.com/"],

@@ -850,6 +850,19 @@ fn open_errors_are_typed_without_a_server() {
     let err = PostgresSink::open("mysql://x").unwrap_err();
     assert!(matches!(err, PostgresOpenError::Url(_)), "{err}");
     assert!(err.to_string().contains("postgres://"), "{err}");
+    // Nothing listens on a port just freed: the message keeps the cause, not only
+    // tokio-postgres's "error connecting to server".
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = PostgresSink::builder()
+        .timeout(Duration::from_secs(5))
+        .open(&format!("postgres://u@127.0.0.1:{port}/db"))
+        .unwrap_err();
+    assert!(matches!(err, PostgresOpenError::Connect(_)), "{err}");
+    assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
     // The sink error the collector maps to 503 is the documented one.
     assert_eq!(SinkError::Full.to_string(), "report sink is full");
 }

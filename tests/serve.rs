@@ -248,3 +248,90 @@ fn provenance_secret_file_makes_tokenless_reports_foreign() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An enforced and a report-only header served together are both current: reports of
+/// either are checked (neither is `stale`).
+#[test]
+fn an_enforced_and_a_report_only_header_are_both_current() {
+    const REPORT_ONLY: &str =
+        "connect-src 'self' https://api.example.com https://cdn.example.com; report-uri /csp-reports";
+    let server = serve(&[
+        "--policy-header",
+        SERVED,
+        "--report-only-header",
+        REPORT_ONLY,
+        "--policy-header",
+        "connect-src 'self'; report-uri /csp-reports",
+    ]);
+    let cases = [
+        (
+            classed("https://evil.example.net/x", SERVED, None),
+            "https://evil.example.net",
+            "genuine",
+        ),
+        (
+            classed("https://evil2.example.net/x", REPORT_ONLY, None),
+            "https://evil2.example.net",
+            "genuine",
+        ),
+        (
+            classed(
+                "https://old.example.org/x",
+                "connect-src 'self'; report-uri /csp-reports",
+                None,
+            ),
+            "https://old.example.org",
+            "stale",
+        ),
+    ];
+    for (body, _, _) in &cases {
+        let (status, text) = http(server.addr, "POST", "/csp-reports", body);
+        assert_eq!(status, 204, "{text}");
+    }
+    let (_, summary) = http(server.addr, "GET", "/csp-reports/summary", "");
+    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    for (_, origin, class) in &cases {
+        assert!(
+            class_of(&json, origin, class),
+            "{origin} should be {class}: {json}"
+        );
+    }
+}
+
+/// Inputs `serve` refuses before it starts, each with exit status 2 and a message that
+/// names the flag.
+#[test]
+fn serve_refuses_what_it_cannot_use() {
+    let cases: [(&[&str], &str); 4] = [
+        // A source list where a whole header value belongs.
+        (
+            &["--policy-header", "'self' https://a.example"],
+            "no connect-src or default-src",
+        ),
+        (
+            &["--report-only-header", "script-src 'self'"],
+            "--report-only-header",
+        ),
+        // A database URL of a scheme it does not write, not taken for a file name.
+        (&["--db", "mysql://u@127.0.0.1/x"], "postgres://"),
+        (
+            &[
+                "--provenance-secret-file",
+                "/nonexistent",
+                "--provenance-rotation",
+                "0",
+            ],
+            "rotation",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connect_src::matcher::{BrowserPolicy, Engine};
+use connect_src::policy::text::{is_directive_name, parse_header};
 use connect_src::policy::{Provenance, ServedPolicies};
 use connect_src::report::suggest::{observations, suggest, SuggestOptions};
 use connect_src::report::{
-    Collector, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
+    Collector, Disposition, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
 };
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
@@ -96,8 +97,12 @@ enum Command {
         accept_origin: Vec<String>,
         /// A Content-Security-Policy header value the app serves (repeatable; the first is
         /// the current one, the others earlier ones): each report is classed against them.
-        #[arg(long = "policy-header")]
+        #[arg(long = "policy-header", value_name = "CSP")]
         policy_header: Vec<String>,
+        /// The Content-Security-Policy-Report-Only header value the app serves now, beside
+        /// the first --policy-header (both are current: one response carries both).
+        #[arg(long = "report-only-header", value_name = "CSP")]
+        report_only_header: Option<String>,
         /// A file holding the provenance secret the app's layers were given
         /// (`Provenance::new`): reports without a valid `csp-token` in their URL are then
         /// classed `foreign`. Text, at least 32 bytes once surrounding whitespace is
@@ -110,6 +115,7 @@ enum Command {
             long = "provenance-rotation",
             value_name = "SECONDS",
             default_value_t = 3600,
+            value_parser = clap::value_parser!(u64).range(1..),
             requires = "provenance_secret_file"
         )]
         provenance_rotation: u64,
@@ -153,6 +159,7 @@ fn main() -> ExitCode {
             durability,
             accept_origin,
             policy_header,
+            report_only_header,
             provenance_secret_file,
             provenance_rotation,
         } => {
@@ -172,6 +179,7 @@ fn main() -> ExitCode {
                 durability,
                 &accept_origin,
                 &policy_header,
+                report_only_header,
                 provenance,
             )
         }
@@ -188,6 +196,13 @@ fn check(
     page: &str,
     targets: &[String],
 ) -> ExitCode {
+    if let Some(p) = policy.as_deref().filter(|p| p.contains(';')) {
+        eprintln!(
+            "error: --policy takes a connect-src source list, and {p:?} has a ';' (a \
+             directive separator): for a whole header value use --header"
+        );
+        return ExitCode::from(USAGE);
+    }
     let p = match (&policy, &header) {
         (Some(p), _) => BrowserPolicy::parse(p),
         (None, Some(h)) => BrowserPolicy::from_header(h),
@@ -263,6 +278,41 @@ fn audit_cmd(text: &str, env: Env) -> ExitCode {
     }
 }
 
+/// Checks a header value `serve` is given as served: a header value that restricts
+/// connections (a connect-src or default-src directive); warns on stderr about directives
+/// CSP does not define and sources browsers would ignore.
+fn served_header(flag: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() || axum::http::HeaderValue::from_str(value).is_err() {
+        return Err(format!(
+            "{flag} {value:?} is not a header value (visible ASCII, not empty)"
+        ));
+    }
+    let read = BrowserPolicy::from_header(value);
+    if read.lists(Engine::Spec).iter().all(Option::is_none) {
+        return Err(format!(
+            "{flag} {value:?} has no connect-src or default-src directive: give the whole \
+             header value the app sends, such as \"connect-src 'self'; report-uri \
+             /csp-reports\", not a source list"
+        ));
+    }
+    for policy in parse_header(value) {
+        for d in policy
+            .directives
+            .iter()
+            .filter(|d| !is_directive_name(d.name))
+        {
+            eprintln!(
+                "warning: {flag}: {:?} is not a CSP directive; browsers ignore it",
+                d.name
+            );
+        }
+    }
+    for w in read.warnings() {
+        eprintln!("warning: {flag}: {w}");
+    }
+    Ok(())
+}
+
 /// The secret in `path` (its text, surrounding whitespace trimmed), rotated every
 /// `rotation` seconds.
 fn provenance(path: &std::path::Path, rotation: u64) -> Result<Provenance, String> {
@@ -279,6 +329,7 @@ fn serve(
     durability: DurabilityArg,
     accept_origin: &[String],
     policy_header: &[String],
+    report_only_header: Option<String>,
     provenance: Option<Provenance>,
 ) -> ExitCode {
     let durability = match durability {
@@ -286,17 +337,23 @@ fn serve(
         DurabilityArg::ProcessCrash => Durability::ProcessCrash,
     };
     let mut builder = Collector::builder();
-    if let Some(bad) = policy_header
-        .iter()
-        .find(|h| h.trim().is_empty() || axum::http::HeaderValue::from_str(h).is_err())
-    {
-        eprintln!(
-            "error: --policy-header {bad:?} is not a header value (visible ASCII, not empty)"
-        );
-        return ExitCode::from(USAGE);
+    let given = policy_header.iter().map(|h| ("--policy-header", h)).chain(
+        report_only_header
+            .iter()
+            .map(|h| ("--report-only-header", h)),
+    );
+    for (flag, value) in given {
+        if let Err(e) = served_header(flag, value) {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
     }
-    if !policy_header.is_empty() {
-        builder = builder.served_policies(ServedPolicies::from_headers(policy_header));
+    if !policy_header.is_empty() || report_only_header.is_some() {
+        builder = builder.served_policies(ServedPolicies::from_policy_headers(
+            policy_header.first().cloned(),
+            report_only_header,
+            policy_header.iter().skip(1).cloned(),
+        ));
     }
     if let Some(p) = provenance {
         builder = builder.provenance(p);
@@ -310,6 +367,10 @@ fn serve(
             }
         };
     }
+    if let Some(Db::Unsupported(url)) = db.as_deref().map(Db::of) {
+        eprintln!("error: {}", unsupported_db(url));
+        return ExitCode::from(USAGE);
+    }
     let opened = match db.as_deref().map(Db::of) {
         Some(Db::Postgres(url)) => PostgresSink::open(url)
             .map(|sink| builder.store(sink).build())
@@ -319,6 +380,7 @@ fn serve(
             .open(path)
             .map(|sink| builder.store(sink).build())
             .map_err(|e| format!("cannot open {}: {e}", path.display())),
+        Some(Db::Unsupported(url)) => Err(unsupported_db(url)),
         None => Ok(builder.store(MemorySink::new()).build()),
     };
     let collector = match opened {
@@ -329,7 +391,23 @@ fn serve(
         }
     };
     // Prometheus text on GET /metrics: the library emits through the `metrics` facade.
-    let metrics = match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+    // Histograms with buckets (the exporter's default renders them as summaries):
+    // commit time in seconds, 1 ms to 10 s, and violations per commit, 1 to 1,024.
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    const COMMIT_SECONDS: &[f64] = &[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 10.0];
+    const COMMIT_ROWS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0];
+    let exporter = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("connect_src_sink_commit_seconds".into()),
+            COMMIT_SECONDS,
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full("connect_src_sink_commit_rows".into()),
+                COMMIT_ROWS,
+            )
+        });
+    let metrics = match exporter.and_then(PrometheusBuilder::install_recorder) {
         Ok(handle) => handle,
         Err(e) => {
             eprintln!("error: cannot install the metrics recorder: {e}");
@@ -353,7 +431,7 @@ fn serve(
         };
         let addr = listener.local_addr().map_or(listen, |a| a);
         println!(
-            "connect-src collector on http://{addr}/csp-reports (dashboard: /csp-reports/dashboard, summary: /csp-reports/summary)"
+            "connect-src collector on http://{addr}/csp-reports (dashboard: /csp-reports/dashboard, summary: /csp-reports/summary, metrics: /metrics)"
         );
         let upkeep = metrics.clone();
         tokio::spawn(async move {
@@ -395,6 +473,17 @@ fn serve(
 enum Db<'a> {
     Postgres(&'a str),
     Sqlite(&'a std::path::Path),
+    /// A URL of another scheme (`mysql://…`): refused, not taken for a file name.
+    Unsupported(&'a str),
+}
+
+/// The usage error for [`Db::Unsupported`].
+fn unsupported_db(url: &str) -> String {
+    format!(
+        "--db {}: not a database this tool writes; give a SQLite file path or a \
+         postgres:// (postgresql://) URL",
+        redact(url)
+    )
 }
 
 impl Db<'_> {
@@ -403,6 +492,7 @@ impl Db<'_> {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Db::Postgres(url)
             }
+            Some(url) if url.contains("://") => Db::Unsupported(url),
             _ => Db::Sqlite(db),
         }
     }
@@ -428,6 +518,10 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
         }
     };
     let read = match Db::of(db) {
+        Db::Unsupported(url) => {
+            eprintln!("error: {}", unsupported_db(url));
+            return ExitCode::from(USAGE);
+        }
         Db::Postgres(url) => PostgresSink::open(url)
             .map_err(|e| format!("cannot open {}: {e}", redact(url)))
             .and_then(|store| store.summary(usize::MAX).map_err(|e| e.to_string())),
@@ -453,7 +547,23 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
         eprintln!("{a}");
     }
     if s.additions.is_empty() {
-        eprintln!("nothing to add: no report-only connect-src violation outside the policy");
+        eprintln!(
+            "nothing to add: no report-only connect-src violation classed genuine or \
+             unverified outside the policy"
+        );
+    }
+    // Report-only connect-src violations `suggest` does not learn from, by class.
+    let mut distrusted: Vec<(&str, u64)> = Vec::new();
+    for g in summary.groups.iter().filter(|g| {
+        g.disposition == Disposition::Report && g.directive == "connect-src" && !g.class.teaches()
+    }) {
+        match distrusted.iter_mut().find(|(c, _)| *c == g.class.as_str()) {
+            Some((_, n)) => *n += g.count,
+            None => distrusted.push((g.class.as_str(), g.count)),
+        }
+    }
+    for (class, n) in distrusted {
+        eprintln!("not learned from: {n} report-only violation(s) classed {class}");
     }
     if s.skipped > 0 {
         eprintln!(

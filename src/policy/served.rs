@@ -125,8 +125,35 @@ impl ServedPolicies {
 
     /// A history from header values: the first is served now, the others are policies it
     /// replaced, newest first. Each value is a whole `Content-Security-Policy` (or
-    /// report-only) header.
+    /// report-only) header. For an enforced and a report-only header served together, use
+    /// [`from_policy_headers`](Self::from_policy_headers).
     pub fn from_headers<I, S>(headers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut headers = headers.into_iter().map(Into::into);
+        let current = headers.next();
+        let report_only = current.as_deref().is_some_and(marked_report_only);
+        let (enforced, report_only) = if report_only {
+            (None, current)
+        } else {
+            (current, None)
+        };
+        ServedPolicies::from_policy_headers(enforced, report_only, headers)
+    }
+
+    /// A history from header values, as a response carries them: `enforced` (a
+    /// `Content-Security-Policy` value) and `report_only` (a
+    /// `Content-Security-Policy-Report-Only` value) are served now, together, like one
+    /// [`Policy`] with both lists; `earlier` are whole header values of policies they
+    /// replaced, newest first. With neither `enforced` nor `report_only`, every one of
+    /// `earlier` counts as replaced.
+    pub fn from_policy_headers<I, S>(
+        enforced: Option<String>,
+        report_only: Option<String>,
+        earlier: I,
+    ) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -135,13 +162,25 @@ impl ServedPolicies {
         let now = SystemTime::now();
         {
             let mut h = served.write();
-            for (i, text) in headers.into_iter().enumerate() {
+            let report_only_at = report_only
+                .as_ref()
+                .map(|_| usize::from(enforced.is_some()));
+            let current: Vec<String> = enforced.into_iter().chain(report_only).collect();
+            if !current.is_empty() {
+                h.push_back(Served {
+                    headers: current,
+                    report_only: report_only_at,
+                    since: now,
+                    replaced: None,
+                });
+            }
+            for text in earlier {
                 let text: String = text.into();
                 h.push_back(Served {
                     report_only: marked_report_only(&text).then_some(0),
                     headers: vec![text],
                     since: now,
-                    replaced: (i > 0).then_some(now),
+                    replaced: Some(now),
                 });
             }
         }
@@ -268,6 +307,27 @@ mod tests {
             .map(|x| x.report_only_header().is_some())
             .collect();
         assert_eq!(found, [true, false, false]);
+    }
+
+    #[test]
+    fn an_enforced_and_a_report_only_header_are_served_together() {
+        let s = ServedPolicies::from_policy_headers(
+            Some("connect-src 'self'; report-uri /r".to_owned()),
+            Some("connect-src 'self' https://a.example; report-uri /r".to_owned()),
+            ["connect-src 'none'"],
+        );
+        let snap = s.snapshot();
+        assert_eq!(snap.len(), 2);
+        assert!(snap[0].is_current() && !snap[1].is_current());
+        assert_eq!(snap[0].headers().len(), 2);
+        assert_eq!(
+            snap[0].report_only_header(),
+            Some("connect-src 'self' https://a.example; report-uri /r")
+        );
+        assert_eq!(snap[1].headers(), ["connect-src 'none'"]);
+        // Only earlier ones: none is current.
+        let old = ServedPolicies::from_policy_headers(None, None, ["connect-src 'self'"]);
+        assert!(!old.snapshot()[0].is_current());
     }
 
     #[test]

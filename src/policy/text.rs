@@ -88,6 +88,21 @@ pub(crate) const DIRECTIVE_NAMES: &[&str] = &[
     "trusted-types",
 ];
 
+/// Whether `name` is a directive name (ASCII case-insensitive): CSP3's own (fetch §6.1,
+/// other §6.2, document §6.3, navigation §6.4, reporting §6.5), those it lists from other
+/// specifications (§6.6), and the withdrawn ones browsers still send (`prefetch-src`,
+/// `navigate-to`, `plugin-types`). Anything else in a header is a directive no browser enforces (a typo, or a
+/// source list given where a header was expected).
+///
+/// ```
+/// use connect_src::policy::text::is_directive_name;
+/// assert!(is_directive_name("Connect-Src"));
+/// assert!(!is_directive_name("'self'"));
+/// ```
+pub fn is_directive_name(name: &str) -> bool {
+    DIRECTIVE_NAMES.iter().any(|d| d.eq_ignore_ascii_case(name))
+}
+
 /// ASCII whitespace (Infra): tab, line feed, form feed, carriage return, space.
 pub(crate) fn is_ascii_ws(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\u{c}' | '\r' | ' ')

@@ -59,12 +59,20 @@ impl std::error::Error for PostgresOpenError {
 }
 
 /// A PostgreSQL error with the server's message when there is one (tokio-postgres's own
-/// `Display` says only "db error").
+/// `Display` says only "db error"), or else with its causes ("error connecting to server:
+/// Connection refused (os error 111)").
 pub(super) fn pg_text(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
     }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// What the tasks on the sink's runtime share: the pool and the timeout.
