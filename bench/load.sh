@@ -124,7 +124,8 @@ best "http://127.0.0.1:$port/csp-reports" "$lua" \
   report-204 collector-memory collector-sqlite collector-sqlite-process collector-postgres
 
 # The floor for storing in PostgreSQL: the same rows, batch size (the collector's mean,
-# rounded) and connections (the sink's 1 writer), with nothing else; best of the rounds.
+# rounded) on one connection (the sink pipelines its commits on one), with nothing else;
+# best of the rounds.
 floor_batch=$(awk -v b="${BATCH[collector-postgres]}" 'BEGIN { n = int(b + 0.5); print (n < 1) ? 1 : n }')
 for round in $(seq 1 "$rounds"); do
   new_db

@@ -748,6 +748,72 @@ async fn a_failed_commit_stores_nothing_and_answers_503() {
     assert_eq!(summary(&sink).await.total, 1);
 }
 
+/// Two commits in flight share one connection (pipelined). With one report in 23
+/// failing its commit on the server, the commits beside it must not be touched: exactly
+/// the reports answered 204 are stored, none of the failing ones, and the sink goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_commits_fail_alone() {
+    let Some(pg) = Pg::start("pipelined") else {
+        return;
+    };
+    let sink = PostgresSink::builder().writers(2).open(&pg.url()).unwrap();
+    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    pg.client()
+        .await
+        .batch_execute(
+            "ALTER TABLE groups ADD CONSTRAINT no_poison
+             CHECK (blocked_origin NOT LIKE 'https://poison%')",
+        )
+        .await
+        .unwrap();
+    // Eight clients, each sending its next report when the last is answered: commits
+    // of a few reports each, about one in three with a failing one.
+    let mut tasks = Vec::new();
+    for w in 0..8usize {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for i in 0..50usize {
+                let n = w * 50 + i;
+                let host = if n % 23 == 0 {
+                    format!("poison{n}.example")
+                } else {
+                    format!("fine{n}.example")
+                };
+                let status = post(&app, report(&host, "report")).await;
+                seen.push((format!("https://{host}/x"), status));
+            }
+            seen
+        }));
+    }
+    let (mut acked, mut refused) = (HashSet::new(), 0);
+    for t in tasks {
+        for (url, status) in t.await.unwrap() {
+            match status {
+                StatusCode::NO_CONTENT => {
+                    acked.insert(url);
+                }
+                StatusCode::SERVICE_UNAVAILABLE => refused += 1,
+                other => panic!("{url}: {other}"),
+            }
+        }
+    }
+    assert!(
+        refused > 0,
+        "no commit failed: the test did not test anything"
+    );
+    let stored = stored_urls(&pg).await;
+    assert!(stored.iter().all(|u| !u.contains("poison")), "{stored:?}");
+    assert_eq!(stored, acked, "stored and acknowledged differ");
+    assert!(!acked.is_empty(), "no commit went through");
+    // Still accepting after all those failures.
+    assert_eq!(
+        post(&app, report("after.example", "report")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(summary(&sink).await.total, acked.len() as u64 + 1);
+}
+
 /// PostgreSQL goes away under load: the collector answers 503 (never 204 for a report it
 /// did not store), then accepts again by itself once the server is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

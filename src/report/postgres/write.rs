@@ -2,12 +2,14 @@
 //! (rows, groups and noise count, pipelined).
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use deadpool_postgres::Object;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
+use tokio_postgres::Statement;
 
 use super::super::meter;
 use super::super::sink::SinkError;
@@ -65,6 +67,7 @@ pub(super) async fn dispatch(
     mut jobs: mpsc::Receiver<Job>,
     writers: Arc<Semaphore>,
 ) {
+    let slot: Arc<Slot> = Arc::default();
     loop {
         let Ok(permit) = writers.clone().acquire_owned().await else {
             return;
@@ -85,11 +88,17 @@ pub(super) async fn dispatch(
         }
         meter::queue_depth("postgres", jobs.len());
         let shared = shared.clone();
-        tokio::spawn(write(shared, pending, rows, permit));
+        tokio::spawn(write(shared, slot.clone(), pending, rows, permit));
     }
 }
 
-async fn write(shared: Arc<Db>, jobs: Vec<Job>, rows: usize, _permit: OwnedSemaphorePermit) {
+async fn write(
+    shared: Arc<Db>,
+    slot: Arc<Slot>,
+    jobs: Vec<Job>,
+    rows: usize,
+    _permit: OwnedSemaphorePermit,
+) {
     let started = Instant::now();
     let mut commit = Commit::default();
     for job in &jobs {
@@ -98,7 +107,7 @@ async fn write(shared: Arc<Db>, jobs: Vec<Job>, rows: usize, _permit: OwnedSemap
             Job::Filtered(n) => commit.add_filtered(*n),
         }
     }
-    let result = store(&shared, &commit).await;
+    let result = store(&shared, &slot, &commit).await;
     meter::commit("postgres", started, rows, result.is_ok());
     drop(commit);
     for job in jobs {
@@ -108,12 +117,87 @@ async fn write(shared: Arc<Db>, jobs: Vec<Job>, rows: usize, _permit: OwnedSemap
     }
 }
 
+/// The connection the writers share, its statements prepared. Every commit in flight is
+/// pipelined on it: `insert` queues a whole transaction (BEGIN to COMMIT) in one poll, and
+/// the sink's runtime has one thread, so two transactions never interleave; the server
+/// runs them one after the other with no wait between them. An error in one rolls back
+/// only that one.
+struct Shared {
+    conn: Option<Object>,
+    insert_rows: Statement,
+    upsert_groups: Statement,
+    add_filtered: Statement,
+    /// Failed or timed out: not used for new commits, discarded (not returned to the
+    /// pool) when the last commit on it is done.
+    broken: AtomicBool,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if *self.broken.get_mut() {
+                discard(conn);
+            }
+        }
+    }
+}
+
+/// Where the writers find the shared connection (none until the first commit, or after
+/// one broke).
+type Slot = tokio::sync::Mutex<Option<Arc<Shared>>>;
+
+/// The shared connection, made (and its statements prepared) when there is none usable.
+async fn shared_connection(db: &Db, slot: &Slot) -> Result<Arc<Shared>, SinkError> {
+    let mut held = slot.lock().await;
+    if let Some(w) = held.as_ref() {
+        let closed = w.conn.as_ref().is_none_or(|c| c.is_closed());
+        if !closed && !w.broken.load(Ordering::Relaxed) {
+            return Ok(w.clone());
+        }
+    }
+    let conn = db.connection().await.map_err(SinkError::Failed)?;
+    let prepared = async {
+        Ok::<_, tokio_postgres::Error>((
+            conn.prepare_cached(INSERT_VIOLATIONS).await?,
+            conn.prepare_cached(UPSERT_GROUPS).await?,
+            conn.prepare_cached(ADD_FILTERED).await?,
+        ))
+    }
+    .await;
+    match prepared {
+        Ok((insert_rows, upsert_groups, add_filtered)) => {
+            let w = Arc::new(Shared {
+                conn: Some(conn),
+                insert_rows,
+                upsert_groups,
+                add_filtered,
+                broken: AtomicBool::new(false),
+            });
+            *held = Some(w.clone());
+            Ok(w)
+        }
+        Err(e) => {
+            discard(conn);
+            Err(SinkError::Failed(format!("PostgreSQL: {}", pg_text(&e))))
+        }
+    }
+}
+
+/// Takes a connection that failed out of use.
+async fn retire(slot: &Slot, w: &Arc<Shared>) {
+    w.broken.store(true, Ordering::Relaxed);
+    let mut held = slot.lock().await;
+    if held.as_ref().is_some_and(|h| Arc::ptr_eq(h, w)) {
+        *held = None;
+    }
+}
+
 /// Stores one commit, trying again when the server rolled it back for a conflict.
-async fn store(shared: &Db, commit: &Commit<'_>) -> Result<(), SinkError> {
+async fn store(db: &Db, slot: &Slot, commit: &Commit<'_>) -> Result<(), SinkError> {
     let mut tries = 0;
     loop {
-        let mut conn = shared.connection().await.map_err(SinkError::Failed)?;
-        let attempt = tokio::time::timeout(shared.timeout, insert(&mut conn, commit)).await;
+        let w = shared_connection(db, slot).await?;
+        let attempt = tokio::time::timeout(db.timeout, insert(&w, commit)).await;
         match attempt {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => {
@@ -122,17 +206,17 @@ async fn store(shared: &Db, commit: &Commit<'_>) -> Result<(), SinkError> {
                     Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED
                         || *c == SqlState::T_R_SERIALIZATION_FAILURE
                 );
-                discard(conn);
+                retire(slot, &w).await;
                 tries += 1;
                 if !retry || tries > RETRIES {
                     return Err(SinkError::Failed(format!("PostgreSQL: {}", pg_text(&e))));
                 }
             }
             Err(_) => {
-                discard(conn);
+                retire(slot, &w).await;
                 return Err(SinkError::Failed(format!(
                     "PostgreSQL: no commit within {:?}",
-                    shared.timeout
+                    db.timeout
                 )));
             }
         }
@@ -157,10 +241,13 @@ fn opt_text(s: Option<&str>) -> Option<Cow<'_, str>> {
 /// pipelined (sent together, in order, then the answers read), so a commit costs one round
 /// trip to the server, not five. Any failing statement fails the whole: the server rolls
 /// the transaction back, the error is returned, and the caller drops the connection.
-async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_postgres::Error> {
-    let insert_rows = conn.prepare_cached(INSERT_VIOLATIONS).await?;
-    let upsert_groups = conn.prepare_cached(UPSERT_GROUPS).await?;
-    let add_filtered = conn.prepare_cached(ADD_FILTERED).await?;
+async fn insert(w: &Shared, commit: &Commit<'_>) -> Result<(), tokio_postgres::Error> {
+    // No await before the statements are queued (see `Shared`).
+    let (insert_rows, upsert_groups, add_filtered) =
+        (&w.insert_rows, &w.upsert_groups, &w.add_filtered);
+    let Some(conn) = w.conn.as_ref() else {
+        unreachable!("a Shared holds its connection until dropped")
+    };
     let client: &tokio_postgres::Client = conn;
     let n = commit.len();
     let mut c = Columns::with_capacity(n);
@@ -206,7 +293,7 @@ async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_post
         }
         client
             .execute(
-                &insert_rows,
+                insert_rows,
                 &[
                     &c.received_at,
                     &c.document_url,
@@ -236,7 +323,7 @@ async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_post
         }
         client
             .execute(
-                &upsert_groups,
+                upsert_groups,
                 &[
                     &g.directive,
                     &g.blocked_origin,
@@ -255,7 +342,7 @@ async fn insert(conn: &mut Object, commit: &Commit<'_>) -> Result<(), tokio_post
         if filtered == 0 {
             return Ok(0);
         }
-        client.execute(&add_filtered, &[&filtered]).await
+        client.execute(add_filtered, &[&filtered]).await
     };
     // A COMMIT after a failed statement answers ROLLBACK without an error; the failed
     // statement's own error is what try_join! returns then.
