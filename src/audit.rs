@@ -14,7 +14,7 @@ use std::fmt;
 
 use crate::matcher::Engine;
 use crate::minimize::covers;
-use crate::policy::text::DIRECTIVE_NAMES;
+use crate::policy::text::is_directive_name;
 use crate::policy::{production_refusals, Policy};
 use crate::source::{is_ip_literal, is_loopback_host, Host, HostSource, Scheme, Source};
 
@@ -114,10 +114,7 @@ pub fn audit_text(value: &str) -> Vec<Finding> {
     let mut sources = Vec::new();
     for token in value.split_ascii_whitespace() {
         let parsed = token.parse::<Source>();
-        if DIRECTIVE_NAMES
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(token))
-        {
+        if is_directive_name(token) {
             out.push(Finding {
                 severity: Severity::Warning,
                 code: "directive-name",

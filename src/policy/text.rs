@@ -100,7 +100,16 @@ pub(crate) const DIRECTIVE_NAMES: &[&str] = &[
 /// assert!(!is_directive_name("'self'"));
 /// ```
 pub fn is_directive_name(name: &str) -> bool {
-    DIRECTIVE_NAMES.iter().any(|d| d.eq_ignore_ascii_case(name))
+    directive_name(name).is_some()
+}
+
+/// `name` as [`DIRECTIVE_NAMES`] spells it (lowercase), if it is one (ASCII
+/// case-insensitive, §2.2.1 step 2.4).
+pub(crate) fn directive_name(name: &str) -> Option<&'static str> {
+    DIRECTIVE_NAMES
+        .iter()
+        .find(|d| d.eq_ignore_ascii_case(name))
+        .copied()
 }
 
 /// ASCII whitespace (Infra): tab, line feed, form feed, carriage return, space.

@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use super::class::Class;
 use super::violation::{bound, Disposition, ReportFormat, Violation};
-use crate::policy::text::DIRECTIVE_NAMES;
+use crate::policy::text;
 
 /// How reports are normalized.
 #[derive(Debug, Clone)]
@@ -453,11 +453,7 @@ fn strip_query(s: &str) -> &str {
 /// the source list after the name (`script-src 'unsafe-eval'`); names are ASCII
 /// case-insensitive (§2.2.1 step 2.4).
 fn directive_name(field: Option<&str>) -> Option<&'static str> {
-    let word = field?.split_ascii_whitespace().next()?;
-    DIRECTIVE_NAMES
-        .iter()
-        .find(|d| d.eq_ignore_ascii_case(word))
-        .copied()
+    text::directive_name(field?.split_ascii_whitespace().next()?)
 }
 
 /// CSP3 "strip URL for use in reports", step 1: a URL whose scheme is not HTTP(S) is
@@ -564,7 +560,7 @@ mod tests {
         assert_eq!(directive_name(Some("blah")), None);
         assert_eq!(directive_name(Some("connect-src-x")), None);
         assert_eq!(directive_name(Some("")), None);
-        for d in DIRECTIVE_NAMES {
+        for d in text::DIRECTIVE_NAMES {
             assert_eq!(directive_name(Some(&d.to_ascii_uppercase())), Some(*d));
         }
     }
