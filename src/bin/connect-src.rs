@@ -367,11 +367,14 @@ fn serve(
             }
         };
     }
-    if let Some(Db::Unsupported(url)) = db.as_deref().map(Db::of) {
-        eprintln!("error: {}", unsupported_db(url));
-        return ExitCode::from(USAGE);
-    }
-    let opened = match db.as_deref().map(Db::of) {
+    let db = match db.as_deref().map(Db::of).transpose() {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let opened = match db {
         Some(Db::Postgres(url)) => PostgresSink::open(url)
             .map(|sink| builder.store(sink).build())
             .map_err(|e| format!("cannot open {}: {e}", redact(url))),
@@ -380,7 +383,6 @@ fn serve(
             .open(path)
             .map(|sink| builder.store(sink).build())
             .map_err(|e| format!("cannot open {}: {e}", path.display())),
-        Some(Db::Unsupported(url)) => Err(unsupported_db(url)),
         None => Ok(builder.store(MemorySink::new()).build()),
     };
     let collector = match opened {
@@ -473,27 +475,22 @@ fn serve(
 enum Db<'a> {
     Postgres(&'a str),
     Sqlite(&'a std::path::Path),
-    /// A URL of another scheme (`mysql://…`): refused, not taken for a file name.
-    Unsupported(&'a str),
-}
-
-/// The usage error for [`Db::Unsupported`].
-fn unsupported_db(url: &str) -> String {
-    format!(
-        "--db {}: not a database this tool writes; give a SQLite file path or a \
-         postgres:// (postgresql://) URL",
-        redact(url)
-    )
 }
 
 impl Db<'_> {
-    fn of(db: &std::path::Path) -> Db<'_> {
+    /// A URL of another scheme (`mysql://…`) is refused (a usage error), not taken for a
+    /// file name.
+    fn of(db: &std::path::Path) -> Result<Db<'_>, String> {
         match db.to_str() {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Db::Postgres(url)
+                Ok(Db::Postgres(url))
             }
-            Some(url) if url.contains("://") => Db::Unsupported(url),
-            _ => Db::Sqlite(db),
+            Some(url) if url.contains("://") => Err(format!(
+                "--db {}: not a database this tool writes; give a SQLite file path or a \
+                 postgres:// (postgresql://) URL",
+                redact(url)
+            )),
+            _ => Ok(Db::Sqlite(db)),
         }
     }
 }
@@ -517,11 +514,14 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let read = match Db::of(db) {
-        Db::Unsupported(url) => {
-            eprintln!("error: {}", unsupported_db(url));
+    let db = match Db::of(db) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(USAGE);
         }
+    };
+    let read = match db {
         Db::Postgres(url) => PostgresSink::open(url)
             .map_err(|e| format!("cannot open {}: {e}", redact(url)))
             .and_then(|store| store.summary(usize::MAX).map_err(|e| e.to_string())),
