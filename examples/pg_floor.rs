@@ -4,8 +4,8 @@
 //! The floor for storing reports in PostgreSQL: a bare loop that writes the rows
 //! `PostgresSink` writes (the bench's report, a unique blocked URL each, so one group per
 //! row), with the same statements (`unnest` of arrays into `violations`, the `groups`
-//! upsert), in transactions of the same size, on as many connections as the sink has
-//! writers — and nothing else: no HTTP, no parsing, no queue. Prints
+//! upsert), in transactions of the same size, on one connection as the sink uses (bench/load.sh
+//! passes 1) — and nothing else: no HTTP, no parsing, no queue. Prints
 //! `rows/s <n> commits <n>`. The collector's reports/s against this number is what the sink
 //! costs on top of the database.
 

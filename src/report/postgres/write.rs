@@ -1,5 +1,5 @@
 //! The writers: the bounded queue's jobs, group commit, and one transaction per commit
-//! (rows, groups and noise count, pipelined).
+//! (rows, groups and noise count, pipelined), commits in flight sharing one connection.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -122,7 +122,7 @@ async fn write(
 /// the sink's runtime has one thread, so two transactions never interleave; the server
 /// runs them one after the other with no wait between them. An error in one rolls back
 /// only that one.
-struct Shared {
+struct WriterConnection {
     conn: Option<Object>,
     insert_rows: Statement,
     upsert_groups: Statement,
@@ -132,7 +132,7 @@ struct Shared {
     broken: AtomicBool,
 }
 
-impl Drop for Shared {
+impl Drop for WriterConnection {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             if *self.broken.get_mut() {
@@ -144,10 +144,10 @@ impl Drop for Shared {
 
 /// Where the writers find the shared connection (none until the first commit, or after
 /// one broke).
-type Slot = tokio::sync::Mutex<Option<Arc<Shared>>>;
+type Slot = tokio::sync::Mutex<Option<Arc<WriterConnection>>>;
 
 /// The shared connection, made (and its statements prepared) when there is none usable.
-async fn shared_connection(db: &Db, slot: &Slot) -> Result<Arc<Shared>, SinkError> {
+async fn writer_connection(db: &Db, slot: &Slot) -> Result<Arc<WriterConnection>, SinkError> {
     let mut held = slot.lock().await;
     if let Some(w) = held.as_ref() {
         let closed = w.conn.as_ref().is_none_or(|c| c.is_closed());
@@ -166,7 +166,7 @@ async fn shared_connection(db: &Db, slot: &Slot) -> Result<Arc<Shared>, SinkErro
     .await;
     match prepared {
         Ok((insert_rows, upsert_groups, add_filtered)) => {
-            let w = Arc::new(Shared {
+            let w = Arc::new(WriterConnection {
                 conn: Some(conn),
                 insert_rows,
                 upsert_groups,
@@ -184,7 +184,7 @@ async fn shared_connection(db: &Db, slot: &Slot) -> Result<Arc<Shared>, SinkErro
 }
 
 /// Takes a connection that failed out of use.
-async fn retire(slot: &Slot, w: &Arc<Shared>) {
+async fn retire(slot: &Slot, w: &Arc<WriterConnection>) {
     w.broken.store(true, Ordering::Relaxed);
     let mut held = slot.lock().await;
     if held.as_ref().is_some_and(|h| Arc::ptr_eq(h, w)) {
@@ -196,7 +196,7 @@ async fn retire(slot: &Slot, w: &Arc<Shared>) {
 async fn store(db: &Db, slot: &Slot, commit: &Commit<'_>) -> Result<(), SinkError> {
     let mut tries = 0;
     loop {
-        let w = shared_connection(db, slot).await?;
+        let w = writer_connection(db, slot).await?;
         let attempt = tokio::time::timeout(db.timeout, insert(&w, commit)).await;
         match attempt {
             Ok(Ok(())) => return Ok(()),
@@ -240,13 +240,13 @@ fn opt_text(s: Option<&str>) -> Option<Cow<'_, str>> {
 /// One transaction: the rows, then the groups, then the noise count. The statements are
 /// pipelined (sent together, in order, then the answers read), so a commit costs one round
 /// trip to the server, not five. Any failing statement fails the whole: the server rolls
-/// the transaction back, the error is returned, and the caller drops the connection.
-async fn insert(w: &Shared, commit: &Commit<'_>) -> Result<(), tokio_postgres::Error> {
-    // No await before the statements are queued (see `Shared`).
+/// the transaction back, the error is returned, and the caller retires the connection.
+async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_postgres::Error> {
+    // No await before the statements are queued (see `WriterConnection`).
     let (insert_rows, upsert_groups, add_filtered) =
         (&w.insert_rows, &w.upsert_groups, &w.add_filtered);
     let Some(conn) = w.conn.as_ref() else {
-        unreachable!("a Shared holds its connection until dropped")
+        unreachable!("a WriterConnection holds its connection until dropped")
     };
     let client: &tokio_postgres::Client = conn;
     let n = commit.len();
