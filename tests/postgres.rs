@@ -179,18 +179,24 @@ impl Pg {
     /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`: every
     /// backend is killed, no checkpoint, recovery at the next start).
     fn crash(&self) {
-        let o = self.run(
+        let o = self.stop_immediately();
+        assert!(o.status.success(), "pg_ctl stop: {}", text(&o.stderr));
+    }
+
+    /// `pg_ctl stop -m immediate`, waiting for it.
+    fn stop_immediately(&self) -> Output {
+        let data = self.data();
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                self.data().to_str().unwrap(),
+                data.to_str().unwrap(),
                 "-m",
                 "immediate",
                 "-w",
                 "stop",
             ],
-        );
-        assert!(o.status.success(), "pg_ctl stop: {}", text(&o.stderr));
+        )
     }
 
     fn pid(&self) -> Option<u32> {
@@ -221,20 +227,7 @@ impl Pg {
 
 impl Drop for Pg {
     fn drop(&mut self) {
-        let stopped = self
-            .run(
-                "pg_ctl",
-                &[
-                    "-D",
-                    self.data().to_str().unwrap(),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop",
-                ],
-            )
-            .status
-            .success();
+        let stopped = self.stop_immediately().status.success();
         if !stopped {
             if let Some(pid) = self.pid() {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
