@@ -23,25 +23,8 @@ cargo build --release --features sqlite,postgres --example load_server --example
 bin=target/release/examples/load_server
 floor_bin=target/release/examples/pg_floor
 
-# A throw-away PostgreSQL cluster (Debian's postgresql; PostgreSQL's defaults: fsync on,
-# synchronous_commit on) in a temp dir on 127.0.0.1, a new database per run.
-[ -x "$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/initdb" ] || {
-  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
-  $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq postgresql >/dev/null
-}
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 pg_port=3102
-pg_dir=$(mktemp -d)
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" -eq 0 ] && chown postgres "$pg_dir"
-as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust >/dev/null
-as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
-  -o "-p $pg_port -c listen_addresses=127.0.0.1 -k $pg_dir" start >/dev/null
-pg_pid=$(head -1 "$pg_dir/data/postmaster.pid")
-pg_stop() { as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || kill "$pg_pid" 2>/dev/null || true; rm -rf "$pg_dir"; }
-psql_() { "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atq -d "$1" -c "$2"; }
-pg_runs=0
-new_db() { pg_runs=$((pg_runs + 1)); psql_ postgres "CREATE DATABASE r$pg_runs"; pg_db=r$pg_runs; CONNECT_SRC_PG_URL="postgres://postgres@127.0.0.1:$pg_port/$pg_db"; export CONNECT_SRC_PG_URL; }
+. bench/pg_cluster.sh
 # CPU time (clock ticks) of the postmaster and its children (the backends).
 pg_ticks() { local p t=0; for p in $pg_pid $(pgrep -P "$pg_pid"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
 
@@ -104,21 +87,7 @@ best() { # url lua-or-"" mode...: each mode once per round, alternating; R[mode]
 
 best "http://127.0.0.1:$port/" "" plain tower-http layer
 
-lua=$(mktemp --suffix=.lua)
-cat >"$lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/csp-report"
-local n = 0
-request = function()
-  n = n + 1
-  local body = '{"csp-report":{"document-uri":"https://app.example/page","referrer":"",' ..
-    '"violated-directive":"connect-src","effective-directive":"connect-src",' ..
-    '"original-policy":"connect-src \'self\'; report-uri /csp-reports","disposition":"enforce",' ..
-    '"blocked-uri":"https://u' .. n .. '.tracker.example/p?id=' .. n .. '","status-code":200,' ..
-    '"script-sample":""}}'
-  return wrk.format(nil, "/csp-reports", nil, body)
-end
-LUA
+lua=bench/report.lua
 # Every SQLite run starts from an empty database.
 best "http://127.0.0.1:$port/csp-reports" "$lua" \
   report-204 collector-memory collector-sqlite collector-sqlite-process collector-postgres
@@ -140,7 +109,6 @@ rss_start=$(peak_rss_mib)
 flood=$(wrk -t"$threads" -c"$conns" -d30s -s "$lua" "http://127.0.0.1:$port/csp-reports" | awk '/requests in/ {print $1}')
 rss_peak=$(peak_rss_mib)
 stop
-rm -f "$lua"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); wrk -t$threads -c$conns -d${secs}s, best of $rounds"

@@ -99,9 +99,10 @@ impl PostgresSinkBuilder {
     /// pipelined: each transaction is sent whole (BEGIN to COMMIT) as soon as it is
     /// gathered, so the server starts the next one the moment it finishes the last,
     /// without waiting a round trip for the collector; an error rolls back only its own
-    /// transaction. Measured (`bench/load.sh`'s PostgreSQL case, README): two in flight
-    /// store ~1.3x the reports per second of one (smaller commits, ~12 reports instead of
-    /// ~16, but no idle server between them); three measured no better than one. The pool
+    /// transaction. Measured with `bash bench/pg_writers.sh` (README, Performance): two in
+    /// flight came out at 0.74 to 1.07 of the bare-PostgreSQL floor against 0.57 to 0.73
+    /// for one, in absolute reports/s from about the same to ~1.3x depending on the run
+    /// (commits are smaller: ~11 reports instead of ~16); three measured no better. The pool
     /// holds one more connection for reads (summary, prune) and one to replace a writer
     /// connection that failed.
     pub fn writers(mut self, writers: usize) -> Self {
