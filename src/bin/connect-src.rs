@@ -8,9 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use connect_src::matcher::{BrowserPolicy, Engine};
 use connect_src::policy::text::{is_directive_name, parse_header};
 use connect_src::policy::{Provenance, ServedPolicies};
-use connect_src::report::suggest::{observations, suggest, SuggestOptions};
+use connect_src::report::suggest::{distrusted, observations, suggest, SuggestOptions};
 use connect_src::report::{
-    Collector, Disposition, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
+    Collector, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
 };
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
@@ -552,18 +552,11 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
              unverified outside the policy"
         );
     }
-    // Report-only connect-src violations `suggest` does not learn from, by class.
-    let mut distrusted: Vec<(&str, u64)> = Vec::new();
-    for g in summary.groups.iter().filter(|g| {
-        g.disposition == Disposition::Report && g.directive == "connect-src" && !g.class.teaches()
-    }) {
-        match distrusted.iter_mut().find(|(c, _)| *c == g.class.as_str()) {
-            Some((_, n)) => *n += g.count,
-            None => distrusted.push((g.class.as_str(), g.count)),
-        }
-    }
-    for (class, n) in distrusted {
-        eprintln!("not learned from: {n} report-only violation(s) classed {class}");
+    for (class, n) in distrusted(&summary) {
+        eprintln!(
+            "not learned from: {n} report-only violation(s) classed {}",
+            class.as_str()
+        );
     }
     if s.skipped > 0 {
         eprintln!(

@@ -161,12 +161,37 @@ pub fn observations(summary: &super::Summary) -> impl Iterator<Item = Observatio
     summary
         .groups
         .iter()
-        .filter(|g| {
-            g.disposition == super::Disposition::Report
-                && g.directive == "connect-src"
-                && g.class.teaches()
-        })
+        .filter(|g| report_only_connect_src(g) && g.class.teaches())
         .map(|g| Observation::new(&g.blocked_origin, g.count))
+}
+
+/// What [`observations`] leaves out for its class (feature `collector`): the report-only
+/// `connect-src` violations classed `contradicts`, `stale` or `foreign`, counted per class
+/// (in the order of [`Class::ALL`](super::Class::ALL); classes with none are left out).
+#[cfg(feature = "collector")]
+pub fn distrusted(summary: &super::Summary) -> Vec<(super::Class, u64)> {
+    let mut counts: Vec<(super::Class, u64)> = super::Class::ALL
+        .iter()
+        .filter(|c| !c.teaches())
+        .map(|c| (*c, 0))
+        .collect();
+    for g in summary
+        .groups
+        .iter()
+        .filter(|g| report_only_connect_src(g) && !g.class.teaches())
+    {
+        if let Some((_, n)) = counts.iter_mut().find(|(c, _)| *c == g.class) {
+            *n += g.count;
+        }
+    }
+    counts.retain(|(_, n)| *n > 0);
+    counts
+}
+
+/// A report-only `connect-src` group: what learning mode reads.
+#[cfg(feature = "collector")]
+fn report_only_connect_src(g: &super::Group) -> bool {
+    g.disposition == super::Disposition::Report && g.directive == "connect-src"
 }
 
 /// `(scheme, port)`: the part of an origin a wildcard must share.
@@ -328,6 +353,44 @@ fn registrable(host: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "collector")]
+    #[test]
+    fn observations_and_distrusted_split_report_only_connect_src_by_class() {
+        use crate::report::{Class, Disposition, Group, GroupKey, Summary};
+        let group = |origin: &str, disposition, class, count| {
+            let mut g = Group::new(
+                GroupKey {
+                    directive: "connect-src".into(),
+                    blocked_origin: origin.into(),
+                    document_path: "/".into(),
+                    disposition,
+                    class,
+                },
+                std::time::SystemTime::UNIX_EPOCH,
+                origin.into(),
+            );
+            g.add(count, std::time::SystemTime::UNIX_EPOCH);
+            g
+        };
+        let summary = Summary {
+            total: 19,
+            filtered: 0,
+            groups: vec![
+                group("https://a.example", Disposition::Report, Class::Genuine, 2),
+                group("https://b.example", Disposition::Report, Class::Foreign, 3),
+                group("https://c.example", Disposition::Report, Class::Foreign, 4),
+                group("https://d.example", Disposition::Report, Class::Stale, 5),
+                group("https://e.example", Disposition::Enforce, Class::Foreign, 5),
+            ],
+        };
+        let learned: Vec<&str> = observations(&summary).map(|o| o.blocked_url).collect();
+        assert_eq!(learned, ["https://a.example"]);
+        assert_eq!(
+            distrusted(&summary),
+            [(Class::Stale, 5), (Class::Foreign, 7)]
+        );
+    }
 
     fn run(current: &str, urls: &[&str]) -> Suggestion {
         suggest(
