@@ -8,7 +8,7 @@
 
 use std::hint::black_box;
 
-use connect_src::report::{parse_reports, NormalizeOptions};
+use connect_src::report::intake::{parse_reports, NormalizeOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn fixture(name: &str) -> Vec<u8> {

@@ -11,9 +11,10 @@
 use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
-use connect_src::report::{
-    parse_reports, Durability, NormalizeOptions, ReportSink, ReportStore, SqliteSink,
-};
+use connect_src::report::intake::{parse_reports, NormalizeOptions};
+use connect_src::report::sqlite::Durability;
+use connect_src::report::store::{ReportSink, ReportStore};
+use connect_src::report::SqliteSink;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rusqlite::Connection;
 
@@ -56,14 +57,14 @@ fn summary(c: &mut Criterion) {
                 // Unique URLs, skewed over the groups like real traffic: ten origins
                 // take more than half of the reports.
                 let g = if n % 2 == 0 { n % 10 } else { n % GROUPS };
-                v.blocked_url = format!("https://t{g}.tracker.example/p/{n}");
+                v.set_blocked_url(format!("https://t{g}.tracker.example/p/{n}"));
                 v.received_at = UNIX_EPOCH + Duration::from_secs(1_800_000_000 + n as u64);
                 v
             })
             .collect();
         rt.block_on(sink.submit(batch)).unwrap();
     }
-    let ours = sink.summary(500).unwrap();
+    let ours = rt.block_on(sink.summary(500)).unwrap();
     assert_eq!(ours.total, REPORTS as u64);
 
     // The same rows, with the index the query over them needs.
@@ -89,7 +90,7 @@ fn summary(c: &mut Criterion) {
     let got: Vec<(String, i64)> = ours
         .groups
         .iter()
-        .map(|g| (g.blocked_origin.clone(), g.count as i64))
+        .map(|g| (g.blocked_origin.to_string(), g.count as i64))
         .collect();
     assert_eq!(got, expected, "the same answer both ways");
 
@@ -99,7 +100,7 @@ fn summary(c: &mut Criterion) {
         b.iter(|| black_box(by_hand(&raw)))
     });
     g.bench_function("connect-src summary (groups table)", |b| {
-        b.iter(|| black_box(sink.summary(500).unwrap()))
+        b.iter(|| black_box(rt.block_on(sink.summary(500)).unwrap()))
     });
     g.finish();
     drop(sink);

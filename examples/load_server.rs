@@ -24,7 +24,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Html;
 use axum::routing::{get, post};
 use axum::Router;
-use connect_src::report::{Collector, Durability, MemorySink, PostgresSink, SqliteSink};
+use connect_src::report::sqlite::Durability;
+use connect_src::report::{Collector, MemorySink, PostgresSink, SqliteSink};
 use connect_src::{ConnectSrc, Policy};
 use tower_http::set_header::SetResponseHeaderLayer;
 

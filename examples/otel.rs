@@ -9,7 +9,8 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use connect_src::report::{Collector, MemorySink, ReportStore, Tee, TracingSink};
+use connect_src::report::store::{ReportStore, Tee, TracingSink};
+use connect_src::report::{Collector, MemorySink};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use tower::ServiceExt;
@@ -44,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(memory.summary(10)?.total, 1);
+    assert_eq!(memory.summary(10).await?.total, 1);
 
     // Flush before exit (a batch exporter would otherwise drop the tail).
     provider.shutdown()?;

@@ -15,7 +15,8 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::Router;
-use connect_src::report::{Collector, MemorySink, Tee, TracingSink};
+use connect_src::report::store::{Tee, TracingSink};
+use connect_src::report::{Collector, MemorySink};
 use connect_src::{ConnectSrc, Policy};
 use futures_util::stream::{self, Stream};
 
@@ -46,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // The collector keeps reports in memory; its dashboard is mounted here for the demo.
-    // In an app, mount `collector.read_router()` behind your own authentication.
+    // In an app, mount `collector.admin_router()` behind your own authentication.
     // Tee: every report goes to memory (for the dashboard) and to the log. Given the
     // policies the layer serves, it classes each report (genuine, foreign, …).
     let layer = policy.layer();
@@ -60,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/beacon", post(|| async { "" }))
         .route("/events", get(events))
         .route("/ws", get(ws))
-        .merge(collector.router())
+        .merge(collector.report_router().merge(collector.admin_router()))
         // The dashboard keeps its own strict policy under this layer.
         .layer(layer);
 

@@ -33,7 +33,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Form, Router};
 use connect_src::matcher::BrowserPolicy;
-use connect_src::report::{Collector, Disposition, MemorySink, ReportSink, Violation};
+use connect_src::report::store::{Disposition, ReportSink, Violation};
+use connect_src::report::{Collector, MemorySink};
 
 #[path = "browsers/cases.rs"]
 mod cases;
@@ -395,7 +396,7 @@ async fn run_engine(engine: Engine) -> Run {
     let store = MemorySink::with_limits(10_000, 10_000);
     // A report whose every shown field is an XSS payload, for the dashboard check (the
     // directive must be one CSP defines, or the collector refuses the report).
-    let mut evil = connect_src::report::parse_reports(
+    let mut evil = connect_src::report::intake::parse_reports(
         serde_json::json!({"csp-report": {
             "document-uri": format!("http://a.localhost/{XSS}"),
             "blocked-uri": format!("http://{XSS}/"),
@@ -432,7 +433,7 @@ async fn run_engine(engine: Engine) -> Run {
         .route("/ws", get(ws))
         .route("/xss-control", get(xss_control))
         .route("/xss-fired/{*rest}", get(hit))
-        .merge(collector.router())
+        .merge(collector.report_router().merge(collector.admin_router()))
         .layer(middleware::from_fn_with_state(app_state.clone(), record))
         .with_state(app_state.clone());
     let mut servers = vec![
@@ -642,7 +643,7 @@ fn check_reports(engine: Engine, run: &Run) {
     let legacy = run
         .reports
         .iter()
-        .filter(|v| v.format == connect_src::report::ReportFormat::Legacy)
+        .filter(|v| v.format == connect_src::report::store::ReportFormat::Legacy)
         .count();
     println!(
         "{name}: {} report-uri reports received, {} blocked cases not reported",
@@ -966,8 +967,9 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
             .collect()
     };
     let format = engine.report_to_format();
-    let is_report_to =
-        |f: connect_src::report::ReportFormat| f != connect_src::report::ReportFormat::Legacy;
+    let is_report_to = |f: connect_src::report::store::ReportFormat| {
+        f != connect_src::report::store::ReportFormat::Legacy
+    };
     // Wait for the walk, then for the Reporting API's delivery (batched by the browser).
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -1011,7 +1013,7 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
                     && r.effective_directive == "connect-src"
                     && r.disposition == Disposition::Enforce
                     // Checked against the policies the layers served: the real thing.
-                    && r.class == connect_src::report::Class::Genuine
+                    && r.class == connect_src::report::store::Class::Genuine
             });
             if !found {
                 problems.push(format!(

@@ -8,12 +8,19 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use axum::Router;
-use connect_src::report::{
-    parse_reports, BoxFuture, Collector, Disposition, MemorySink, NormalizeOptions, ReportFormat,
-    ReportSink, ReportStore, SinkError, StoreError, Summary, Violation, OVERFLOW,
+use connect_src::report::intake::{parse_reports, NormalizeOptions};
+use connect_src::report::store::{
+    BoxFuture, Disposition, ReportFormat, ReportSink, ReportStore, StoreError, Summary, Violation,
+    WriteOnly, OVERFLOW,
 };
+use connect_src::report::{Collector, MemorySink};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+
+/// The collector's two routers on one app, as tests reach both sides through one router.
+fn both(c: connect_src::report::Collector) -> axum::Router {
+    c.report_router().merge(c.admin_router())
+}
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -23,7 +30,7 @@ fn fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn parse(name: &str) -> connect_src::report::Parsed {
+fn parse(name: &str) -> connect_src::report::intake::Parsed {
     parse_reports(&fixture(name), &NormalizeOptions::default()).unwrap()
 }
 
@@ -43,7 +50,7 @@ async fn text(res: Response) -> String {
 }
 
 fn app_with(store: MemorySink) -> Router {
-    Collector::builder().store(store).build().router()
+    both(Collector::builder().store(store).build())
 }
 
 // ---- shapes and quirks -------------------------------------------------------------------
@@ -55,7 +62,10 @@ fn chromium_legacy_captured_from_a_real_browser() {
     assert_eq!(v.format, ReportFormat::Legacy);
     assert_eq!(v.document_url, "http://127.0.0.1:3917/");
     assert_eq!(v.blocked_url, "http://localhost:3917/api/data");
-    assert_eq!(v.blocked_origin(), "http://localhost:3917");
+    assert_eq!(
+        v.blocked_origin.as_ref().unwrap().as_str(),
+        "http://localhost:3917"
+    );
     assert_eq!(v.effective_directive, "connect-src");
     assert_eq!(v.disposition, Disposition::Enforce);
     assert_eq!(
@@ -106,7 +116,10 @@ fn reporting_api_batches_from_chromium_and_firefox() {
     let v = &p.violations[0];
     assert_eq!(v.format, ReportFormat::ReportingApi);
     assert_eq!(v.blocked_url, "wss://realtime.example/socket");
-    assert_eq!(v.blocked_origin(), "wss://realtime.example");
+    assert_eq!(
+        v.blocked_origin.as_ref().unwrap().as_str(),
+        "wss://realtime.example"
+    );
     assert!(v.user_agent.as_deref().unwrap().contains("Chrome/156"));
     assert_eq!((v.line, v.column), (Some(3), Some(7)));
     let p = parse("firefox-reports-api.json");
@@ -167,7 +180,7 @@ fn keyword_and_missing_blocked_uris() {
         .map(|v| v.blocked_url.as_str())
         .collect();
     assert_eq!(blocked, ["inline", "eval", "data", "blob", "", ""]);
-    assert_eq!(p.violations[2].blocked_origin(), "data");
+    assert_eq!(p.violations[2].blocked_origin, None, "data has no origin");
 }
 
 // ---- the router ----------------------------------------------------------------------------
@@ -185,7 +198,7 @@ async fn accepts_each_content_type_and_stores() {
         let res = post(&app, Some(ct), fixture(name)).await;
         assert_eq!(res.status(), StatusCode::NO_CONTENT, "{name}");
     }
-    let s = store.summary(100).unwrap();
+    let s = store.summary(100).await.unwrap();
     assert_eq!(s.total, 4);
     assert_eq!(s.groups.len(), 4);
 }
@@ -194,7 +207,7 @@ async fn accepts_each_content_type_and_stores() {
 async fn noise_is_filtered_and_counted() {
     let store = MemorySink::new();
     let collector = Collector::builder().store(store.clone()).build();
-    let app: Router = collector.router();
+    let app: Router = collector.report_router().merge(collector.admin_router());
     let res = post(
         &app,
         Some("application/reports+json"),
@@ -202,7 +215,7 @@ async fn noise_is_filtered_and_counted() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let s = store.summary(10).unwrap();
+    let s = store.summary(10).await.unwrap();
     assert_eq!((s.total, s.filtered), (1, 2));
     assert_eq!(s.groups[0].blocked_origin, "https://real.example");
     assert_eq!(collector.stats().filtered, 2);
@@ -292,11 +305,12 @@ async fn deep_nesting_is_a_400_not_a_stack_overflow() {
 #[tokio::test]
 async fn status_413_over_the_limit_with_or_without_content_length() {
     let store = MemorySink::new();
-    let app: Router = Collector::builder()
-        .store(store.clone())
-        .body_limit(1024)
-        .build()
-        .router();
+    let app: Router = both(
+        Collector::builder()
+            .store(store.clone())
+            .body_limit(1024)
+            .build(),
+    );
     let big = format!(
         "{{\"csp-report\":{{\"blocked-uri\":\"{}\"}}}}",
         "a".repeat(2000)
@@ -313,7 +327,7 @@ async fn status_413_over_the_limit_with_or_without_content_length() {
     let stream = Body::from_stream(futures_util::stream::iter(chunks));
     let res = post(&app, Some("application/csp-report"), stream).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(store.summary(1).unwrap().total, 0);
+    assert_eq!(store.summary(1).await.unwrap().total, 0);
 }
 
 #[tokio::test]
@@ -348,13 +362,13 @@ async fn ten_thousand_element_array_is_capped() {
         .store(store.clone())
         .body_limit(4 << 20)
         .build();
-    let app: Router = collector.router();
+    let app: Router = collector.report_router().merge(collector.admin_router());
     let one = r#"{"type":"csp-violation","body":{"documentURL":"https://a.example/","blockedURL":"https://b.example/","effectiveDirective":"connect-src"}}"#;
     let body = format!("[{}]", vec![one; 10_000].join(","));
     let res = post(&app, Some("application/reports+json"), body).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        store.summary(1).unwrap().total,
+        store.summary(1).await.unwrap().total,
         100,
         "at most 100 reports per request"
     );
@@ -393,14 +407,14 @@ async fn huge_strings_are_bounded() {
 
 struct FullSink;
 impl ReportSink for FullSink {
-    fn submit(&self, _: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
-        Box::pin(async { Err(SinkError::Full) })
+    fn submit(&self, _: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Full) })
     }
 }
 
 #[tokio::test]
 async fn status_503_when_the_sink_is_full() {
-    let app: Router = Collector::builder().sink(FullSink).build().router();
+    let app: Router = both(Collector::builder().store(WriteOnly(FullSink)).build());
     let res = post(
         &app,
         Some("application/csp-report"),
@@ -413,7 +427,7 @@ async fn status_503_when_the_sink_is_full() {
 
 #[tokio::test]
 async fn cors_preflight_and_allowed_origins() {
-    let any: Router = Collector::builder().build().router();
+    let any: Router = both(Collector::builder().build());
     let preflight = |origin: &str| {
         Request::builder()
             .method("OPTIONS")
@@ -443,10 +457,12 @@ async fn cors_preflight_and_allowed_origins() {
         "content-type"
     );
 
-    let only: Router = Collector::builder()
-        .allow_origin("https://app.example")
-        .build()
-        .router();
+    let only: Router = both(
+        Collector::builder()
+            .allow_origin("https://app.example")
+            .unwrap()
+            .build(),
+    );
     let res = only
         .clone()
         .oneshot(preflight("https://app.example"))
@@ -483,11 +499,12 @@ async fn cors_preflight_and_allowed_origins() {
 #[tokio::test]
 async fn summary_json_shape_and_capped_groups() {
     let store = MemorySink::new();
-    let app: Router = Collector::builder()
-        .store(store.clone())
-        .summary_limit(2)
-        .build()
-        .router();
+    let app: Router = both(
+        Collector::builder()
+            .store(store.clone())
+            .summary_limit(2)
+            .build(),
+    );
     for i in 0..5 {
         let body = format!(
             r#"{{"csp-report":{{"document-uri":"https://app.example/p","blocked-uri":"https://h{i}.example/x?q","effective-directive":"connect-src","disposition":"report"}}}}"#
@@ -542,20 +559,24 @@ async fn summary_json_shape_and_capped_groups() {
 struct UnreadableStore;
 
 impl ReportSink for UnreadableStore {
-    fn submit(&self, _batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
+    fn submit(&self, _batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
 }
 
 impl ReportStore for UnreadableStore {
-    fn summary(&self, _limit: usize) -> Result<Summary, StoreError> {
-        Err(StoreError::new("disk I/O error"))
+    fn summary(&self, _limit: usize) -> BoxFuture<'_, Result<Summary, StoreError>> {
+        Box::pin(async {
+            Err(StoreError::database(std::io::Error::other(
+                "disk I/O error",
+            )))
+        })
     }
 }
 
 #[tokio::test]
 async fn a_store_that_cannot_be_read_answers_500_not_zeros() {
-    let app = Collector::builder().store(UnreadableStore).build().router();
+    let app = both(Collector::builder().store(UnreadableStore).build());
     for path in ["/csp-reports/summary", "/csp-reports/dashboard"] {
         let res = app
             .clone()
@@ -660,7 +681,7 @@ async fn an_app_wide_layer_leaves_the_dashboards_policy_alone() {
         let collector = Collector::builder().store(MemorySink::new()).build();
         let app = Router::new()
             .route("/", axum::routing::get(|| async { "hello" }))
-            .merge(collector.router())
+            .merge(collector.report_router().merge(collector.admin_router()))
             .layer(policy.layer().mode(mode));
         let get = |path: &'static str| {
             app.clone()
@@ -705,7 +726,7 @@ async fn read_side_can_be_mounted_separately() {
         StatusCode::NOT_FOUND,
         "the public router has no read side"
     );
-    let admin: Router = Router::new().nest("/admin", collector.read_router());
+    let admin: Router = Router::new().nest("/admin", collector.admin_router());
     let res = admin
         .oneshot(
             Request::get("/admin/csp-reports/summary")
@@ -728,7 +749,7 @@ async fn memory_store_stays_bounded_under_unique_urls() {
         let batch: Vec<Violation> = (0..1_000)
             .map(|i| {
                 let mut v = template.clone();
-                v.blocked_url = format!("https://u{chunk}x{i}.flood.example/p");
+                v.set_blocked_url(format!("https://u{chunk}x{i}.flood.example/p"));
                 v.received_at = now;
                 v
             })
@@ -741,7 +762,7 @@ async fn memory_store_stays_bounded_under_unique_urls() {
         1_001,
         "1,000 groups plus the overflow bucket"
     );
-    let s = store.summary(usize::MAX).unwrap();
+    let s = store.summary(usize::MAX).await.unwrap();
     assert_eq!(s.total, 200_000);
     let overflow = s
         .groups
@@ -879,7 +900,7 @@ async fn the_report_only_marker_gives_webkit_reports_their_disposition() {
 /// policy is genuine; after a swap, a report of the old one is stale.
 #[tokio::test]
 async fn reports_are_classed_against_the_layers_policies() {
-    use connect_src::report::Class;
+    use connect_src::report::store::Class;
     use connect_src::{ConnectSrc, Policy};
 
     let policy = |list: &str| {
@@ -891,11 +912,12 @@ async fn reports_are_classed_against_the_layers_policies() {
     };
     let layer = policy("'self' https://api.example.com").layer();
     let store = MemorySink::new();
-    let app = Collector::builder()
-        .store(store.clone())
-        .served_policies(layer.served_policies())
-        .build()
-        .router();
+    let app = both(
+        Collector::builder()
+            .store(store.clone())
+            .served_policies(layer.served_policies())
+            .build(),
+    );
     let body = |policy: &str| {
         serde_json::json!({"csp-report": {
             "document-uri": "https://app.example.com/", "blocked-uri": "https://evil.example/x",
@@ -922,7 +944,7 @@ async fn reports_are_classed_against_the_layers_policies() {
 async fn reports_without_the_layers_token_are_foreign() {
     use axum::routing::get;
     use connect_src::policy::{Provenance, PROVENANCE_PARAMETER};
-    use connect_src::report::Class;
+    use connect_src::report::store::Class;
     use connect_src::{ConnectSrc, Policy};
 
     let provenance = Provenance::new(b"0123456789abcdef0123456789abcdef".to_vec()).unwrap();
@@ -939,14 +961,13 @@ async fn reports_without_the_layers_token_are_foreign() {
     let app = Router::new()
         .route("/page", get(|| async { "hi" }))
         .layer(layer.clone())
-        .merge(
+        .merge(both(
             Collector::builder()
                 .store(store.clone())
                 .served_policies(layer.served_policies())
                 .provenance(provenance.clone())
-                .build()
-                .router(),
-        );
+                .build(),
+        ));
     let res = app
         .clone()
         .oneshot(Request::get("/page").body(Body::empty()).unwrap())

@@ -17,10 +17,9 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::Router;
 use connect_src::policy::ServedPolicies;
-use connect_src::report::{
-    parse_reports, Class, Collector, Disposition, MemorySink, NormalizeOptions, ReportSink,
-    Violation,
-};
+use connect_src::report::intake::{parse_reports, NormalizeOptions};
+use connect_src::report::store::{Class, Disposition, ReportSink, Violation};
+use connect_src::report::{Collector, MemorySink};
 
 const SERVED: &str = "connect-src 'self' https://api.example.com; report-uri /csp-reports";
 const XSS: &str =
@@ -224,13 +223,10 @@ async fn dashboard_renders_in_chromium_under_its_own_csp() {
         let body = report(blocked, policy, &format!("https://app.example.com/{XSS}"));
         collector
             .accept(
-                &[(
-                    axum::http::header::CONTENT_TYPE,
-                    axum::http::HeaderValue::from_static("application/csp-report"),
-                )]
-                .into_iter()
-                .collect(),
-                axum::body::Body::from(body),
+                axum::http::Request::post("/csp-reports")
+                    .header("content-type", "application/csp-report")
+                    .body(axum::body::Body::from(body))
+                    .unwrap(),
             )
             .await
             .unwrap();
@@ -262,16 +258,16 @@ async fn dashboard_renders_in_chromium_under_its_own_csp() {
         .unwrap();
     let requests: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = requests.clone();
-    let app: Router =
-        collector
-            .router()
-            .layer(middleware::from_fn(move |req: Request, next: Next| {
-                let log = log.clone();
-                async move {
-                    log.lock().unwrap().push(req.uri().path().to_owned());
-                    next.run(req).await
-                }
-            }));
+    let app: Router = collector
+        .report_router()
+        .merge(collector.admin_router())
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(req.uri().path().to_owned());
+                next.run(req).await
+            }
+        }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

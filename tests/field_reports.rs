@@ -8,10 +8,11 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use axum::Router;
-use connect_src::report::{
-    parse_reports, Collector, Disposition, MemorySink, NormalizeOptions, ParseError, ReportFormat,
-    ReportStore, Unusable, DEFAULT_NOISE,
+use connect_src::report::intake::{
+    parse_reports, NormalizeOptions, ParseError, Unusable, DEFAULT_NOISE,
 };
+use connect_src::report::store::{Disposition, ReportFormat, ReportStore};
+use connect_src::report::{Collector, MemorySink};
 use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
@@ -47,7 +48,7 @@ fn legacy(fields: serde_json::Value) -> String {
 fn collector() -> (Collector, MemorySink, Router) {
     let store = MemorySink::new();
     let c = Collector::builder().store(store.clone()).build();
-    let app = c.router();
+    let app = c.report_router().merge(c.admin_router());
     (c, store, app)
 }
 
@@ -84,7 +85,7 @@ async fn every_noise_scheme_in_both_forms_and_every_url_field_is_filtered() {
             sent += 1;
         }
     }
-    let s = store.summary(10).unwrap();
+    let s = store.summary(10).await.unwrap();
     assert_eq!(s.total, 0, "noise stored: {:?}", s.groups);
     assert_eq!(s.filtered, sent);
     assert_eq!(c.stats().filtered, sent);
@@ -120,7 +121,7 @@ async fn field_examples_of_noise_are_filtered() {
             StatusCode::NO_CONTENT
         );
     }
-    assert_eq!(store.summary(10).unwrap().total, 0);
+    assert_eq!(store.summary(10).await.unwrap().total, 0);
     assert_eq!(c.stats().filtered, 7);
 }
 
@@ -143,7 +144,7 @@ async fn look_alikes_of_noise_are_kept() {
             StatusCode::NO_CONTENT
         );
     }
-    assert_eq!(store.summary(10).unwrap().total, 3);
+    assert_eq!(store.summary(10).await.unwrap().total, 3);
     assert_eq!(
         store.recent()[2].referrer.as_deref(),
         Some("chrome-extension"),
@@ -219,7 +220,7 @@ async fn a_report_naming_no_directive_is_a_400_and_counted() {
         assert!(t.contains("names no CSP directive"), "{t}");
         assert!(!t.contains("x.example"), "the body is never echoed: {t}");
     }
-    assert_eq!(store.summary(1).unwrap().total, 0);
+    assert_eq!(store.summary(1).await.unwrap().total, 0);
     assert_eq!((c.stats().invalid, c.stats().rejected), (4, 4));
 }
 
@@ -244,11 +245,11 @@ async fn data_and_blob_payloads_are_one_group_each_without_the_payload() {
             StatusCode::NO_CONTENT
         );
     }
-    let s = store.summary(10).unwrap();
+    let s = store.summary(10).await.unwrap();
     let mut groups: Vec<(String, u64, String)> = s
         .groups
         .iter()
-        .map(|g| (g.blocked_origin.clone(), g.count, g.sample.clone()))
+        .map(|g| (g.blocked_origin.to_string(), g.count, g.sample.clone()))
         .collect();
     groups.sort();
     assert_eq!(
@@ -293,7 +294,11 @@ async fn empty_reports_are_a_400_and_counted() {
         let t = text(res).await;
         assert!(t.contains("the report is empty"), "{body}: {t}");
     }
-    assert_eq!(store.summary(1).unwrap().total, 0, "no all-empty group");
+    assert_eq!(
+        store.summary(1).await.unwrap().total,
+        0,
+        "no all-empty group"
+    );
     assert_eq!(c.stats().invalid, 5);
 }
 
@@ -309,7 +314,7 @@ async fn a_batch_keeps_its_usable_reports_and_counts_the_rest() {
     ]);
     let res = post_with(&app, "application/reports+json", &[], batch.to_string()).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(store.summary(1).unwrap().total, 1);
+    assert_eq!(store.summary(1).await.unwrap().total, 1);
     assert_eq!((c.stats().invalid, c.stats().accepted), (2, 1));
     // Only unusable reports: refused, all counted.
     let batch =
@@ -406,7 +411,7 @@ async fn reports_about_other_origins_are_counted_not_stored() {
         .accept_origin("http://127.0.0.1:3000/")
         .unwrap()
         .build();
-    let app: Router = c.router();
+    let app: Router = c.report_router().merge(c.admin_router());
     for (document, kept) in [
         ("https://app.example/page?x=1", true),
         ("https://APP.example:443/other", true),
@@ -429,7 +434,7 @@ async fn reports_about_other_origins_are_counted_not_stored() {
             "{document}"
         );
     }
-    assert_eq!(store.summary(10).unwrap().total, 3);
+    assert_eq!(store.summary(10).await.unwrap().total, 3);
     assert_eq!(c.stats().unaccepted_origin, 6);
     assert_eq!(c.stats().accepted, 3);
     // The CORS allow list is another thing: any sender may still POST.
@@ -437,8 +442,7 @@ async fn reports_about_other_origins_are_counted_not_stored() {
         .accept_origin("app.example")
         .unwrap_err();
     assert!(
-        err.to_string()
-            .contains("\"app.example\" is not a document origin"),
+        err.to_string().contains("\"app.example\" is not an origin"),
         "{err}"
     );
 }
@@ -448,7 +452,7 @@ async fn reports_about_other_origins_are_counted_not_stored() {
 #[test]
 fn a_data_url_whose_payload_starts_with_a_digit_is_still_data() {
     let body = br#"[{"type":"csp-violation","body":{}},{"type":"csp-violation","body":{"documentURL":"https://app.example/","blockedURL":"data:0ext/plG8=","effectiveDirective":"blah","violatedDirective":"connect-src 'self'"}}]"#;
-    let parsed = connect_src::report::parse_reports(body, &Default::default()).unwrap();
+    let parsed = connect_src::report::intake::parse_reports(body, &Default::default()).unwrap();
     assert_eq!(parsed.violations.len(), 1);
     assert_eq!(parsed.violations[0].blocked_url, "data");
     assert_eq!(parsed.violations[0].effective_directive, "connect-src");
@@ -462,7 +466,8 @@ fn a_data_url_whose_payload_starts_with_a_digit_is_still_data() {
         let body = format!(
             r#"{{"csp-report":{{"document-uri":"https://a.example/","blocked-uri":"{url}","effective-directive":"connect-src"}}}}"#
         );
-        let p = connect_src::report::parse_reports(body.as_bytes(), &Default::default()).unwrap();
+        let p = connect_src::report::intake::parse_reports(body.as_bytes(), &Default::default())
+            .unwrap();
         assert_eq!(p.violations[0].blocked_url, kept, "{url}");
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use connect_src::report::{Collector, MemorySink, ReportStore};
+use connect_src::report::store::ReportStore;
+use connect_src::report::{Collector, MemorySink};
 use tower::limit::ConcurrencyLimitLayer;
 use tower::{Service, ServiceExt};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -42,7 +43,7 @@ async fn a_stalled_body_is_cut_by_the_timeout_layer() {
         ));
     let res = app.oneshot(report_request(stalled_body())).await.unwrap();
     assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
-    assert_eq!(store.summary(1).unwrap().total, 0);
+    assert_eq!(store.summary(1).await.unwrap().total, 0);
 }
 
 #[tokio::test]

@@ -7,9 +7,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use connect_src::report::{Collector, MemorySink, ReportStore};
+use connect_src::report::store::ReportStore;
+use connect_src::report::{Collector, MemorySink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+/// The collector's two routers on one app, as tests reach both sides through one router.
+fn both(c: connect_src::report::Collector) -> axum::Router {
+    c.report_router().merge(c.admin_router())
+}
 
 const MIB: usize = 1 << 20;
 
@@ -114,17 +120,17 @@ async fn count_413s(addr: SocketAddr, tries: usize, chunked: bool) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sender_of_a_1_mib_body_reads_its_413() {
     let store = MemorySink::new();
-    let addr = serve(Collector::builder().store(store.clone()).build().router()).await;
+    let addr = serve(both(Collector::builder().store(store.clone()).build())).await;
     let declared = count_413s(addr, 40, false).await;
     let chunked = count_413s(addr, 20, true).await;
     eprintln!("413 read by the sender: Content-Length {declared}/40, chunked {chunked}/20");
     assert_eq!((declared, chunked), (40, 20));
-    assert_eq!(store.summary(1).unwrap().total, 0, "nothing stored");
+    assert_eq!(store.summary(1).await.unwrap().total, 0, "nothing stored");
 }
 
 #[tokio::test]
 async fn a_drained_413_keeps_the_connection_usable() {
-    let addr = serve(Collector::builder().build().router()).await;
+    let addr = serve(both(Collector::builder().build())).await;
     let seen = post_oversize(addr, 200 * 1024, false).await;
     assert_eq!(seen.status, Some(413), "{}", seen.head);
     assert!(
@@ -139,13 +145,7 @@ async fn a_body_past_the_drain_bound_is_not_read_to_its_end() {
     // 64 KiB kept at most, 256 KiB more discarded at most: a 64 MiB chunked body (more
     // than loopback's socket buffers hold) cannot all be written, since the server stops
     // reading once the bound is passed, answers, and closes.
-    let addr = serve(
-        Collector::builder()
-            .drain_limit(256 * 1024)
-            .build()
-            .router(),
-    )
-    .await;
+    let addr = serve(both(Collector::builder().drain_limit(256 * 1024).build())).await;
     let seen = post_oversize(addr, 64 * MIB, true).await;
     assert!(!seen.body_sent, "the server read the whole 64 MiB");
 
@@ -170,12 +170,11 @@ async fn a_body_past_the_drain_bound_is_not_read_to_its_end() {
 
 #[tokio::test]
 async fn a_stalled_oversize_body_is_answered_when_the_drain_time_is_up() {
-    let addr = serve(
+    let addr = serve(both(
         Collector::builder()
             .drain_time(Duration::from_millis(100))
-            .build()
-            .router(),
-    )
+            .build(),
+    ))
     .await;
     let mut s = TcpStream::connect(addr).await.unwrap();
     // Declares 1 MiB, sends 100 KiB (past the 64 KiB limit), then stalls without closing.
@@ -201,13 +200,12 @@ async fn a_stalled_oversize_body_is_answered_when_the_drain_time_is_up() {
 
 #[tokio::test]
 async fn the_drain_bound_is_bytes_past_the_body_limit() {
-    let addr = serve(
+    let addr = serve(both(
         Collector::builder()
             .body_limit(1024)
             .drain_limit(4096)
-            .build()
-            .router(),
-    )
+            .build(),
+    ))
     .await;
     for chunked in [false, true] {
         // Exactly at the bound: drained, answered, the connection kept.
@@ -237,7 +235,7 @@ async fn the_drain_bound_is_bytes_past_the_body_limit() {
 
 #[tokio::test]
 async fn expect_100_continue_gets_the_413_before_sending_the_body() {
-    let addr = serve(Collector::builder().build().router()).await;
+    let addr = serve(both(Collector::builder().build())).await;
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(
         format!(

@@ -19,14 +19,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use connect_src::report::{
-    parse_reports, Collector, GroupKey, HourWindow, NoiseFilter, NormalizeOptions,
-    PostgresOpenError, PostgresSink, ReportSink, ReportStore, SinkError, Violation, ACTIVITY_HOURS,
+use connect_src::report::intake::{parse_reports, NoiseFilter, NormalizeOptions};
+use connect_src::report::store::{
+    GroupKey, HourWindow, ReportSink, ReportStore, StoreError, Violation, ACTIVITY_HOURS,
 };
+use connect_src::report::{Collector, PostgresSink};
 use tower::ServiceExt;
 
 mod common;
 use common::{http, Server, BIN};
+
+/// The collector's two routers on one app, as tests reach both sides through one router.
+fn both(c: connect_src::report::Collector) -> axum::Router {
+    c.report_router().merge(c.admin_router())
+}
 
 // ---- the throw-away cluster ----------------------------------------------------------------
 
@@ -301,12 +307,8 @@ async fn stored_urls(pg: &Pg) -> HashSet<String> {
 }
 
 /// The sink's blocking reads, from the blocking pool (as the collector calls them).
-async fn summary(sink: &PostgresSink) -> connect_src::report::Summary {
-    let s = sink.clone();
-    tokio::task::spawn_blocking(move || s.summary(1000))
-        .await
-        .unwrap()
-        .unwrap()
+async fn summary(sink: &PostgresSink) -> connect_src::report::store::Summary {
+    sink.summary(1000).await.unwrap()
 }
 
 // ---- in process ----------------------------------------------------------------------------
@@ -317,7 +319,7 @@ async fn stores_groups_noise_and_nul_and_suggest_reads_it() {
         return;
     };
     let sink = PostgresSink::open(&pg.url()).unwrap();
-    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    let app: axum::Router = both(Collector::builder().store(sink.clone()).build());
     for h in [
         "a.cdn.example.net",
         "b.cdn.example.net",
@@ -352,13 +354,8 @@ async fn stores_groups_noise_and_nul_and_suggest_reads_it() {
     assert_eq!(stripe.count, 2);
     assert_eq!(stripe.sample, "https://api.stripe.com/x", "query stripped");
     assert_eq!(s.groups[0].blocked_origin, "https://api.stripe.com");
-    let count = {
-        let s = sink.clone();
-        tokio::task::spawn_blocking(move || s.count())
-            .await
-            .unwrap()
-    };
-    assert_eq!(count, Ok(7));
+    let count = { sink.count().await.unwrap() };
+    assert_eq!(count, 7);
     let (status, json) = {
         let res = app
             .clone()
@@ -448,10 +445,7 @@ async fn activity_counts_rows_by_hour() {
     let window = HourWindow::ending_at(UNIX_EPOCH + Duration::from_secs(s(H, 10)), ACTIVITY_HOURS);
     let read = {
         let (sink, keys) = (sink.clone(), vec![a.clone(), nul_key.clone()]);
-        tokio::task::spawn_blocking(move || sink.activity(&keys, window))
-            .await
-            .unwrap()
-            .unwrap()
+        sink.activity(&keys, window).await.unwrap()
     };
     assert_eq!(read.window(), Some(window));
     let mut want = vec![0u64; 168];
@@ -467,10 +461,7 @@ async fn activity_counts_rows_by_hour() {
     let day = {
         let (sink, keys) = (sink.clone(), vec![a.clone(), b.clone()]);
         let window = HourWindow::ending_at(UNIX_EPOCH + Duration::from_secs(s(H, 0)), 24);
-        tokio::task::spawn_blocking(move || sink.activity(&keys, window))
-            .await
-            .unwrap()
-            .unwrap()
+        sink.activity(&keys, window).await.unwrap()
     };
     let mut b_want = [0u64; 24];
     b_want[20] = 1;
@@ -481,10 +472,7 @@ async fn activity_counts_rows_by_hour() {
     // No keys: the total alone.
     let none = {
         let sink = sink.clone();
-        tokio::task::spawn_blocking(move || sink.activity(&[], window))
-            .await
-            .unwrap()
-            .unwrap()
+        sink.activity(&[], window).await.unwrap()
     };
     assert_eq!(
         (none.groups().count(), none.total().iter().sum::<u64>()),
@@ -504,11 +492,12 @@ async fn concurrent_upserts_from_several_sinks_count_exactly() {
     let apps: Vec<axum::Router> = sinks
         .iter()
         .map(|s| {
-            Collector::builder()
-                .store(s.clone())
-                .noise_filter(NoiseFilter::none())
-                .build()
-                .router()
+            both(
+                Collector::builder()
+                    .store(s.clone())
+                    .noise_filter(NoiseFilter::none())
+                    .build(),
+            )
         })
         .collect();
     let hosts = ["a.example", "b.example", "c.example", "d.example"];
@@ -558,7 +547,7 @@ async fn concurrent_upserts_from_several_sinks_count_exactly() {
             let g = s
                 .groups
                 .iter()
-                .find(|g| g.blocked_origin == format!("https://{h}"))
+                .find(|g| g.blocked_origin.as_str() == format!("https://{h}"))
                 .unwrap();
             assert_eq!(g.count, *want, "{h}");
         }
@@ -629,7 +618,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
     assert!(
         matches!(
             err,
-            PostgresOpenError::NewerSchema {
+            StoreError::NewerSchema {
                 found: 99,
                 supported: 1
             }
@@ -652,7 +641,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
 
     // Typed errors for a bad URL and a server that is not there.
     let err = PostgresSink::open("postgres://u@127.0.0.1:notaport/db").unwrap_err();
-    assert!(matches!(err, PostgresOpenError::Url(_)), "{err}");
+    assert!(matches!(err, StoreError::Configuration(_)), "{err}");
     let port = free_port();
     let err = tokio::task::spawn_blocking(move || {
         PostgresSink::open(&format!("postgres://u@127.0.0.1:{port}/db"))
@@ -660,7 +649,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
     .await
     .unwrap()
     .unwrap_err();
-    assert!(matches!(err, PostgresOpenError::Connect(_)), "{err}");
+    assert!(matches!(err, StoreError::Database(_)), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -669,7 +658,7 @@ async fn prune_deletes_old_rows_and_recounts_groups() {
         return;
     };
     let sink = PostgresSink::open(&pg.url()).unwrap();
-    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    let app: axum::Router = both(Collector::builder().store(sink.clone()).build());
     for h in ["old.example", "old.example", "new.example"] {
         assert_eq!(
             post(&app, report(h, "report")).await,
@@ -685,7 +674,7 @@ async fn prune_deletes_old_rows_and_recounts_groups() {
         )
         .await
         .unwrap();
-    assert_eq!(sink.prune_before(UNIX_EPOCH).await, Ok(0));
+    assert_eq!(sink.prune_before(UNIX_EPOCH).await.unwrap(), 0);
     assert_eq!(
         summary(&sink).await.total,
         3,
@@ -694,7 +683,7 @@ async fn prune_deletes_old_rows_and_recounts_groups() {
     let deleted = sink
         .prune_before(UNIX_EPOCH + Duration::from_secs(2000))
         .await;
-    assert_eq!(deleted, Ok(2));
+    assert_eq!(deleted.unwrap(), 2);
     let s = summary(&sink).await;
     assert_eq!(s.total, 1);
     assert_eq!(s.groups.len(), 1);
@@ -715,7 +704,7 @@ async fn a_failed_commit_stores_nothing_and_answers_503() {
         return;
     };
     let sink = PostgresSink::open(&pg.url()).unwrap();
-    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    let app: axum::Router = both(Collector::builder().store(sink.clone()).build());
     // The groups upsert fails for this origin only, after the rows were inserted.
     pg.client()
         .await
@@ -750,7 +739,7 @@ async fn pipelined_commits_fail_alone() {
         return;
     };
     let sink = PostgresSink::builder().writers(2).open(&pg.url()).unwrap();
-    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    let app: axum::Router = both(Collector::builder().store(sink.clone()).build());
     pg.client()
         .await
         .batch_execute(
@@ -818,7 +807,7 @@ async fn database_restart_under_load_gives_503_then_recovers() {
         .timeout(Duration::from_secs(5))
         .open(&pg.url())
         .unwrap();
-    let app: axum::Router = Collector::builder().store(sink.clone()).build().router();
+    let app: axum::Router = both(Collector::builder().store(sink.clone()).build());
     let acked = Arc::new(Mutex::new(Vec::<usize>::new()));
     let refused = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -907,7 +896,7 @@ async fn database_restart_under_load_gives_503_then_recovers() {
 #[test]
 fn open_errors_are_typed_without_a_server() {
     let err = PostgresSink::open("mysql://x").unwrap_err();
-    assert!(matches!(err, PostgresOpenError::Url(_)), "{err}");
+    assert!(matches!(err, StoreError::Configuration(_)), "{err}");
     assert!(err.to_string().contains("postgres://"), "{err}");
     // Nothing listens on a port just freed: the message keeps the cause, not only
     // tokio-postgres's "error connecting to server".
@@ -920,10 +909,13 @@ fn open_errors_are_typed_without_a_server() {
         .timeout(Duration::from_secs(5))
         .open(&format!("postgres://u@127.0.0.1:{port}/db"))
         .unwrap_err();
-    assert!(matches!(err, PostgresOpenError::Connect(_)), "{err}");
+    assert!(matches!(err, StoreError::Database(_)), "{err}");
     assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
     // The sink error the collector maps to 503 is the documented one.
-    assert_eq!(SinkError::Full.to_string(), "report sink is full");
+    assert_eq!(
+        StoreError::Full.to_string(),
+        "the report store's queue is full"
+    );
 }
 
 // ---- three `connect-src serve` processes on one database -----------------------------------

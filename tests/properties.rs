@@ -253,7 +253,7 @@ proptest! {
 
 #[cfg(feature = "collector")]
 mod report_parser {
-    use connect_src::report::{parse_reports, NormalizeOptions};
+    use connect_src::report::intake::{parse_reports, NormalizeOptions};
     use proptest::prelude::*;
 
     /// JSON-shaped noise: report keys, values of every type, unbalanced brackets.

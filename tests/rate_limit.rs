@@ -8,7 +8,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::Router;
-use connect_src::report::{Collector, MemorySink, ReportStore};
+use connect_src::report::store::ReportStore;
+use connect_src::report::{Collector, MemorySink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 use tower_governor::governor::GovernorConfigBuilder;
@@ -73,7 +74,7 @@ async fn a_flooding_client_gets_429s_while_another_is_served() {
     // Another client is still served, and still limited on its own.
     assert_eq!(post_from(other, addr).await, 204);
     assert_eq!(
-        store.summary(1).unwrap().total,
+        store.summary(1).await.unwrap().total,
         served as u64 + 1,
         "a 429 stores nothing"
     );

@@ -62,7 +62,7 @@ fn a_bad_accept_origin_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("--accept-origin") && err.contains("is not a document origin"),
+        err.contains("--accept-origin") && err.contains("is not an origin"),
         "{err}"
     );
 }

@@ -10,12 +10,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use connect_src::report::{
-    parse_reports, Collector, Durability, HourWindow, NormalizeOptions, OpenError, ReportSink,
-    ReportStore, SinkError, SqliteSink, Violation, ACTIVITY_HOURS,
+use connect_src::report::intake::{parse_reports, NormalizeOptions};
+use connect_src::report::sqlite::Durability;
+use connect_src::report::store::{
+    HourWindow, ReportSink, ReportStore, StoreError, Violation, ACTIVITY_HOURS,
 };
+use connect_src::report::{Collector, SqliteSink};
 use rusqlite::Connection;
 use tower::ServiceExt;
+
+/// The collector's two routers on one app, as tests reach both sides through one router.
+fn both(c: connect_src::report::Collector) -> axum::Router {
+    c.report_router().merge(c.admin_router())
+}
 
 struct TempDir(PathBuf);
 
@@ -56,7 +63,7 @@ fn at(secs: u64) -> SystemTime {
 /// A report-only violation of `blocked` received at `secs`.
 fn violation(blocked: &str, secs: u64) -> Violation {
     let mut v = fixture("firefox-reports-api.json").remove(0);
-    v.blocked_url = blocked.to_owned();
+    v.set_blocked_url(blocked.to_owned());
     v.received_at = at(secs);
     v
 }
@@ -142,9 +149,9 @@ async fn every_field_is_stored_and_groups_add_up_across_commits() {
         )
     );
 
-    let s = sink.summary(10).unwrap();
+    let s = sink.summary(10).await.unwrap();
     assert_eq!(s.total, 4);
-    assert_eq!(sink.count().unwrap(), 4);
+    assert_eq!(sink.count().await.unwrap(), 4);
     assert_eq!(s.groups.len(), 2);
     let cdn = &s.groups[0];
     assert_eq!(
@@ -159,11 +166,11 @@ async fn every_field_is_stored_and_groups_add_up_across_commits() {
         "the first one stored"
     );
     assert_eq!(
-        sink.summary(1).unwrap().groups.len(),
+        sink.summary(1).await.unwrap().groups.len(),
         1,
         "the limit caps groups"
     );
-    assert_eq!(sink.summary(1).unwrap().total, 4, "never the total");
+    assert_eq!(sink.summary(1).await.unwrap().total, 4, "never the total");
 }
 
 #[tokio::test]
@@ -179,11 +186,15 @@ async fn filtered_counts_are_kept_in_order_with_batches() {
     sink.submit(vec![violation("https://x.example/", 1_800_000_000)])
         .await
         .unwrap();
-    let s = sink.summary(10).unwrap();
+    let s = sink.summary(10).await.unwrap();
     assert_eq!((s.total, s.filtered), (1, 7));
     drop(sink);
     let again = SqliteSink::open(dir.db()).unwrap();
-    assert_eq!(again.summary(10).unwrap().filtered, 7, "kept in the file");
+    assert_eq!(
+        again.summary(10).await.unwrap().filtered,
+        7,
+        "kept in the file"
+    );
 }
 
 /// The first schema (no `user_version`, an index for GROUP BY at read time) is migrated
@@ -225,7 +236,7 @@ async fn a_version_1_database_is_migrated() {
     }
 
     let sink = SqliteSink::open(dir.db()).unwrap();
-    let s = sink.summary(10).unwrap();
+    let s = sink.summary(10).await.unwrap();
     assert_eq!((s.total, s.filtered), (3, 5));
     let counts: Vec<(&str, u64)> = s
         .groups
@@ -237,10 +248,10 @@ async fn a_version_1_database_is_migrated() {
     assert_eq!(s.groups[0].last_seen, at(1_700_000_300));
 
     let mut v = violation("https://a.example/3", 1_700_000_400);
-    v.document_url = "https://app.example/p".into();
-    v.disposition = connect_src::report::Disposition::Report;
+    v.set_document_url("https://app.example/p");
+    v.disposition = connect_src::report::store::Disposition::Report;
     sink.submit(vec![v]).await.unwrap();
-    let a = sink.summary(10).unwrap().groups.remove(0);
+    let a = sink.summary(10).await.unwrap().groups.remove(0);
     assert_eq!((a.count, a.last_seen), (3, at(1_700_000_400)));
 
     let c = Connection::open(dir.db()).unwrap();
@@ -290,11 +301,14 @@ async fn a_version_2_database_is_migrated() {
         .unwrap();
     }
     let sink = SqliteSink::open(dir.db()).unwrap();
-    let s = sink.summary(10).unwrap();
+    let s = sink.summary(10).await.unwrap();
     assert_eq!(s.total, 1);
     assert_eq!(s.groups.len(), 1);
     assert_eq!(s.groups[0].count, 1);
-    assert_eq!(s.groups[0].class, connect_src::report::Class::Unverified);
+    assert_eq!(
+        s.groups[0].class,
+        connect_src::report::store::Class::Unverified
+    );
     let c = Connection::open(dir.db()).unwrap();
     let class: String = c
         .query_row("SELECT class FROM violations", [], |r| r.get(0))
@@ -353,7 +367,7 @@ async fn a_version_3_database_gains_the_received_at_index_and_keeps_its_groups()
         .unwrap();
     }
     let sink = SqliteSink::open(dir.db()).unwrap();
-    let s = sink.summary(10).unwrap();
+    let s = sink.summary(10).await.unwrap();
     assert_eq!(s.groups.len(), 1);
     assert_eq!(
         (s.groups[0].count, s.groups[0].first_seen),
@@ -399,7 +413,7 @@ async fn activity_counts_rows_by_hour() {
     ])
     .await
     .unwrap();
-    let summary = sink.summary(10).unwrap();
+    let summary = sink.summary(10).await.unwrap();
     let key = |origin: &str| {
         summary
             .groups
@@ -412,7 +426,10 @@ async fn activity_counts_rows_by_hour() {
     let window = HourWindow::ending_at(at(s(H, 10)), ACTIVITY_HOURS);
     assert_eq!((window.first_hour(), window.last_hour()), (H - 167, H));
 
-    let act = sink.activity(std::slice::from_ref(&a), window).unwrap();
+    let act = sink
+        .activity(std::slice::from_ref(&a), window)
+        .await
+        .unwrap();
     assert_eq!(act.window(), Some(window));
     let mut want = vec![0u64; 168];
     (want[167], want[166], want[167 - 50]) = (2, 1, 1);
@@ -426,6 +443,7 @@ async fn activity_counts_rows_by_hour() {
             &[a.clone(), b.clone()],
             HourWindow::ending_at(at(s(H, 0)), 24),
         )
+        .await
         .unwrap();
     let mut b_want = [0u64; 24];
     b_want[20] = 1;
@@ -434,7 +452,7 @@ async fn activity_counts_rows_by_hour() {
     assert_eq!(day.total().iter().sum::<u64>(), 4);
 
     // No keys: the total alone; a window with no rows: zeros, not an error.
-    let none = sink.activity(&[], window).unwrap();
+    let none = sink.activity(&[], window).await.unwrap();
     assert_eq!(
         (none.groups().count(), none.total().iter().sum::<u64>()),
         (0, 5)
@@ -444,6 +462,7 @@ async fn activity_counts_rows_by_hour() {
             std::slice::from_ref(&a),
             HourWindow::ending_at(at(1_000), 24),
         )
+        .await
         .unwrap();
     assert!(empty.group(&a).unwrap().iter().all(|n| *n == 0));
 }
@@ -461,8 +480,8 @@ async fn prune_deletes_old_reports_and_recounts_the_groups() {
     .unwrap();
     sink.record_filtered(2);
 
-    assert_eq!(sink.prune_before(at(1_800_000_250)).await, Ok(2));
-    let s = sink.summary(10).unwrap();
+    assert_eq!(sink.prune_before(at(1_800_000_250)).await.unwrap(), 2);
+    let s = sink.summary(10).await.unwrap();
     assert_eq!(
         (s.total, s.filtered),
         (1, 2),
@@ -479,13 +498,13 @@ async fn prune_deletes_old_reports_and_recounts_the_groups() {
         ),
         ("https://a.example", 1, at(1_800_000_300), at(1_800_000_300))
     );
-    assert_eq!(sink.prune_before(at(1_800_000_250)).await, Ok(0));
+    assert_eq!(sink.prune_before(at(1_800_000_250)).await.unwrap(), 0);
 
     sink.submit(vec![violation("https://a.example/3", 1_800_000_400)])
         .await
         .unwrap();
     assert_eq!(
-        sink.summary(10).unwrap().groups[0].count,
+        sink.summary(10).await.unwrap().groups[0].count,
         2,
         "counting goes on"
     );
@@ -505,7 +524,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
     assert!(
         matches!(
             err,
-            OpenError::NewerSchema {
+            StoreError::NewerSchema {
                 found: 9,
                 supported: 4
             }
@@ -528,7 +547,18 @@ fn a_file_that_is_not_a_database_is_a_clear_error() {
     )
     .unwrap();
     let err = SqliteSink::open(dir.db()).unwrap_err();
-    assert!(matches!(err, OpenError::Sqlite(_)), "{err:?}");
+    // SQLite's own error is the source, not text: a caller can tell what failed.
+    let StoreError::Database(cause) = &err else {
+        panic!("{err:?}")
+    };
+    let sqlite = cause
+        .downcast_ref::<rusqlite::Error>()
+        .expect("rusqlite::Error");
+    assert_eq!(
+        sqlite.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase),
+        "{sqlite:?}"
+    );
     assert!(err.to_string().contains("not a database"), "{err}");
 }
 
@@ -570,7 +600,7 @@ async fn a_full_queue_is_a_503_and_what_was_accepted_is_stored() {
                 .await
         });
         match tokio::time::timeout(Duration::from_millis(200), &mut f).await {
-            Ok(Err(SinkError::Full)) => {
+            Ok(Err(StoreError::Full)) => {
                 refused = true;
                 break;
             }
@@ -580,13 +610,13 @@ async fn a_full_queue_is_a_503_and_what_was_accepted_is_stored() {
     }
     assert!(refused, "no submit was refused with a queue of 2");
     assert!(accepted.len() >= 2, "{} accepted", accepted.len());
-    let app: Router = Collector::builder().store(sink.clone()).build().router();
+    let app: Router = both(Collector::builder().store(sink.clone()).build());
     assert_eq!(post(&app, EVIL).await, StatusCode::SERVICE_UNAVAILABLE);
 
     lock.execute_batch("COMMIT").unwrap();
     let n = accepted.len() as i64;
     for a in accepted {
-        assert_eq!(a.await.unwrap(), Ok(()));
+        a.await.unwrap().unwrap();
     }
     assert_eq!(row_count(&dir.db()), n);
     assert_eq!(
@@ -594,7 +624,7 @@ async fn a_full_queue_is_a_503_and_what_was_accepted_is_stored() {
         StatusCode::NO_CONTENT,
         "accepting again"
     );
-    assert_eq!(sink.summary(100).unwrap().total, n as u64 + 1);
+    assert_eq!(sink.summary(100).await.unwrap().total, n as u64 + 1);
 }
 
 /// A commit that fails halfway (here a trigger of the user's refuses one group after the
@@ -620,18 +650,18 @@ async fn a_failed_commit_is_rolled_back_and_answered_503() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, SinkError::Failed(m) if m.contains("boom refused")),
+        matches!(&err, StoreError::Database(_)) && err.to_string().contains("boom refused"),
         "{err:?}"
     );
     assert_eq!(row_count(&dir.db()), 0, "the rows of the failed commit");
-    assert_eq!(sink.summary(10).unwrap(), Default::default());
+    assert_eq!(sink.summary(10).await.unwrap(), Default::default());
 
-    let app: Router = Collector::builder().store(sink.clone()).build().router();
+    let app: Router = both(Collector::builder().store(sink.clone()).build());
     let boom = r#"{"csp-report":{"document-uri":"https://app.example/","effective-directive":
         "connect-src","blocked-uri":"https://boom.example/x","disposition":"enforce"}}"#;
     assert_eq!(post(&app, boom).await, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(post(&app, EVIL).await, StatusCode::NO_CONTENT);
-    let s = sink.summary(10).unwrap();
+    let s = sink.summary(10).await.unwrap();
     assert_eq!(s.total, 1);
     assert_eq!(s.groups[0].blocked_origin, "https://evil.example");
 }

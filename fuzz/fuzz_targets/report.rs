@@ -1,7 +1,7 @@
 //! The violation-report parser on arbitrary bytes: no panic, output within bounds.
 #![no_main]
 
-use connect_src::report::{parse_reports, NormalizeOptions};
+use connect_src::report::intake::{parse_reports, NormalizeOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

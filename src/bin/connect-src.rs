@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use connect_src::learn::{suggest, SuggestOptions};
 use connect_src::matcher::{BrowserPolicy, Engine};
 use connect_src::policy::text::{is_directive_name, parse_header};
 use connect_src::policy::{Provenance, ServedPolicies};
-use connect_src::report::suggest::{distrusted, observations, suggest, SuggestOptions};
-use connect_src::report::{
-    Collector, Durability, MemorySink, PostgresSink, ReportStore, SqliteSink,
-};
+use connect_src::report::sqlite::Durability;
+use connect_src::report::store::{ReportStore, StoreError, Summary};
+use connect_src::report::{Collector, MemorySink, PostgresSink, SqliteSink};
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
 
@@ -443,7 +443,10 @@ fn serve(
                 upkeep.run_upkeep();
             }
         });
-        let app: axum::Router = collector.router().route(
+        let app: axum::Router = collector
+            .report_router()
+            .merge(collector.admin_router())
+            .route(
             "/metrics",
             axum::routing::get(move || {
                 let text = metrics.render();
@@ -524,7 +527,7 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
     let read = match db {
         Db::Postgres(url) => PostgresSink::open(url)
             .map_err(|e| format!("cannot open {}: {e}", redact(url)))
-            .and_then(|store| store.summary(usize::MAX).map_err(|e| e.to_string())),
+            .and_then(|store| read_summary(&store)),
         Db::Sqlite(path) => {
             if !path.exists() {
                 eprintln!("error: {} does not exist", path.display());
@@ -532,7 +535,7 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
             }
             SqliteSink::open(path)
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))
-                .and_then(|store| store.summary(usize::MAX).map_err(|e| e.to_string()))
+                .and_then(|store| read_summary(&store))
         }
     };
     let summary = match read {
@@ -542,7 +545,10 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let s = suggest(&current, observations(&summary), &SuggestOptions::default());
+    let teaching = summary.teaching();
+    let distrusted = teaching.distrusted.clone();
+    let not_origins = teaching.not_origins;
+    let s = suggest(&current, teaching.observations, &SuggestOptions::default());
     for a in &s.additions {
         eprintln!("{a}");
     }
@@ -552,18 +558,26 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
              unverified outside the policy"
         );
     }
-    for (class, n) in distrusted(&summary) {
+    for (class, n) in distrusted {
         eprintln!(
             "not learned from: {n} report-only violation(s) classed {}",
             class.as_str()
         );
     }
-    if s.skipped > 0 {
-        eprintln!(
-            "skipped {} violation(s): not http(s)/ws(s) URLs, or already allowed",
-            s.skipped
-        );
+    let skipped = s.skipped + not_origins;
+    if skipped > 0 {
+        eprintln!("skipped {skipped} violation(s): not http(s)/ws(s) URLs, or already allowed");
     }
     println!("{}", s.policy);
     ExitCode::SUCCESS
+}
+
+/// Every group of a store's summary, read on a runtime of its own (the CLI has no other).
+fn read_summary(store: &impl ReportStore) -> Result<Summary, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(store.summary(usize::MAX))
+        .map_err(|e: StoreError| e.to_string())
 }

@@ -19,6 +19,10 @@ use std::time::SystemTime;
 #[derive(Debug)]
 pub(crate) struct Compiled {
     pub(crate) policy: Arc<Policy>,
+    /// What signs the report URLs, if anything: kept with the values it signed, so a swap
+    /// ([`PolicyHandle::set`](super::PolicyHandle::set)) or a handle taken at any time
+    /// compiles with it.
+    pub(crate) provenance: Option<Provenance>,
     /// The provenance window the report URLs' token belongs to, if they carry one.
     pub(crate) window: Option<u64>,
     enforced: Option<CompiledHeader>,
@@ -48,9 +52,9 @@ fn value(text: &str) -> HeaderValue {
 }
 
 impl Compiled {
-    pub(crate) fn new(policy: Arc<Policy>, provenance: Option<&Provenance>) -> Compiled {
+    pub(crate) fn new(policy: Arc<Policy>, provenance: Option<Provenance>) -> Compiled {
         let now = SystemTime::now();
-        let token = provenance.map(|p| p.token_at(now));
+        let token = provenance.as_ref().map(|p| p.token_at(now));
         let token = token.as_deref();
         let header = |list: Option<&ConnectSrc>, report_only: bool| {
             let l = list?;
@@ -66,7 +70,8 @@ impl Compiled {
             enforced: header(policy.enforced(), false),
             report_only: header(policy.report_only(), true),
             endpoints: policy.reporting_endpoints_for(token).map(|v| value(&v)),
-            window: provenance.map(|p| p.window(now)),
+            window: provenance.as_ref().map(|p| p.window(now)),
+            provenance,
             policy,
         }
     }

@@ -33,6 +33,7 @@ use http::header::{HeaderMap, HeaderName};
 use tower_layer::Layer;
 
 use crate::policy::{Policy, Provenance, ServedPolicies};
+use handle::Registration;
 
 mod compiled;
 mod future;
@@ -70,22 +71,24 @@ pub enum HeaderMode {
     Override,
 }
 
-/// A [`Layer`] that sets a `connect-src` policy on responses. Create it with
-/// [`Policy::layer`] or [`CspLayer::new`].
+/// A tower [`Layer`] that sets a `connect-src` policy on responses. Create it with
+/// [`Policy::layer`], [`CspLayer::new`], or the front door ([`Csp::layer`](crate::Csp::layer)).
 ///
 /// Layers nest the way routes expect: when a route carries its own layer
 /// (`Router::route_layer`) inside an app-wide one (`Router::layer`), the route's policy
 /// decides for that route and the outer layer leaves its responses alone (except in
 /// [`HeaderMode::Append`], which always adds its header and so can only narrow). The rule
 /// travels with the request and the response, so it holds when the route runs on another
-/// task (a middleware that `tokio::spawn`s `next.run(req)`) or behind a buffer.
+/// task (a middleware that `tokio::spawn`s `next.run(req)`) or behind a buffer. It is paid
+/// for only where nesting can happen: while one layer exists in the process, no request is
+/// marked (bench/README.md has the instruction counts).
 #[derive(Clone)]
 #[must_use]
 pub struct CspLayer {
     shared: handle::Shared,
     served: ServedPolicies,
-    provenance: Option<Provenance>,
     mode: HeaderMode,
+    registration: Arc<Registration>,
 }
 
 impl Policy {
@@ -102,11 +105,24 @@ impl CspLayer {
     pub fn new(policy: Policy) -> Self {
         let served = ServedPolicies::default();
         served.record(&policy);
+        CspLayer::with(policy, served, None)
+    }
+
+    /// A layer whose policy is already recorded in `served`, signing report URLs with
+    /// `provenance`: what the front door makes.
+    pub(crate) fn with(
+        policy: Policy,
+        served: ServedPolicies,
+        provenance: Option<Provenance>,
+    ) -> Self {
         CspLayer {
-            shared: Arc::new(ArcSwap::from_pointee(Compiled::new(Arc::new(policy), None))),
+            shared: Arc::new(ArcSwap::from_pointee(Compiled::new(
+                Arc::new(policy),
+                provenance,
+            ))),
             served,
-            provenance: None,
             mode: HeaderMode::Merge,
+            registration: Registration::new(),
         }
     }
 
@@ -122,7 +138,6 @@ impl CspLayer {
         PolicyHandle {
             shared: self.shared.clone(),
             served: self.served.clone(),
-            provenance: self.provenance.clone(),
         }
     }
 
@@ -136,13 +151,18 @@ impl CspLayer {
     /// Puts a [`Provenance`] token in the report URLs (`report-uri` and the
     /// `Reporting-Endpoints` URL, as `?csp-token=…`), renewed as each rotation window
     /// begins, so the collector (given the same `Provenance`) classes reports without a
-    /// valid token as foreign. Costs a clock read per response.
-    pub fn provenance(mut self, provenance: Provenance) -> Self {
+    /// valid token as foreign. Costs a clock read per response. Handles taken before or
+    /// after this call alike keep signing.
+    pub fn provenance(self, provenance: Provenance) -> Self {
         let policy = self.shared.load().policy.clone();
         self.shared
-            .store(Arc::new(Compiled::new(policy, Some(&provenance))));
-        self.provenance = Some(provenance);
+            .store(Arc::new(Compiled::new(policy, Some(provenance))));
         self
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.shared.load().policy.clone()
     }
 
     /// Records this layer's policies in `served` instead of a history of its own, so that
@@ -177,8 +197,8 @@ impl<S> Layer<S> for CspLayer {
         CspService {
             inner,
             compiled: Cache::new(self.shared.clone()),
-            provenance: self.provenance.clone(),
             mode: self.mode,
+            _registration: self.registration.clone(),
         }
     }
 }

@@ -11,8 +11,8 @@ use tower_service::Service;
 
 use super::compiled::Compiled;
 use super::future::{OuterLayer, ResponseFuture};
+use super::handle::{nesting_possible, Registration};
 use super::HeaderMode;
-use crate::policy::Provenance;
 use std::time::SystemTime;
 
 /// The middleware [`CspLayer`](super::CspLayer) produces.
@@ -21,8 +21,9 @@ pub struct CspService<S> {
     pub(super) inner: S,
     /// Reads the shared policy without touching the `ArcSwap` unless it changed.
     pub(super) compiled: Cache<Arc<ArcSwap<Compiled>>, Arc<Compiled>>,
-    pub(super) provenance: Option<Provenance>,
     pub(super) mode: HeaderMode,
+    /// Counts this layer as existing while the service does.
+    pub(super) _registration: Arc<Registration>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for CspService<S> {
@@ -63,23 +64,27 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let nested = OuterLayer::mark(&mut req);
+        // Only where another layer exists can one sit outside this one.
+        let nested = nesting_possible() && OuterLayer::mark(&mut req);
         let mut compiled = self.compiled.load().clone();
-        if let Some(p) = &self.provenance {
-            // A new window: a new token. Only if no swap happened meanwhile (the swap
-            // compiled its own token), so a newer policy is never overwritten by an older one.
-            if compiled.window != Some(p.window(SystemTime::now())) {
-                let fresh = Arc::new(Compiled::new(compiled.policy.clone(), Some(p)));
-                let before = self
-                    .compiled
-                    .arc_swap()
-                    .compare_and_swap(&compiled, fresh.clone());
-                compiled = if Arc::ptr_eq(&before, &compiled) {
-                    fresh
-                } else {
-                    arc_swap::Guard::into_inner(before)
-                };
-            }
+        // A new provenance window: a new token. Only if no swap happened meanwhile (the swap
+        // compiled its own token), so a newer policy is never overwritten by an older one.
+        let stale = compiled
+            .provenance
+            .as_ref()
+            .filter(|p| compiled.window != Some(p.window(SystemTime::now())))
+            .cloned();
+        if let Some(p) = stale {
+            let fresh = Arc::new(Compiled::new(compiled.policy.clone(), Some(p)));
+            let before = self
+                .compiled
+                .arc_swap()
+                .compare_and_swap(&compiled, fresh.clone());
+            compiled = if Arc::ptr_eq(&before, &compiled) {
+                fresh
+            } else {
+                arc_swap::Guard::into_inner(before)
+            };
         }
         ResponseFuture {
             future: self.inner.call(req),

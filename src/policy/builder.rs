@@ -55,6 +55,33 @@ impl Policy {
         self.environment
     }
 
+    /// A builder holding everything this policy holds (its lists, report URI, report-to
+    /// endpoint and environment), to derive another policy from it: a route's own list,
+    /// with the app's reporting and environment kept.
+    ///
+    /// ```
+    /// use connect_src::{ConnectSrc, Policy};
+    ///
+    /// let app = Policy::builder()
+    ///     .enforce(ConnectSrc::builder().self_origin())
+    ///     .report_uri("/csp-reports")
+    ///     .build()?;
+    /// let embed = app.to_builder().enforce(ConnectSrc::none()).build()?;
+    /// assert_eq!(embed.enforced_header().unwrap(), "connect-src 'none'; report-uri /csp-reports");
+    /// # Ok::<_, connect_src::PolicyError>(())
+    /// ```
+    pub fn to_builder(&self) -> PolicyBuilder {
+        PolicyBuilder {
+            enforced: self.enforced.clone().map(Into::into),
+            report_only: self.report_only.clone().map(Into::into),
+            report_uri: self.report_uri.clone(),
+            report_to: self.report_to.clone(),
+            environment: self.environment,
+            dev_servers: Vec::new(),
+            report_path: None,
+        }
+    }
+
     /// The reporting directives that follow `connect-src` (`report-uri …`, `report-to …`)
     /// in the enforced header, or with `report_only`, in the report-only header, whose
     /// `report-uri` carries [`REPORT_ONLY_MARKER`]; with `token`, the `report-uri` carries
@@ -137,6 +164,12 @@ impl fmt::Display for Policy {
     }
 }
 
+impl From<Policy> for PolicyBuilder {
+    fn from(policy: Policy) -> Self {
+        policy.to_builder()
+    }
+}
+
 /// Consuming builder for a [`Policy`]. [`build`](Self::build) returns every problem at once.
 #[derive(Debug, Clone, Default)]
 #[must_use]
@@ -147,6 +180,9 @@ pub struct PolicyBuilder {
     report_to: Option<(String, String)>,
     environment: Environment,
     dev_servers: Vec<String>,
+    /// The collector's path, when the front door wires both: the report URI defaults to
+    /// it, and a report URI or report-to URL elsewhere is a problem.
+    report_path: Option<String>,
 }
 
 impl PolicyBuilder {
@@ -193,9 +229,36 @@ impl PolicyBuilder {
         self
     }
 
+    /// Reports go to the collector at `path` (the front door's `report_path`): the report
+    /// URI defaults to it, and [`build`](Self::build) refuses a report URI or a report-to
+    /// URL whose path is another.
+    pub(crate) fn reporting_to(mut self, path: &str) -> Self {
+        self.report_path = Some(path.to_owned());
+        self
+    }
+
     /// Validates everything and serializes the policy. The error lists every problem found.
-    pub fn build(self) -> Result<Policy, PolicyError> {
+    pub fn build(mut self) -> Result<Policy, PolicyError> {
         let mut problems = Vec::new();
+        if let Some(path) = &self.report_path {
+            let uri = self.report_uri.get_or_insert_with(|| path.clone());
+            if url_path(uri) != path {
+                problems.push(Problem::field(
+                    "report-uri",
+                    uri,
+                    format!("reports go to the collector at {path}: leave report_uri out (it is set for you) or give that path"),
+                ));
+            }
+            if let Some((_, url)) = &self.report_to {
+                if url_path(url) != path {
+                    problems.push(Problem::field(
+                        "report-to URL",
+                        url,
+                        format!("reports go to the collector at {path}: give the endpoint URL that path"),
+                    ));
+                }
+            }
+        }
         let dev = self.environment == Environment::Development;
         let mut lists = [
             (self.enforced, "enforced"),
@@ -280,6 +343,23 @@ impl PolicyBuilder {
             )]));
         }
         Ok(policy)
+    }
+}
+
+/// The path of a report URI or endpoint URL (`/csp-reports` for `/csp-reports?x=1` and for
+/// `https://app.example/csp-reports`), without its query or fragment.
+fn url_path(uri: &str) -> &str {
+    let rest = match uri.find("://") {
+        Some(i) => {
+            let after = &uri[i + 3..];
+            &after[after.find('/').unwrap_or(after.len())..]
+        }
+        None => uri,
+    };
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    match &rest[..end] {
+        "" => "/",
+        p => p,
     }
 }
 
@@ -484,6 +564,47 @@ mod tests {
             .build()
             .unwrap();
     }
+    #[test]
+    fn a_report_path_sets_and_checks_where_reports_go() {
+        let base = || Policy::builder().enforce(ConnectSrc::builder().self_origin());
+        let p = base().reporting_to("/r").build().unwrap();
+        assert_eq!(p.report_uri(), Some("/r"));
+        let p = base()
+            .report_uri("https://app.example/r?x=1")
+            .report_to("csp", "https://app.example/r")
+            .reporting_to("/r")
+            .build()
+            .unwrap();
+        assert_eq!(p.report_uri(), Some("https://app.example/r?x=1"));
+        let e = base()
+            .report_uri("/elsewhere")
+            .report_to("csp", "https://app.example/other")
+            .reporting_to("/r")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.problems().len(), 2, "{e}");
+        assert!(e.to_string().contains("collector at /r"), "{e}");
+        assert_eq!(url_path("https://h"), "/");
+        assert_eq!(url_path("/a#b"), "/a");
+    }
+
+    #[test]
+    fn to_builder_keeps_everything() {
+        let p = Policy::builder()
+            .enforce(ConnectSrc::builder().self_origin())
+            .report_only(ConnectSrc::none())
+            .report_uri("/r")
+            .report_to("csp", "https://app.example/r")
+            .environment(Environment::Development)
+            .build()
+            .unwrap();
+        let again = p.to_builder().build().unwrap();
+        assert_eq!(again.to_string(), p.to_string());
+        assert_eq!(again.environment(), Environment::Development);
+        let from: PolicyBuilder = p.clone().into();
+        assert_eq!(from.build().unwrap().to_string(), p.to_string());
+    }
+
     #[test]
     fn no_list_is_an_error() {
         let e = Policy::builder().report_uri("/r").build().unwrap_err();

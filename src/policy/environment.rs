@@ -23,6 +23,61 @@ pub enum Environment {
     Development,
 }
 
+impl Environment {
+    /// `production` or `development`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Production => "production",
+            Environment::Development => "development",
+        }
+    }
+}
+
+impl std::fmt::Display for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Reads `production`/`prod` or `development`/`dev`, ASCII case-insensitive, surrounding
+/// whitespace ignored: what an `APP_ENV` variable holds.
+///
+/// ```
+/// use connect_src::Environment;
+///
+/// assert_eq!("Production".parse::<Environment>()?, Environment::Production);
+/// assert_eq!(" dev ".parse::<Environment>()?, Environment::Development);
+/// assert!("staging".parse::<Environment>().is_err());
+/// # Ok::<_, connect_src::policy::EnvironmentError>(())
+/// ```
+impl std::str::FromStr for Environment {
+    type Err = EnvironmentError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "production" | "prod" => Ok(Environment::Production),
+            "development" | "dev" => Ok(Environment::Development),
+            _ => Err(EnvironmentError(s.to_owned())),
+        }
+    }
+}
+
+/// Text that names no [`Environment`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentError(String);
+
+impl std::fmt::Display for EnvironmentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} is not an environment: write production (or prod) or development (or dev)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for EnvironmentError {}
+
 /// Why [`Environment::Production`] refuses a source: a stable code (the same one
 /// [`audit`](crate::audit) reports) and a sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]

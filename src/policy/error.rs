@@ -11,7 +11,7 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    pub(super) fn new(problems: Vec<Problem>) -> Self {
+    pub(crate) fn new(problems: Vec<Problem>) -> Self {
         PolicyError { problems }
     }
     /// Each problem found.
@@ -60,7 +60,7 @@ impl Problem {
             kind,
         }
     }
-    pub(super) fn field(field: &'static str, value: &str, why: String) -> Problem {
+    pub(crate) fn field(field: &'static str, value: &str, why: String) -> Problem {
         Problem {
             list: None,
             source: Some(value.to_owned()),

@@ -35,7 +35,7 @@ pub mod text;
 
 pub use builder::{Policy, PolicyBuilder, REPORT_ONLY_MARKER};
 pub(crate) use environment::production_refusals;
-pub use environment::Environment;
+pub use environment::{Environment, EnvironmentError};
 pub use error::{PolicyError, Problem, ProblemKind};
 pub use list::{ConnectSrc, ConnectSrcBuilder, IntoSource};
 pub use provenance::{Provenance, ProvenanceError, MIN_SECRET_LEN, PROVENANCE_PARAMETER};

@@ -33,6 +33,8 @@ pub struct Served {
     headers: Vec<String>,
     /// Which of `headers` is the report-only one, when known.
     report_only: Option<usize>,
+    /// Served by a route's own layer, not the app's.
+    route: bool,
     since: SystemTime,
     replaced: Option<SystemTime>,
 }
@@ -62,6 +64,13 @@ impl Served {
     /// Whether it is served now.
     pub fn is_current(&self) -> bool {
         self.replaced.is_none()
+    }
+    /// Whether a route's own layer serves it (recorded with
+    /// [`ServedPolicies::record_route`], as the front door's
+    /// [`route_layer`](crate::Csp::route_layer) does), rather than the app's layer. The
+    /// dashboard's suggestion starts from the app's policy, not a route's.
+    pub fn is_route(&self) -> bool {
+        self.route
     }
 }
 
@@ -170,6 +179,7 @@ impl ServedPolicies {
                 h.push_back(Served {
                     headers: current,
                     report_only: report_only_at,
+                    route: false,
                     since: now,
                     replaced: None,
                 });
@@ -179,6 +189,7 @@ impl ServedPolicies {
                 h.push_back(Served {
                     report_only: marked_report_only(&text).then_some(0),
                     headers: vec![text],
+                    route: false,
                     since: now,
                     replaced: Some(now),
                 });
@@ -211,20 +222,35 @@ impl ServedPolicies {
         }
     }
 
-    /// Records `policy` as served from now on, beside the others served now.
+    /// Records `policy` as the app's, served from now on, beside the others served now.
     pub fn record(&self, policy: &Policy) {
-        self.record_headers(headers_of(policy), None);
+        self.record_headers(headers_of(policy), None, false);
     }
 
-    /// Records that `new` replaces `old` from now on (what a policy swap does).
+    /// Records `policy` as a route's own (see [`Served::is_route`]), served from now on.
+    pub fn record_route(&self, policy: &Policy) {
+        self.record_headers(headers_of(policy), None, true);
+    }
+
+    /// Records that `new` replaces `old` from now on (what a policy swap does), served
+    /// where `old` was (the app's layer, or a route's).
     pub fn replace(&self, old: &Policy, new: &Policy) {
-        self.record_headers(headers_of(new), Some(headers_of(old).0));
+        let old = headers_of(old).0;
+        let route = self
+            .inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|s| s.is_current() && s.headers == old)
+            .is_some_and(|s| s.route);
+        self.record_headers(headers_of(new), Some(old), route);
     }
 
     fn record_headers(
         &self,
         (headers, report_only): (Vec<String>, Option<usize>),
         replaces: Option<Vec<String>>,
+        route: bool,
     ) {
         let now = SystemTime::now();
         {
@@ -240,6 +266,7 @@ impl ServedPolicies {
                 None => h.push_front(Served {
                     headers,
                     report_only,
+                    route,
                     since: now,
                     replaced: None,
                 }),

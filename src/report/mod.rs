@@ -1,69 +1,37 @@
-//! Violation reports: parse every shape browsers send, drop the noise, keep the rest in a
-//! sink, read them back as a summary or a dashboard (feature `collector`), and learn the
-//! sources a report-only policy lacks ([`suggest`], every build).
+//! Violation reports (feature `collector`): the [`Collector`] browsers POST to, and where
+//! their reports are kept and read back.
 //!
-//! The POST endpoint is public and unauthenticated: every byte is hostile. Bodies are
-//! bounded (64 KiB by default, never buffered past the limit; the rest of an oversize body
-//! is read and discarded, within a bound, so its sender reads the 413), JSON nesting is
-//! bounded by the parser, each request keeps at most 100 reports, every field is bounded
-//! and, by default, URLs lose their query and fragment. The read side (summary, dashboard) shows what
-//! browsers sent about your pages: mount it behind your own authentication.
+//! | room | what it holds |
+//! |---|---|
+//! | [`Collector`], [`CollectorBuilder`] | the axum endpoint ([`Collector::report_router`], public) and the read side ([`Collector::admin_router`], for operators) over one store |
+//! | [`intake`] | from a request to violations: body limits, the parser for every shape browsers send, the noise filter, the class check against the served policies |
+//! | [`store`] | the store contract: [`Violation`](store::Violation), the async [`ReportSink`](store::ReportSink) and [`ReportStore`](store::ReportStore) traits, [`StoreError`](store::StoreError), the summary and activity types, [`MemorySink`] |
+//! | `sqlite` (feature `sqlite`) | [`SqliteSink`](sqlite::SqliteSink): durable, one machine |
+//! | `postgres` (feature `postgres`) | [`PostgresSink`](postgres::PostgresSink): one store for a fleet |
+//!
+//! The dashboard and its charts are served by [`Collector::admin_router`]; the metrics the
+//! collector and the SQL stores emit go through the [`metrics`](https://docs.rs/metrics)
+//! facade (names in the README).
+//!
+//! Most apps do not wire these by hand: the front door, [`Csp`](crate::Csp), makes the
+//! collector from the same definition as the layer.
 
-#[cfg(feature = "collector")]
-mod activity;
-#[cfg(feature = "collector")]
-mod body;
-#[cfg(feature = "collector")]
-mod chart;
-#[cfg(feature = "collector")]
-mod class;
-#[cfg(feature = "collector")]
 mod collector;
-#[cfg(feature = "collector")]
-mod dashboard;
-#[cfg(feature = "collector")]
-mod filter;
-#[cfg(feature = "collector")]
+pub mod intake;
 mod meter;
-#[cfg(feature = "collector")]
-mod parse;
+mod pages;
 #[cfg(feature = "postgres")]
-mod postgres;
-#[cfg(feature = "collector")]
-mod rejection;
-#[cfg(feature = "collector")]
-mod sink;
+pub mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
-mod sqlite;
-pub mod suggest;
-#[cfg(feature = "collector")]
-mod summary;
-#[cfg(feature = "collector")]
-mod verify;
-#[cfg(feature = "collector")]
-mod violation;
+pub mod sqlite;
+pub mod store;
 
-#[cfg(feature = "collector")]
-pub use activity::{unix_hour, Activity, HourWindow, ACTIVITY_HOURS};
-#[cfg(feature = "collector")]
-pub use collector::{Collector, CollectorBuilder, CollectorStats, ReportRejection};
-#[cfg(feature = "collector")]
-pub use filter::{AcceptOriginError, NoiseFilter, DEFAULT_NOISE};
-#[cfg(feature = "collector")]
-pub use parse::{
-    parse_reports, parse_reports_with_user_agent, NormalizeOptions, ParseError, Parsed, Unusable,
-};
+pub use collector::{Collector, CollectorBuilder};
+pub use intake::{CollectorStats, ReportRejection};
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresOpenError, PostgresSink, PostgresSinkBuilder};
-#[cfg(feature = "collector")]
-pub use sink::{BoxFuture, MemorySink, ReportSink, ReportStore, SinkError, Tee, TracingSink};
+pub use postgres::PostgresSink;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{Durability, OpenError, SqliteSink, SqliteSinkBuilder};
-#[cfg(feature = "collector")]
-pub use summary::{Group, GroupKey, StoreError, Summary, OVERFLOW};
-#[cfg(feature = "collector")]
-pub use verify::{classify, engine_of, Class};
-#[cfg(feature = "collector")]
-pub use violation::{Disposition, ReportFormat, Violation};
+pub use sqlite::SqliteSink;
+pub use store::MemorySink;

@@ -7,10 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::activity::HourWindow;
-use super::class::Class;
-use super::summary::{Group, GroupKey};
-use super::violation::{Disposition, Violation};
+use super::store::{Blocked, Class, Disposition, Group, GroupKey, HourWindow, Violation};
 
 /// The `violations` columns every SQL sink writes, in the order [`Row`] holds them (a
 /// macro, so each dialect's statements are put together with `concat!` at compile time).
@@ -165,7 +162,7 @@ impl<'a> Commit<'a> {
             document_url: &v.document_url,
             document_path: &key.document_path,
             blocked_url: &v.blocked_url,
-            blocked_origin: &key.blocked_origin,
+            blocked_origin: key.blocked_origin.as_str(),
             directive: &key.directive,
             violated_directive: v.violated_directive.as_deref(),
             disposition: key.disposition.as_str(),
@@ -186,7 +183,7 @@ impl<'a> Commit<'a> {
     pub(crate) fn groups(&self) -> impl Iterator<Item = GroupRow<'_>> {
         self.groups.values().map(|g| GroupRow {
             directive: &g.directive,
-            blocked_origin: &g.blocked_origin,
+            blocked_origin: g.blocked_origin.as_str(),
             document_path: &g.document_path,
             disposition: g.disposition.as_str(),
             count: int(g.count),
@@ -211,13 +208,7 @@ pub(crate) fn group_from_row(
     sample: String,
     class: &str,
 ) -> Group {
-    let key = GroupKey {
-        directive,
-        blocked_origin,
-        document_path,
-        disposition: Disposition::parse(disposition),
-        class: Class::parse(class),
-    };
+    let key = activity_key(directive, blocked_origin, document_path, disposition, class);
     let mut g = Group::new(key, time(first_seen), sample);
     g.count = count.max(0) as u64;
     g.last_seen = time(last_seen);
@@ -229,7 +220,8 @@ pub(crate) fn window_secs(window: HourWindow) -> (i64, i64) {
     (secs(window.start()), secs(window.end()))
 }
 
-/// The key of a row of `activity_by_hour!` (its first five columns).
+/// The key of a stored row (the five key columns of `groups`, or of a row of
+/// `activity_by_hour!`), read back at the database's edge.
 pub(crate) fn activity_key(
     directive: String,
     blocked_origin: String,
@@ -239,7 +231,7 @@ pub(crate) fn activity_key(
 ) -> GroupKey {
     GroupKey {
         directive,
-        blocked_origin,
+        blocked_origin: Blocked::from_stored(blocked_origin),
         document_path,
         disposition: Disposition::parse(disposition),
         class: Class::parse(class),
@@ -265,8 +257,7 @@ pub(crate) fn int(n: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::parse_reports;
-    use crate::report::NormalizeOptions;
+    use crate::report::intake::{parse_reports, NormalizeOptions};
 
     fn report(blocked: &str) -> Vec<Violation> {
         let body = format!(

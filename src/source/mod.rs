@@ -24,6 +24,9 @@ use std::fmt;
 use std::str::FromStr;
 
 mod grammar;
+mod origin;
+
+pub use origin::{Origin, OriginError};
 
 use grammar::{forbidden_char, is_path_absolute, is_scheme, parse_host, parse_source};
 

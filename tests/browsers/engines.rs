@@ -52,11 +52,11 @@ impl Engine {
     /// report-uri (`connect_src::policy::REPORT_ONLY_MARKER`), and can only say "unknown" otherwise.
     pub(crate) fn legacy_disposition(
         self,
-        d: connect_src::report::Disposition,
-    ) -> connect_src::report::Disposition {
+        d: connect_src::report::store::Disposition,
+    ) -> connect_src::report::store::Disposition {
         match (self, d) {
-            (Engine::WebKit, connect_src::report::Disposition::Enforce) => {
-                connect_src::report::Disposition::Unknown
+            (Engine::WebKit, connect_src::report::store::Disposition::Enforce) => {
+                connect_src::report::store::Disposition::Unknown
             }
             _ => d,
         }
@@ -64,10 +64,10 @@ impl Engine {
     /// How the engine delivers `report-to` reports (given `Reporting-Endpoints` and
     /// `report-uri` too, on an https page, it sends only these): Chromium and Firefox POST
     /// arrays of reports, WebKit one report object per POST (as Safari does).
-    pub(crate) fn report_to_format(self) -> connect_src::report::ReportFormat {
+    pub(crate) fn report_to_format(self) -> connect_src::report::store::ReportFormat {
         match self {
-            Engine::WebKit => connect_src::report::ReportFormat::ReportingApiSingle,
-            _ => connect_src::report::ReportFormat::ReportingApi,
+            Engine::WebKit => connect_src::report::store::ReportFormat::ReportingApiSingle,
+            _ => connect_src::report::store::ReportFormat::ReportingApi,
         }
     }
     /// The programs this engine needs.

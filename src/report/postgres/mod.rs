@@ -15,7 +15,7 @@
 //!   statements whatever its size (`unnest` of arrays), pipelined: one round trip. Two
 //!   commits are in flight at once by default, pipelined on one connection, so the server
 //!   starts the next as soon as the last is done ([`PostgresSinkBuilder::writers`]). A full
-//!   queue answers [`SinkError::Full`]: the collector answers 503 and clients retry.
+//!   queue answers [`StoreError::Full`]: the collector answers 503 and clients retry.
 //! - **Losing the database is survivable.** When PostgreSQL goes away, commits fail and the
 //!   collector answers 503 (never 204 for a report it did not store); the broken
 //!   connection is dropped from the pool and new ones are made on demand, so the sink
@@ -24,30 +24,39 @@
 //!   store that report twice (at least once, never lost).
 //!
 //! ```no_run
-//! use connect_src::report::{Collector, PostgresSink, ReportStore};
+//! use connect_src::report::postgres::PostgresSink;
+//! use connect_src::report::store::ReportStore;
+//! use connect_src::report::Collector;
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let sink = PostgresSink::builder()
 //!     .queue(256)  // batches waiting for a writer, then 503
 //!     .writers(2)  // transactions in flight on one connection (the default)
 //!     .open("postgres://reports@127.0.0.1:5432/reports")?;
 //! let collector = Collector::builder().store(sink.clone()).build();
-//! assert_eq!(sink.summary(10)?.total, 0);
-//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! assert_eq!(sink.summary(10).await?.total, 0);
+//! # Ok(()) }
 //! ```
 //!
-//! **Runtime.** The sink runs its connections and writers on a small runtime of its own
-//! (one thread), so it works the same under any tokio runtime of the application, and the
-//! sync parts of the API — [`PostgresSinkBuilder::open`], [`ReportStore::summary`],
-//! [`PostgresSink::count`] — hand their query to that runtime and wait for the answer on a
-//! channel. That is the blocking bridge `ReportStore::summary` needs: the collector calls it
-//! on tokio's blocking pool, where waiting is allowed; it never calls `Handle::block_on`,
-//! so calling it from any thread cannot panic.
+//! **Runtime.** The writers and their connection run on a small runtime of the sink's own
+//! (one thread, `connect-src-postgres`: measured cheaper per report than sharing the
+//! application's workers; bench/README.md), so they work the same under any tokio runtime
+//! of the application. [`PostgresSinkBuilder::open`] waits for that runtime to connect and
+//! migrate (call it before or outside async code, or from `spawn_blocking`). Reads
+//! ([`ReportStore::summary`], [`ReportStore::activity`], [`PostgresSink::count`]) and
+//! [`PostgresSink::prune_before`] are plain async calls on the caller's own runtime, with
+//! connections from the same pool: nothing blocks a thread while PostgreSQL answers.
+//!
+//! **Errors.** Every call answers [`StoreError`]; its [`Database`](StoreError::Database)
+//! variant carries the `tokio_postgres::Error` as its source, whose `as_db_error()` has the
+//! server's SQLSTATE (`28P01` a refused password, `53100` a full disk).
 //!
 //! **Schema.** Plain tables, as in SQLite: `violations` (one row per report, times in Unix
 //! seconds), `groups` (the summary's aggregate), `counters` (`filtered`), and
 //! `connect_src_schema` (its version). Opening migrates an older schema under
 //! `pg_advisory_xact_lock`, so several processes starting at once migrate it once; a schema
-//! newer than this version knows is refused untouched ([`PostgresOpenError::NewerSchema`]).
+//! newer than this version knows is refused untouched ([`StoreError::NewerSchema`]).
 //! `total` in the summary is the sum of the group counts, read without scanning
 //! `violations` (rows deleted by hand stay counted until [`PostgresSink::prune_before`]
 //! recounts).
@@ -62,18 +71,17 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_postgres::NoTls;
 
-use super::activity::{Activity, HourWindow};
-use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
 use super::sql::{self, activity_by_hour, group_columns, secs};
-use super::summary::{GroupKey, StoreError, Summary};
-use super::violation::Violation;
+use super::store::{
+    Activity, BoxFuture, GroupKey, HourWindow, ReportSink, ReportStore, StoreError, Summary,
+    Violation,
+};
 
 mod db;
 mod schema;
 mod write;
 
-pub use db::PostgresOpenError;
-use db::{discard, pg_text, Db};
+use db::{db, discard, Db};
 use schema::{migrate, GROUPS_FROM_ROWS};
 use write::{dispatch, text, Job};
 
@@ -89,7 +97,7 @@ pub struct PostgresSinkBuilder {
 impl PostgresSinkBuilder {
     /// Batches (one per report request) that may wait for a writer, at least 1; default
     /// 256. When they are all taken, [`submit`](ReportSink::submit) returns
-    /// [`SinkError::Full`] and the collector answers 503.
+    /// [`StoreError::Full`] and the collector answers 503.
     pub fn queue(mut self, batches: usize) -> Self {
         self.queue = batches.max(1);
         self
@@ -121,15 +129,29 @@ impl PostgresSinkBuilder {
     /// connection string: `postgres://user[:password]@host[:port]/database` (or
     /// `postgresql://…`, or `host=… user=… dbname=…`). TLS is not offered: reach a remote
     /// server through a private network or a local proxy.
-    pub fn open(self, url: &str) -> Result<PostgresSink, PostgresOpenError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(PostgresOpenError::Url)?;
+    ///
+    /// Blocks the calling thread until the sink's runtime has connected and migrated: call
+    /// it before your runtime starts, or from `spawn_blocking`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Configuration`] for a `url` that is not a connection string;
+    /// [`StoreError::Database`] when the server cannot be reached or refuses (its error is
+    /// the source); [`StoreError::Timeout`] when it does not answer within the
+    /// [`timeout`](Self::timeout); [`StoreError::NewerSchema`] for a database of a later
+    /// version (left untouched); [`StoreError::Closed`] when the sink's thread cannot start.
+    pub fn open(self, url: &str) -> Result<PostgresSink, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::configuration(NotAUrl(e)))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(self.timeout);
         }
         if config.get_application_name().is_none() {
             config.application_name("connect-src");
         }
-        let rt = Arc::new(OwnRuntime::start().map_err(PostgresOpenError::Runtime)?);
+        let rt = OwnRuntime::start().map_err(|e| StoreError::Closed(Some(Arc::new(e))))?;
+        let rt = Arc::new(rt);
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -146,7 +168,7 @@ impl PostgresSinkBuilder {
             .create_timeout(Some(self.timeout))
             .recycle_timeout(Some(self.timeout))
             .build()
-            .map_err(|e| PostgresOpenError::Connect(e.to_string()))?;
+            .map_err(StoreError::configuration)?;
         let (jobs, rx) = mpsc::channel(self.queue);
         let db = Arc::new(Db {
             pool,
@@ -154,7 +176,7 @@ impl PostgresSinkBuilder {
         });
         let opening = db.clone();
         rt.run(async move { migrate(&opening).await })
-            .unwrap_or_else(|| Err(PostgresOpenError::Connect(STOPPED.into())))?;
+            .unwrap_or(Err(STOPPED))?;
         let writers = Arc::new(Semaphore::new(self.writers));
         let dispatcher = db.clone();
         rt.spawn(async move { dispatch(dispatcher, rx, writers).await });
@@ -162,8 +184,28 @@ impl PostgresSinkBuilder {
             jobs,
             queue: self.queue,
             db,
-            rt,
+            _runtime: rt,
         })
+    }
+}
+
+/// A connection string tokio-postgres cannot read: its error, and the form to write.
+#[derive(Debug)]
+struct NotAUrl(tokio_postgres::Error);
+
+impl fmt::Display for NotAUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "not a PostgreSQL URL ({}); expected postgres://user[:password]@host[:port]/database",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NotAUrl {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
 
@@ -219,7 +261,7 @@ impl OwnRuntime {
     }
 
     /// Runs `fut` on the sink's runtime and waits for it on this thread: the blocking
-    /// bridge for the sync API (never `block_on`, so no "runtime within a runtime" panic).
+    /// bridge `open` needs (never `block_on`, so no "runtime within a runtime" panic).
     /// `None` when the runtime stopped before `fut` finished.
     fn run<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> Option<T> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -236,7 +278,8 @@ pub struct PostgresSink {
     jobs: mpsc::Sender<Job>,
     queue: usize,
     db: Arc<Db>,
-    rt: Arc<OwnRuntime>,
+    /// Held, not read: when the last clone goes, the runtime's thread stops.
+    _runtime: Arc<OwnRuntime>,
 }
 
 impl fmt::Debug for PostgresSink {
@@ -250,7 +293,7 @@ impl fmt::Debug for PostgresSink {
     }
 }
 
-const STOPPED: &str = "the PostgreSQL sink's thread stopped";
+const STOPPED: StoreError = StoreError::Closed(None);
 
 impl PostgresSink {
     /// Options: queue length, writers, timeout.
@@ -262,50 +305,41 @@ impl PostgresSink {
         }
     }
 
-    /// Connects with the default options (a queue of 256 batches, 2 transactions in flight, 10 s timeout).
-    pub fn open(url: &str) -> Result<PostgresSink, PostgresOpenError> {
+    /// Connects with the default options (a queue of 256 batches, 2 transactions in flight,
+    /// 10 s timeout).
+    ///
+    /// # Errors
+    ///
+    /// As [`PostgresSinkBuilder::open`].
+    pub fn open(url: &str) -> Result<PostgresSink, StoreError> {
         PostgresSink::builder().open(url)
     }
 
     /// Deletes the violations received before `t` and recounts the groups from the rest,
     /// in one transaction; returns how many were deleted. It locks both tables against
     /// writers (of every process) while it runs: their commits wait, then go on.
-    pub async fn prune_before(&self, t: SystemTime) -> Result<u64, SinkError> {
-        let before = secs(t);
-        let (ack, done) = oneshot::channel();
-        let shared = self.db.clone();
-        self.rt.spawn(async move {
-            let _ = ack.send(prune(&shared, before).await);
-        });
-        done.await
-            .unwrap_or_else(|_| Err(SinkError::Failed(STOPPED.into())))
+    pub async fn prune_before(&self, t: SystemTime) -> Result<u64, StoreError> {
+        prune(&self.db, secs(t)).await
     }
 
-    /// Number of stored violations (`count(*)`: a scan of the table; blocks like
-    /// [`ReportStore::summary`]).
-    pub fn count(&self) -> Result<u64, StoreError> {
-        let shared = self.db.clone();
-        self.rt
-            .run(async move {
-                let conn = shared.connection().await.map_err(StoreError::new)?;
-                let n: i64 = conn
-                    .query_one("SELECT count(*) FROM violations", &[])
-                    .await
-                    .map_err(|e| read_error(conn, e))?
-                    .get(0);
-                Ok(n.max(0) as u64)
-            })
-            .unwrap_or_else(|| Err(StoreError::new(STOPPED)))
+    /// Number of stored violations (`count(*)`: a scan of the table).
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        let conn = self.db.connection().await?;
+        match conn.query_one("SELECT count(*) FROM violations", &[]).await {
+            Ok(r) => Ok(r.get::<_, i64>(0).max(0) as u64),
+            Err(e) => Err(read_error(conn, e)),
+        }
     }
 }
 
+/// A connection that failed is taken out of the pool; the error is the driver's.
 fn read_error(conn: Object, e: tokio_postgres::Error) -> StoreError {
     discard(conn);
-    StoreError::new(format!("PostgreSQL: {}", pg_text(&e)))
+    db(e)
 }
 
-async fn prune(shared: &Db, before: i64) -> Result<u64, SinkError> {
-    let mut conn = shared.connection().await.map_err(SinkError::Failed)?;
+async fn prune(shared: &Db, before: i64) -> Result<u64, StoreError> {
+    let mut conn = shared.connection().await?;
     let result = async {
         let tx = conn.transaction().await?;
         // Writers take ROW EXCLUSIVE on violations, then on groups; this conflicts with
@@ -324,23 +358,18 @@ async fn prune(shared: &Db, before: i64) -> Result<u64, SinkError> {
         Ok(deleted)
     }
     .await;
-    result.map_err(|e: tokio_postgres::Error| {
-        discard(conn);
-        SinkError::Failed(format!("PostgreSQL: {}", pg_text(&e)))
-    })
+    result.map_err(|e: tokio_postgres::Error| read_error(conn, e))
 }
 
 impl ReportSink for PostgresSink {
-    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
+    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
         let (ack, done) = oneshot::channel();
         let sent = self.jobs.try_send(Job::Batch(batch, ack));
         Box::pin(async move {
             match sent {
-                Ok(()) => done
-                    .await
-                    .unwrap_or_else(|_| Err(SinkError::Failed(STOPPED.into()))),
-                Err(mpsc::error::TrySendError::Full(_)) => Err(SinkError::Full),
-                Err(mpsc::error::TrySendError::Closed(_)) => Err(SinkError::Failed(STOPPED.into())),
+                Ok(()) => done.await.unwrap_or(Err(STOPPED)),
+                Err(mpsc::error::TrySendError::Full(_)) => Err(StoreError::Full),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(STOPPED),
             }
         })
     }
@@ -362,140 +391,139 @@ const ACTIVITY: &str = activity_by_hour!(
 
 impl ReportStore for PostgresSink {
     /// Reads the `groups` aggregate and the noise count in one read-only, repeatable-read
-    /// transaction (as many rows as groups, not one per report). Blocks this thread until
-    /// the sink's runtime has the answer: the collector calls it on tokio's blocking pool.
-    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
-        let shared = self.db.clone();
-        let limit = sql::int(limit as u64);
-        let read = async move {
-            let mut conn = shared.connection().await.map_err(StoreError::new)?;
-            let result = async {
-                let tx = conn
-                    .build_transaction()
-                    .read_only(true)
-                    .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                    .start()
-                    .await?;
-                let total: i64 = tx
-                    .query_one("SELECT COALESCE(SUM(count), 0)::BIGINT FROM groups", &[])
-                    .await?
-                    .get(0);
-                let filtered: i64 = tx
-                    .query_opt("SELECT value FROM counters WHERE name = 'filtered'", &[])
-                    .await?
-                    .map_or(0, |r| r.get(0));
-                let rows = tx
-                    .query(
-                        concat!(
-                            "SELECT ",
-                            group_columns!(),
-                            " FROM groups ORDER BY count DESC, blocked_origin COLLATE \"C\" LIMIT $1"
-                        ),
-                        &[&limit],
-                    )
-                    .await?;
-                tx.commit().await?;
-                let groups = rows
-                    .into_iter()
-                    .map(|r| {
-                        sql::group_from_row(
-                            r.get(0),
-                            r.get(1),
-                            r.get(2),
-                            r.get::<_, &str>(3),
-                            r.get(4),
-                            r.get(5),
-                            r.get(6),
-                            r.get(7),
-                            r.get::<_, &str>(8),
-                        )
-                    })
-                    .collect();
-                Ok(Summary {
-                    total: total.max(0) as u64,
-                    filtered: filtered.max(0) as u64,
-                    groups,
-                })
-            }
-            .await;
-            result.map_err(|e| read_error(conn, e))
-        };
-        self.rt
-            .run(read)
-            .unwrap_or_else(|| Err(StoreError::new(STOPPED)))
+    /// transaction (as many rows as groups, not one per report), on the caller's runtime.
+    fn summary(&self, limit: usize) -> BoxFuture<'_, Result<Summary, StoreError>> {
+        Box::pin(read_summary(&self.db, sql::int(limit as u64)))
     }
 
     /// Counts the rows of the window by hour (`received_at / 3600`) in one read-only
-    /// statement, with the index on `received_at`. Blocks this thread like
-    /// [`summary`](Self::summary).
-    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
-        let shared = self.db.clone();
-        let (from, until) = sql::window_secs(window);
-        // Rows hold keys as stored (NUL as U+FFFD, `text`): their counts go to every key
-        // asked for that is stored so.
-        let mut asked: HashMap<GroupKey, Vec<&GroupKey>> = HashMap::new();
-        for k in keys {
-            let stored = sql::activity_key(
-                text(&k.directive).into_owned(),
-                text(&k.blocked_origin).into_owned(),
-                text(&k.document_path).into_owned(),
-                k.disposition.as_str(),
-                k.class.as_str(),
-            );
-            asked.entry(stored).or_default().push(k);
-        }
-        let column = |f: fn(&GroupKey) -> &str| -> Vec<String> {
-            asked.keys().map(|k| f(k).to_owned()).collect()
-        };
-        let directive = column(|k| &k.directive);
-        let origin = column(|k| &k.blocked_origin);
-        let path = column(|k| &k.document_path);
-        let disposition = column(|k| k.disposition.as_str());
-        let class = column(|k| k.class.as_str());
-        let mut out = Activity::new(window, keys);
-        let read = async move {
-            let conn = shared.connection().await.map_err(StoreError::new)?;
-            let rows = conn
-                .query(
-                    ACTIVITY,
-                    &[
-                        &from,
-                        &until,
-                        &directive,
-                        &origin,
-                        &path,
-                        &disposition,
-                        &class,
-                    ],
-                )
-                .await
-                .map_err(|e| read_error(conn, e))?;
-            Ok::<_, StoreError>(rows)
-        };
-        let rows = self
-            .rt
-            .run(read)
-            .unwrap_or_else(|| Err(StoreError::new(STOPPED)))?;
-        for r in rows {
-            let key = r.get::<_, Option<String>>(0).map(|directive| {
-                sql::activity_key(
-                    directive,
+    /// statement, with the index on `received_at`, on the caller's runtime.
+    fn activity<'a>(
+        &'a self,
+        keys: &'a [GroupKey],
+        window: HourWindow,
+    ) -> BoxFuture<'a, Result<Activity, StoreError>> {
+        Box::pin(read_activity(&self.db, keys, window))
+    }
+}
+
+async fn read_summary(shared: &Db, limit: i64) -> Result<Summary, StoreError> {
+    let mut conn = shared.connection().await?;
+    let result = async {
+        let tx = conn
+            .build_transaction()
+            .read_only(true)
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .start()
+            .await?;
+        let total: i64 = tx
+            .query_one("SELECT COALESCE(SUM(count), 0)::BIGINT FROM groups", &[])
+            .await?
+            .get(0);
+        let filtered: i64 = tx
+            .query_opt("SELECT value FROM counters WHERE name = 'filtered'", &[])
+            .await?
+            .map_or(0, |r| r.get(0));
+        let rows = tx
+            .query(
+                concat!(
+                    "SELECT ",
+                    group_columns!(),
+                    " FROM groups ORDER BY count DESC, blocked_origin COLLATE \"C\" LIMIT $1"
+                ),
+                &[&limit],
+            )
+            .await?;
+        tx.commit().await?;
+        let groups = rows
+            .into_iter()
+            .map(|r| {
+                sql::group_from_row(
+                    r.get(0),
                     r.get(1),
                     r.get(2),
                     r.get::<_, &str>(3),
-                    r.get::<_, &str>(4),
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                    r.get(7),
+                    r.get::<_, &str>(8),
                 )
-            });
-            let (hour, count) = (r.get::<_, i64>(5).max(0) as u64, r.get::<_, i64>(6).max(0));
-            match key {
-                Some(stored) => {
-                    for k in asked.get(&stored).into_iter().flatten() {
-                        out.add(k, hour, count as u64);
-                    }
-                }
-                None => out.add_total(hour, count as u64),
-            }
-        }
-        Ok(out)
+            })
+            .collect();
+        Ok(Summary {
+            total: total.max(0) as u64,
+            filtered: filtered.max(0) as u64,
+            groups,
+        })
     }
+    .await;
+    result.map_err(|e| read_error(conn, e))
+}
+
+async fn read_activity(
+    shared: &Db,
+    keys: &[GroupKey],
+    window: HourWindow,
+) -> Result<Activity, StoreError> {
+    let (from, until) = sql::window_secs(window);
+    // Rows hold keys as stored (NUL as U+FFFD, `text`): their counts go to every key
+    // asked for that is stored so.
+    let mut asked: HashMap<GroupKey, Vec<&GroupKey>> = HashMap::new();
+    for k in keys {
+        let stored = sql::activity_key(
+            text(&k.directive).into_owned(),
+            text(k.blocked_origin.as_str()).into_owned(),
+            text(&k.document_path).into_owned(),
+            k.disposition.as_str(),
+            k.class.as_str(),
+        );
+        asked.entry(stored).or_default().push(k);
+    }
+    let column = |f: fn(&GroupKey) -> &str| -> Vec<String> {
+        asked.keys().map(|k| f(k).to_owned()).collect()
+    };
+    let directive = column(|k| &k.directive);
+    let origin = column(|k| k.blocked_origin.as_str());
+    let path = column(|k| &k.document_path);
+    let disposition = column(|k| k.disposition.as_str());
+    let class = column(|k| k.class.as_str());
+    let mut out = Activity::new(window, keys);
+    let conn = shared.connection().await?;
+    let rows = conn
+        .query(
+            ACTIVITY,
+            &[
+                &from,
+                &until,
+                &directive,
+                &origin,
+                &path,
+                &disposition,
+                &class,
+            ],
+        )
+        .await
+        .map_err(|e| read_error(conn, e))?;
+    for r in rows {
+        let key = r.get::<_, Option<String>>(0).map(|directive| {
+            sql::activity_key(
+                directive,
+                r.get(1),
+                r.get(2),
+                r.get::<_, &str>(3),
+                r.get::<_, &str>(4),
+            )
+        });
+        let (hour, count) = (r.get::<_, i64>(5).max(0) as u64, r.get::<_, i64>(6).max(0));
+        match key {
+            Some(stored) => {
+                for k in asked.get(&stored).into_iter().flatten() {
+                    out.add(k, hour, count as u64);
+                }
+            }
+            None => out.add_total(hour, count as u64),
+        }
+    }
+    Ok(out)
 }

@@ -1,8 +1,9 @@
 //! The schema: its version, the migrations that reach it, and the statement that
 //! recounts the aggregate from the rows.
 
-use super::super::sql::{group_columns, groups_from_rows};
-use super::db::{discard, Db, PostgresOpenError};
+use super::db::{db, discard, Db};
+use crate::report::sql::{group_columns, groups_from_rows};
+use crate::report::store::StoreError;
 
 /// The schema this version writes: 1, the first.
 const SCHEMA_VERSION: i32 = 1;
@@ -56,11 +57,8 @@ pub(super) const GROUPS_FROM_ROWS: &str = concat!(
     groups_from_rows!()
 );
 
-pub(super) async fn migrate(shared: &Db) -> Result<(), PostgresOpenError> {
-    let mut conn = shared
-        .connection()
-        .await
-        .map_err(PostgresOpenError::Connect)?;
+pub(super) async fn migrate(shared: &Db) -> Result<(), StoreError> {
+    let mut conn = shared.connection().await?;
     let result = async {
         let tx = conn.transaction().await?;
         // One migrating process at a time, across the fleet; released at commit/rollback.
@@ -80,9 +78,9 @@ pub(super) async fn migrate(shared: &Db) -> Result<(), PostgresOpenError> {
         };
         if found > SCHEMA_VERSION {
             // Rolled back on drop: nothing was written.
-            return Ok(Err(PostgresOpenError::NewerSchema {
-                found,
-                supported: SCHEMA_VERSION,
+            return Ok(Err(StoreError::NewerSchema {
+                found: i64::from(found),
+                supported: i64::from(SCHEMA_VERSION),
             }));
         }
         if found < SCHEMA_VERSION {
@@ -108,7 +106,7 @@ pub(super) async fn migrate(shared: &Db) -> Result<(), PostgresOpenError> {
         Ok(r) => r,
         Err(e) => {
             discard(conn);
-            Err(PostgresOpenError::Postgres(e))
+            Err(db(e))
         }
     }
 }

@@ -11,11 +11,10 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Statement;
 
-use super::super::meter;
-use super::super::sink::SinkError;
-use super::super::sql::{group_columns, violation_columns, Commit, MAX_ROWS_PER_COMMIT};
-use super::super::violation::Violation;
-use super::db::{discard, pg_text, Db};
+use super::db::{db, discard, Db};
+use crate::report::meter;
+use crate::report::sql::{group_columns, violation_columns, Commit, MAX_ROWS_PER_COMMIT};
+use crate::report::store::{StoreError, Violation};
 
 const INSERT_VIOLATIONS: &str = concat!(
     "INSERT INTO violations (",
@@ -46,7 +45,7 @@ ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value";
 const RETRIES: usize = 3;
 
 pub(super) enum Job {
-    Batch(Vec<Violation>, oneshot::Sender<Result<(), SinkError>>),
+    Batch(Vec<Violation>, oneshot::Sender<Result<(), StoreError>>),
     Filtered(u64),
 }
 
@@ -147,7 +146,7 @@ impl Drop for WriterConnection {
 type Slot = tokio::sync::Mutex<Option<Arc<WriterConnection>>>;
 
 /// The shared connection, made (and its statements prepared) when there is none usable.
-async fn writer_connection(db: &Db, slot: &Slot) -> Result<Arc<WriterConnection>, SinkError> {
+async fn writer_connection(shared: &Db, slot: &Slot) -> Result<Arc<WriterConnection>, StoreError> {
     let mut held = slot.lock().await;
     if let Some(w) = held.as_ref() {
         let closed = w.conn.as_ref().is_none_or(|c| c.is_closed());
@@ -155,7 +154,7 @@ async fn writer_connection(db: &Db, slot: &Slot) -> Result<Arc<WriterConnection>
             return Ok(w.clone());
         }
     }
-    let conn = db.connection().await.map_err(SinkError::Failed)?;
+    let conn = shared.connection().await?;
     let prepared = async {
         Ok::<_, tokio_postgres::Error>((
             conn.prepare_cached(INSERT_VIOLATIONS).await?,
@@ -178,7 +177,7 @@ async fn writer_connection(db: &Db, slot: &Slot) -> Result<Arc<WriterConnection>
         }
         Err(e) => {
             discard(conn);
-            Err(SinkError::Failed(format!("PostgreSQL: {}", pg_text(&e))))
+            Err(db(e))
         }
     }
 }
@@ -193,11 +192,11 @@ async fn retire(slot: &Slot, w: &Arc<WriterConnection>) {
 }
 
 /// Stores one commit, trying again when the server rolled it back for a conflict.
-async fn store(db: &Db, slot: &Slot, commit: &Commit<'_>) -> Result<(), SinkError> {
+async fn store(shared: &Db, slot: &Slot, commit: &Commit<'_>) -> Result<(), StoreError> {
     let mut tries = 0;
     loop {
-        let w = writer_connection(db, slot).await?;
-        let attempt = tokio::time::timeout(db.timeout, insert(&w, commit)).await;
+        let w = writer_connection(shared, slot).await?;
+        let attempt = tokio::time::timeout(shared.timeout, insert(&w, commit)).await;
         match attempt {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => {
@@ -209,15 +208,12 @@ async fn store(db: &Db, slot: &Slot, commit: &Commit<'_>) -> Result<(), SinkErro
                 retire(slot, &w).await;
                 tries += 1;
                 if !retry || tries > RETRIES {
-                    return Err(SinkError::Failed(format!("PostgreSQL: {}", pg_text(&e))));
+                    return Err(db(e));
                 }
             }
             Err(_) => {
                 retire(slot, &w).await;
-                return Err(SinkError::Failed(format!(
-                    "PostgreSQL: no commit within {:?}",
-                    db.timeout
-                )));
+                return Err(StoreError::Timeout(shared.timeout));
             }
         }
     }

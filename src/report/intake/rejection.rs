@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::parse::ParseError;
-use super::sink::SinkError;
+use crate::report::store::StoreError;
 
 /// Why a report request was refused. Each variant has a fixed status code and a message
 /// that says what was wrong (never echoing the request).
@@ -23,8 +23,9 @@ pub enum ReportRejection {
     Malformed(ParseError),
     /// 400: the body could not be read (the client went away mid-body).
     BodyRead,
-    /// 503: the sink cannot take reports now; Reporting API clients retry.
-    SinkUnavailable(SinkError),
+    /// 503 with `Retry-After: 60`: the store cannot take reports now (its error says why);
+    /// Reporting API clients retry.
+    StoreUnavailable(StoreError),
     /// 403: a CORS preflight from an origin that is not allowed.
     OriginNotAllowed,
 }
@@ -36,7 +37,7 @@ impl ReportRejection {
             ReportRejection::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ReportRejection::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ReportRejection::Malformed(_) | ReportRejection::BodyRead => StatusCode::BAD_REQUEST,
-            ReportRejection::SinkUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ReportRejection::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ReportRejection::OriginNotAllowed => StatusCode::FORBIDDEN,
         }
     }
@@ -57,7 +58,7 @@ impl fmt::Display for ReportRejection {
             }
             ReportRejection::Malformed(e) => write!(f, "{e}"),
             ReportRejection::BodyRead => f.write_str("the report body could not be read"),
-            ReportRejection::SinkUnavailable(_) => {
+            ReportRejection::StoreUnavailable(_) => {
                 f.write_str("reports cannot be stored right now; retry later")
             }
             ReportRejection::OriginNotAllowed => {
@@ -67,12 +68,20 @@ impl fmt::Display for ReportRejection {
     }
 }
 
-impl std::error::Error for ReportRejection {}
+impl std::error::Error for ReportRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReportRejection::Malformed(e) => Some(e),
+            ReportRejection::StoreUnavailable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl IntoResponse for ReportRejection {
     fn into_response(self) -> Response {
         let mut res = (self.status(), self.body_text()).into_response();
-        if let ReportRejection::SinkUnavailable(_) = self {
+        if let ReportRejection::StoreUnavailable(_) = self {
             res.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("60"));
         }

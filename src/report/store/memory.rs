@@ -1,103 +1,13 @@
-//! Where violations go: the [`ReportSink`] trait and the built-in sinks.
-//!
-//! A sink acknowledges a batch only when it has kept it; the collector answers 204 after
-//! that, and 503 when the sink says it is full ([`SinkError::Full`]), so Reporting API
-//! clients retry later instead of the collector buffering without limit.
-//!
-//! ```
-//! use connect_src::report::{MemorySink, ReportStore};
-//!
-//! let sink = MemorySink::new();
-//! assert_eq!(sink.summary(10)?.total, 0);
-//! # Ok::<_, connect_src::report::StoreError>(())
-//! ```
+//! [`MemorySink`]: a bounded store in memory.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use super::activity::{unix_hour, Activity, HourRing, HourWindow};
-use super::summary::{Group, GroupKey, StoreError, Summary};
-use super::violation::{Disposition, Violation};
-
-/// A boxed, `Send` future, as [`ReportSink::submit`] returns.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Why a sink did not take a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SinkError {
-    /// The sink cannot take more now (the collector answers 503; clients retry).
-    Full,
-    /// The sink failed (the collector answers 503 too, and logs the message).
-    Failed(String),
-}
-
-impl fmt::Display for SinkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SinkError::Full => f.write_str("report sink is full"),
-            SinkError::Failed(e) => write!(f, "report sink failed: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for SinkError {}
-
-/// Receives violations. Implement it for your database or queue; resolve the future only
-/// once the batch is safe, and return [`SinkError::Full`] rather than queueing without
-/// bound.
-pub trait ReportSink: Send + Sync + 'static {
-    /// Takes a batch (one request's violations, noise already removed).
-    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>>;
-
-    /// Counts violations dropped as noise, so summaries can say how many there were.
-    fn record_filtered(&self, _n: u64) {}
-}
-
-/// Reads stored violations back.
-pub trait ReportStore: Send + Sync + 'static {
-    /// The summary, with at most `limit` groups (most frequent first). An error when the
-    /// store cannot be read (a database gone, a file unreadable): the collector then answers
-    /// 500 rather than showing an empty summary. It may block (the collector calls it on
-    /// tokio's blocking pool).
-    fn summary(&self, limit: usize) -> Result<Summary, StoreError>;
-
-    /// Violations per hour over `window` (Unix hours, UTC; at most
-    /// [`ACTIVITY_HOURS`](super::ACTIVITY_HOURS)): for each group of `keys` (give the keys
-    /// of the groups you show, [`Group::key`]; other groups are not counted per group) and
-    /// for the whole store. The result holds at most `(keys + 1) × window.hours()` counts.
-    /// An error when the store cannot be read, as for [`summary`](Self::summary); it may
-    /// block likewise.
-    ///
-    /// The default keeps no time buckets: it returns [`Activity::default`] (no window, no
-    /// counts), and the dashboard shows no charts. The built-in stores all answer.
-    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
-        let _ = (keys, window);
-        Ok(Activity::default())
-    }
-}
-
-impl<T: ReportSink + ?Sized> ReportSink for Arc<T> {
-    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
-        (**self).submit(batch)
-    }
-    fn record_filtered(&self, n: u64) {
-        (**self).record_filtered(n)
-    }
-}
-
-impl<T: ReportStore + ?Sized> ReportStore for Arc<T> {
-    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
-        (**self).summary(limit)
-    }
-    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
-        (**self).activity(keys, window)
-    }
-}
+use super::summary::{Group, GroupKey, Summary};
+use super::violation::Violation;
+use super::{BoxFuture, ReportSink, ReportStore, StoreError};
 
 /// A bounded in-memory store: the most recent violations (a ring) and an aggregate by
 /// summary group with a cap on distinct groups; violations of new groups past the cap are
@@ -199,18 +109,9 @@ impl MemorySink {
     }
 }
 
-impl ReportSink for MemorySink {
-    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
-        self.add(batch);
-        Box::pin(std::future::ready(Ok(())))
-    }
-    fn record_filtered(&self, n: u64) {
-        self.lock().filtered += n;
-    }
-}
-
-impl ReportStore for MemorySink {
-    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
+impl MemorySink {
+    /// The summary, read under the lock (the [`ReportStore::summary`] answer).
+    fn read_summary(&self, limit: usize) -> Summary {
         let m = self.lock();
         let mut groups: Vec<Group> = m.groups.values().map(|t| t.group.clone()).collect();
         groups.extend(m.overflow.as_ref().map(|t| t.group.clone()));
@@ -220,16 +121,16 @@ impl ReportStore for MemorySink {
                 .then_with(|| a.blocked_origin.cmp(&b.blocked_origin))
         });
         groups.truncate(limit);
-        Ok(Summary {
+        Summary {
             total: m.total,
             filtered: m.filtered,
             groups,
-        })
+        }
     }
 
     /// From the hourly rings: hours before the newest 168 a group (or the store) was
     /// counted in read as 0.
-    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
+    fn read_activity(&self, keys: &[GroupKey], window: HourWindow) -> Activity {
         let m = self.lock();
         let mut counts = vec![0; window.hours()];
         let mut out = Activity::new(window, keys);
@@ -253,7 +154,32 @@ impl ReportStore for MemorySink {
         for (i, n) in counts.iter().enumerate() {
             out.add_total(window.first_hour() + i as u64, *n);
         }
-        Ok(out)
+        out
+    }
+}
+
+impl ReportSink for MemorySink {
+    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.add(batch);
+        Box::pin(std::future::ready(Ok(())))
+    }
+    fn record_filtered(&self, n: u64) {
+        self.lock().filtered += n;
+    }
+}
+
+/// Reads answer at once, from memory, under a lock held for the copy.
+impl ReportStore for MemorySink {
+    fn summary(&self, limit: usize) -> BoxFuture<'_, Result<Summary, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.read_summary(limit))))
+    }
+
+    fn activity<'a>(
+        &'a self,
+        keys: &'a [GroupKey],
+        window: HourWindow,
+    ) -> BoxFuture<'a, Result<Activity, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.read_activity(keys, window))))
     }
 }
 
@@ -278,71 +204,11 @@ impl Tally {
     }
 }
 
-/// Emits each violation as a `tracing` event (target `connect_src::report`, level WARN for
-/// enforced, INFO for report-only), with every field attached.
-#[derive(Debug, Clone, Default)]
-pub struct TracingSink;
-
-impl ReportSink for TracingSink {
-    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
-        for v in &batch {
-            macro_rules! event {
-                ($lvl:expr) => {
-                    tracing::event!(
-                        target: "connect_src::report",
-                        $lvl,
-                        directive = %v.effective_directive,
-                        blocked = %v.blocked_url,
-                        document = %v.document_url,
-                        disposition = v.disposition.as_str(),
-                        source_file = v.source_file.as_deref().unwrap_or(""),
-                        line = v.line.unwrap_or(0),
-                        format = v.format.as_str(),
-                        "CSP violation"
-                    )
-                };
-            }
-            match v.disposition {
-                Disposition::Enforce => event!(tracing::Level::WARN),
-                _ => event!(tracing::Level::INFO),
-            }
-        }
-        Box::pin(std::future::ready(Ok(())))
-    }
-}
-
-/// Sends every batch to two sinks (e.g. memory for the dashboard and tracing for logs);
-/// succeeds when both do.
-#[derive(Debug, Clone)]
-pub struct Tee<A, B>(pub A, pub B);
-
-impl<A: ReportSink, B: ReportSink> ReportSink for Tee<A, B> {
-    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
-        let second = batch.clone();
-        Box::pin(async move {
-            self.0.submit(batch).await?;
-            self.1.submit(second).await
-        })
-    }
-    fn record_filtered(&self, n: u64) {
-        self.0.record_filtered(n);
-        self.1.record_filtered(n);
-    }
-}
-
-impl<A: ReportStore, B: Send + Sync + 'static> ReportStore for Tee<A, B> {
-    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
-        self.0.summary(limit)
-    }
-    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
-        self.0.activity(keys, window)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{parse_reports, NormalizeOptions};
+    use crate::report::intake::{parse_reports, NormalizeOptions};
+    use crate::report::store::{Tee, TracingSink};
     use std::time::{Duration, UNIX_EPOCH};
 
     const HOUR: u64 = 500_000; // 2027-01-15T08:00:00Z
@@ -365,8 +231,7 @@ mod tests {
     }
 
     fn key(sink: &MemorySink, origin: &str) -> GroupKey {
-        sink.summary(100)
-            .unwrap()
+        sink.read_summary(100)
             .groups
             .iter()
             .find(|g| g.blocked_origin == origin)
@@ -389,19 +254,17 @@ mod tests {
             key(&sink, "https://b.example"),
         );
         let day = HourWindow::ending_at(at_hour(HOUR, 10), 24);
-        let act = sink.activity(std::slice::from_ref(&a), day).unwrap();
+        let act = sink.read_activity(std::slice::from_ref(&a), day);
         let mut want = [0; 24];
         (want[23], want[22]) = (2, 1);
         assert_eq!(act.group(&a), Some(&want[..]));
         assert_eq!(act.group(&b), None, "not asked for");
         want[21] = 1; // b.example, in the total
         assert_eq!(act.total(), &want[..]);
-        let week = sink
-            .activity(
-                std::slice::from_ref(&a),
-                HourWindow::ending_at(at_hour(HOUR, 0), 168),
-            )
-            .unwrap();
+        let week = sink.read_activity(
+            std::slice::from_ref(&a),
+            HourWindow::ending_at(at_hour(HOUR, 0), 168),
+        );
         assert_eq!(week.group(&a).unwrap()[167 - 30], 1);
         assert_eq!(week.group(&a).unwrap().iter().sum::<u64>(), 4);
 
@@ -411,37 +274,35 @@ mod tests {
             "https://a.example/5",
             at_hour(HOUR + 167, 0),
         )]);
-        let later = sink
-            .activity(
-                std::slice::from_ref(&a),
-                HourWindow::ending_at(at_hour(HOUR + 167, 0), 168),
-            )
-            .unwrap();
+        let later = sink.read_activity(
+            std::slice::from_ref(&a),
+            HourWindow::ending_at(at_hour(HOUR + 167, 0), 168),
+        );
         let counts = later.group(&a).unwrap();
         assert_eq!((counts[0], counts[167]), (2, 1));
         assert_eq!(counts.iter().sum::<u64>(), 3, "hours before HOUR are gone");
         // A report too old for the ring is counted in the summary, not in the charts.
         sink.add(vec![violation("https://a.example/6", at_hour(HOUR - 5, 0))]);
-        let group = &sink.summary(10).unwrap().groups[0];
+        let group = &sink.read_summary(10).groups[0];
         assert_eq!(group.count, 6);
-        let again = sink
-            .activity(
-                std::slice::from_ref(&a),
-                HourWindow::ending_at(at_hour(HOUR + 167, 0), 168),
-            )
-            .unwrap();
+        let again = sink.read_activity(
+            std::slice::from_ref(&a),
+            HourWindow::ending_at(at_hour(HOUR + 167, 0), 168),
+        );
         assert_eq!(again.group(&a).unwrap().iter().sum::<u64>(), 3);
-        // Through Arc and Tee alike.
+        // Through Arc and Tee alike, as the async trait answers.
+        let block_on = |f| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(f)
+        };
+        let want = sink.read_activity(std::slice::from_ref(&a), day);
         let shared = Arc::new(sink.clone());
-        assert_eq!(
-            shared.activity(std::slice::from_ref(&a), day).unwrap(),
-            sink.activity(std::slice::from_ref(&a), day).unwrap()
-        );
+        let keys = [a];
+        assert_eq!(block_on(shared.activity(&keys, day)).unwrap(), want);
         let tee = Tee(sink.clone(), TracingSink);
-        assert_eq!(
-            tee.activity(std::slice::from_ref(&a), day).unwrap(),
-            sink.activity(&[a], day).unwrap()
-        );
+        assert_eq!(block_on(tee.activity(&keys, day)).unwrap(), want);
     }
 
     #[test]
@@ -453,12 +314,10 @@ mod tests {
             violation("https://c.example/", at_hour(HOUR - 1, 1)),
         ]);
         let over = GroupKey::overflow();
-        let act = sink
-            .activity(
-                std::slice::from_ref(&over),
-                HourWindow::ending_at(at_hour(HOUR, 0), 2),
-            )
-            .unwrap();
+        let act = sink.read_activity(
+            std::slice::from_ref(&over),
+            HourWindow::ending_at(at_hour(HOUR, 0), 2),
+        );
         assert_eq!(act.group(&over), Some(&[1, 1][..]));
         assert_eq!(act.total(), &[1, 2]);
     }

@@ -1,9 +1,10 @@
 //! What a report becomes: [`Violation`], with the shape it came in ([`ReportFormat`]) and
-//! its disposition; and the origin and path a summary groups it by.
+//! its disposition; and the path a summary groups it by.
 
 use std::time::SystemTime;
 
 use super::class::Class;
+use crate::source::Origin;
 
 /// Which body shape a violation arrived in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,7 +78,14 @@ pub struct Violation {
     /// than http(s) or ws(s) is kept as its scheme alone (`about`), as browsers send it.
     pub document_url: String,
     /// The blocked URL, or a keyword (`inline`, `eval`, `data`, `blob`, …), or empty.
+    /// Change it with [`set_blocked_url`](Self::set_blocked_url), which keeps
+    /// [`blocked_origin`](Self::blocked_origin) in step.
     pub blocked_url: String,
+    /// The blocked URL's origin, read once when the report was parsed: `None` for a
+    /// keyword, a bare scheme or anything else that is not an http(s)/ws(s) URL.
+    pub blocked_origin: Option<Origin>,
+    /// The document URL's origin, read likewise.
+    pub document_origin: Option<Origin>,
     /// The directive that decided (`connect-src`, or its fallback `default-src`…): always
     /// a directive name CSP defines, lowercase.
     pub effective_directive: String,
@@ -111,32 +119,22 @@ pub struct Violation {
 }
 
 impl Violation {
-    /// `scheme://host[:port]` of the blocked URL, or the keyword itself (`inline`, `data`).
-    pub fn blocked_origin(&self) -> String {
-        origin_of(&self.blocked_url)
+    /// Replaces the blocked URL and, with it, [`blocked_origin`](Self::blocked_origin):
+    /// the way to change it that keeps the two in step.
+    pub fn set_blocked_url(&mut self, url: impl Into<String>) {
+        self.blocked_url = url.into();
+        self.blocked_origin = Origin::of_url(&self.blocked_url);
+    }
+
+    /// Replaces the document URL and, with it, [`document_origin`](Self::document_origin).
+    pub fn set_document_url(&mut self, url: impl Into<String>) {
+        self.document_url = url.into();
+        self.document_origin = Origin::of_url(&self.document_url);
     }
 
     /// The document URL's path (no query), or the whole value when it is not a URL.
     pub fn document_path(&self) -> String {
         path_of(&self.document_url)
-    }
-}
-
-/// `scheme://host[:port]` of a URL-looking string; otherwise the string itself.
-pub(crate) fn origin_of(url: &str) -> String {
-    if let Some(i) = url.find("://") {
-        let rest = &url[i + 3..];
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..end];
-        // Drop userinfo: never keep credentials.
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        format!(
-            "{}://{}",
-            url[..i].to_ascii_lowercase(),
-            authority.to_ascii_lowercase()
-        )
-    } else {
-        url.to_owned()
     }
 }
 
@@ -174,12 +172,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origin_and_path() {
-        assert_eq!(
-            origin_of("https://User:pw@API.x.com:8443/a?b"),
-            "https://api.x.com:8443"
-        );
-        assert_eq!(origin_of("inline"), "inline");
+    fn paths() {
+        assert_eq!(path_of("inline"), "inline");
         assert_eq!(path_of("https://x.com"), "/");
         assert_eq!(path_of("https://x.com/a/b?c#d"), "/a/b");
     }

@@ -4,8 +4,7 @@
 //! the chart's largest count; the baseline is always drawn, so an empty chart is a line.
 //! Every text in a chart is made here (times, counts, labels) and escaped all the same.
 
-use super::activity::{hour_start, HourWindow, ACTIVITY_HOURS};
-use super::summary::rfc3339_text;
+use crate::report::store::{hour_start, rfc3339_text, HourWindow, ACTIVITY_HOURS};
 
 /// Chart sizes, in CSS pixels: plot height (the baseline is one more), bar width, gap.
 const SMALL: (u32, u32, u32) = (24, 4, 1);

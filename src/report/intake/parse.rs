@@ -1,7 +1,12 @@
-//! Report bodies → [`Violation`]s: every shape browsers send (REFERENCE "Report quirks").
+//! Report bodies → [`Violation`]s: every shape browsers send — the legacy `report-uri`
+//! object (CSP3 §5.3, and WebKit's wrapped form), the Reporting API array and a single
+//! Reporting API object (Safari), kebab-case and camelCase field names, numbers as strings,
+//! nulls, keyword blocked URIs — as Sentry Relay's and go-csp-collector's parsers found them
+//! in the field.
 //!
 //! ```
-//! use connect_src::report::{parse_reports, NormalizeOptions, ReportFormat};
+//! use connect_src::report::intake::{parse_reports, NormalizeOptions};
+//! use connect_src::report::store::ReportFormat;
 //!
 //! let body = br#"{"csp-report":{"document-uri":"https://app.example/a?token=1",
 //!   "violated-directive":"connect-src 'self'","blocked-uri":"https://evil.example/x?card=4111",
@@ -13,7 +18,7 @@
 //! assert_eq!(v.document_url, "https://app.example/a");
 //! assert_eq!(v.status_code, Some(200));
 //! assert_eq!(v.format, ReportFormat::Legacy);
-//! # Ok::<_, connect_src::report::ParseError>(())
+//! # Ok::<_, connect_src::report::intake::ParseError>(())
 //! ```
 
 use std::borrow::Cow;
@@ -23,9 +28,9 @@ use std::time::SystemTime;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::class::Class;
-use super::violation::{bound, Disposition, ReportFormat, Violation};
 use crate::policy::text;
+use crate::report::store::{bound, Class, Disposition, ReportFormat, Violation};
+use crate::source::Origin;
 
 /// How reports are normalized.
 #[derive(Debug, Clone)]
@@ -521,9 +526,15 @@ fn normalize(
     let effective = directive_name(b.effective_directive.0.as_deref())
         .or_else(|| directive_name(violated.as_deref()))
         .ok_or(Unusable::NoDirective)?;
+    let document_url = url(&b.document_url.0).unwrap_or_default();
+    let blocked_url = url(&b.blocked_url.0).unwrap_or_default();
     Ok(Violation {
-        document_url: url(&b.document_url.0).unwrap_or_default(),
-        blocked_url: url(&b.blocked_url.0).unwrap_or_default(),
+        // Read once here: the group key, the accept list, verification and learning
+        // compare these values, never the text.
+        blocked_origin: Origin::of_url(&blocked_url),
+        document_origin: Origin::of_url(&document_url),
+        document_url,
+        blocked_url,
         effective_directive: effective.to_owned(),
         violated_directive: violated,
         disposition: b

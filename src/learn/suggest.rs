@@ -1,32 +1,35 @@
-//! Learning mode: from the connections a report-only policy would have blocked, the sources
+//! [`suggest`]: from the connections a report-only policy would have blocked, the sources
 //! to add before enforcing it.
 //!
 //! Suggestions are origins, never paths (paths are not a security boundary, CSP3 §7.6). A
 //! subdomain wildcard is suggested only when several subdomains of one registrable domain
 //! appear (the Public Suffix List decides what is registrable, so `*.github.io` or
-//! `*.co.uk` are never suggested). Anything that is not an http(s)/ws(s) URL (extension
-//! schemes, `inline`, `data`) is left out and counted.
+//! `*.co.uk` are never suggested). Observations are destinations ([`Origin`]s): what has
+//! none (extension schemes, `inline`, `data`) never reaches here.
 //!
 //! ```
-//! use connect_src::report::suggest::{suggest, Observation, SuggestOptions};
+//! use connect_src::learn::{suggest, Observation, SuggestOptions};
+//! use connect_src::source::Origin;
 //! use connect_src::ConnectSrc;
 //!
 //! let current: ConnectSrc = "'self'".parse()?;
-//! let seen = [
-//!     Observation::new("https://api.stripe.com/v1/charges?amount=1", 4),
-//!     Observation::new("wss://ws.myapp.com/socket", 2),
-//!     Observation::new("https://a.cdn.example.net/x.js", 1),
-//!     Observation::new("https://b.cdn.example.net/y.js", 1),
-//!     Observation::new("https://c.cdn.example.net/z.js", 1),
-//!     Observation::new("chrome-extension://abc/inject.js", 9),
-//! ];
-//! let s = suggest(&current, seen, &SuggestOptions::default());
+//! let seen = |url: &str, n| Observation::new(Origin::of_url(url).unwrap(), n);
+//! let s = suggest(
+//!     &current,
+//!     [
+//!         seen("https://api.stripe.com/v1/charges?amount=1", 4),
+//!         seen("wss://ws.myapp.com/socket", 2),
+//!         seen("https://a.cdn.example.net/x.js", 1),
+//!         seen("https://b.cdn.example.net/y.js", 1),
+//!         seen("https://c.cdn.example.net/z.js", 1),
+//!     ],
+//!     &SuggestOptions::default(),
+//! );
 //! assert_eq!(
 //!     s.policy.value(),
 //!     "'self' https://*.cdn.example.net https://api.stripe.com wss://ws.myapp.com"
 //! );
-//! assert_eq!(s.skipped, 9);
-//! # Ok::<_, connect_src::PolicyError>(())
+//! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
 use std::collections::BTreeMap;
@@ -35,7 +38,7 @@ use std::fmt;
 use url::Url;
 
 use crate::policy::ConnectSrc;
-use crate::source::{is_strict_subdomain, Host, HostSource, Port, Scheme, Source};
+use crate::source::{is_strict_subdomain, Host, HostSource, Origin, Port, Scheme, Source};
 
 /// The page an observation is judged from when deciding whether `current` already allows
 /// it: an https page of an origin no observed URL has, since summaries keep the document's
@@ -43,19 +46,20 @@ use crate::source::{is_strict_subdomain, Host, HostSource, Port, Scheme, Source}
 /// https (CSP3 §6.7.2.8 step 2.2.3).
 const JUDGING_PAGE: &str = "https://judging-page.invalid/";
 
-/// One blocked URL and how many violations named it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Observation<'a> {
-    /// The blocked URL as reported (query and fragment are ignored).
-    pub blocked_url: &'a str,
+/// One destination pages connected to (or tried to), and how many violations named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Observation {
+    /// Where the connection went.
+    pub destination: Origin,
     /// How many violations named it.
     pub count: u64,
 }
 
-impl<'a> Observation<'a> {
-    /// An observation of `blocked_url`, seen `count` times.
-    pub fn new(blocked_url: &'a str, count: u64) -> Self {
-        Observation { blocked_url, count }
+impl Observation {
+    /// An observation of `destination`, seen `count` times.
+    pub fn new(destination: Origin, count: u64) -> Self {
+        Observation { destination, count }
     }
 }
 
@@ -123,75 +127,9 @@ pub struct Suggestion {
     pub policy: ConnectSrc,
     /// What was added, in the order it appears in `policy`.
     pub additions: Vec<Addition>,
-    /// Violations left out: not an http(s)/ws(s) URL with a host (extension schemes,
-    /// keywords such as `inline`, `data`, IPv6 literals), or already allowed by the list.
+    /// Violations left out: already allowed by the list, or of a host no source can name
+    /// (an IPv6 literal, a name with `_`).
     pub skipped: u64,
-}
-
-/// What [`suggest`] learns from in a summary (feature `collector`): its report-only
-/// (disposition `report`) `connect-src` groups whose class
-/// [`teaches`](super::Class::teaches) (`genuine` and `unverified`), each as its blocked
-/// origin and count, in the summary's order. Enforced violations are left out (the
-/// connection was blocked, as intended), and so are reports the class check distrusts.
-///
-/// ```
-/// use connect_src::report::suggest::{observations, suggest, SuggestOptions};
-/// use connect_src::report::{Collector, MemorySink, ReportStore};
-/// use connect_src::ConnectSrc;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let store = MemorySink::new();
-/// let collector = Collector::builder().store(store.clone()).build();
-/// let body = r#"{"csp-report":{"document-uri":"https://app.example/","effective-directive":
-///     "connect-src","blocked-uri":"https://api.example.net/v1","disposition":"report"}}"#;
-/// let json = axum::http::HeaderValue::from_static("application/csp-report");
-/// let headers = [(axum::http::header::CONTENT_TYPE, json)].into_iter().collect();
-/// collector.accept(&headers, axum::body::Body::from(body)).await?;
-///
-/// let summary = store.summary(500)?;
-/// let current: ConnectSrc = "'self'".parse()?;
-/// let s = suggest(&current, observations(&summary), &SuggestOptions::default());
-/// assert_eq!(s.policy.value(), "'self' https://api.example.net");
-/// # Ok(())
-/// # }
-/// ```
-#[cfg(feature = "collector")]
-pub fn observations(summary: &super::Summary) -> impl Iterator<Item = Observation<'_>> {
-    summary
-        .groups
-        .iter()
-        .filter(|g| report_only_connect_src(g) && g.class.teaches())
-        .map(|g| Observation::new(&g.blocked_origin, g.count))
-}
-
-/// What [`observations`] leaves out for its class (feature `collector`): the report-only
-/// `connect-src` violations classed `contradicts`, `stale` or `foreign`, counted per class
-/// (in the order of [`Class::ALL`](super::Class::ALL); classes with none are left out).
-#[cfg(feature = "collector")]
-pub fn distrusted(summary: &super::Summary) -> Vec<(super::Class, u64)> {
-    let mut counts: Vec<(super::Class, u64)> = super::Class::ALL
-        .iter()
-        .filter(|c| !c.teaches())
-        .map(|c| (*c, 0))
-        .collect();
-    for g in summary
-        .groups
-        .iter()
-        .filter(|g| report_only_connect_src(g) && !g.class.teaches())
-    {
-        if let Some((_, n)) = counts.iter_mut().find(|(c, _)| *c == g.class) {
-            *n += g.count;
-        }
-    }
-    counts.retain(|(_, n)| *n > 0);
-    counts
-}
-
-/// A report-only `connect-src` group: what learning mode reads.
-#[cfg(feature = "collector")]
-fn report_only_connect_src(g: &super::Group) -> bool {
-    g.disposition == super::Disposition::Report && g.directive == "connect-src"
 }
 
 /// `(scheme, port)`: the part of an origin a wildcard must share.
@@ -200,9 +138,9 @@ type Family = (String, Option<u16>);
 /// Suggests the sources `current` lacks for the observed blocked URLs. URLs `current`
 /// already allows in every engine (asked of the [matcher](crate::matcher), from an https page
 /// of another origin) are skipped and counted.
-pub fn suggest<'a>(
+pub fn suggest(
     current: &ConnectSrc,
-    observed: impl IntoIterator<Item = Observation<'a>>,
+    observed: impl IntoIterator<Item = Observation>,
     options: &SuggestOptions,
 ) -> Suggestion {
     let threshold = options.wildcard_threshold.max(2);
@@ -211,13 +149,13 @@ pub fn suggest<'a>(
     // (scheme, port) -> registrable domain (or the host itself) -> host -> count
     let mut groups: BTreeMap<Family, BTreeMap<String, BTreeMap<String, u64>>> = BTreeMap::new();
     for o in observed {
-        let Some((scheme, host, port)) = origin_of(o.blocked_url) else {
+        let Some((scheme, host, port)) = nameable(&o.destination) else {
             skipped += o.count;
             continue;
         };
         let allowed = page.as_ref().is_some_and(|p| {
             current
-                .check_target(p, o.blocked_url)
+                .check_target(p, o.destination.as_str())
                 .is_ok_and(|v| v.everywhere())
         });
         if allowed {
@@ -322,21 +260,11 @@ fn deepest_parent<'h>(
         .map(|(p, _)| p.to_owned())
 }
 
-/// `(scheme, host, explicit non-default port)` of an http(s)/ws(s) URL whose host the CSP
-/// grammar can express (a name or an IPv4 address).
-fn origin_of(url: &str) -> Option<(String, String, Option<u16>)> {
-    let u = Url::parse(url).ok()?;
-    if !matches!(u.scheme(), "http" | "https" | "ws" | "wss") {
-        return None;
-    }
-    let host = match u.host()? {
-        url::Host::Domain(d) => d.to_ascii_lowercase(),
-        url::Host::Ipv4(ip) => ip.to_string(),
-        url::Host::Ipv6(_) => return None,
-    };
-    // Only hosts the source grammar accepts (no '_' and the like).
-    format!("{}://{host}", u.scheme()).parse::<Source>().ok()?;
-    Some((u.scheme().to_owned(), host, u.port()))
+/// `(scheme, host, explicit non-default port)` of an origin whose host the CSP grammar can
+/// name (a domain or an IPv4 address; not an IPv6 literal, not a name with `_`).
+fn nameable(o: &Origin) -> Option<(String, String, Option<u16>)> {
+    o.as_str().parse::<Source>().ok()?;
+    Some((o.scheme().to_owned(), o.host().to_owned(), o.port()))
 }
 
 /// The registrable domain (eTLD+1) by the Public Suffix List, private section included;
@@ -354,50 +282,23 @@ fn registrable(host: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[cfg(feature = "collector")]
-    #[test]
-    fn observations_and_distrusted_split_report_only_connect_src_by_class() {
-        use crate::report::{Class, Disposition, Group, GroupKey, Summary};
-        let group = |origin: &str, disposition, class, count| {
-            let mut g = Group::new(
-                GroupKey {
-                    directive: "connect-src".into(),
-                    blocked_origin: origin.into(),
-                    document_path: "/".into(),
-                    disposition,
-                    class,
-                },
-                std::time::SystemTime::UNIX_EPOCH,
-                origin.into(),
-            );
-            g.add(count, std::time::SystemTime::UNIX_EPOCH);
-            g
-        };
-        let summary = Summary {
-            total: 19,
-            filtered: 0,
-            groups: vec![
-                group("https://a.example", Disposition::Report, Class::Genuine, 2),
-                group("https://b.example", Disposition::Report, Class::Foreign, 3),
-                group("https://c.example", Disposition::Report, Class::Foreign, 4),
-                group("https://d.example", Disposition::Report, Class::Stale, 5),
-                group("https://e.example", Disposition::Enforce, Class::Foreign, 5),
-            ],
-        };
-        let learned: Vec<&str> = observations(&summary).map(|o| o.blocked_url).collect();
-        assert_eq!(learned, ["https://a.example"]);
-        assert_eq!(
-            distrusted(&summary),
-            [(Class::Stale, 5), (Class::Foreign, 7)]
-        );
-    }
-
+    /// Suggests from `urls`; those without an origin never reach `suggest` (the summary
+    /// sets them aside) and are counted in `skipped` here, as the CLI reports them.
     fn run(current: &str, urls: &[&str]) -> Suggestion {
-        suggest(
+        let (origins, none): (Vec<_>, Vec<_>) = urls
+            .iter()
+            .map(|u| Origin::of_url(u))
+            .partition(Option::is_some);
+        let mut s = suggest(
             &current.parse().unwrap(),
-            urls.iter().map(|u| Observation::new(u, 1)),
+            origins
+                .into_iter()
+                .flatten()
+                .map(|o| Observation::new(o, 1)),
             &SuggestOptions::default(),
-        )
+        );
+        s.skipped += none.len() as u64;
+        s
     }
 
     #[test]

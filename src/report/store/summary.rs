@@ -12,6 +12,79 @@ use serde::{Serialize, Serializer};
 
 use super::class::Class;
 use super::violation::{bound, Disposition, Violation};
+use crate::learn::Observation;
+use crate::source::Origin;
+
+/// What a group's reports say was blocked: the blocked URL's [`Origin`], or, for what has
+/// none, the keyword or bare scheme browsers send instead (`inline`, `eval`, `data`, `blob`)
+/// or the reported text itself, bounded to 256 bytes. Serialized as its text
+/// (`"https://api.example.com"`, `"inline"`): the summary's `blocked_origin`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Blocked {
+    /// An http(s) or ws(s) URL's origin.
+    Origin(Origin),
+    /// Anything else, as reported (bounded).
+    Other(String),
+}
+
+impl Blocked {
+    /// What a violation says was blocked.
+    pub fn of(v: &Violation) -> Blocked {
+        match &v.blocked_origin {
+            Some(o) => Blocked::Origin(o.clone()),
+            None => Blocked::Other(bound(&v.blocked_url, 256).to_owned()),
+        }
+    }
+
+    /// Reads a stored group's text back (a database's `blocked_origin` column): an origin
+    /// when the text is one, else the text as it is.
+    pub fn from_stored(text: String) -> Blocked {
+        match text.parse::<Origin>() {
+            Ok(o) if o.as_str() == text => Blocked::Origin(o),
+            _ => Blocked::Other(text),
+        }
+    }
+
+    /// The origin, if it is one.
+    pub fn origin(&self) -> Option<&Origin> {
+        match self {
+            Blocked::Origin(o) => Some(o),
+            Blocked::Other(_) => None,
+        }
+    }
+
+    /// The text: the origin's serialization, or the keyword.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Blocked::Origin(o) => o.as_str(),
+            Blocked::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Blocked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Blocked {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Blocked {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for Blocked {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 /// What a summary group is keyed by. Every part is bounded (directive 64 bytes, origin and
 /// path 256), so an aggregate's memory is bounded by its number of groups.
@@ -20,8 +93,8 @@ use super::violation::{bound, Disposition, Violation};
 pub struct GroupKey {
     /// The effective directive (`connect-src`).
     pub directive: String,
-    /// `scheme://host[:port]` of the blocked URL, or its keyword (`inline`, `data`).
-    pub blocked_origin: String,
+    /// The blocked URL's origin, or its keyword (`inline`, `data`).
+    pub blocked_origin: Blocked,
     /// The document's path.
     pub document_path: String,
     /// Enforced, report-only, or not said.
@@ -44,7 +117,7 @@ impl GroupKey {
         }
         GroupKey {
             directive: bound(&v.effective_directive, 64).to_owned(),
-            blocked_origin: cut(v.blocked_origin(), 256),
+            blocked_origin: Blocked::of(v),
             document_path: cut(v.document_path(), 256),
             disposition: v.disposition,
             class: v.class,
@@ -55,7 +128,7 @@ impl GroupKey {
     pub fn overflow() -> GroupKey {
         GroupKey {
             directive: OVERFLOW.into(),
-            blocked_origin: OVERFLOW.into(),
+            blocked_origin: Blocked::Other(OVERFLOW.into()),
             document_path: OVERFLOW.into(),
             disposition: Disposition::Unknown,
             class: Class::Unverified,
@@ -69,8 +142,9 @@ impl GroupKey {
 pub struct Group {
     /// The effective directive (`connect-src`).
     pub directive: String,
-    /// `scheme://host[:port]` of the blocked URL, or its keyword.
-    pub blocked_origin: String,
+    /// The blocked URL's origin, or its keyword (`"https://api.example.com"`, `"inline"`
+    /// in JSON).
+    pub blocked_origin: Blocked,
     /// The document's path.
     pub document_path: String,
     /// Enforced, report-only, or not said; `"enforce"`, `"report"` or `"unknown"` in JSON.
@@ -150,27 +224,83 @@ impl Summary {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
-}
 
-/// Why a [`ReportStore`](super::ReportStore) could not be read. The collector answers 500
-/// with this text on `/summary` and the dashboard, never a summary of zeros.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(String);
-
-impl StoreError {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
-        StoreError(message.into())
+    /// What learning reads here ([`learn::suggest`](crate::learn::suggest)): the report-only
+    /// `connect-src` groups whose class [`teaches`](Class::teaches), as destinations and
+    /// counts in the summary's order; and what it sets aside: the distrusted classes'
+    /// counts and the reports whose blocked URL has no origin. Enforced violations are left
+    /// out (the connection was blocked, as intended).
+    ///
+    /// ```
+    /// use connect_src::report::store::{MemorySink, ReportStore};
+    /// use connect_src::report::Collector;
+    /// use connect_src::learn::{suggest, SuggestOptions};
+    /// use connect_src::ConnectSrc;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = MemorySink::new();
+    /// let collector = Collector::builder().store(store.clone()).build();
+    /// let body = r#"{"csp-report":{"document-uri":"https://app.example/","effective-directive":
+    ///     "connect-src","blocked-uri":"https://api.example.net/v1","disposition":"report"}}"#;
+    /// let request = http::Request::post("/csp-reports")
+    ///     .header("content-type", "application/csp-report")
+    ///     .body(axum::body::Body::from(body))?;
+    /// collector.accept(request).await?;
+    ///
+    /// let teaching = store.summary(500).await?.teaching();
+    /// let current: ConnectSrc = "'self'".parse()?;
+    /// let s = suggest(&current, teaching.observations, &SuggestOptions::default());
+    /// assert_eq!(s.policy.value(), "'self' https://api.example.net");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn teaching(&self) -> Teaching {
+        let mut out = Teaching {
+            observations: Vec::new(),
+            distrusted: Class::ALL
+                .iter()
+                .filter(|c| !c.teaches())
+                .map(|c| (*c, 0))
+                .collect(),
+            not_origins: 0,
+        };
+        for g in self
+            .groups
+            .iter()
+            .filter(|g| g.disposition == Disposition::Report && g.directive == "connect-src")
+        {
+            if !g.class.teaches() {
+                if let Some((_, n)) = out.distrusted.iter_mut().find(|(c, _)| *c == g.class) {
+                    *n += g.count;
+                }
+                continue;
+            }
+            match g.blocked_origin.origin() {
+                Some(o) => out.observations.push(Observation::new(o.clone(), g.count)),
+                None => out.not_origins += g.count,
+            }
+        }
+        out.distrusted.retain(|(_, n)| *n > 0);
+        out
     }
 }
 
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the report store could not be read: {}", self.0)
-    }
+/// What [`Summary::teaching`] finds: what learning may read, and what it sets aside.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Teaching {
+    /// Report-only `connect-src` destinations of trusted classes (`genuine`, `unverified`),
+    /// with their counts, in the summary's order.
+    pub observations: Vec<Observation>,
+    /// Report-only `connect-src` violations set aside for their class (`contradicts`,
+    /// `stale`, `foreign`), counted per class in the order of [`Class::ALL`]; classes with
+    /// none are left out.
+    pub distrusted: Vec<(Class, u64)>,
+    /// Report-only `connect-src` violations of trusted classes whose blocked URL has no
+    /// origin (`data`, `blob`, a keyword): nothing a source could name.
+    pub not_origins: u64,
 }
-
-impl std::error::Error for StoreError {}
 
 impl Serialize for Disposition {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -5,7 +5,8 @@
 //!
 //! ```
 //! use connect_src::policy::ServedPolicies;
-//! use connect_src::report::{classify, parse_reports, Class, NormalizeOptions};
+//! use connect_src::report::intake::{classify, parse_reports, NormalizeOptions};
+//! use connect_src::report::store::Class;
 //!
 //! let served = ServedPolicies::from_headers([
 //!     "connect-src 'self' https://api.example.com; report-uri /csp-reports",
@@ -24,11 +25,10 @@
 //! assert_eq!(classify(&report("https://evil.example.net/x", "connect-src 'none'"), &snapshot), Class::Foreign);
 //! ```
 
-pub use super::class::Class;
-use super::violation::Violation;
 use crate::matcher::{BrowserPolicy, Engine};
 use crate::policy::text::{policies, tokens};
 use crate::policy::Served;
+use crate::report::store::{Class, Violation};
 
 /// One policy's directives in a form that compares by meaning, not text: names lower-case,
 /// each value's tokens lower-case, de-duplicated and sorted, the first of a repeated
@@ -83,7 +83,7 @@ fn canonical(policy: &str) -> Canonical {
 }
 
 /// The engine a user agent names, if it names one this crate knows.
-pub fn engine_of(user_agent: &str) -> Option<Engine> {
+pub(crate) fn engine_of(user_agent: &str) -> Option<Engine> {
     if user_agent.contains("Firefox/") {
         Some(Engine::Firefox)
     } else if user_agent.contains("Chrome/") || user_agent.contains("Chromium/") {
@@ -107,11 +107,7 @@ pub fn classify(v: &Violation, served: &[Served]) -> Class {
     if served.is_empty() {
         return Class::Unverified;
     }
-    let scheme = v
-        .document_url
-        .split_once("://")
-        .map(|(s, _)| s.to_ascii_lowercase());
-    let scheme = scheme.as_deref();
+    let scheme = v.document_origin.as_ref().map(|o| o.scheme());
     let reported = canonical_on(text, scheme);
     let is_served = |s: &Served| {
         s.headers()

@@ -12,14 +12,14 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
-use super::activity::{Activity, HourWindow, ACTIVITY_HOURS};
 use super::chart::{group_charts, last_hours, overall_chart, plural};
-use super::class::Class;
-use super::sink::ReportStore;
-use super::suggest::{observations, suggest, SuggestOptions};
-use super::summary::{rfc3339_text, Group, GroupKey, StoreError, Summary};
+use crate::learn::{suggest, SuggestOptions};
 use crate::policy::text::parse_header;
 use crate::policy::{ConnectSrc, FinalPolicy, Served, ServedPolicies};
+use crate::report::store::{
+    rfc3339_text, Activity, Class, Group, GroupKey, HourWindow, ReportStore, StoreError, Summary,
+    ACTIVITY_HOURS,
+};
 use crate::source::Source;
 
 /// The dashboard's own policy: nothing but its stylesheet, from its own origin.
@@ -143,15 +143,15 @@ impl Filter {
     }
 }
 
-/// The page's data, read from `store` in one go (the collector calls this on tokio's
-/// blocking pool): the summary (at most `limit` groups), then the activity of the groups
-/// `filter` keeps over the last [`ACTIVITY_HOURS`] hours up to now. Either read's error.
-pub(crate) fn read(
+/// The page's data, read from `store`: the summary (at most `limit` groups), then the
+/// activity of the groups `filter` keeps over the last [`ACTIVITY_HOURS`] hours up to now.
+/// Either read's error.
+pub(crate) async fn read(
     store: &dyn ReportStore,
     limit: usize,
     filter: &Filter,
 ) -> Result<(Summary, Activity), StoreError> {
-    let summary = store.summary(limit)?;
+    let summary = store.summary(limit).await?;
     let keys: Vec<GroupKey> = summary
         .groups
         .iter()
@@ -159,7 +159,7 @@ pub(crate) fn read(
         .map(Group::key)
         .collect();
     let window = HourWindow::ending_at(SystemTime::now(), ACTIVITY_HOURS);
-    let activity = store.activity(&keys, window)?;
+    let activity = store.activity(&keys, window).await?;
     Ok((summary, activity))
 }
 
@@ -226,7 +226,7 @@ pub(crate) fn render(page: &Page<'_>) -> String {
              <td class=\"{disp}\">{disp}</td><td class=\"{class}\">{class}</td>\
              <td class=\"num\">{}</td>{}<td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
             escape_html(&g.directive),
-            escape_html(&g.blocked_origin),
+            escape_html(g.blocked_origin.as_str()),
             escape_html(&g.document_path),
             g.count,
             series.unwrap_or_default(),
@@ -316,7 +316,12 @@ enum Base {
 /// The base: the newest current served policy's report-only list if it has one, else its
 /// enforced one (`connect-src`, or `default-src` when that is what governs connections).
 fn base(served: Option<&[Served]>) -> Base {
-    let Some(current) = served.and_then(|s| s.iter().find(|s| s.is_current())) else {
+    // The app's own policy, not a route's (a route layer made last must not win).
+    let current = served.and_then(|s| {
+        let mut now = s.iter().filter(|s| s.is_current());
+        now.clone().find(|s| !s.is_route()).or_else(|| now.next())
+    });
+    let Some(current) = current else {
         return Base::Unknown;
     };
     let report_only = current.report_only_header();
@@ -396,7 +401,11 @@ fn suggestion(summary: &Summary, served: Option<&[Served]>) -> String {
     let Some(list) = list else {
         return String::new();
     };
-    let s = suggest(&list, observations(summary), &SuggestOptions::default());
+    let s = suggest(
+        &list,
+        summary.teaching().observations,
+        &SuggestOptions::default(),
+    );
     let additions = if s.additions.is_empty() {
         "<p class=\"nothing\">Nothing to add: no report-only connect-src violation outside \
          this list.</p>"
@@ -431,10 +440,18 @@ fn suggestion(summary: &Summary, served: Option<&[Served]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{parse_reports, MemorySink, NormalizeOptions, ReportStore};
+    use crate::report::intake::{parse_reports, NormalizeOptions};
+    use crate::report::store::{MemorySink, ReportSink};
     use std::time::{Duration, UNIX_EPOCH};
 
     const H: u64 = 500_000; // 2027-01-15T08:00:00Z
+
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
 
     fn at(hour: u64) -> std::time::SystemTime {
         UNIX_EPOCH + Duration::from_secs(hour * 3600 + 60)
@@ -452,22 +469,21 @@ mod tests {
                 .violations;
             v[0].received_at = at(*hour);
             // A MemorySink stores the batch before it returns its (ready) future.
-            drop(crate::report::ReportSink::submit(&sink, v));
+            drop(ReportSink::submit(&sink, v));
         }
         sink
     }
 
     fn page(sink: &MemorySink, filter: &Filter, served: Option<&ServedPolicies>) -> String {
-        let summary = sink.summary(100).unwrap();
+        let summary = block_on(sink.summary(100)).unwrap();
         let keys: Vec<_> = summary
             .groups
             .iter()
             .filter(|g| filter.keeps(g))
             .map(Group::key)
             .collect();
-        let activity = sink
-            .activity(&keys, HourWindow::ending_at(at(H), ACTIVITY_HOURS))
-            .unwrap();
+        let activity =
+            block_on(sink.activity(&keys, HourWindow::ending_at(at(H), ACTIVITY_HOURS))).unwrap();
         render(&Page {
             title: "t",
             summary: &summary,
@@ -515,7 +531,7 @@ mod tests {
         assert_eq!(html.matches("<svg").count(), 1 + 2, "{html}");
         assert!(html.contains("<a class=\"on\" href=\"dashboard?directive=img-src\">img-src</a>"));
         // A store without activity: no charts at all.
-        let summary = sink.summary(10).unwrap();
+        let summary = block_on(sink.summary(10)).unwrap();
         let html = render(&Page {
             title: "t",
             summary: &summary,

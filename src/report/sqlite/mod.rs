@@ -13,25 +13,32 @@
 //! and `connect-src suggest` read as many rows as there are groups, not one per report.
 //!
 //! ```
-//! use connect_src::report::{Durability, ReportStore, SqliteSink};
+//! use connect_src::report::sqlite::{Durability, SqliteSink};
+//! use connect_src::report::store::ReportStore;
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = std::env::temp_dir().join(format!("connect-src-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
 //! let sink = SqliteSink::builder()
 //!     .durability(Durability::PowerLoss) // the default: fsync before each 204
 //!     .queue(256)                        // batches waiting for the writer, then 503
 //!     .open(dir.join("reports.sqlite"))?;
-//! assert_eq!(sink.summary(10)?.total, 0);
+//! assert_eq!(sink.summary(10).await?.total, 0);
 //! # std::fs::remove_dir_all(&dir).ok();
-//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # Ok(()) }
 //! ```
 //!
 //! The tables are plain SQL for your own queries: `violations` (one row per report, every
 //! field of [`Violation`]; `received_at` in Unix seconds), `groups` (the summary's
 //! aggregate) and `counters` (`filtered`: reports dropped as noise). `PRAGMA user_version`
 //! holds the schema version; a database from an earlier version of this crate is migrated
-//! when opened, and one from a later version is refused ([`OpenError::NewerSchema`])
+//! when opened, and one from a later version is refused ([`StoreError::NewerSchema`])
 //! rather than written to.
+//!
+//! Reads (summary, activity) run on tokio's blocking pool, so a slow disk never stalls the
+//! runtime's workers; every error is a [`StoreError`] whose source is SQLite's own
+//! (`rusqlite::Error`).
 //!
 //! Every report is kept until you delete it: [`SqliteSink::prune_before`] deletes the
 //! older ones and recounts the groups from the rest (a `groups` row otherwise counts every
@@ -45,15 +52,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::activity::{Activity, HourWindow};
 use super::meter;
-use super::sink::{BoxFuture, ReportSink, ReportStore, SinkError};
 use super::sql::{
     self, activity_by_hour, group_columns, groups_from_rows, secs, violation_columns, Commit,
     MAX_ROWS_PER_COMMIT,
 };
-use super::summary::{GroupKey, StoreError, Summary};
-use super::violation::Violation;
+use super::store::{
+    Activity, BoxFuture, GroupKey, HourWindow, ReportSink, ReportStore, StoreError, Summary,
+    Violation,
+};
 
 /// The schema this version writes. 1: `violations` with an index for grouping (the first
 /// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index;
@@ -169,54 +176,12 @@ impl Durability {
     }
 }
 
-/// Why [`SqliteSink`] could not open a database.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum OpenError {
-    /// SQLite refused: the file cannot be created or opened, is not a database, or is
-    /// locked by another writer for longer than the busy timeout (5 s).
-    Sqlite(rusqlite::Error),
-    /// The database was written by a later version of connect-src, with a schema this
-    /// version does not know; it is left untouched.
-    NewerSchema {
-        /// The database's `PRAGMA user_version`.
-        found: i64,
-        /// The newest schema this version reads and writes.
-        supported: i64,
-    },
-    /// The writer thread could not be started.
-    Thread(std::io::Error),
+/// SQLite's own error as a [`StoreError`] (its source).
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::database(e)
 }
 
-impl fmt::Display for OpenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OpenError::Sqlite(e) => write!(f, "SQLite: {e}"),
-            OpenError::NewerSchema { found, supported } => write!(
-                f,
-                "the database has schema version {found}, newer than the {supported} this \
-                 version of connect-src knows; upgrade connect-src or use another file"
-            ),
-            OpenError::Thread(e) => write!(f, "cannot start the SQLite writer thread: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for OpenError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            OpenError::Sqlite(e) => Some(e),
-            OpenError::Thread(e) => Some(e),
-            OpenError::NewerSchema { .. } => None,
-        }
-    }
-}
-
-impl From<rusqlite::Error> for OpenError {
-    fn from(e: rusqlite::Error) -> Self {
-        OpenError::Sqlite(e)
-    }
-}
+const STOPPED: StoreError = StoreError::Closed(None);
 
 /// Options for [`SqliteSink`]; from [`SqliteSink::builder`].
 #[derive(Debug, Clone)]
@@ -229,7 +194,7 @@ pub struct SqliteSinkBuilder {
 impl SqliteSinkBuilder {
     /// Batches (one per report request) that may wait for the writer, at least 1; default
     /// 256. When they are all taken, [`submit`](ReportSink::submit) returns
-    /// [`SinkError::Full`] and the collector answers 503.
+    /// [`StoreError::Full`] and the collector answers 503.
     pub fn queue(mut self, batches: usize) -> Self {
         self.queue = batches.max(1);
         self
@@ -242,27 +207,39 @@ impl SqliteSinkBuilder {
     }
 
     /// Opens (or creates) the database, migrates an older schema, and starts the writer.
-    pub fn open(self, path: impl AsRef<Path>) -> Result<SqliteSink, OpenError> {
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when SQLite refuses (the file cannot be created or opened,
+    /// is not a database, or is locked by another writer for longer than the busy timeout,
+    /// 5 s); [`StoreError::NewerSchema`] for a database of a later version (left untouched);
+    /// [`StoreError::Closed`] when the writer thread cannot start.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<SqliteSink, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let mut write = Connection::open(&path)?;
-        write.busy_timeout(Duration::from_secs(5))?;
+        let mut write = Connection::open(&path).map_err(db)?;
+        write.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         // Before anything writes (switching to WAL does): a newer schema is left as it is.
         let found = schema_version(&write)?;
-        write.pragma_update(None, "journal_mode", "WAL")?;
-        write.pragma_update(None, "synchronous", self.durability.synchronous())?;
+        write
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        write
+            .pragma_update(None, "synchronous", self.durability.synchronous())
+            .map_err(db)?;
         if found < SCHEMA_VERSION {
             migrate(&mut write)?;
         }
         let read = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        read.busy_timeout(Duration::from_secs(5))?;
+        )
+        .map_err(db)?;
+        read.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         let (tx, rx) = mpsc::sync_channel(self.queue);
         std::thread::Builder::new()
             .name("connect-src-sqlite".into())
             .spawn(move || writer(write, rx))
-            .map_err(OpenError::Thread)?;
+            .map_err(|e| StoreError::Closed(Some(Arc::new(e))))?;
         Ok(SqliteSink {
             jobs: tx,
             read: Arc::new(Mutex::new(read)),
@@ -273,10 +250,12 @@ impl SqliteSinkBuilder {
 }
 
 /// The database's schema version, refused when newer than this version writes.
-fn schema_version(c: &Connection) -> Result<i64, OpenError> {
-    let found: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+fn schema_version(c: &Connection) -> Result<i64, StoreError> {
+    let found: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db)?;
     if found > SCHEMA_VERSION {
-        return Err(OpenError::NewerSchema {
+        return Err(StoreError::NewerSchema {
             found,
             supported: SCHEMA_VERSION,
         });
@@ -284,10 +263,22 @@ fn schema_version(c: &Connection) -> Result<i64, OpenError> {
     Ok(found)
 }
 
-fn migrate(c: &mut Connection) -> Result<(), OpenError> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    migrate_in(&tx)?;
+    tx.commit().map_err(db)
+}
+
+fn migrate_in(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     // Read again inside the write transaction: another process may have migrated it.
-    let found = schema_version(&tx)?;
+    let found = schema_version(tx)?;
+    steps(tx, found).map_err(db)
+}
+
+/// The steps from schema `found` to [`SCHEMA_VERSION`].
+fn steps(tx: &rusqlite::Transaction<'_>, found: i64) -> rusqlite::Result<()> {
     if found < 3 {
         // Version 2's groups have no class in their key: rebuilt from the rows below.
         tx.execute_batch("DROP TABLE IF EXISTS groups;")?;
@@ -311,18 +302,17 @@ fn migrate(c: &mut Connection) -> Result<(), OpenError> {
         tx.execute_batch(RECEIVED_AT_INDEX)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
-    tx.commit()?;
     Ok(())
 }
 
 enum Job {
     Batch(
         Vec<Violation>,
-        tokio::sync::oneshot::Sender<Result<(), SinkError>>,
+        tokio::sync::oneshot::Sender<Result<(), StoreError>>,
     ),
     Filtered(u64),
     /// Delete the rows received before these Unix seconds, recount the groups.
-    Prune(i64, tokio::sync::oneshot::Sender<Result<u64, SinkError>>),
+    Prune(i64, tokio::sync::oneshot::Sender<Result<u64, StoreError>>),
 }
 
 impl fmt::Debug for Job {
@@ -355,7 +345,11 @@ impl SqliteSink {
 
     /// Opens (or creates) the database with the default options: a queue of 256 batches,
     /// [`Durability::PowerLoss`].
-    pub fn open(path: impl AsRef<Path>) -> Result<SqliteSink, OpenError> {
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteSinkBuilder::open`].
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteSink, StoreError> {
         SqliteSink::builder().open(path)
     }
 
@@ -369,8 +363,21 @@ impl SqliteSink {
         self.durability
     }
 
-    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.read.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `read` with the read connection on tokio's blocking pool (SQLite does file
+    /// I/O, which must not stall the runtime's workers).
+    fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, StoreError>> {
+        let conn = self.read.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let c = conn.lock().unwrap_or_else(|p| p.into_inner());
+                read(&c)
+            })
+            .await
+            .unwrap_or(Err(STOPPED))
+        })
     }
 
     /// Deletes the violations received before `t` and recounts the groups from the rest,
@@ -378,22 +385,21 @@ impl SqliteSink {
     /// commits, so reports keep their order around it; while the groups are recounted (the
     /// time grows with the remaining rows; README, Performance) new reports wait in the
     /// queue, and past its bound get 503.
-    pub async fn prune_before(&self, t: SystemTime) -> Result<u64, SinkError> {
+    pub async fn prune_before(&self, t: SystemTime) -> Result<u64, StoreError> {
         let (ack, done) = tokio::sync::oneshot::channel();
         // Waits for room: maintenance may queue behind reports, never be refused for them.
         let jobs = self.jobs.clone();
         let job = Job::Prune(secs(t), ack);
         tokio::task::spawn_blocking(move || jobs.send(job))
             .await
-            .map_err(|e| SinkError::Failed(e.to_string()))?
-            .map_err(|_| SinkError::Failed("writer thread stopped".into()))?;
-        done.await
-            .unwrap_or_else(|_| Err(SinkError::Failed("writer thread stopped".into())))
+            .map_err(|_| STOPPED)?
+            .map_err(|_| STOPPED)?;
+        done.await.unwrap_or(Err(STOPPED))
     }
 
-    /// Number of stored violations.
-    pub fn count(&self) -> Result<u64, StoreError> {
-        count(&self.reader()).map_err(store_error)
+    /// Number of stored violations (`COUNT(*)` over `violations`).
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        self.read(|c| count(c).map_err(db)).await
     }
 }
 
@@ -409,8 +415,7 @@ fn writer(mut conn: Connection, jobs: Receiver<Job>) {
             },
         };
         if let Job::Prune(before, ack) = first {
-            let _ =
-                ack.send(prune(&mut conn, before).map_err(|e| SinkError::Failed(e.to_string())));
+            let _ = ack.send(prune(&mut conn, before).map_err(db));
             continue;
         }
         // Group commit: take what is already waiting (bounded) into one transaction. It
@@ -432,7 +437,7 @@ fn writer(mut conn: Connection, jobs: Receiver<Job>) {
             }
         }
         let started = Instant::now();
-        let result = commit(&mut conn, &pending).map_err(|e| SinkError::Failed(e.to_string()));
+        let result = commit(&mut conn, &pending).map_err(db);
         meter::commit("sqlite", started, rows, result.is_ok());
         for job in pending.drain(..) {
             if let Job::Batch(_, ack) = job {
@@ -467,10 +472,6 @@ fn count(c: &Connection) -> rusqlite::Result<u64> {
         r.get::<_, i64>(0)
     })
     .map(|n| n.max(0) as u64)
-}
-
-fn store_error(e: rusqlite::Error) -> StoreError {
-    StoreError::new(format!("SQLite: {e}"))
 }
 
 /// One transaction for all `jobs`; rolled back whole if any statement fails, so a batch is
@@ -540,18 +541,14 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
 }
 
 impl ReportSink for SqliteSink {
-    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), SinkError>> {
+    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
         let (ack, done) = tokio::sync::oneshot::channel();
         let sent = self.jobs.try_send(Job::Batch(batch, ack));
         Box::pin(async move {
             match sent {
-                Ok(()) => done
-                    .await
-                    .unwrap_or_else(|_| Err(SinkError::Failed("writer thread stopped".into()))),
-                Err(TrySendError::Full(_)) => Err(SinkError::Full),
-                Err(TrySendError::Disconnected(_)) => {
-                    Err(SinkError::Failed("writer thread stopped".into()))
-                }
+                Ok(()) => done.await.unwrap_or(Err(STOPPED)),
+                Err(TrySendError::Full(_)) => Err(StoreError::Full),
+                Err(TrySendError::Disconnected(_)) => Err(STOPPED),
             }
         })
     }
@@ -563,56 +560,19 @@ impl ReportSink for SqliteSink {
 }
 
 impl ReportStore for SqliteSink {
-    /// Reads the `groups` table (as many rows as groups, not one per report). Blocks on
-    /// SQLite: the collector's read routes call it on tokio's blocking pool.
-    fn summary(&self, limit: usize) -> Result<Summary, StoreError> {
-        let c = self.reader();
-        let total = count(&c).map_err(store_error)?;
-        let filtered = c
-            .query_row(
-                "SELECT value FROM counters WHERE name = 'filtered'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()
-            .map_err(store_error)?
-            .unwrap_or(0)
-            .max(0) as u64;
-        let mut st = c
-            .prepare_cached(
-                "SELECT directive, blocked_origin, document_path, disposition, count,
-                        first_seen, last_seen, sample, class
-                 FROM groups ORDER BY count DESC, blocked_origin LIMIT ?1",
-            )
-            .map_err(store_error)?;
-        let groups = st
-            .query_map(params![limit.min(i64::MAX as usize) as i64], |r| {
-                Ok(sql::group_from_row(
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    &r.get::<_, String>(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    &r.get::<_, String>(8)?,
-                ))
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(store_error)?;
-        Ok(Summary {
-            total,
-            filtered,
-            groups,
-        })
+    /// Reads the `groups` table (as many rows as groups, not one per report), on tokio's
+    /// blocking pool.
+    fn summary(&self, limit: usize) -> BoxFuture<'_, Result<Summary, StoreError>> {
+        self.read(move |c| read_summary(c, limit).map_err(db))
     }
 
     /// Counts the rows of the window by hour (`received_at / 3600`) with the index on
-    /// `received_at`: one pass over the window's rows, grouped. Blocks on SQLite like
-    /// [`summary`](Self::summary).
-    fn activity(&self, keys: &[GroupKey], window: HourWindow) -> Result<Activity, StoreError> {
-        let (from, until) = sql::window_secs(window);
+    /// `received_at`: one pass over the window's rows, grouped; on tokio's blocking pool.
+    fn activity<'a>(
+        &'a self,
+        keys: &'a [GroupKey],
+        window: HourWindow,
+    ) -> BoxFuture<'a, Result<Activity, StoreError>> {
         let listed: Vec<[&str; 5]> = keys
             .iter()
             .map(|k| {
@@ -625,34 +585,78 @@ impl ReportStore for SqliteSink {
                 ]
             })
             .collect();
-        let listed = serde_json::to_string(&listed).map_err(|e| StoreError::new(e.to_string()))?;
-        let mut out = Activity::new(window, keys);
-        let c = self.reader();
-        let mut st = c.prepare_cached(ACTIVITY).map_err(store_error)?;
-        let mut rows = st
-            .query(params![from, until, listed])
-            .map_err(store_error)?;
-        while let Some(r) = rows.next().map_err(store_error)? {
-            let read = || -> rusqlite::Result<_> {
-                let key = match r.get::<_, Option<String>>(0)? {
-                    Some(directive) => Some(sql::activity_key(
-                        directive,
-                        r.get(1)?,
-                        r.get(2)?,
-                        &r.get::<_, String>(3)?,
-                        &r.get::<_, String>(4)?,
-                    )),
-                    None => None,
-                };
-                Ok((key, r.get::<_, i64>(5)?, r.get::<_, i64>(6)?))
-            };
-            let (key, hour, count) = read().map_err(store_error)?;
-            let (hour, count) = (hour.max(0) as u64, count.max(0) as u64);
-            match key {
-                Some(key) => out.add(&key, hour, count),
-                None => out.add_total(hour, count),
-            }
-        }
-        Ok(out)
+        // A list of strings always serializes.
+        let listed = serde_json::to_string(&listed).unwrap_or_else(|_| "[]".into());
+        let keys = keys.to_vec();
+        self.read(move |c| read_activity(c, &keys, window, &listed).map_err(db))
     }
+}
+
+fn read_summary(c: &Connection, limit: usize) -> rusqlite::Result<Summary> {
+    let total = count(c)?;
+    let filtered = c
+        .query_row(
+            "SELECT value FROM counters WHERE name = 'filtered'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .unwrap_or(0)
+        .max(0) as u64;
+    let mut st = c.prepare_cached(
+        "SELECT directive, blocked_origin, document_path, disposition, count,
+                first_seen, last_seen, sample, class
+         FROM groups ORDER BY count DESC, blocked_origin LIMIT ?1",
+    )?;
+    let groups = st
+        .query_map(params![limit.min(i64::MAX as usize) as i64], |r| {
+            Ok(sql::group_from_row(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                &r.get::<_, String>(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                &r.get::<_, String>(8)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Summary {
+        total,
+        filtered,
+        groups,
+    })
+}
+
+fn read_activity(
+    c: &Connection,
+    keys: &[GroupKey],
+    window: HourWindow,
+    listed: &str,
+) -> rusqlite::Result<Activity> {
+    let (from, until) = sql::window_secs(window);
+    let mut out = Activity::new(window, keys);
+    let mut st = c.prepare_cached(ACTIVITY)?;
+    let mut rows = st.query(params![from, until, listed])?;
+    while let Some(r) = rows.next()? {
+        let key = match r.get::<_, Option<String>>(0)? {
+            Some(directive) => Some(sql::activity_key(
+                directive,
+                r.get(1)?,
+                r.get(2)?,
+                &r.get::<_, String>(3)?,
+                &r.get::<_, String>(4)?,
+            )),
+            None => None,
+        };
+        let (hour, count) = (r.get::<_, i64>(5)?, r.get::<_, i64>(6)?);
+        let (hour, count) = (hour.max(0) as u64, count.max(0) as u64);
+        match key {
+            Some(key) => out.add(&key, hour, count),
+            None => out.add_total(hour, count),
+        }
+    }
+    Ok(out)
 }

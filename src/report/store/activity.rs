@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
-//! use connect_src::report::{unix_hour, Activity, GroupKey, HourWindow};
+//! use connect_src::report::store::{unix_hour, Activity, GroupKey, HourWindow};
 //!
 //! let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027-01-15T08:00:00Z
 //! let window = HourWindow::ending_at(now, 24);

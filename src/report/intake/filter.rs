@@ -1,7 +1,7 @@
 //! Noise: violations caused by browser extensions and browser internals, not by the site.
 //!
 //! ```
-//! use connect_src::report::NoiseFilter;
+//! use connect_src::report::intake::NoiseFilter;
 //!
 //! let f = NoiseFilter::default();
 //! assert!(f.is_noise("chrome-extension://abcdef/content.js"));
@@ -10,14 +10,11 @@
 //! assert!(f.is_noise("https://injected-ads.example/x.js"));
 //! ```
 
-use std::fmt;
-
-use super::violation::Violation;
+use crate::report::store::Violation;
 
 /// Schemes that mark a report as noise: browser extensions, browser-internal pages, and
-/// the bridges in-app browsers and webviews inject (REFERENCE "Report quirks" 11). Grown
-/// from what the big collectors publish (Sentry's CSP filter, go-csp-collector's ignored
-/// URIs). Each entry is a scheme with its colon, and matches both forms a report carries:
+/// the bridges in-app browsers and webviews inject, as the big collectors publish them
+/// (Sentry Relay's CSP filter, go-csp-collector's ignored URIs). Each entry is a scheme with its colon, and matches both forms a report carries:
 /// the URL (`chrome-extension://id/x.js`) and the bare scheme browsers reduce any
 /// non-http(s) URL to (`chrome-extension`, CSP3 "strip URL for use in reports").
 pub const DEFAULT_NOISE: &[&str] = &[
@@ -112,93 +109,9 @@ impl NoiseFilter {
     }
 }
 
-/// The origin of a document URL as the accept list compares it: `scheme://host[:port]`,
-/// lowercase, the scheme's default port dropped, an IDN host in punycode. `None` when the
-/// URL has no such origin (`about`, `data`, an empty or relative URL).
-pub(crate) fn document_origin(url: &str) -> Option<String> {
-    let u = url::Url::parse(url.trim()).ok()?;
-    match u.origin() {
-        o @ url::Origin::Tuple(..) => Some(o.ascii_serialization()),
-        url::Origin::Opaque(_) => None,
-    }
-}
-
-/// Reads an accepted document origin as configured (`https://app.example`, a trailing `/`
-/// allowed) and returns its normalized form.
-pub(crate) fn parse_accept_origin(text: &str) -> Result<String, AcceptOriginError> {
-    let err = |why| AcceptOriginError {
-        text: text.to_owned(),
-        why,
-    };
-    let u = url::Url::parse(text.trim()).map_err(|_| err("it is not an absolute URL"))?;
-    if !matches!(u.scheme(), "http" | "https") {
-        return Err(err("documents are served over http or https"));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err(err("an origin has no user name or password"));
-    }
-    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
-        return Err(err("an origin has no path, query or fragment"));
-    }
-    document_origin(u.as_str()).ok_or_else(|| err("it has no host"))
-}
-
-/// A document origin given to [`CollectorBuilder::accept_origin`](super::CollectorBuilder::accept_origin)
-/// or `connect-src serve --accept-origin` that is not one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AcceptOriginError {
-    text: String,
-    why: &'static str,
-}
-
-impl fmt::Display for AcceptOriginError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} is not a document origin: {}; write scheme://host[:port], e.g. https://app.example",
-            self.text, self.why
-        )
-    }
-}
-
-impl std::error::Error for AcceptOriginError {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origins_are_compared_normalized() {
-        for (text, want) in [
-            ("https://App.Example", "https://app.example"),
-            ("https://app.example/", "https://app.example"),
-            ("https://app.example:443", "https://app.example"),
-            ("http://app.example:80/", "http://app.example"),
-            ("https://app.example:8443", "https://app.example:8443"),
-            ("https://bücher.example", "https://xn--bcher-kva.example"),
-            ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
-        ] {
-            assert_eq!(parse_accept_origin(text).as_deref(), Ok(want), "{text}");
-        }
-        for bad in [
-            "app.example",
-            "",
-            "ftp://app.example",
-            "https://app.example/page",
-            "https://app.example/?q",
-            "https://u:p@app.example",
-            "data:text/plain,x",
-        ] {
-            let e = parse_accept_origin(bad).unwrap_err().to_string();
-            assert!(e.contains("is not a document origin"), "{bad}: {e}");
-        }
-        assert_eq!(
-            document_origin("https://APP.example:443/a/b?c").as_deref(),
-            Some("https://app.example")
-        );
-        assert_eq!(document_origin("about"), None);
-        assert_eq!(document_origin(""), None);
-    }
 
     #[test]
     fn schemes_match_bare_and_prefixed_but_not_longer_schemes() {

@@ -1,0 +1,264 @@
+//! The front door: [`Csp`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::layer::{CspLayer, PolicyHandle};
+use crate::policy::{Policy, PolicyBuilder, PolicyError, Problem, Provenance, ServedPolicies};
+use crate::report::store::ReportStore;
+use crate::report::{Collector, CollectorBuilder};
+
+/// The report path when none is given.
+const DEFAULT_REPORT_PATH: &str = "/csp-reports";
+
+/// One definition of an app's connect-src policy and its reports: the policy, where
+/// reports go, the served-policy history, the provenance secret and the store. From it, the
+/// app takes its [`layer`](Self::layer), each route's own
+/// [`route_layer`](Self::route_layer), the public [`report_router`](Self::report_router)
+/// and the [`admin_router`](Self::admin_router). Cheap to clone; clones share everything.
+///
+/// The parts stay public for those who need them ([`CspLayer`], [`Collector`]): this only
+/// wires them.
+///
+/// Three things must agree between a layer and a collector, and getting one wrong makes
+/// every report `unverified` or `foreign` without an error: the report path (the policy's
+/// `report-uri` and the collector's route), the served-policy history (what reports are
+/// classed against, including every route's own policy) and the provenance secret. A
+/// [`Csp`] holds each once.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use connect_src::{ConnectSrc, Csp, Policy};
+///
+/// # fn main() -> Result<(), connect_src::PolicyError> {
+/// let csp = Csp::builder()
+///     .policy(Policy::builder().enforce(ConnectSrc::builder().self_origin()))
+///     .report_path("/csp-reports") // the default; sets the report-uri and the route
+///     .build()?;
+///
+/// // A route that must not connect anywhere: its own policy, derived from the app's
+/// // (same reporting, same environment), recorded in the same history.
+/// let embed = csp.route_layer(|p| p.enforce(ConnectSrc::none()))?;
+///
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .route("/embed", get(|| async { "user content" }).route_layer(embed))
+///     .merge(csp.report_router()) // POST /csp-reports: public
+///     .layer(csp.layer());
+/// let admin: Router = csp.admin_router(); // summary and dashboard: behind your auth
+/// assert_eq!(
+///     csp.policy().enforced_header().unwrap(),
+///     "connect-src 'self'; report-uri /csp-reports"
+/// );
+/// # let _ = (app, admin);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Csp {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    app: CspLayer,
+    collector: Collector,
+    served: ServedPolicies,
+    provenance: Option<Provenance>,
+    report_path: String,
+}
+
+impl fmt::Debug for Csp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Csp")
+            .field("report_path", &self.inner.report_path)
+            .field("policy", &self.inner.app.policy())
+            .field("provenance", &self.inner.provenance)
+            .field("collector", &self.inner.collector)
+            .finish()
+    }
+}
+
+/// Builder for a [`Csp`], from [`Csp::builder`].
+#[must_use]
+#[derive(Debug, Default)]
+pub struct CspBuilder {
+    policy: Option<PolicyBuilder>,
+    report_path: Option<String>,
+    provenance: Option<Provenance>,
+    collector: CollectorBuilder,
+}
+
+impl CspBuilder {
+    /// The app's policy (required): its lists, environment, dev servers and, if you like,
+    /// a `report_to` endpoint. Leave `report_uri` out: it is set to the
+    /// [`report_path`](Self::report_path). A [`Policy`] already built is taken too.
+    pub fn policy(mut self, policy: impl Into<PolicyBuilder>) -> Self {
+        self.policy = Some(policy.into());
+        self
+    }
+
+    /// Where browsers send reports (default `/csp-reports`): the policy's `report-uri`
+    /// and the collector's route. A `report_to` URL in the policy must have this path.
+    pub fn report_path(mut self, path: impl Into<String>) -> Self {
+        self.report_path = Some(path.into());
+        self
+    }
+
+    /// Signs report URLs (the layers) and checks them (the collector) with one secret:
+    /// reports without a valid token are classed `foreign`.
+    pub fn provenance(mut self, provenance: Provenance) -> Self {
+        self.provenance = Some(provenance);
+        self
+    }
+
+    /// Where reports are kept and read back from (default: a bounded
+    /// [`MemorySink`](crate::report::store::MemorySink)).
+    pub fn store(mut self, store: impl ReportStore) -> Self {
+        self.collector = self.collector.store(store);
+        self
+    }
+
+    /// The collector's other settings (body limit, accepted document origins, noise
+    /// filter…). Its path, served policies and provenance are set here; a different
+    /// path given to it is a problem [`build`](Self::build) reports.
+    pub fn collector(mut self, collector: CollectorBuilder) -> Self {
+        let store = self.collector.store.take();
+        self.collector = collector;
+        if self.collector.store.is_none() {
+            self.collector.store = store;
+        }
+        self
+    }
+
+    /// Builds the policy and wires the layer and the collector to it.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError`] with every problem at once: the policy's own (see
+    /// [`PolicyBuilder::build`]), no policy given, a `report-uri` or `report_to` URL of
+    /// another path than [`report_path`](Self::report_path), a collector given another path.
+    pub fn build(self) -> Result<Csp, PolicyError> {
+        let mut path = self
+            .report_path
+            .unwrap_or_else(|| DEFAULT_REPORT_PATH.to_owned());
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        let mut extra = Vec::new();
+        if let Some(theirs) = self.collector.path.as_deref().filter(|p| *p != path) {
+            extra.push(Problem::field(
+                "collector path",
+                theirs,
+                format!(
+                    "the collector must take reports at the report path {path}: leave its path out"
+                ),
+            ));
+        }
+        let built = self.policy.unwrap_or_default().reporting_to(&path).build();
+        let policy = match (built, extra.is_empty()) {
+            (Ok(p), true) => p,
+            (Ok(_), false) => return Err(PolicyError::new(extra)),
+            (Err(e), _) => {
+                let mut all = e.problems().to_vec();
+                all.extend(extra);
+                return Err(PolicyError::new(all));
+            }
+        };
+        let served = ServedPolicies::default();
+        served.record(&policy);
+        let app = CspLayer::with(policy, served.clone(), self.provenance.clone());
+        let mut collector = self.collector.path(&path).served_policies(served.clone());
+        if let Some(p) = &self.provenance {
+            collector = collector.provenance(p.clone());
+        }
+        Ok(Csp {
+            inner: Arc::new(Inner {
+                app,
+                collector: collector.build(),
+                served,
+                provenance: self.provenance,
+                report_path: path,
+            }),
+        })
+    }
+}
+
+impl Csp {
+    /// Starts the definition.
+    pub fn builder() -> CspBuilder {
+        CspBuilder::default()
+    }
+
+    /// The app's layer: put it on the whole router (`Router::layer`). Every call returns
+    /// the same layer (clones share its policy, its [`handle`](Self::handle) and its
+    /// history).
+    pub fn layer(&self) -> CspLayer {
+        self.inner.app.clone()
+    }
+
+    /// A route's own layer, for `Router::route_layer`: its policy is the app's, as `edit`
+    /// changes it (`|p| p.enforce(ConnectSrc::none())`), with the same reporting and
+    /// environment; it signs with the same provenance and is recorded in the same history
+    /// as a route's policy (the dashboard's suggestion keeps reading the app's). Inside the
+    /// app's layer, the route's layer decides for that route.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError`] for a policy `edit` made invalid, or whose reports would go elsewhere
+    /// than the report path.
+    pub fn route_layer(
+        &self,
+        edit: impl FnOnce(PolicyBuilder) -> PolicyBuilder,
+    ) -> Result<CspLayer, PolicyError> {
+        let policy = edit(self.policy().to_builder())
+            .reporting_to(&self.inner.report_path)
+            .build()?;
+        self.inner.served.record_route(&policy);
+        Ok(CspLayer::with(
+            policy,
+            self.inner.served.clone(),
+            self.inner.provenance.clone(),
+        ))
+    }
+
+    /// The public side: `POST <report path>` and its CORS preflight. Mount it where
+    /// browsers reach it (inside or outside the app's layer).
+    pub fn report_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        self.inner.collector.report_router()
+    }
+
+    /// The read side, for operators: `<report path>/summary` (JSON) and
+    /// `<report path>/dashboard` (HTML). Mount it behind your own authentication or on a
+    /// listener of its own: it shows what browsers reported about your pages.
+    pub fn admin_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        self.inner.collector.admin_router()
+    }
+
+    /// Swaps the app's policy at run time, for every service of [`layer`](Self::layer),
+    /// recorded in the history the collector checks against.
+    pub fn handle(&self) -> PolicyHandle {
+        self.inner.app.handle()
+    }
+
+    /// The app's policy in force now.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.inner.app.policy()
+    }
+
+    /// The collector (its stats, its store).
+    pub fn collector(&self) -> &Collector {
+        &self.inner.collector
+    }
+
+    /// Every policy served (the app's, routes', and those swapped out), newest first.
+    pub fn served_policies(&self) -> &ServedPolicies {
+        &self.inner.served
+    }
+
+    /// Where reports go.
+    pub fn report_path(&self) -> &str {
+        &self.inner.report_path
+    }
+}

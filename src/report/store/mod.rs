@@ -1,0 +1,111 @@
+//! The store contract: what the collector hands a store ([`Violation`]), what a store gives
+//! back ([`Summary`], [`Activity`]), the two traits a store implements — [`ReportSink`] to
+//! take reports and [`ReportStore`] to read them back, both async — and the one error every
+//! store answers with ([`StoreError`]).
+//!
+//! The built-in stores: [`MemorySink`] (bounded, in memory) here;
+//! [`SqliteSink`](super::sqlite::SqliteSink) (one machine, durable) and
+//! [`PostgresSink`](super::postgres::PostgresSink) (a fleet) in their own modules. To send
+//! reports somewhere that cannot be read back (logs, a queue), [`TracingSink`], [`Tee`] and
+//! [`WriteOnly`].
+//!
+//! A store acknowledges a batch only once it has kept it; the collector answers 204 after
+//! that, and 503 when the store says it cannot ([`StoreError`]), so Reporting API clients
+//! retry later instead of the collector buffering without limit.
+//!
+//! ```
+//! use connect_src::report::store::{MemorySink, ReportStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), connect_src::report::store::StoreError> {
+//! let store = MemorySink::new();
+//! assert_eq!(store.summary(10).await?.total, 0);
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+mod activity;
+mod class;
+mod error;
+mod memory;
+mod sinks;
+mod summary;
+mod violation;
+
+pub(crate) use activity::hour_start;
+pub use activity::{unix_hour, Activity, HourWindow, ACTIVITY_HOURS};
+pub use class::Class;
+pub use error::StoreError;
+pub use memory::MemorySink;
+pub use sinks::{Tee, TracingSink, WriteOnly};
+pub(crate) use summary::rfc3339_text;
+pub use summary::{Blocked, Group, GroupKey, Summary, Teaching, OVERFLOW};
+pub(crate) use violation::bound;
+pub use violation::{Disposition, ReportFormat, Violation};
+
+/// A boxed, `Send` future: what the store traits' methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Takes violations. Implement it for your database or queue: resolve the future only once
+/// the batch is safe, and answer [`StoreError::Full`] rather than queueing without bound.
+/// To give it to a collector, implement [`ReportStore`] too, or wrap it in [`WriteOnly`].
+pub trait ReportSink: Send + Sync + 'static {
+    /// Takes a batch (one request's violations, noise already removed).
+    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Counts violations dropped as noise, so summaries can say how many there were. Best
+    /// effort: never fails, never blocks.
+    fn record_filtered(&self, _n: u64) {}
+}
+
+/// Reads stored violations back: what the summary, the dashboard and `connect-src suggest`
+/// show. Async like [`ReportSink`]: a database store awaits its own I/O (or moves it off
+/// the runtime's workers itself), so a caller never blocks a runtime thread.
+pub trait ReportStore: ReportSink {
+    /// The summary, with at most `limit` groups (most frequent first). An error when the
+    /// store cannot be read (a database gone, a file unreadable): the collector then answers
+    /// 500 rather than showing an empty summary.
+    fn summary(&self, limit: usize) -> BoxFuture<'_, Result<Summary, StoreError>>;
+
+    /// Violations per hour over `window` (Unix hours, UTC; at most [`ACTIVITY_HOURS`]):
+    /// for each group of `keys` (give the keys of the groups you show, [`Group::key`];
+    /// other groups are not counted per group) and for the whole store. The result holds
+    /// at most `(keys + 1) × window.hours()` counts. An error when the store cannot be read,
+    /// as for [`summary`](Self::summary).
+    ///
+    /// The default keeps no time buckets: it returns [`Activity::default`] (no window, no
+    /// counts), and the dashboard shows no charts. The built-in stores all answer.
+    fn activity<'a>(
+        &'a self,
+        keys: &'a [GroupKey],
+        window: HourWindow,
+    ) -> BoxFuture<'a, Result<Activity, StoreError>> {
+        let _ = (keys, window);
+        Box::pin(std::future::ready(Ok(Activity::default())))
+    }
+}
+
+impl<T: ReportSink + ?Sized> ReportSink for Arc<T> {
+    fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        (**self).submit(batch)
+    }
+    fn record_filtered(&self, n: u64) {
+        (**self).record_filtered(n)
+    }
+}
+
+impl<T: ReportStore + ?Sized> ReportStore for Arc<T> {
+    fn summary(&self, limit: usize) -> BoxFuture<'_, Result<Summary, StoreError>> {
+        (**self).summary(limit)
+    }
+    fn activity<'a>(
+        &'a self,
+        keys: &'a [GroupKey],
+        window: HourWindow,
+    ) -> BoxFuture<'a, Result<Activity, StoreError>> {
+        (**self).activity(keys, window)
+    }
+}
