@@ -17,12 +17,12 @@ count() { # config iterations -> total instructions
   awk '/^summary:/ {print $2}' "$out"; rm -f "$out"
 }
 declare -A per
-for c in none tower-http merge override axum-helmet none-routed tower-http-routed merge-routed override-routed; do
+for c in none tower-http merge override merge-two-layers axum-helmet none-routed tower-http-routed merge-routed override-routed merge-two-layers-routed; do
   base=$(count "$c" 0); total=$(count "$c" "$n")
   per[$c]=$(( (total - base) / n ))
 done
-printf "%-14s %14s %18s\n" "config" "instr/response" "vs tower-http"
-for c in none tower-http merge override axum-helmet none-routed tower-http-routed merge-routed override-routed; do
+printf "%-24s %14s %18s\n" "config" "instr/response" "vs tower-http"
+for c in none tower-http merge override merge-two-layers axum-helmet none-routed tower-http-routed merge-routed override-routed merge-two-layers-routed; do
   base_c=${c%-routed}; [ "$base_c" = "$c" ] && ref=tower-http || ref=tower-http-routed
-  printf "%-14s %14s %18s\n" "$c" "${per[$c]}" "$(awk -v a="${per[$c]}" -v b="${per[$ref]}" 'BEGIN { printf "%.3f", a / b }')"
+  printf "%-24s %14s %18s\n" "$c" "${per[$c]}" "$(awk -v a="${per[$c]}" -v b="${per[$ref]}" 'BEGIN { printf "%.3f", a / b }')"
 done

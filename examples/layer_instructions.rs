@@ -77,6 +77,12 @@ fn main() {
             routed,
         ),
         "merge" => run(policy.layer().layer(trivial), n, routed),
+        // Another layer exists (a route's own, say), so nesting is possible and every
+        // request carries the nesting mark.
+        "merge-two-layers" => {
+            let _route = policy.layer();
+            run(policy.layer().layer(trivial), n, routed)
+        }
         "override" => run(
             policy.layer().mode(HeaderMode::Override).layer(trivial),
             n,

@@ -15,9 +15,8 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::Router;
-use connect_src::report::store::{Tee, TracingSink};
-use connect_src::report::{Collector, MemorySink};
-use connect_src::{ConnectSrc, Policy};
+use connect_src::report::store::{MemorySink, Tee, TracingSink};
+use connect_src::{ConnectSrc, Csp, Policy};
 use futures_util::stream::{self, Stream};
 
 #[tokio::main]
@@ -30,40 +29,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => 3000,
     };
 
-    // 'self' covers this origin over http and ws. The two other sources show the typed
-    // builder; the page never contacts them. Everything else is blocked and reported.
-    let policy = Policy::builder()
-        .enforce(
-            ConnectSrc::builder()
-                .self_origin()
-                .host("https://api.example.com")
-                .websocket("wss://ws.example.com"),
+    // One definition: the policy, where reports go, and where they are kept. 'self' covers
+    // this origin over http and ws. The two other sources show the typed builder; the page
+    // never contacts them. Everything else is blocked and reported to /csp-reports, and
+    // each report is classed against the policies this app serves (genuine, foreign, …).
+    let csp = Csp::builder()
+        .policy(
+            Policy::builder().enforce(
+                ConnectSrc::builder()
+                    .self_origin()
+                    .host("https://api.example.com")
+                    .websocket("wss://ws.example.com"),
+            ),
         )
-        .report_uri("/csp-reports")
+        // Tee: every report goes to memory (for the dashboard) and to the log.
+        .store(Tee(MemorySink::new(), TracingSink))
         .build()?;
     println!(
         "Content-Security-Policy: {}",
-        policy.enforced_header().unwrap_or_default()
+        csp.policy().enforced_header().unwrap_or_default()
     );
 
-    // The collector keeps reports in memory; its dashboard is mounted here for the demo.
-    // In an app, mount `collector.admin_router()` behind your own authentication.
-    // Tee: every report goes to memory (for the dashboard) and to the log. Given the
-    // policies the layer serves, it classes each report (genuine, foreign, …).
-    let layer = policy.layer();
-    let collector = Collector::builder()
-        .store(Tee(MemorySink::new(), TracingSink))
-        .served_policies(layer.served_policies())
-        .build();
     let app = Router::new()
         .route("/", get(page))
         .route("/api/data", get(|| async { "{\"ok\":true}" }))
         .route("/beacon", post(|| async { "" }))
         .route("/events", get(events))
         .route("/ws", get(ws))
-        .merge(collector.report_router().merge(collector.admin_router()))
-        // The dashboard keeps its own strict policy under this layer.
-        .layer(layer);
+        .merge(csp.report_router())
+        // The dashboard is mounted on the app for the demo. In an app, mount
+        // `csp.admin_router()` behind your own authentication, or on another listener.
+        // It keeps its own strict policy under the app's layer.
+        .merge(csp.admin_router())
+        .layer(csp.layer());
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -1,4 +1,4 @@
-//! The tower [`Layer`] that puts a [`Policy`] on every response.
+//! The tower [`Layer`](https://docs.rs/tower-layer/0.3/tower_layer/trait.Layer.html) that puts a [`Policy`] on every response.
 //!
 //! Header values are serialized once, when the layer is made (and when
 //! [`PolicyHandle::set`] swaps its policy); per response the layer only clones them (a
@@ -71,7 +71,7 @@ pub enum HeaderMode {
     Override,
 }
 
-/// A tower [`Layer`] that sets a `connect-src` policy on responses. Create it with
+/// A tower [`Layer`](https://docs.rs/tower-layer/0.3/tower_layer/trait.Layer.html) that sets a `connect-src` policy on responses. Create it with
 /// [`Policy::layer`], [`CspLayer::new`], or the front door ([`Csp::layer`](crate::Csp::layer)).
 ///
 /// Layers nest the way routes expect: when a route carries its own layer

@@ -6,8 +6,8 @@
 //! | [`Collector`], [`CollectorBuilder`] | the axum endpoint ([`Collector::report_router`], public) and the read side ([`Collector::admin_router`], for operators) over one store |
 //! | [`intake`] | from a request to violations: body limits, the parser for every shape browsers send, the noise filter, the class check against the served policies |
 //! | [`store`] | the store contract: [`Violation`](store::Violation), the async [`ReportSink`](store::ReportSink) and [`ReportStore`](store::ReportStore) traits, [`StoreError`](store::StoreError), the summary and activity types, [`MemorySink`] |
-//! | `sqlite` (feature `sqlite`) | [`SqliteSink`](sqlite::SqliteSink): durable, one machine |
-//! | `postgres` (feature `postgres`) | [`PostgresSink`](postgres::PostgresSink): one store for a fleet |
+//! | `sqlite` (feature `sqlite`) | [`SqliteSink`]: durable, one machine |
+//! | `postgres` (feature `postgres`) | [`PostgresSink`]: one store for a fleet |
 //!
 //! The dashboard and its charts are served by [`Collector::admin_router`]; the metrics the
 //! collector and the SQL stores emit go through the [`metrics`](https://docs.rs/metrics)

@@ -1,5 +1,5 @@
 //! Intake: from a request to the violations a store keeps. The body is read within its
-//! limit ([`body`]), parsed from every shape browsers send ([`parse_reports`]), cleared of
+//! limit, parsed from every shape browsers send ([`parse_reports`]), cleared of
 //! extension and browser noise ([`NoiseFilter`]), kept only for accepted document origins,
 //! and classed against the policies the app served ([`classify`]) and the report URL's
 //! provenance token.

@@ -69,7 +69,7 @@ impl Disposition {
     }
 }
 
-/// One normalized violation. Every string is bounded ([`NormalizeOptions::max_field`](super::NormalizeOptions::max_field)) and,
+/// One normalized violation. Every string is bounded ([`NormalizeOptions::max_field`](crate::report::intake::NormalizeOptions::max_field)) and,
 /// by default, URLs have their query and fragment removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -113,7 +113,7 @@ pub struct Violation {
     pub format: ReportFormat,
     /// When the collector received it.
     pub received_at: SystemTime,
-    /// What it is, checked against the policies the app served ([`classify`](super::classify));
+    /// What it is, checked against the policies the app served ([`classify`](crate::report::intake::classify));
     /// [`Class::Unverified`] until the collector checks it.
     pub class: Class,
 }
