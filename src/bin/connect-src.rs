@@ -564,7 +564,7 @@ fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
             class.as_str()
         );
     }
-    let skipped = s.skipped + not_origins;
+    let skipped = s.skipped() + not_origins;
     if skipped > 0 {
         eprintln!("skipped {skipped} violation(s): not http(s)/ws(s) URLs, or already allowed");
     }

@@ -1,7 +1,8 @@
 //! The header values of one policy, serialized once, and how each [`HeaderMode`] puts them
 //! on a response.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 use http::header::{
@@ -28,6 +29,31 @@ pub(crate) struct Compiled {
     enforced: Option<CompiledHeader>,
     report_only: Option<CompiledHeader>,
     endpoints: Option<HeaderValue>,
+    /// With an inventory: sample a response when a draw falls below this (`rate × 2⁶⁴`).
+    inventory: Option<u64>,
+}
+
+/// The draws for inventory sampling and page-load ids: SplitMix64 over a process-wide
+/// counter, seeded at random once per process (so two processes draw apart). Not for
+/// secrets: a page load's id is public (its report URL carries it), and its token, not
+/// its id, is what cannot be forged.
+fn draw() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(0x636f_6e6e_6563_7473);
+        h.finish()
+    });
+    let mut z = seed.wrapping_add(
+        COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// One CSP header (enforced or report-only), ready to set or to merge.
@@ -70,9 +96,39 @@ impl Compiled {
             enforced: header(policy.enforced(), false),
             report_only: header(policy.report_only(), true),
             endpoints: policy.reporting_endpoints_for(token).map(|v| value(&v)),
+            inventory: policy.inventory().map(|rate| {
+                if rate >= 1.0 {
+                    u64::MAX
+                } else {
+                    (rate * 18_446_744_073_709_551_616.0) as u64
+                }
+            }),
             window: provenance.as_ref().map(|p| p.window(now)),
             provenance,
             policy,
+        }
+    }
+
+    /// On a sampled share of responses, adds the inventory policy as one more
+    /// `Content-Security-Policy-Report-Only` value (its own policy: browsers report on
+    /// every one, whatever else the response carries), with a fresh page-load id and, with
+    /// provenance, a token bound to it. The rest pay one draw.
+    pub(crate) fn add_inventory(&self, headers: &mut HeaderMap) {
+        let Some(threshold) = self.inventory else {
+            return;
+        };
+        if draw() > threshold {
+            return;
+        }
+        let page_load = draw();
+        let token = self.provenance.as_ref().map(|p| {
+            let rate = self.policy.inventory().unwrap_or(1.0).to_string();
+            p.inventory_token_at(SystemTime::now(), page_load, &rate)
+        });
+        if let Some(text) = self.policy.inventory_header(page_load, token.as_deref()) {
+            if let Ok(v) = HeaderValue::from_str(&text) {
+                headers.append(CONTENT_SECURITY_POLICY_REPORT_ONLY, v);
+            }
         }
     }
 

@@ -66,6 +66,7 @@ where
         let mode = *this.mode;
         if mode == HeaderMode::Append || res.extensions().get::<FinalPolicy>().is_none() {
             this.compiled.apply(mode, res.headers_mut());
+            this.compiled.add_inventory(res.headers_mut());
             if *this.nested {
                 res.extensions_mut().insert(FinalPolicy);
             }

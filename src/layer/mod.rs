@@ -177,7 +177,9 @@ impl CspLayer {
     /// Sets the policy's headers on a header map in this layer's mode, as its services do
     /// on responses: for use outside tower (another framework, a static-site generator).
     pub fn apply(&self, headers: &mut HeaderMap) {
-        self.shared.load().apply(self.mode, headers);
+        let compiled = self.shared.load();
+        compiled.apply(self.mode, headers);
+        compiled.add_inventory(headers);
     }
 }
 

@@ -1,34 +1,53 @@
-//! [`suggest`]: from the connections a report-only policy would have blocked, the sources
-//! to add before enforcing it.
+//! [`suggest`]: from the destinations a report-only list would have blocked, and those real
+//! pages used, the sources to add before enforcing it.
 //!
 //! Suggestions are origins, never paths (paths are not a security boundary, CSP3 §7.6). A
 //! subdomain wildcard is suggested only when several subdomains of one registrable domain
 //! appear (the Public Suffix List decides what is registrable, so `*.github.io` or
-//! `*.co.uk` are never suggested). Observations are destinations ([`Origin`]s): what has
-//! none (extension schemes, `inline`, `data`) never reaches here.
+//! `*.co.uk` are never suggested), and never one the enforced list has and the candidate
+//! dropped. What is not proposed, and why, is said ([`NotAdded`]):
+//!
+//! - what the candidate already allows, asked of the [matcher](crate::matcher);
+//! - what today's **enforced** list blocks ([`SuggestOptions::enforced`]): a connection the
+//!   site already lives without is not one it needs (an XSS exfiltration target, a dev
+//!   server left in a page);
+//! - a destination below the minimum [reach](super::Observation::reach): one client's
+//!   reports, however many, never teach;
+//! - what production refuses (`http://` hosts other than loopback);
+//! - past [`SuggestOptions::max_additions`], the destinations of least reach.
+//!
+//! The result is minimized: a source another one covers (proven with the matcher) is left
+//! out.
 //!
 //! ```
-//! use connect_src::learn::{suggest, Observation, SuggestOptions};
+//! use connect_src::learn::{suggest, Observation, SuggestOptions, Why};
 //! use connect_src::source::Origin;
 //! use connect_src::ConnectSrc;
 //!
 //! let current: ConnectSrc = "'self'".parse()?;
-//! let seen = |url: &str, n| Observation::new(Origin::of_url(url).unwrap(), n);
+//! let enforced: ConnectSrc = "'self' https: wss://ws.myapp.com".parse()?;
+//! // Each destination seen from three client networks...
+//! let seen = |url: &str| Observation::new(Origin::of_url(url).unwrap(), 4, 3);
 //! let s = suggest(
 //!     &current,
 //!     [
-//!         seen("https://api.stripe.com/v1/charges?amount=1", 4),
-//!         seen("wss://ws.myapp.com/socket", 2),
-//!         seen("https://a.cdn.example.net/x.js", 1),
-//!         seen("https://b.cdn.example.net/y.js", 1),
-//!         seen("https://c.cdn.example.net/z.js", 1),
+//!         seen("https://api.stripe.com/v1/charges?amount=1"),
+//!         seen("wss://ws.myapp.com/socket"),
+//!         seen("https://a.cdn.example.net/x.js"),
+//!         seen("https://b.cdn.example.net/y.js"),
+//!         seen("https://c.cdn.example.net/z.js"),
+//!         seen("wss://evil.example/exfil"),                                   // enforced blocks it
+//!         Observation::new(Origin::of_url("https://once.example").unwrap(), 50, 1), // one network
 //!     ],
-//!     &SuggestOptions::default(),
+//!     &SuggestOptions::default().enforced(enforced),
 //! );
 //! assert_eq!(
 //!     s.policy.value(),
 //!     "'self' https://*.cdn.example.net https://api.stripe.com wss://ws.myapp.com"
 //! );
+//! let why = |d: &str| s.not_added.iter().find(|n| n.destination.as_str() == d).map(|n| &n.why);
+//! assert_eq!(why("wss://evil.example"), Some(&Why::BlockedByEnforced));
+//! assert_eq!(why("https://once.example"), Some(&Why::BelowReach { reach: 1, min: 2 }));
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
@@ -37,31 +56,18 @@ use std::fmt;
 
 use url::Url;
 
-use crate::policy::ConnectSrc;
-use crate::source::{is_strict_subdomain, Host, HostSource, Origin, Port, Scheme, Source};
+use super::{by_destination, Observation, DEFAULT_MIN_REACH};
+use crate::matcher::Engine;
+use crate::minimize::minimize;
+use crate::policy::{ConnectSrc, Environment};
+use crate::source::{
+    is_loopback_host, is_strict_subdomain, Host, HostSource, Origin, Port, Scheme, Source,
+};
 
-/// The page an observation is judged from when deciding whether `current` already allows
-/// it: an https page of an origin no observed URL has, since summaries keep the document's
-/// path, not its origin. `'self'` allows nothing from it; a source without a scheme allows
-/// https (CSP3 §6.7.2.8 step 2.2.3).
+/// The page an observation is judged from when no page of the app is known: an https page
+/// of an origin no observed URL has. `'self'` allows nothing from it; a source without a
+/// scheme allows https (CSP3 §6.7.2.8 step 2.2.3).
 const JUDGING_PAGE: &str = "https://judging-page.invalid/";
-
-/// One destination pages connected to (or tried to), and how many violations named it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Observation {
-    /// Where the connection went.
-    pub destination: Origin,
-    /// How many violations named it.
-    pub count: u64,
-}
-
-impl Observation {
-    /// An observation of `destination`, seen `count` times.
-    pub fn new(destination: Origin, count: u64) -> Self {
-        Observation { destination, count }
-    }
-}
 
 /// Tuning for [`suggest`].
 #[derive(Debug, Clone)]
@@ -70,12 +76,31 @@ pub struct SuggestOptions {
     /// How many distinct subdomains of one registrable domain (same scheme and port) must
     /// appear before they are folded into `scheme://*.domain`. Default 3.
     pub wildcard_threshold: usize,
+    /// The least [reach](super::Observation::reach) a destination needs to be proposed.
+    /// Default [`DEFAULT_MIN_REACH`] (2).
+    pub min_reach: u64,
+    /// The most sources added; past it, the destinations of least reach are left out.
+    /// Default 50.
+    pub max_additions: usize,
+    /// Today's enforced list: what it blocks is never proposed.
+    pub enforced: Option<ConnectSrc>,
+    /// The app's document origins, to judge `'self'` from (the inventory's observations
+    /// bring their own). Without any, an https page of another origin.
+    pub pages: Vec<Origin>,
+    /// What production refuses is not proposed in [`Environment::Production`] (the
+    /// default).
+    pub environment: Environment,
 }
 
 impl Default for SuggestOptions {
     fn default() -> Self {
         SuggestOptions {
             wildcard_threshold: 3,
+            min_reach: DEFAULT_MIN_REACH,
+            max_additions: 50,
+            enforced: None,
+            pages: Vec::new(),
+            environment: Environment::Production,
         }
     }
 }
@@ -87,125 +112,385 @@ impl SuggestOptions {
         self.wildcard_threshold = n.max(2);
         self
     }
+    /// Sets [`min_reach`](Self::min_reach) (at least 1).
+    pub fn min_reach(mut self, n: u64) -> Self {
+        self.min_reach = n.max(1);
+        self
+    }
+    /// Sets [`max_additions`](Self::max_additions).
+    pub fn max_additions(mut self, n: usize) -> Self {
+        self.max_additions = n;
+        self
+    }
+    /// Sets [`enforced`](Self::enforced).
+    pub fn enforced(mut self, list: ConnectSrc) -> Self {
+        self.enforced = Some(list);
+        self
+    }
+    /// Sets [`pages`](Self::pages).
+    pub fn pages(mut self, pages: impl IntoIterator<Item = Origin>) -> Self {
+        self.pages = pages.into_iter().collect();
+        self
+    }
+    /// Sets [`environment`](Self::environment).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
 }
 
-/// One source to add, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One source to add, and what speaks for it.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Addition {
     /// The source to add.
     pub source: Source,
-    /// How many violations it would have allowed.
-    pub count: u64,
+    /// How many reports named what it allows.
+    pub reports: u64,
     /// The distinct hosts it covers (one, unless it is a wildcard).
     pub hosts: Vec<String>,
+    /// The widest reach among them (distinct client networks).
+    pub networks: u64,
+    /// Page loads that used them, from the inventory (re-weighted; 0 without one).
+    pub page_loads: f64,
 }
 
 impl fmt::Display for Addition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.count;
-        let v = if n == 1 { "violation" } else { "violations" };
+        let n = self.reports;
+        let r = if n == 1 { "report" } else { "reports" };
+        write!(f, "add {}: {n} {r}", self.source)?;
         if self.hosts.len() > 1 {
             write!(
                 f,
-                "add {}: {n} {v} across {} subdomains ({})",
-                self.source,
+                " across {} subdomains ({})",
                 self.hosts.len(),
                 self.hosts.join(", ")
-            )
+            )?;
+        }
+        let nets = if self.networks == 1 {
+            "network"
         } else {
-            write!(f, "add {}: {n} {v}", self.source)
+            "networks"
+        };
+        write!(f, ", from {} client {nets}", self.networks)?;
+        if self.page_loads > 0.0 {
+            write!(
+                f,
+                ", used by ≈ {} page loads",
+                self.page_loads.round() as u64
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a destination was not proposed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Why {
+    /// The candidate already allows it in every engine.
+    AlreadyAllowed,
+    /// Today's enforced list blocks it in every engine: the site lives without it.
+    BlockedByEnforced,
+    /// Seen from fewer client networks (or page loads) than the minimum.
+    BelowReach {
+        /// Its reach.
+        reach: u64,
+        /// The minimum.
+        min: u64,
+    },
+    /// Production refuses the source it would need (the audit code, e.g. `insecure-scheme`).
+    RefusedInProduction(&'static str),
+    /// No source can name its host (an IPv6 literal, a name with `_`).
+    NotNameable,
+    /// Past [`SuggestOptions::max_additions`].
+    OverCap,
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::AlreadyAllowed => f.write_str("already allowed"),
+            Why::BlockedByEnforced => {
+                f.write_str("the enforced list blocks it: the site already works without it")
+            }
+            Why::BelowReach { reach, min } => write!(
+                f,
+                "seen from {reach} client network(s) or page load(s), fewer than {min}: one client's word"
+            ),
+            Why::RefusedInProduction(code) => write!(f, "production refuses it ({code})"),
+            Why::NotNameable => f.write_str("no source can name its host"),
+            Why::OverCap => f.write_str("past the most sources to add"),
         }
     }
+}
+
+/// A destination not proposed, and why.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NotAdded {
+    /// The destination.
+    pub destination: Origin,
+    /// Why.
+    pub why: Why,
+    /// How many reports named it.
+    pub reports: u64,
+    /// Its reach.
+    pub reach: u64,
 }
 
 /// The result of [`suggest`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Suggestion {
-    /// The current list followed by the additions.
+    /// The current list with the additions, minimized (sources another covers left out).
     pub policy: ConnectSrc,
     /// What was added, in the order it appears in `policy`.
     pub additions: Vec<Addition>,
-    /// Violations left out: already allowed by the list, or of a host no source can name
-    /// (an IPv6 literal, a name with `_`).
-    pub skipped: u64,
+    /// Each destination not proposed, and why, widest reach first.
+    pub not_added: Vec<NotAdded>,
+    /// Sources of the current list or of the additions left out as covered by another.
+    pub covered: Vec<(Source, Source)>,
+}
+
+impl Suggestion {
+    /// Reports not learned from: the destinations not added, already allowed included.
+    pub fn skipped(&self) -> u64 {
+        self.not_added.iter().map(|n| n.reports).sum()
+    }
 }
 
 /// `(scheme, port)`: the part of an origin a wildcard must share.
 type Family = (String, Option<u16>);
 
-/// Suggests the sources `current` lacks for the observed blocked URLs. URLs `current`
-/// already allows in every engine (asked of the [matcher](crate::matcher), from an https page
-/// of another origin) are skipped and counted.
+/// What one host brings: reports, reach, page loads.
+#[derive(Debug, Clone, Copy, Default)]
+struct Weight {
+    reports: u64,
+    networks: u64,
+    reach: u64,
+    page_loads: f64,
+}
+
+/// Whether `list` allows `destination` from every one of `pages` in every engine.
+fn allowed_everywhere(list: &ConnectSrc, pages: &[Url], destination: &Origin) -> bool {
+    pages.iter().all(|p| {
+        list.check_target(p, destination.as_str())
+            .is_ok_and(|v| v.everywhere())
+    })
+}
+
+/// Whether `list` blocks `destination` from every one of `pages` in every browser engine.
+fn blocked_everywhere(list: &ConnectSrc, pages: &[Url], destination: &Origin) -> bool {
+    pages.iter().all(|p| {
+        list.check_target(p, destination.as_str()).is_ok_and(|v| {
+            [Engine::Chromium, Engine::Firefox, Engine::WebKit]
+                .iter()
+                .all(|e| !v.get(*e))
+        })
+    })
+}
+
+/// The wildcards `enforced` has that `current` dropped, as `(family, base)`: a rollout
+/// removed them on purpose, so they are never put back.
+fn dropped_wildcards(current: &ConnectSrc, enforced: Option<&ConnectSrc>) -> Vec<(Family, String)> {
+    let Some(enforced) = enforced else {
+        return Vec::new();
+    };
+    enforced
+        .sources()
+        .iter()
+        .filter(|s| !current.sources().contains(s))
+        .filter_map(|s| {
+            let h = s.as_host()?;
+            let Host::Subdomains(base) = h.host() else {
+                return None;
+            };
+            let scheme = h.scheme().map_or("https", |s| s.as_str()).to_owned();
+            let port = match h.port() {
+                Some(Port::Number(p)) => Some(p),
+                _ => None,
+            };
+            Some(((scheme, port), base.to_string()))
+        })
+        .collect()
+}
+
+/// Suggests the sources `current` lacks for the observed destinations; see the module docs
+/// for what is never proposed.
 pub fn suggest(
     current: &ConnectSrc,
     observed: impl IntoIterator<Item = Observation>,
     options: &SuggestOptions,
 ) -> Suggestion {
     let threshold = options.wildcard_threshold.max(2);
-    let page = Url::parse(JUDGING_PAGE).ok();
-    let mut skipped = 0u64;
-    // (scheme, port) -> registrable domain (or the host itself) -> host -> count
-    let mut groups: BTreeMap<Family, BTreeMap<String, BTreeMap<String, u64>>> = BTreeMap::new();
-    for o in observed {
+    let judging: Vec<Url> = Url::parse(JUDGING_PAGE).into_iter().collect();
+    let app_pages: Vec<Url> = options
+        .pages
+        .iter()
+        .filter_map(|o| Url::parse(&format!("{o}/")).ok())
+        .collect();
+    let no_wildcard = dropped_wildcards(current, options.enforced.as_ref());
+    let mut not_added = Vec::new();
+    // (scheme, port) -> registrable domain (or the host itself) -> host -> weight
+    let mut groups: BTreeMap<Family, BTreeMap<String, BTreeMap<String, Weight>>> = BTreeMap::new();
+    for o in by_destination(observed) {
+        let reach = o.reach();
+        let mut refuse = |why| {
+            not_added.push(NotAdded {
+                destination: o.destination.clone(),
+                why,
+                reports: o.reports,
+                reach,
+            })
+        };
         let Some((scheme, host, port)) = nameable(&o.destination) else {
-            skipped += o.count;
+            refuse(Why::NotNameable);
             continue;
         };
-        let allowed = page.as_ref().is_some_and(|p| {
-            current
-                .check_target(p, o.destination.as_str())
-                .is_ok_and(|v| v.everywhere())
-        });
-        if allowed {
-            skipped += o.count;
+        let mut pages: Vec<Url> = app_pages.clone();
+        pages.extend(
+            o.documents
+                .iter()
+                .filter_map(|d| Url::parse(&format!("{d}/")).ok()),
+        );
+        let known = !pages.is_empty();
+        if !known {
+            pages = judging.clone();
+        }
+        if allowed_everywhere(current, &pages, &o.destination) {
+            refuse(Why::AlreadyAllowed);
+            continue;
+        }
+        if let Some(enforced) = &options.enforced {
+            // Without a page of the app, 'self' in the enforced list may be what allows it
+            // (the candidate dropped 'self'): that cannot be decided, so it is kept.
+            let undecidable = !known
+                && enforced.sources().contains(&Source::SelfOrigin)
+                && !current.sources().contains(&Source::SelfOrigin);
+            if !undecidable && blocked_everywhere(enforced, &pages, &o.destination) {
+                refuse(Why::BlockedByEnforced);
+                continue;
+            }
+        }
+        if reach < options.min_reach {
+            refuse(Why::BelowReach {
+                reach,
+                min: options.min_reach,
+            });
+            continue;
+        }
+        if options.environment == Environment::Production
+            && matches!(scheme.as_str(), "http" | "ws")
+            && !is_loopback_host(&host)
+        {
+            refuse(Why::RefusedInProduction("insecure-scheme"));
             continue;
         }
         let reg = registrable(&host).unwrap_or_else(|| host.clone());
-        *groups
+        let w = groups
             .entry((scheme, port))
             .or_default()
             .entry(reg)
             .or_default()
             .entry(host)
-            .or_default() += o.count;
+            .or_default();
+        w.reports += o.reports;
+        w.networks = w.networks.max(o.networks);
+        w.reach = w.reach.max(reach);
+        w.page_loads += o.page_loads;
     }
 
     let mut additions = Vec::new();
     for ((scheme, port), domains) in groups {
+        let family = (scheme.clone(), port);
         for (reg, mut hosts) in domains {
             // The tightest wildcards: repeatedly the deepest parent (never above the
-            // registrable domain) with enough distinct subdomains seen under it.
-            while let Some(base) = deepest_parent(hosts.keys(), &reg, threshold) {
+            // registrable domain) with enough distinct subdomains seen under it, unless the
+            // rollout dropped that very wildcard.
+            let allowed_bases = |base: &str| {
+                !no_wildcard
+                    .iter()
+                    .any(|(f, b)| *f == family && (b == base || is_strict_subdomain(base, b)))
+            };
+            while let Some(base) = deepest_parent(hosts.keys(), &reg, threshold, &allowed_bases) {
                 let under: Vec<String> = hosts
                     .keys()
                     .filter(|h| is_strict_subdomain(h, &base))
                     .cloned()
                     .collect();
-                let count = under.iter().filter_map(|h| hosts.remove(h)).sum();
-                additions.push(Addition {
-                    source: host_source(&scheme, Host::Subdomains(base.as_str().into()), port),
-                    count,
-                    hosts: under,
-                });
+                let mut sum = Weight::default();
+                for w in under.iter().filter_map(|h| hosts.remove(h)) {
+                    sum.reports += w.reports;
+                    sum.networks = sum.networks.max(w.networks);
+                    sum.reach = sum.reach.max(w.reach);
+                    sum.page_loads += w.page_loads;
+                }
+                additions.push((
+                    sum.reach,
+                    Addition {
+                        source: host_source(&scheme, Host::Subdomains(base.as_str().into()), port),
+                        reports: sum.reports,
+                        hosts: under,
+                        networks: sum.networks,
+                        page_loads: sum.page_loads,
+                    },
+                ));
             }
-            for (h, c) in &hosts {
-                additions.push(exact(&scheme, h, port, *c));
+            for (h, w) in &hosts {
+                additions.push((w.reach, exact(&scheme, h, port, w)));
             }
         }
     }
+    // The cap keeps the widest reach.
+    additions.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| b.1.page_loads.total_cmp(&a.1.page_loads))
+            .then_with(|| b.1.reports.cmp(&a.1.reports))
+    });
+    for (reach, a) in additions.split_off(options.max_additions.min(additions.len())) {
+        for h in &a.hosts {
+            if let Some(o) = Origin::of_url(&format!(
+                "{}://{h}{}",
+                a.source
+                    .as_host()
+                    .and_then(HostSource::scheme)
+                    .map_or("https", Scheme::as_str),
+                a.source
+                    .as_host()
+                    .and_then(HostSource::port)
+                    .map_or(String::new(), |p| format!(":{p}"))
+            )) {
+                not_added.push(NotAdded {
+                    destination: o,
+                    why: Why::OverCap,
+                    reports: a.reports,
+                    reach,
+                });
+            }
+        }
+    }
+    let mut additions: Vec<Addition> = additions.into_iter().map(|(_, a)| a).collect();
     // Stable, readable order: by scheme family (https before wss), then host.
     additions.sort_by_key(|a| (scheme_rank(&a.source), a.source.to_string()));
     let mut builder = ConnectSrc::builder().sources(current.sources().iter().cloned());
     for a in &additions {
         builder = builder.source(a.source.clone());
     }
-    let policy = builder.build().unwrap_or_else(|_| current.clone());
+    let whole = builder.build().unwrap_or_else(|_| current.clone());
+    let minimized = minimize(&whole, &[Engine::Chromium, Engine::Firefox, Engine::WebKit]);
+    additions.retain(|a| minimized.list.sources().contains(&a.source));
+    not_added.sort_by(|a, b| {
+        b.reach
+            .cmp(&a.reach)
+            .then_with(|| b.reports.cmp(&a.reports))
+    });
     Suggestion {
-        policy,
+        policy: minimized.list,
         additions,
-        skipped,
+        not_added,
+        covered: minimized.dropped,
     }
 }
 
@@ -218,11 +503,13 @@ fn scheme_rank(s: &Source) -> u8 {
     }
 }
 
-fn exact(scheme: &str, host: &str, port: Option<u16>, count: u64) -> Addition {
+fn exact(scheme: &str, host: &str, port: Option<u16>, w: &Weight) -> Addition {
     Addition {
         source: host_source(scheme, Host::Name(host.into()), port),
-        count,
+        reports: w.reports,
         hosts: vec![host.to_owned()],
+        networks: w.networks,
+        page_loads: w.page_loads,
     }
 }
 
@@ -236,11 +523,12 @@ fn host_source(scheme: &str, host: Host, port: Option<u16>) -> Source {
 }
 
 /// The parent domain with the most labels, at or below `reg`, that has at least
-/// `threshold` of `hosts` strictly under it.
+/// `threshold` of `hosts` strictly under it and that `allowed` admits as a wildcard base.
 fn deepest_parent<'h>(
     hosts: impl Iterator<Item = &'h String>,
     reg: &str,
     threshold: usize,
+    allowed: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     let mut counts: BTreeMap<&'h str, usize> = BTreeMap::new();
     for h in hosts {
@@ -255,7 +543,7 @@ fn deepest_parent<'h>(
     }
     counts
         .into_iter()
-        .filter(|(_, n)| *n >= threshold)
+        .filter(|(p, n)| *n >= threshold && allowed(p))
         .max_by_key(|(p, _)| (p.matches('.').count(), std::cmp::Reverse(*p)))
         .map(|(p, _)| p.to_owned())
 }
@@ -282,8 +570,9 @@ fn registrable(host: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// Suggests from `urls`; those without an origin never reach `suggest` (the summary
-    /// sets them aside) and are counted in `skipped` here, as the CLI reports them.
+    /// Suggests from `urls`, each seen once from two client networks; those without an
+    /// origin never reach `suggest` (the summary sets them aside) and are counted as
+    /// not-nameable here, as the CLI reports them.
     fn run(current: &str, urls: &[&str]) -> Suggestion {
         let (origins, none): (Vec<_>, Vec<_>) = urls
             .iter()
@@ -294,10 +583,17 @@ mod tests {
             origins
                 .into_iter()
                 .flatten()
-                .map(|o| Observation::new(o, 1)),
+                .map(|o| Observation::new(o, 1, 2)),
             &SuggestOptions::default(),
         );
-        s.skipped += none.len() as u64;
+        for _ in none {
+            s.not_added.push(NotAdded {
+                destination: Origin::of_url("https://not-an-origin.invalid").unwrap(),
+                why: Why::NotNameable,
+                reports: 1,
+                reach: 0,
+            });
+        }
         s
     }
 
@@ -315,7 +611,7 @@ mod tests {
             s.policy.value(),
             "'self' https://api.x.com http://localhost:3000"
         );
-        assert_eq!(s.additions[0].count, 2);
+        assert_eq!(s.additions[0].reports, 2);
     }
 
     #[test]
@@ -441,7 +737,7 @@ mod tests {
             ],
         );
         assert!(s.additions.is_empty());
-        assert_eq!(s.skipped, 10);
+        assert_eq!(s.skipped(), 10);
     }
 
     #[test]
@@ -459,6 +755,124 @@ mod tests {
             s.policy.value(),
             "'self' https://api.x.com https://*.cdn.x.com wss://ws.x.com:* https://new.x.com"
         );
-        assert_eq!(s.skipped, 3);
+        assert_eq!(s.skipped(), 3);
+    }
+
+    fn seen(url: &str, networks: u64) -> Observation {
+        Observation::new(Origin::of_url(url).unwrap(), 3, networks)
+    }
+
+    #[test]
+    fn never_what_the_enforced_list_blocks_nor_one_clients_word() {
+        let enforced: ConnectSrc = "'self' https://*.x.com http://localhost:5173"
+            .parse()
+            .unwrap();
+        let candidate: ConnectSrc = "'self' https://api.x.com".parse().unwrap();
+        let s = suggest(
+            &candidate,
+            [
+                seen("https://evil.example/exfil", 9),  // enforced blocks it
+                seen("https://cdn.x.com/a", 5),         // enforced allows it: needed
+                seen("https://one.x.com/a", 1),         // one network
+                seen("http://plain.x.com/a", 5),        // production refuses http://
+                seen("http://localhost:5173/@vite", 5), // loopback: allowed in production
+            ],
+            &SuggestOptions::default().enforced(enforced),
+        );
+        assert_eq!(
+            s.policy.value(),
+            "'self' https://api.x.com https://cdn.x.com http://localhost:5173"
+        );
+        let why = |d: &str| {
+            s.not_added
+                .iter()
+                .find(|n| n.destination.as_str() == d)
+                .map(|n| n.why.clone())
+        };
+        assert_eq!(why("https://evil.example"), Some(Why::BlockedByEnforced));
+        assert_eq!(
+            why("https://one.x.com"),
+            Some(Why::BelowReach { reach: 1, min: 2 })
+        );
+        assert_eq!(
+            why("http://plain.x.com"),
+            Some(Why::BlockedByEnforced),
+            "https://*.x.com does not allow http://"
+        );
+        let s = suggest(
+            &candidate,
+            [seen("http://plain.x.com", 5)],
+            &SuggestOptions::default(),
+        );
+        assert_eq!(
+            s.not_added[0].why,
+            Why::RefusedInProduction("insecure-scheme")
+        );
+        let dev = SuggestOptions::default().environment(crate::policy::Environment::Development);
+        let s = suggest(&candidate, [seen("http://plain.x.com", 5)], &dev);
+        assert_eq!(
+            s.policy.value(),
+            "'self' https://api.x.com http://plain.x.com"
+        );
+        // With the minimum at one network, that one is learned.
+        let s = suggest(
+            &candidate,
+            [seen("https://one.x.com", 1)],
+            &SuggestOptions::default().min_reach(1),
+        );
+        assert_eq!(
+            s.policy.value(),
+            "'self' https://api.x.com https://one.x.com"
+        );
+    }
+
+    #[test]
+    fn the_wildcard_a_rollout_removed_is_not_put_back_and_the_result_is_minimized() {
+        let enforced: ConnectSrc = "'self' https://*.x.com".parse().unwrap();
+        let candidate: ConnectSrc = "'self' https://api.x.com".parse().unwrap();
+        let subs = [
+            "https://a.x.com",
+            "https://b.x.com",
+            "https://c.x.com",
+            "https://d.x.com",
+        ];
+        let s = suggest(
+            &candidate,
+            subs.iter().map(|u| seen(u, 4)),
+            &SuggestOptions::default().enforced(enforced),
+        );
+        assert!(!s.policy.value().contains('*'), "{}", s.policy);
+        assert_eq!(s.additions.len(), 4);
+        // Without that history, the four fold into a wildcard, and the exact source the
+        // wildcard covers is dropped from the result.
+        let s = suggest(
+            &candidate,
+            subs.iter().map(|u| seen(u, 4)),
+            &SuggestOptions::default(),
+        );
+        assert_eq!(s.policy.value(), "'self' https://*.x.com");
+        assert_eq!(s.covered.len(), 1, "{:?}", s.covered);
+    }
+
+    #[test]
+    fn a_cap_keeps_the_widest_reach() {
+        let many: Vec<Observation> = (0..30)
+            .map(|i| seen(&format!("https://h{i}.example{i}.com"), 2 + i))
+            .collect();
+        let s = suggest(
+            &"'self'".parse().unwrap(),
+            many,
+            &SuggestOptions::default().max_additions(5),
+        );
+        assert_eq!(s.additions.len(), 5);
+        assert!(
+            s.additions.iter().all(|a| a.networks >= 27),
+            "{:?}",
+            s.additions
+        );
+        assert_eq!(
+            s.not_added.iter().filter(|n| n.why == Why::OverCap).count(),
+            25
+        );
     }
 }

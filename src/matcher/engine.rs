@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// A browser engine, or the specification's text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Engine {
     /// CSP3 as written (§6.7.2.8–12).
     Spec,
@@ -32,6 +32,25 @@ impl Engine {
             Engine::Chromium => "chromium",
             Engine::Firefox => "firefox",
             Engine::WebKit => "webkit",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn parse(text: &str) -> Option<Engine> {
+        Engine::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+
+    /// The engine a `User-Agent` names, if it names one this crate knows: `Firefox/` is
+    /// Firefox, `Chrome/` or `Chromium/` Chromium, `AppleWebKit/` otherwise WebKit.
+    pub fn from_user_agent(user_agent: &str) -> Option<Engine> {
+        if user_agent.contains("Firefox/") {
+            Some(Engine::Firefox)
+        } else if user_agent.contains("Chrome/") || user_agent.contains("Chromium/") {
+            Some(Engine::Chromium)
+        } else if user_agent.contains("AppleWebKit/") {
+            Some(Engine::WebKit)
+        } else {
+            None
         }
     }
 

@@ -24,6 +24,7 @@ pub struct Policy {
     report_uri: Option<String>,
     report_to: Option<(String, String)>,
     environment: Environment,
+    inventory: Option<f64>,
 }
 
 impl Policy {
@@ -55,6 +56,27 @@ impl Policy {
         self.environment
     }
 
+    /// The share of responses that carry the inventory policy, if any
+    /// ([`PolicyBuilder::inventory`]).
+    pub fn inventory(&self) -> Option<f64> {
+        self.inventory
+    }
+
+    /// The inventory policy for one sampled response: `connect-src 'none'` reporting to the
+    /// report URI with the page load's id and the sample rate in its query
+    /// (`?csp-inventory=<16 hex digits>&csp-sample=<rate>`), and the token when given.
+    /// `None` without an inventory.
+    pub fn inventory_header(&self, page_load: u64, token: Option<&str>) -> Option<String> {
+        let rate = self.inventory?;
+        let uri = self.report_uri.as_deref()?;
+        let mut u = with_parameter(uri, &format!("csp-inventory={page_load:016x}"));
+        u = with_parameter(&u, &format!("csp-sample={rate}"));
+        if let Some(t) = token {
+            u = with_parameter(&u, &format!("{PROVENANCE_PARAMETER}={t}"));
+        }
+        Some(format!("connect-src 'none'; report-uri {u}"))
+    }
+
     /// A builder holding everything this policy holds (its lists, report URI, report-to
     /// endpoint and environment), to derive another policy from it: a route's own list,
     /// with the app's reporting and environment kept.
@@ -79,6 +101,7 @@ impl Policy {
             environment: self.environment,
             dev_servers: Vec::new(),
             report_path: None,
+            inventory: self.inventory,
         }
     }
 
@@ -183,6 +206,7 @@ pub struct PolicyBuilder {
     /// The collector's path, when the front door wires both: the report URI defaults to
     /// it, and a report URI or report-to URL elsewhere is a problem.
     report_path: Option<String>,
+    inventory: Option<f64>,
 }
 
 impl PolicyBuilder {
@@ -212,6 +236,18 @@ impl PolicyBuilder {
     /// browsers only honour the header on secure pages.
     pub fn report_to(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
         self.report_to = Some((name.into(), url.into()));
+        self
+    }
+
+    /// The inventory: on a sampled share `rate` of responses (in `(0, 1]`, e.g. `0.01` for
+    /// one in a hundred; default off), the layer adds a second, report-only policy
+    /// `connect-src 'none'` whose reports go to the report URI with a random page-load id
+    /// and the rate in their query ([`Policy::inventory_header`]). Every connection such a
+    /// page makes is then reported, and the collector keeps them as observations of what
+    /// real pages use (never as violations), each page load counted `1 / rate` times. It
+    /// only reports: the page works as before. Needs a `report_uri`.
+    pub fn inventory(mut self, rate: f64) -> Self {
+        self.inventory = Some(rate);
         self
     }
 
@@ -307,6 +343,21 @@ impl PolicyBuilder {
                 problems.push(Problem::field("report-uri", uri, why));
             }
         }
+        if let Some(rate) = self.inventory {
+            if !(rate.is_finite() && rate > 0.0 && rate <= 1.0) {
+                problems.push(Problem::field(
+                    "inventory rate",
+                    &rate.to_string(),
+                    "a share of responses, above 0 and at most 1 (0.01: one in a hundred)".into(),
+                ));
+            } else if self.report_uri.is_none() {
+                problems.push(Problem::field(
+                    "inventory rate",
+                    &rate.to_string(),
+                    "the inventory's reports go to the report URI: set report_uri (the front door, Csp, sets it)".into(),
+                ));
+            }
+        }
         if let Some((name, url)) = &self.report_to {
             if let Err(why) = check_endpoint_name(name) {
                 problems.push(Problem::field("report-to name", name, why));
@@ -325,6 +376,7 @@ impl PolicyBuilder {
             report_uri: self.report_uri,
             report_to: self.report_to,
             environment: self.environment,
+            inventory: self.inventory,
         };
         // The checks above admit only visible ASCII, so every header value is valid; this
         // makes sure of it here, at build time, never at request time.
@@ -586,6 +638,31 @@ mod tests {
         assert!(e.to_string().contains("collector at /r"), "{e}");
         assert_eq!(url_path("https://h"), "/");
         assert_eq!(url_path("/a#b"), "/a");
+    }
+
+    #[test]
+    fn the_inventory_header() {
+        let base = || Policy::builder().enforce(ConnectSrc::builder().self_origin());
+        let p = base().report_uri("/r?x=1").inventory(0.01).build().unwrap();
+        assert_eq!(p.inventory(), Some(0.01));
+        assert_eq!(
+            p.inventory_header(255, Some("t0k")).unwrap(),
+            "connect-src 'none'; report-uri /r?x=1&csp-inventory=00000000000000ff&csp-sample=0.01&csp-token=t0k"
+        );
+        assert!(base()
+            .report_uri("/r")
+            .build()
+            .unwrap()
+            .inventory_header(1, None)
+            .is_none());
+        for bad in [0.0, -0.5, 1.5, f64::NAN] {
+            assert!(
+                base().report_uri("/r").inventory(bad).build().is_err(),
+                "{bad}"
+            );
+        }
+        let e = base().inventory(0.5).build().unwrap_err();
+        assert!(e.to_string().contains("set report_uri"), "{e}");
     }
 
     #[test]

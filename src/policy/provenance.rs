@@ -197,6 +197,61 @@ impl Provenance {
         tag[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A key for another purpose derived from the signing secret (HMAC-SHA-256 of
+    /// `label`): the same for every process given the same secret, and telling nothing of
+    /// it.
+    pub(crate) fn derived_key(&self, label: &[u8]) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secrets[0])
+            .expect("HMAC takes keys of any length");
+        mac.update(label);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The MAC binding an inventory report URL's page load and sample rate (as written in
+    /// the URL) to `window` under `secret`.
+    fn inventory_mac(secret: &[u8], window: u64, page_load: u64, rate: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"connect-src inventory token v1:");
+        mac.update(&window.to_be_bytes());
+        mac.update(&page_load.to_be_bytes());
+        mac.update(rate.as_bytes());
+        mac
+    }
+
+    /// The token of an inventory report URL handed out at `at`: it covers the page load's
+    /// id and the sample rate (`csp-inventory`, `csp-sample`), so neither can be changed
+    /// without it failing.
+    pub fn inventory_token_at(&self, at: SystemTime, page_load: u64, rate: &str) -> String {
+        let tag = Provenance::inventory_mac(&self.secrets[0], self.window(at), page_load, rate)
+            .finalize()
+            .into_bytes();
+        tag[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `token` is an inventory token for this page load and rate, under any of the
+    /// secrets, in the windows [`verify_at`](Self::verify_at) accepts.
+    pub fn verify_inventory_at(
+        &self,
+        token: &str,
+        page_load: u64,
+        rate: &str,
+        at: SystemTime,
+    ) -> bool {
+        let Some(t) = decode_hex(token) else {
+            return false;
+        };
+        let w = self.window(at);
+        let windows = [w.checked_sub(1), Some(w), w.checked_add(1)];
+        self.secrets.iter().any(|secret| {
+            windows.iter().flatten().any(|&w| {
+                Provenance::inventory_mac(secret, w, page_load, rate)
+                    .verify_truncated_left(&t)
+                    .is_ok()
+            })
+        })
+    }
+
     /// Whether `token` was handed out, under any of the secrets, in the window of `at`, the
     /// one before (a page loaded just before a rotation) or the one after (an app whose
     /// clock runs ahead of this one's).

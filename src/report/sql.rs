@@ -4,10 +4,15 @@
 //! transaction, however many of its reports came in). Each sink keeps only what differs:
 //! its SQL dialect, its connection and its writer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::store::{Blocked, Class, Disposition, Group, GroupKey, HourWindow, Violation};
+use super::store::{
+    Blocked, Class, DestinationUse, Disposition, Group, GroupKey, HourWindow, Network, Observation,
+    Violation,
+};
+use crate::matcher::Engine;
+use crate::source::Origin;
 
 /// The `violations` columns every SQL sink writes, in the order [`Row`] holds them (a
 /// macro, so each dialect's statements are put together with `concat!` at compile time).
@@ -15,7 +20,7 @@ macro_rules! violation_columns {
     () => {
         "received_at, document_url, document_path, blocked_url, blocked_origin, directive, \
          violated_directive, disposition, status_code, source_file, line, col, sample, \
-         referrer, user_agent, original_policy, format, class"
+         referrer, user_agent, original_policy, format, class, network"
     };
 }
 
@@ -23,18 +28,60 @@ macro_rules! violation_columns {
 macro_rules! group_columns {
     () => {
         "directive, blocked_origin, document_path, disposition, count, first_seen, last_seen, \
-         sample, class"
+         sample, class, reach"
     };
 }
 
-/// The groups counted from the stored rows (`sample`: any one blocked URL of the group),
-/// in `group_columns!` order; both dialects read it alike. Used by migrations and
-/// `prune_before`.
+/// The `observations` columns, in the order [`ObservationRow`] holds them.
+macro_rules! observation_columns {
+    () => {
+        "received_at, destination, document_origin, document_path, page_load, sample_rate, \
+         engine, network, class"
+    };
+}
+
+/// What the inventory reads, per destination and document origin, over the observations
+/// received at or after `$since` (the dialect's placeholder): distinct page loads, their
+/// re-weighted sum (each page load counted once, at `1 / sample_rate`), distinct networks,
+/// the engines (comma-joined, as `$engines` aggregates them: `group_concat(DISTINCT engine)`
+/// or `string_agg(DISTINCT engine, ',')`), reports, first and last seen.
+macro_rules! inventory_by_destination {
+    ($since:literal, $engines:literal) => {
+        concat!(
+            "SELECT o.destination, o.document_origin, COUNT(DISTINCT o.page_load), \
+             (SELECT SUM(w) FROM (SELECT DISTINCT page_load, 1.0 / sample_rate AS w \
+                 FROM observations d WHERE d.received_at >= ",
+            $since,
+            " AND d.destination = o.destination \
+                 AND d.document_origin IS NOT DISTINCT FROM o.document_origin) x), \
+             COUNT(DISTINCT o.network), ",
+            $engines,
+            ", COUNT(*), MIN(o.received_at), MAX(o.received_at) FROM observations o \
+             WHERE o.received_at >= ",
+            $since,
+            " GROUP BY o.destination, o.document_origin"
+        )
+    };
+}
+
+/// The groups counted from the stored rows (`sample`: any one blocked URL of the group;
+/// `reach`: its distinct networks), in `group_columns!` order; both dialects read it alike.
+/// Used by migrations and `prune_before`.
 macro_rules! groups_from_rows {
     () => {
         "SELECT directive, blocked_origin, document_path, disposition, COUNT(*), \
-         MIN(received_at), MAX(received_at), MAX(blocked_url), class FROM violations \
-         GROUP BY directive, blocked_origin, document_path, disposition, class"
+         MIN(received_at), MAX(received_at), MAX(blocked_url), class, COUNT(DISTINCT network) \
+         FROM violations GROUP BY directive, blocked_origin, document_path, disposition, class"
+    };
+}
+
+/// The `group_networks` rows (each group's distinct networks) from the stored rows, in
+/// `directive, blocked_origin, document_path, disposition, class, network` order. Used by
+/// migrations and `prune_before`.
+macro_rules! group_networks_from_rows {
+    () => {
+        "SELECT DISTINCT directive, blocked_origin, document_path, disposition, class, network \
+         FROM violations WHERE network IS NOT NULL"
     };
 }
 
@@ -67,7 +114,10 @@ macro_rules! activity_by_hour {
     };
 }
 
-pub(crate) use {activity_by_hour, group_columns, groups_from_rows, violation_columns};
+pub(crate) use {
+    activity_by_hour, group_columns, group_networks_from_rows, groups_from_rows,
+    inventory_by_destination, observation_columns, violation_columns,
+};
 
 /// Most violations in one transaction; more waiting go in the next one.
 pub(crate) const MAX_ROWS_PER_COMMIT: usize = 1024;
@@ -94,6 +144,33 @@ pub(crate) struct Row<'a> {
     pub(crate) original_policy: Option<&'a str>,
     pub(crate) format: &'static str,
     pub(crate) class: &'static str,
+    pub(crate) network: Option<i64>,
+}
+
+/// One `observations` row: the columns of `observation_columns!`.
+#[derive(Debug)]
+pub(crate) struct ObservationRow<'a> {
+    pub(crate) received_at: i64,
+    pub(crate) destination: &'a str,
+    pub(crate) document_origin: Option<&'a str>,
+    pub(crate) document_path: &'a str,
+    pub(crate) page_load: i64,
+    pub(crate) sample_rate: f64,
+    pub(crate) engine: Option<&'static str>,
+    pub(crate) network: Option<i64>,
+    pub(crate) class: &'static str,
+}
+
+/// One group's newly seen network: a `group_networks` row to add (and, when it was not
+/// there, one more for the group's `reach`).
+#[derive(Debug)]
+pub(crate) struct ReachRow<'a> {
+    pub(crate) directive: &'a str,
+    pub(crate) blocked_origin: &'a str,
+    pub(crate) document_path: &'a str,
+    pub(crate) disposition: &'static str,
+    pub(crate) class: &'static str,
+    pub(crate) network: i64,
 }
 
 /// One `groups` row to add to the aggregate: the columns of `group_columns!`.
@@ -108,6 +185,8 @@ pub(crate) struct GroupRow<'a> {
     pub(crate) last_seen: i64,
     pub(crate) sample: &'a str,
     pub(crate) class: &'static str,
+    /// Always 0 here: reach is added by the `group_networks` step, never by the upsert.
+    pub(crate) reach: i64,
 }
 
 /// What one transaction writes: every violation's key (computed once), the groups they add
@@ -118,6 +197,10 @@ pub(crate) struct GroupRow<'a> {
 pub(crate) struct Commit<'a> {
     violations: Vec<(&'a Violation, GroupKey)>,
     groups: BTreeMap<GroupKey, Group>,
+    /// Each group's networks in this commit, in key order (so `group_networks` rows are
+    /// locked in the same order by every writer).
+    networks: BTreeSet<(GroupKey, Network)>,
+    observations: Vec<&'a Observation>,
     filtered: u64,
 }
 
@@ -135,8 +218,43 @@ impl<'a> Commit<'a> {
                     self.groups.insert(key.clone(), g);
                 }
             }
+            if let Some(n) = v.network {
+                self.networks.insert((key.clone(), n));
+            }
             self.violations.push((v, key));
         }
+    }
+
+    /// Adds one batch's observations.
+    pub(crate) fn observe(&mut self, batch: &'a [Observation]) {
+        self.observations.extend(batch);
+    }
+
+    /// The `observations` rows, in arrival order.
+    pub(crate) fn observation_rows(&self) -> impl Iterator<Item = ObservationRow<'_>> {
+        self.observations.iter().map(|o| ObservationRow {
+            received_at: secs(o.received_at),
+            destination: o.destination.as_str(),
+            document_origin: o.document_origin.as_ref().map(|d| d.as_str()),
+            document_path: &o.document_path,
+            page_load: o.page_load.0 as i64,
+            sample_rate: o.weight().recip(),
+            engine: o.engine.map(|e| e.as_str()),
+            network: o.network.map(|n| n.0 as i64),
+            class: o.class.as_str(),
+        })
+    }
+
+    /// Each group's networks seen in this commit, in key order.
+    pub(crate) fn reach_rows(&self) -> impl Iterator<Item = ReachRow<'_>> {
+        self.networks.iter().map(|(k, n)| ReachRow {
+            directive: &k.directive,
+            blocked_origin: k.blocked_origin.as_str(),
+            document_path: &k.document_path,
+            disposition: k.disposition.as_str(),
+            class: k.class.as_str(),
+            network: n.0 as i64,
+        })
     }
 
     /// Counts `n` more violations dropped as noise.
@@ -176,6 +294,7 @@ impl<'a> Commit<'a> {
             original_policy: v.original_policy.as_deref(),
             format: v.format.as_str(),
             class: key.class.as_str(),
+            network: v.network.map(|n| n.0 as i64),
         })
     }
 
@@ -191,6 +310,7 @@ impl<'a> Commit<'a> {
             last_seen: secs(g.last_seen),
             sample: &g.sample,
             class: g.class.as_str(),
+            reach: 0,
         })
     }
 }
@@ -207,10 +327,12 @@ pub(crate) fn group_from_row(
     last_seen: i64,
     sample: String,
     class: &str,
+    reach: i64,
 ) -> Group {
     let key = activity_key(directive, blocked_origin, document_path, disposition, class);
     let mut g = Group::new(key, time(first_seen), sample);
     g.count = count.max(0) as u64;
+    g.reach = reach.max(0) as u64;
     g.last_seen = time(last_seen);
     g
 }
@@ -236,6 +358,54 @@ pub(crate) fn activity_key(
         disposition: Disposition::parse(disposition),
         class: Class::parse(class),
     }
+}
+
+/// An origin as stored (`destination`, `document_origin`): `None` for text that is not one.
+pub(crate) fn stored_origin(text: &str) -> Option<Origin> {
+    text.parse::<Origin>().ok().filter(|o| o.as_str() == text)
+}
+
+/// One row of `inventory_by_destination!` as a [`DestinationUse`].
+#[allow(clippy::too_many_arguments)] // the query's columns, in order
+pub(crate) fn destination_use(
+    destination: Origin,
+    document_origin: Option<Origin>,
+    sampled_page_loads: i64,
+    page_loads: Option<f64>,
+    networks: i64,
+    engines: Option<&str>,
+    reports: i64,
+    first_seen: i64,
+    last_seen: i64,
+) -> DestinationUse {
+    let mut engines: Vec<Engine> = engines
+        .unwrap_or("")
+        .split(',')
+        .filter_map(Engine::parse)
+        .collect();
+    engines.sort();
+    engines.dedup();
+    DestinationUse {
+        destination,
+        document_origin,
+        sampled_page_loads: sampled_page_loads.max(0) as u64,
+        page_loads: page_loads.unwrap_or(0.0).max(0.0),
+        networks: networks.max(0) as u64,
+        engines,
+        reports: reports.max(0) as u64,
+        first_seen: time(first_seen),
+        last_seen: time(last_seen),
+    }
+}
+
+/// The inventory's order: most page loads first, then by destination.
+pub(crate) fn by_page_loads(uses: &mut [DestinationUse]) {
+    uses.sort_by(|a, b| {
+        b.page_loads
+            .total_cmp(&a.page_loads)
+            .then_with(|| a.destination.cmp(&b.destination))
+            .then_with(|| a.document_origin.cmp(&b.document_origin))
+    });
 }
 
 /// Unix seconds, as stored; times before 1970 are stored as 0.
@@ -325,10 +495,11 @@ mod tests {
             20,
             "https://a.example/".into(),
             "stale",
+            -3,
         );
         assert_eq!(
-            (g.count, g.disposition, g.class),
-            (0, Disposition::Enforce, Class::Stale)
+            (g.count, g.reach, g.disposition, g.class),
+            (0, 0, Disposition::Enforce, Class::Stale)
         );
         assert_eq!(g.last_seen, time(20));
     }

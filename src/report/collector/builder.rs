@@ -8,7 +8,7 @@ use axum::http::HeaderValue;
 
 use super::{Collector, Inner, DEFAULT_PATH};
 use crate::policy::{Provenance, ServedPolicies};
-use crate::report::intake::{Counters, Intake, NoiseFilter, NormalizeOptions};
+use crate::report::intake::{ClientIp, Counters, Intake, Networks, NoiseFilter, NormalizeOptions};
 use crate::report::store::{MemorySink, ReportStore};
 use crate::source::{Origin, OriginError};
 
@@ -195,6 +195,42 @@ impl CollectorBuilder {
     /// [`Csp`](crate::Csp), does).
     pub fn provenance(mut self, provenance: Provenance) -> Self {
         self.intake.provenance = Some(provenance);
+        self
+    }
+
+    /// The key client networks are hashed with (any length; keep it secret). Reports count
+    /// towards a group's or destination's reach once per client network — a keyed hash of
+    /// the sender's /24 (IPv4) or /48 (IPv6), never the address — so a fleet of collectors
+    /// needs one key to count alike. The front door ([`Csp`](crate::Csp)) derives it from
+    /// the provenance secret; without either, each process draws a random one.
+    pub fn network_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        let from = self.intake.networks.from.clone();
+        self.intake.networks = Networks::keyed(key.as_ref());
+        self.intake.networks.from = from;
+        self
+    }
+
+    /// Reads the sender's address from this header's last value (the one the proxy in
+    /// front appends, `X-Forwarded-For`) instead of the TCP peer. Only behind a proxy you
+    /// run that sets it: a client can write any header. By default the peer address is
+    /// read from axum's `ConnectInfo<SocketAddr>` (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`); without it, no report has a
+    /// network, every reach is 0, and nothing is learned above a minimum reach.
+    ///
+    /// # Errors
+    ///
+    /// [`http::header::InvalidHeaderName`] for a name that is not a header name.
+    pub fn client_ip_header(mut self, name: &str) -> Result<Self, http::header::InvalidHeaderName> {
+        self.intake.networks.from = ClientIp::Header(name.parse()?);
+        Ok(self)
+    }
+
+    /// The most inventory observations kept per sampled page load (default 256): a page
+    /// load's id is public (it is in its response's header), so past this its reports are
+    /// dropped and counted in
+    /// [`CollectorStats::observations_dropped`](super::CollectorStats::observations_dropped).
+    pub fn observations_per_page_load(mut self, n: u32) -> Self {
+        self.intake.observations_per_page_load = n.max(1);
         self
     }
 

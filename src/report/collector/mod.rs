@@ -40,7 +40,7 @@ use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_MAX_AGE, CONNECTION, ORIGIN, VARY,
 };
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, Version};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -116,12 +116,10 @@ impl Collector {
         let opt_c = self.clone();
         Router::new().route(
             &self.inner.path,
-            post(
-                move |version: Version, uri: Uri, headers: HeaderMap, body: Body| {
-                    let c = post_c.clone();
-                    async move { c.receive(version, &uri, headers, body).await }
-                },
-            )
+            post(move |request: Request<Body>| {
+                let c = post_c.clone();
+                async move { c.receive(request).await }
+            })
             .options(move |headers: HeaderMap| {
                 let c = opt_c.clone();
                 async move { c.preflight(&headers) }
@@ -182,16 +180,12 @@ impl Collector {
         }
     }
 
-    async fn receive(
-        &self,
-        version: Version,
-        uri: &Uri,
-        headers: HeaderMap,
-        body: Body,
-    ) -> Response {
-        let origin = self.allowed_sender(&headers);
-        let via = Via::from_query(uri.query());
-        let (result, close) = self.take(&headers, &via, body).await;
+    async fn receive(&self, request: Request<Body>) -> Response {
+        let (parts, body) = request.into_parts();
+        let version = parts.version;
+        let origin = self.allowed_sender(&parts.headers);
+        let via = Via::from_query(parts.uri.query());
+        let (result, close) = self.take(&parts, &via, body).await;
         let mut res = match result {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(rejection) => self.reject(rejection),
@@ -211,21 +205,29 @@ impl Collector {
 
     async fn take(
         &self,
-        headers: &HeaderMap,
+        parts: &axum::http::request::Parts,
         via: &Via,
         body: Body,
     ) -> (Result<(), ReportRejection>, bool) {
         let inner = &self.inner;
         inner
             .intake
-            .take(&*inner.store, &inner.counters, headers, via, body)
+            .take(
+                &*inner.store,
+                &inner.counters,
+                (&parts.headers, &parts.extensions),
+                via,
+                body,
+            )
             .await
     }
 
     /// Takes one report request outside the routers (another framework, a queue consumer):
     /// checks, reads, parses, filters, classes and stores its reports exactly as
     /// `POST <path>` does, reading the provenance token and the report-only marker from the
-    /// request's URL query as the layer wrote them. The request's path is not checked.
+    /// request's URL query as the layer wrote them, and the sender's network from its
+    /// `ConnectInfo` extension (or the configured header). The request's path is not
+    /// checked.
     ///
     /// # Errors
     ///
@@ -234,7 +236,7 @@ impl Collector {
     pub async fn accept(&self, request: Request<Body>) -> Result<(), ReportRejection> {
         let (parts, body) = request.into_parts();
         let via = Via::from_query(parts.uri.query());
-        let (result, _) = self.take(&parts.headers, &via, body).await;
+        let (result, _) = self.take(&parts, &via, body).await;
         if let Err(e) = &result {
             self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
             meter::rejected(e.status());

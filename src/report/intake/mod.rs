@@ -1,8 +1,11 @@
-//! Intake: from a request to the violations a store keeps. The body is read within its
+//! Intake: from a request to the violations (and inventory observations) a store keeps. The body is read within its
 //! limit, parsed from every shape browsers send ([`parse_reports`]), cleared of
 //! extension and browser noise ([`NoiseFilter`]), kept only for accepted document origins,
 //! and classed against the policies the app served ([`classify`]) and the report URL's
-//! provenance token.
+//! provenance token. A report whose URL names a sampled page load (`csp-inventory=…`, the
+//! layer's inventory policy) becomes an observation instead, never a violation. Each is
+//! tagged with its sender's client network (a keyed hash of the /24 or /48), so what is
+//! learned from them rests on reach, not on counts one client can inflate.
 //!
 //! Every byte that reaches the endpoint is hostile: bodies are bounded (never buffered past
 //! the limit; the rest of an oversize body is read and discarded, within a bound, so its
@@ -14,25 +17,29 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, EXPECT, USER_AGENT};
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 
 mod body;
 mod filter;
+mod network;
 mod parse;
 mod rejection;
 mod verify;
 mod via;
 
 pub use filter::{NoiseFilter, DEFAULT_NOISE};
+pub(crate) use network::{ClientIp, Networks};
 pub use parse::{
     parse_reports, parse_reports_with_user_agent, NormalizeOptions, ParseError, Parsed, Unusable,
 };
 pub use rejection::ReportRejection;
 pub use verify::classify;
 pub(crate) use via::Via;
+pub use via::{INVENTORY_PARAMETER, SAMPLE_PARAMETER};
 
 use super::meter;
-use super::store::{Class, Disposition, ReportSink};
+use super::store::{Class, Disposition, Observation, PageLoad, ReportSink, StoreError, Violation};
+use crate::matcher::Engine;
 use crate::policy::{Provenance, ServedPolicies};
 use crate::source::Origin;
 use body::{drain, read_body, ReadBody};
@@ -49,6 +56,30 @@ pub(crate) struct Intake {
     pub(crate) normalize: NormalizeOptions,
     pub(crate) served: Option<ServedPolicies>,
     pub(crate) provenance: Option<Provenance>,
+    pub(crate) networks: Networks,
+    /// The most observations kept per page load (see [`PageLoads`]).
+    pub(crate) observations_per_page_load: u32,
+}
+
+/// How many observations each recent page load has sent, so that one page load (whose id
+/// anyone can read in a response header) cannot fill the inventory: past the cap its further
+/// reports are dropped and counted. Bounded: when it holds 100,000 page loads it starts over.
+#[derive(Debug, Default)]
+pub(crate) struct PageLoads(std::sync::Mutex<std::collections::HashMap<PageLoad, u32>>);
+
+impl PageLoads {
+    /// How many of `n` more observations of `page_load` may be kept.
+    fn admit(&self, page_load: PageLoad, n: usize, cap: u32) -> usize {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= 100_000 && !m.contains_key(&page_load) {
+            m.clear();
+        }
+        let seen = m.entry(page_load).or_default();
+        let room = cap.saturating_sub(*seen) as usize;
+        let take = n.min(room);
+        *seen += take as u32;
+        take
+    }
 }
 
 impl Default for Intake {
@@ -62,6 +93,8 @@ impl Default for Intake {
             normalize: NormalizeOptions::default(),
             served: None,
             provenance: None,
+            networks: Networks::default(),
+            observations_per_page_load: 256,
         }
     }
 }
@@ -86,6 +119,12 @@ pub struct CollectorStats {
     /// Violations dropped because their document's origin is not on the accept list
     /// ([`CollectorBuilder::accept_origin`](super::CollectorBuilder::accept_origin)).
     pub unaccepted_origin: u64,
+    /// Inventory observations handed to the store and acknowledged.
+    pub observed: u64,
+    /// Inventory reports dropped: not a connection to an origin, past the per-page-load
+    /// cap, of a policy other than the inventory's, without a valid token (with
+    /// provenance), or to a store that keeps no inventory.
+    pub observations_dropped: u64,
 }
 
 #[derive(Debug, Default)]
@@ -97,6 +136,9 @@ pub(crate) struct Counters {
     pub(crate) rejected: AtomicU64,
     invalid: AtomicU64,
     unaccepted_origin: AtomicU64,
+    observed: AtomicU64,
+    observations_dropped: AtomicU64,
+    pub(crate) page_loads: PageLoads,
 }
 
 impl Counters {
@@ -110,6 +152,8 @@ impl Counters {
             rejected: get(&self.rejected),
             invalid: get(&self.invalid),
             unaccepted_origin: get(&self.unaccepted_origin),
+            observed: get(&self.observed),
+            observations_dropped: get(&self.observations_dropped),
         }
     }
 }
@@ -130,7 +174,7 @@ impl Intake {
         &self,
         sink: &dyn ReportSink,
         counters: &Counters,
-        headers: &HeaderMap,
+        (headers, extensions): (&HeaderMap, &Extensions),
         via: &Via,
         body: Body,
     ) -> (Result<(), ReportRejection>, bool) {
@@ -165,7 +209,12 @@ impl Intake {
                 ReadBody::Failed => return (Err(ReportRejection::BodyRead), true),
             },
         };
-        (self.keep(sink, counters, headers, via, &bytes).await, false)
+        let network = self.networks.of_parts(headers, extensions);
+        (
+            self.keep(sink, counters, headers, via, network, &bytes)
+                .await,
+            false,
+        )
     }
 
     async fn keep(
@@ -174,6 +223,7 @@ impl Intake {
         c: &Counters,
         headers: &HeaderMap,
         via: &Via,
+        network: Option<super::store::Network>,
         bytes: &[u8],
     ) -> Result<(), ReportRejection> {
         let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
@@ -214,6 +264,12 @@ impl Intake {
         if kept.is_empty() {
             return Ok(());
         }
+        if via.inventory.is_some() || via.bad_inventory {
+            return self.observe(sink, c, via, network, kept).await;
+        }
+        for v in &mut kept {
+            v.network = network;
+        }
         if via.report_only {
             for v in &mut kept {
                 if v.disposition == Disposition::Unknown {
@@ -243,5 +299,73 @@ impl Intake {
         add(&c.accepted, n);
         meter::stored(n);
         Ok(())
+    }
+
+    /// An inventory report's violations, as observations: of the inventory's own policy
+    /// (`connect-src 'none'`), with a valid token when provenance is on, connections to an
+    /// origin, within the page load's cap. What is dropped is counted; a store that keeps
+    /// no inventory drops them all (and the request is still answered 204).
+    async fn observe(
+        &self,
+        sink: &dyn ReportSink,
+        c: &Counters,
+        via: &Via,
+        network: Option<super::store::Network>,
+        kept: Vec<Violation>,
+    ) -> Result<(), ReportRejection> {
+        let total = kept.len();
+        let dropped = |n: usize| add(&c.observations_dropped, n as u64);
+        let Some((page_load, rate_text, rate)) = via.inventory.clone() else {
+            dropped(total);
+            return Ok(());
+        };
+        let class = match &self.provenance {
+            None => Class::Unverified,
+            Some(p) => {
+                let now = std::time::SystemTime::now();
+                let bound = |t: &str| p.verify_inventory_at(t, page_load.0, &rate_text, now);
+                if via.token.as_deref().is_some_and(bound) {
+                    Class::Genuine
+                } else {
+                    dropped(total);
+                    return Ok(());
+                }
+            }
+        };
+        let mut batch: Vec<Observation> = kept
+            .into_iter()
+            .filter(|v| v.effective_directive == "connect-src" && verify::is_inventory(v))
+            .filter_map(|v| {
+                let destination = v.blocked_origin.clone()?;
+                let mut o = Observation::new(destination, page_load, rate);
+                o.document_path = super::store::bound(&v.document_path(), 256).to_owned();
+                o.document_origin = v.document_origin;
+                o.engine = v.user_agent.as_deref().and_then(Engine::from_user_agent);
+                o.network = network;
+                o.class = class;
+                o.received_at = v.received_at;
+                Some(o)
+            })
+            .collect();
+        let admitted = c
+            .page_loads
+            .admit(page_load, batch.len(), self.observations_per_page_load);
+        batch.truncate(admitted);
+        dropped(total - batch.len());
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let n = batch.len();
+        match sink.observe(batch).await {
+            Ok(()) => {
+                add(&c.observed, n as u64);
+                Ok(())
+            }
+            Err(StoreError::Unsupported(_)) => {
+                dropped(n);
+                Ok(())
+            }
+            Err(e) => Err(ReportRejection::StoreUnavailable(e)),
+        }
     }
 }

@@ -553,6 +553,7 @@ fn normalize(
         format,
         received_at,
         class: Class::Unverified,
+        network: None,
     })
 }
 

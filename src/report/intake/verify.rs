@@ -82,16 +82,22 @@ fn canonical(policy: &str) -> Canonical {
     out
 }
 
-/// The engine a user agent names, if it names one this crate knows.
+/// The engine a user agent names ([`Engine::from_user_agent`]).
 pub(crate) fn engine_of(user_agent: &str) -> Option<Engine> {
-    if user_agent.contains("Firefox/") {
-        Some(Engine::Firefox)
-    } else if user_agent.contains("Chrome/") || user_agent.contains("Chromium/") {
-        Some(Engine::Chromium)
-    } else if user_agent.contains("AppleWebKit/") {
-        Some(Engine::WebKit)
-    } else {
-        None
+    Engine::from_user_agent(user_agent)
+}
+
+/// Whether a report is of the layer's inventory policy, `connect-src 'none'` (compared by
+/// meaning, reporting directives left out). A report that says no policy passes here; the
+/// token decides.
+pub(crate) fn is_inventory(v: &Violation) -> bool {
+    match v
+        .original_policy
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    {
+        None => true,
+        Some(text) => canonical(text) == canonical("connect-src 'none'"),
     }
 }
 

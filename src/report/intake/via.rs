@@ -2,30 +2,54 @@
 //! URLs (DESIGN "Report URL query parameters").
 
 use crate::policy::{PROVENANCE_PARAMETER, REPORT_ONLY_MARKER};
+use crate::report::store::PageLoad;
 
-/// The markers of one report request's URL: the report-only header's marker and the
-/// provenance token.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// The query parameter naming an inventory report's page load (`csp-inventory=<16 hex>`).
+pub const INVENTORY_PARAMETER: &str = "csp-inventory";
+/// The query parameter giving an inventory report's sample rate (`csp-sample=0.01`).
+pub const SAMPLE_PARAMETER: &str = "csp-sample";
+
+/// The markers of one report request's URL: the report-only header's marker, the
+/// provenance token, and an inventory report's page load and sample rate.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Via {
     /// `disposition=report`: the report-only header's `report-uri`.
     pub(crate) report_only: bool,
     /// `csp-token=…` (at most 64 characters kept).
     pub(crate) token: Option<String>,
+    /// `csp-inventory=…` and `csp-sample=…`: an inventory report. The rate is the text as
+    /// written (the token covers it as text) and its value in `(0, 1]`.
+    pub(crate) inventory: Option<(PageLoad, String, f64)>,
+    /// `csp-inventory` was there but unreadable (or without a usable rate).
+    pub(crate) bad_inventory: bool,
 }
 
 impl Via {
     /// Reads a request URL's query (`None`: no query).
     pub(crate) fn from_query(query: Option<&str>) -> Via {
         let mut via = Via::default();
+        let (mut page_load, mut rate) = (None, None);
         for kv in query.unwrap_or("").split('&') {
+            let value = |name: &str| kv.strip_prefix(name).and_then(|r| r.strip_prefix('='));
             if kv == REPORT_ONLY_MARKER {
                 via.report_only = true;
-            } else if let Some(t) = kv
-                .strip_prefix(PROVENANCE_PARAMETER)
-                .and_then(|r| r.strip_prefix('='))
-            {
+            } else if let Some(t) = value(PROVENANCE_PARAMETER) {
                 via.token = Some(t.chars().take(64).collect());
+            } else if let Some(id) = value(INVENTORY_PARAMETER) {
+                page_load = Some(PageLoad::parse(id));
+            } else if let Some(r) = value(SAMPLE_PARAMETER) {
+                rate = Some(r.chars().take(16).collect::<String>());
             }
+        }
+        match (page_load, rate) {
+            (None, _) => {}
+            (Some(Some(id)), Some(text)) => match text.parse::<f64>() {
+                Ok(r) if r.is_finite() && r > 0.0 && r <= 1.0 => {
+                    via.inventory = Some((id, text, r));
+                }
+                _ => via.bad_inventory = true,
+            },
+            (Some(_), _) => via.bad_inventory = true,
         }
         via
     }
@@ -43,5 +67,17 @@ mod tests {
         assert_eq!(Via::from_query(None), Via::default());
         let long = format!("csp-token={}", "a".repeat(100));
         assert_eq!(Via::from_query(Some(&long)).token.unwrap().len(), 64);
+        let inv = Via::from_query(Some("csp-inventory=00000000000000ff&csp-sample=0.01"));
+        assert_eq!(inv.inventory, Some((PageLoad(255), "0.01".into(), 0.01)));
+        for bad in [
+            "csp-inventory=ff&csp-sample=0.01",
+            "csp-inventory=00000000000000ff",
+            "csp-inventory=00000000000000ff&csp-sample=0",
+            "csp-inventory=00000000000000ff&csp-sample=2",
+            "csp-inventory=00000000000000ff&csp-sample=NaN",
+        ] {
+            let v = Via::from_query(Some(bad));
+            assert!(v.bad_inventory && v.inventory.is_none(), "{bad}");
+        }
     }
 }

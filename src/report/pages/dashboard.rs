@@ -418,10 +418,10 @@ fn suggestion(summary: &Summary, served: Option<&[Served]>) -> String {
             .collect();
         format!("<ul class=\"additions\">{items}</ul>")
     };
-    let skipped = if s.skipped > 0 {
+    let skipped = if s.skipped() > 0 {
         format!(
             "<p class=\"meta\">Skipped {}: not http(s)/ws(s) URLs, or already allowed.</p>",
-            plural(s.skipped)
+            plural(s.skipped())
         )
     } else {
         String::new()

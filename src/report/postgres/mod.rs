@@ -71,18 +71,19 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_postgres::NoTls;
 
-use super::sql::{self, activity_by_hour, group_columns, secs};
+use super::sql::{self, activity_by_hour, group_columns, inventory_by_destination, secs};
 use super::store::{
-    Activity, BoxFuture, GroupKey, HourWindow, ReportSink, ReportStore, StoreError, Summary,
-    Violation,
+    Activity, BoxFuture, DestinationUse, GroupKey, HourWindow, Observation, ReportSink,
+    ReportStore, StoreError, Summary, Violation,
 };
+use crate::source::Origin;
 
 mod db;
 mod schema;
 mod write;
 
 use db::{db, discard, Db};
-use schema::{migrate, GROUPS_FROM_ROWS};
+use schema::{migrate, GROUPS_FROM_ROWS, GROUP_NETWORKS_FROM_ROWS};
 use write::{dispatch, text, Job};
 
 /// Options for [`PostgresSink`]; from [`PostgresSink::builder`].
@@ -345,15 +346,24 @@ async fn prune(shared: &Db, before: i64) -> Result<u64, StoreError> {
         // Writers take ROW EXCLUSIVE on violations, then on groups; this conflicts with
         // both, taken in the same order, so it waits for commits in flight and holds new
         // ones back until the recount is done.
-        tx.batch_execute("LOCK TABLE violations, groups IN SHARE ROW EXCLUSIVE MODE")
-            .await?;
+        tx.batch_execute(
+            "LOCK TABLE violations, groups, group_networks IN SHARE ROW EXCLUSIVE MODE",
+        )
+        .await?;
         let deleted = tx
             .execute("DELETE FROM violations WHERE received_at < $1", &[&before])
             .await?;
         if deleted > 0 {
-            tx.batch_execute("DELETE FROM groups").await?;
+            tx.batch_execute("DELETE FROM groups; DELETE FROM group_networks")
+                .await?;
             tx.batch_execute(GROUPS_FROM_ROWS).await?;
+            tx.batch_execute(GROUP_NETWORKS_FROM_ROWS).await?;
         }
+        tx.execute(
+            "DELETE FROM observations WHERE received_at < $1",
+            &[&before],
+        )
+        .await?;
         tx.commit().await?;
         Ok(deleted)
     }
@@ -377,6 +387,19 @@ impl ReportSink for PostgresSink {
     fn record_filtered(&self, n: u64) {
         // Best effort: a full queue drops the count, never a report.
         let _ = self.jobs.try_send(Job::Filtered(n));
+    }
+
+    /// Into the same queue and commits as violations, to the `observations` table.
+    fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        let (ack, done) = oneshot::channel();
+        let sent = self.jobs.try_send(Job::Observe(batch, ack));
+        Box::pin(async move {
+            match sent {
+                Ok(()) => done.await.unwrap_or(Err(STOPPED)),
+                Err(mpsc::error::TrySendError::Full(_)) => Err(StoreError::Full),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(STOPPED),
+            }
+        })
     }
 }
 
@@ -405,6 +428,68 @@ impl ReportStore for PostgresSink {
     ) -> BoxFuture<'a, Result<Activity, StoreError>> {
         Box::pin(read_activity(&self.db, keys, window))
     }
+
+    /// Reads the `observations` received since `since`, grouped by destination and
+    /// document origin, on the caller's runtime.
+    fn inventory(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<DestinationUse>, StoreError>> {
+        Box::pin(read_inventory(&self.db, secs(since)))
+    }
+
+    fn page_loads_reaching<'a>(
+        &'a self,
+        destinations: &'a [Origin],
+        since: SystemTime,
+    ) -> BoxFuture<'a, Result<f64, StoreError>> {
+        let listed: Vec<String> = destinations.iter().map(|d| d.to_string()).collect();
+        Box::pin(async move {
+            let conn = self.db.connection().await?;
+            match conn
+                .query_one(PAGE_LOADS_REACHING, &[&secs(since), &listed])
+                .await
+            {
+                Ok(r) => Ok(r.get::<_, f64>(0)),
+                Err(e) => Err(read_error(conn, e)),
+            }
+        })
+    }
+}
+
+const INVENTORY: &str = inventory_by_destination!("$1", "string_agg(DISTINCT o.engine, ',')");
+
+/// Page loads (each once, re-weighted) that reached any destination of `$2` since `$1`.
+const PAGE_LOADS_REACHING: &str = "SELECT COALESCE(SUM(w), 0.0)::float8 FROM (SELECT DISTINCT \
+     page_load, 1.0::float8 / sample_rate AS w FROM observations WHERE received_at >= $1 \
+     AND destination = ANY($2::text[])) x";
+
+async fn read_inventory(shared: &Db, since: i64) -> Result<Vec<DestinationUse>, StoreError> {
+    let conn = shared.connection().await?;
+    let rows = match conn.query(INVENTORY, &[&since]).await {
+        Ok(rows) => rows,
+        Err(e) => return Err(read_error(conn, e)),
+    };
+    let mut out: Vec<DestinationUse> = rows
+        .iter()
+        .filter_map(|r| {
+            let destination = sql::stored_origin(r.get::<_, &str>(0))?;
+            let document_origin = r.get::<_, Option<&str>>(1).and_then(sql::stored_origin);
+            Some(sql::destination_use(
+                destination,
+                document_origin,
+                r.get(2),
+                r.get::<_, Option<f64>>(3),
+                r.get(4),
+                r.get::<_, Option<&str>>(5),
+                r.get(6),
+                r.get(7),
+                r.get(8),
+            ))
+        })
+        .collect();
+    sql::by_page_loads(&mut out);
+    Ok(out)
 }
 
 async fn read_summary(shared: &Db, limit: i64) -> Result<Summary, StoreError> {
@@ -429,7 +514,8 @@ async fn read_summary(shared: &Db, limit: i64) -> Result<Summary, StoreError> {
                 concat!(
                     "SELECT ",
                     group_columns!(),
-                    " FROM groups ORDER BY count DESC, blocked_origin COLLATE \"C\" LIMIT $1"
+                    " FROM groups ORDER BY reach DESC, count DESC, blocked_origin COLLATE \"C\" \
+                     LIMIT $1"
                 ),
                 &[&limit],
             )
@@ -448,6 +534,7 @@ async fn read_summary(shared: &Db, limit: i64) -> Result<Summary, StoreError> {
                     r.get(6),
                     r.get(7),
                     r.get::<_, &str>(8),
+                    r.get(9),
                 )
             })
             .collect();

@@ -2,17 +2,20 @@
 //! recounts the aggregate from the rows.
 
 use super::db::{db, discard, Db};
-use crate::report::sql::{group_columns, groups_from_rows};
+use crate::report::sql::{group_columns, group_networks_from_rows, groups_from_rows};
 use crate::report::store::StoreError;
 
-/// The schema this version writes: 1, the first.
-const SCHEMA_VERSION: i32 = 1;
+/// The schema this version writes: 1, the first; 2, each violation's client `network`,
+/// each group's `reach` with the `group_networks` it counts, and the inventory's
+/// `observations`.
+const SCHEMA_VERSION: i32 = 2;
 
 /// Arbitrary and fixed: the advisory lock every connect-src process takes to migrate.
 const MIGRATION_LOCK: i64 = 0x636f_6e6e_6563_7473; // "connects"
 
 /// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = ["
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    "
 CREATE TABLE violations (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     received_at BIGINT NOT NULL,
@@ -48,7 +51,39 @@ CREATE TABLE groups (
     PRIMARY KEY (directive, blocked_origin, document_path, disposition, class)
 );
 CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
-"];
+",
+    "
+ALTER TABLE violations ADD COLUMN network BIGINT;
+ALTER TABLE groups ADD COLUMN reach BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE group_networks (
+    directive TEXT NOT NULL,
+    blocked_origin TEXT NOT NULL,
+    document_path TEXT NOT NULL,
+    disposition TEXT NOT NULL,
+    class TEXT NOT NULL,
+    network BIGINT NOT NULL,
+    PRIMARY KEY (directive, blocked_origin, document_path, disposition, class, network)
+);
+CREATE TABLE observations (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    received_at BIGINT NOT NULL,
+    destination TEXT NOT NULL,
+    document_origin TEXT,
+    document_path TEXT NOT NULL,
+    page_load BIGINT NOT NULL,
+    sample_rate DOUBLE PRECISION NOT NULL,
+    engine TEXT,
+    network BIGINT,
+    class TEXT NOT NULL
+);
+CREATE INDEX observations_received_at ON observations (received_at);
+CREATE INDEX observations_destination ON observations (destination, received_at);
+",
+];
+
+/// Each group's networks, from the stored rows.
+pub(super) const GROUP_NETWORKS_FROM_ROWS: &str =
+    concat!("INSERT INTO group_networks ", group_networks_from_rows!());
 
 pub(super) const GROUPS_FROM_ROWS: &str = concat!(
     "INSERT INTO groups (",

@@ -13,8 +13,10 @@ use tokio_postgres::Statement;
 
 use super::db::{db, discard, Db};
 use crate::report::meter;
-use crate::report::sql::{group_columns, violation_columns, Commit, MAX_ROWS_PER_COMMIT};
-use crate::report::store::{StoreError, Violation};
+use crate::report::sql::{
+    group_columns, observation_columns, violation_columns, Commit, MAX_ROWS_PER_COMMIT,
+};
+use crate::report::store::{Observation, StoreError, Violation};
 
 const INSERT_VIOLATIONS: &str = concat!(
     "INSERT INTO violations (",
@@ -22,14 +24,37 @@ const INSERT_VIOLATIONS: &str = concat!(
     ") SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
      $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], \
      $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], \
-     $18::text[])"
+     $18::text[], $19::bigint[])"
 );
+
+const INSERT_OBSERVATIONS: &str = concat!(
+    "INSERT INTO observations (",
+    observation_columns!(),
+    ") SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+     $6::float8[], $7::text[], $8::bigint[], $9::text[])"
+);
+
+/// Each group's networks new to it, kept once, and its reach raised by how many were new
+/// (after the groups' upsert, so the group rows exist; in key order, as every writer).
+const ADD_REACH: &str = "WITH new AS (
+    INSERT INTO group_networks (directive, blocked_origin, document_path, disposition, class,
+        network)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+        $6::bigint[])
+    ON CONFLICT DO NOTHING
+    RETURNING directive, blocked_origin, document_path, disposition, class)
+UPDATE groups g SET reach = g.reach + n.added
+FROM (SELECT directive, blocked_origin, document_path, disposition, class, count(*) AS added
+      FROM new GROUP BY directive, blocked_origin, document_path, disposition, class) n
+WHERE g.directive = n.directive AND g.blocked_origin = n.blocked_origin
+  AND g.document_path = n.document_path AND g.disposition = n.disposition
+  AND g.class = n.class";
 
 const UPSERT_GROUPS: &str = concat!(
     "INSERT INTO groups (",
     group_columns!(),
     ") SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
-     $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+     $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[])
      ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET
         count = groups.count + excluded.count,
         first_seen = LEAST(groups.first_seen, excluded.first_seen),
@@ -46,6 +71,7 @@ const RETRIES: usize = 3;
 
 pub(super) enum Job {
     Batch(Vec<Violation>, oneshot::Sender<Result<(), StoreError>>),
+    Observe(Vec<Observation>, oneshot::Sender<Result<(), StoreError>>),
     Filtered(u64),
 }
 
@@ -53,6 +79,7 @@ impl Job {
     fn rows(&self) -> usize {
         match self {
             Job::Batch(b, _) => b.len(),
+            Job::Observe(b, _) => b.len(),
             Job::Filtered(_) => 0,
         }
     }
@@ -103,6 +130,7 @@ async fn write(
     for job in &jobs {
         match job {
             Job::Batch(b, _) => commit.add(b),
+            Job::Observe(b, _) => commit.observe(b),
             Job::Filtered(n) => commit.add_filtered(*n),
         }
     }
@@ -110,7 +138,7 @@ async fn write(
     meter::commit("postgres", started, rows, result.is_ok());
     drop(commit);
     for job in jobs {
-        if let Job::Batch(_, ack) = job {
+        if let Job::Batch(_, ack) | Job::Observe(_, ack) = job {
             let _ = ack.send(result.clone());
         }
     }
@@ -125,6 +153,8 @@ struct WriterConnection {
     conn: Option<Object>,
     insert_rows: Statement,
     upsert_groups: Statement,
+    add_reach: Statement,
+    insert_observations: Statement,
     add_filtered: Statement,
     /// Failed or timed out: not used for new commits, discarded (not returned to the
     /// pool) when the last commit on it is done.
@@ -159,16 +189,20 @@ async fn writer_connection(shared: &Db, slot: &Slot) -> Result<Arc<WriterConnect
         Ok::<_, tokio_postgres::Error>((
             conn.prepare_cached(INSERT_VIOLATIONS).await?,
             conn.prepare_cached(UPSERT_GROUPS).await?,
+            conn.prepare_cached(ADD_REACH).await?,
+            conn.prepare_cached(INSERT_OBSERVATIONS).await?,
             conn.prepare_cached(ADD_FILTERED).await?,
         ))
     }
     .await;
     match prepared {
-        Ok((insert_rows, upsert_groups, add_filtered)) => {
+        Ok((insert_rows, upsert_groups, add_reach, insert_observations, add_filtered)) => {
             let w = Arc::new(WriterConnection {
                 conn: Some(conn),
                 insert_rows,
                 upsert_groups,
+                add_reach,
+                insert_observations,
                 add_filtered,
                 broken: AtomicBool::new(false),
             });
@@ -239,8 +273,13 @@ fn opt_text(s: Option<&str>) -> Option<Cow<'_, str>> {
 /// the transaction back, the error is returned, and the caller retires the connection.
 async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_postgres::Error> {
     // No await before the statements are queued (see `WriterConnection`).
-    let (insert_rows, upsert_groups, add_filtered) =
-        (&w.insert_rows, &w.upsert_groups, &w.add_filtered);
+    let (insert_rows, upsert_groups, add_reach, insert_observations, add_filtered) = (
+        &w.insert_rows,
+        &w.upsert_groups,
+        &w.add_reach,
+        &w.insert_observations,
+        &w.add_filtered,
+    );
     let Some(conn) = w.conn.as_ref() else {
         unreachable!("a WriterConnection holds its connection until dropped")
     };
@@ -266,6 +305,28 @@ async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_p
         c.original_policy.push(opt_text(r.original_policy));
         c.format.push(r.format);
         c.class.push(r.class);
+        c.network.push(r.network);
+    }
+    let mut reach = ReachColumns::default();
+    for r in commit.reach_rows() {
+        reach.directive.push(text(r.directive));
+        reach.blocked_origin.push(text(r.blocked_origin));
+        reach.document_path.push(text(r.document_path));
+        reach.disposition.push(r.disposition);
+        reach.class.push(r.class);
+        reach.network.push(r.network);
+    }
+    let mut o = ObservationColumns::default();
+    for r in commit.observation_rows() {
+        o.received_at.push(r.received_at);
+        o.destination.push(text(r.destination));
+        o.document_origin.push(opt_text(r.document_origin));
+        o.document_path.push(text(r.document_path));
+        o.page_load.push(r.page_load);
+        o.sample_rate.push(r.sample_rate);
+        o.engine.push(r.engine);
+        o.network.push(r.network);
+        o.class.push(r.class);
     }
     let mut g = GroupColumns::default();
     for row in commit.groups() {
@@ -278,6 +339,7 @@ async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_p
         g.last_seen.push(row.last_seen);
         g.sample.push(text(row.sample));
         g.class.push(row.class);
+        g.reach.push(row.reach);
     }
     let filtered = commit.filtered();
     // Each request goes out when its future is first polled; try_join! polls them in this
@@ -309,6 +371,7 @@ async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_p
                     &c.original_policy,
                     &c.format,
                     &c.class,
+                    &c.network,
                 ],
             )
             .await
@@ -330,6 +393,46 @@ async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_p
                     &g.last_seen,
                     &g.sample,
                     &g.class,
+                    &g.reach,
+                ],
+            )
+            .await
+    };
+    let reached = async {
+        if reach.network.is_empty() {
+            return Ok(0);
+        }
+        client
+            .execute(
+                add_reach,
+                &[
+                    &reach.directive,
+                    &reach.blocked_origin,
+                    &reach.document_path,
+                    &reach.disposition,
+                    &reach.class,
+                    &reach.network,
+                ],
+            )
+            .await
+    };
+    let observed = async {
+        if o.page_load.is_empty() {
+            return Ok(0);
+        }
+        client
+            .execute(
+                insert_observations,
+                &[
+                    &o.received_at,
+                    &o.destination,
+                    &o.document_origin,
+                    &o.document_path,
+                    &o.page_load,
+                    &o.sample_rate,
+                    &o.engine,
+                    &o.network,
+                    &o.class,
                 ],
             )
             .await
@@ -343,7 +446,7 @@ async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_p
     // A COMMIT after a failed statement answers ROLLBACK without an error; the failed
     // statement's own error is what try_join! returns then.
     let end = client.batch_execute("COMMIT");
-    tokio::try_join!(begin, rows, groups, noise, end).map(drop)
+    tokio::try_join!(begin, rows, groups, reached, observed, noise, end).map(drop)
 }
 
 /// One array per `violations` column, for `unnest`.
@@ -366,6 +469,32 @@ struct Columns<'a> {
     user_agent: Vec<Option<Cow<'a, str>>>,
     original_policy: Vec<Option<Cow<'a, str>>>,
     format: Vec<&'static str>,
+    class: Vec<&'static str>,
+    network: Vec<Option<i64>>,
+}
+
+/// One array per `group_networks` column, for `unnest`.
+#[derive(Default)]
+struct ReachColumns<'a> {
+    directive: Vec<Cow<'a, str>>,
+    blocked_origin: Vec<Cow<'a, str>>,
+    document_path: Vec<Cow<'a, str>>,
+    disposition: Vec<&'static str>,
+    class: Vec<&'static str>,
+    network: Vec<i64>,
+}
+
+/// One array per `observations` column, for `unnest`.
+#[derive(Default)]
+struct ObservationColumns<'a> {
+    received_at: Vec<i64>,
+    destination: Vec<Cow<'a, str>>,
+    document_origin: Vec<Option<Cow<'a, str>>>,
+    document_path: Vec<Cow<'a, str>>,
+    page_load: Vec<i64>,
+    sample_rate: Vec<f64>,
+    engine: Vec<Option<&'static str>>,
+    network: Vec<Option<i64>>,
     class: Vec<&'static str>,
 }
 
@@ -390,6 +519,7 @@ impl Columns<'_> {
             original_policy: Vec::with_capacity(n),
             format: Vec::with_capacity(n),
             class: Vec::with_capacity(n),
+            network: Vec::with_capacity(n),
         }
     }
 }
@@ -406,4 +536,5 @@ struct GroupColumns<'a> {
     last_seen: Vec<i64>,
     sample: Vec<Cow<'a, str>>,
     class: Vec<&'static str>,
+    reach: Vec<i64>,
 }

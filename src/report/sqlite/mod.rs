@@ -50,96 +50,47 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
 use super::meter;
 use super::sql::{
-    self, activity_by_hour, group_columns, groups_from_rows, secs, violation_columns, Commit,
-    MAX_ROWS_PER_COMMIT,
+    group_columns, observation_columns, secs, violation_columns, Commit, MAX_ROWS_PER_COMMIT,
 };
 use super::store::{
-    Activity, BoxFuture, GroupKey, HourWindow, ReportSink, ReportStore, StoreError, Summary,
-    Violation,
+    Activity, BoxFuture, DestinationUse, GroupKey, HourWindow, Observation, ReportSink,
+    ReportStore, StoreError, Summary, Violation,
 };
+use crate::source::Origin;
 
-/// The schema this version writes. 1: `violations` with an index for grouping (the first
-/// version, which did not set `user_version`); 2: the `groups` aggregate replaces the index;
-/// 3: each violation and group has its `class` (checked against the served policies);
-/// 4: an index on `violations.received_at`, for the activity read by hour.
-const SCHEMA_VERSION: i64 = 4;
+mod read;
+mod schema;
 
-const TABLES: &str = "
-CREATE TABLE IF NOT EXISTS violations (
-    id INTEGER PRIMARY KEY,
-    received_at INTEGER NOT NULL,
-    document_url TEXT NOT NULL,
-    document_path TEXT NOT NULL,
-    blocked_url TEXT NOT NULL,
-    blocked_origin TEXT NOT NULL,
-    directive TEXT NOT NULL,
-    violated_directive TEXT,
-    disposition TEXT NOT NULL,
-    status_code INTEGER,
-    source_file TEXT,
-    line INTEGER,
-    col INTEGER,
-    sample TEXT,
-    referrer TEXT,
-    user_agent TEXT,
-    original_policy TEXT,
-    format TEXT NOT NULL,
-    class TEXT NOT NULL DEFAULT 'unverified'
-);
-CREATE TABLE IF NOT EXISTS groups (
-    directive TEXT NOT NULL,
-    blocked_origin TEXT NOT NULL,
-    document_path TEXT NOT NULL,
-    disposition TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    first_seen INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL,
-    sample TEXT NOT NULL,
-    class TEXT NOT NULL,
-    PRIMARY KEY (directive, blocked_origin, document_path, disposition, class)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-";
-
-/// The groups counted from the stored rows.
-const GROUPS_FROM_ROWS: &str = concat!(
-    "INSERT OR IGNORE INTO groups (",
-    group_columns!(),
-    ") ",
-    groups_from_rows!(),
-    ";"
-);
-
-/// Version 1 grouped at read time over every row, with an index; version 2 keeps the groups.
-const DROP_VERSION_1_INDEX: &str = "DROP INDEX IF EXISTS violations_group;";
-
-/// Version 4: [`ReportStore::activity`] reads the rows of a window of hours by time.
-const RECEIVED_AT_INDEX: &str =
-    "CREATE INDEX IF NOT EXISTS violations_received_at ON violations (received_at);";
-
-/// Violations per group and per hour, and in all, in `[?1, ?2)` (Unix seconds), for the
-/// groups listed in `?3`: a JSON array of `[directive, blocked_origin, document_path,
-/// disposition, class]` arrays.
-const ACTIVITY: &str = activity_by_hour!(
-    "?1",
-    "?2",
-    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?3)"
-);
+use schema::{migrate, schema_version, GROUPS_FROM_ROWS, GROUP_NETWORKS_FROM_ROWS, SCHEMA_VERSION};
 
 const INSERT_VIOLATION: &str = concat!(
     "INSERT INTO violations (",
     violation_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+     ?19)"
 );
+
+const INSERT_OBSERVATION: &str = concat!(
+    "INSERT INTO observations (",
+    observation_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+);
+
+/// A group's network, kept once: when the row is new, the group's reach grows by one.
+const ADD_GROUP_NETWORK: &str = "INSERT OR IGNORE INTO group_networks (directive, blocked_origin, \
+     document_path, disposition, class, network) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+const ADD_REACH: &str = "UPDATE groups SET reach = reach + 1 WHERE directive = ?1 AND \
+     blocked_origin = ?2 AND document_path = ?3 AND disposition = ?4 AND class = ?5";
 
 const UPSERT_GROUP: &str = concat!(
     "INSERT INTO groups (",
     group_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
     ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET
         count = count + excluded.count,
         first_seen = min(first_seen, excluded.first_seen),
@@ -177,7 +128,7 @@ impl Durability {
 }
 
 /// SQLite's own error as a [`StoreError`] (its source).
-fn db(e: rusqlite::Error) -> StoreError {
+pub(super) fn db(e: rusqlite::Error) -> StoreError {
     StoreError::database(e)
 }
 
@@ -249,65 +200,13 @@ impl SqliteSinkBuilder {
     }
 }
 
-/// The database's schema version, refused when newer than this version writes.
-fn schema_version(c: &Connection) -> Result<i64, StoreError> {
-    let found: i64 = c
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(db)?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::NewerSchema {
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    Ok(found)
-}
-
-fn migrate(c: &mut Connection) -> Result<(), StoreError> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db)?;
-    migrate_in(&tx)?;
-    tx.commit().map_err(db)
-}
-
-fn migrate_in(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
-    // Read again inside the write transaction: another process may have migrated it.
-    let found = schema_version(tx)?;
-    steps(tx, found).map_err(db)
-}
-
-/// The steps from schema `found` to [`SCHEMA_VERSION`].
-fn steps(tx: &rusqlite::Transaction<'_>, found: i64) -> rusqlite::Result<()> {
-    if found < 3 {
-        // Version 2's groups have no class in their key: rebuilt from the rows below.
-        tx.execute_batch("DROP TABLE IF EXISTS groups;")?;
-        tx.execute_batch(TABLES)?;
-        // Rows of versions 1 and 2 have no class: they were never checked.
-        let has_class: bool = tx
-            .prepare("SELECT 1 FROM pragma_table_info('violations') WHERE name = 'class'")?
-            .exists([])?;
-        if !has_class {
-            tx.execute_batch(
-                "ALTER TABLE violations ADD COLUMN class TEXT NOT NULL DEFAULT 'unverified';",
-            )?;
-        }
-        // 0 is a new file or version 1 (which left user_version at 0): the same steps.
-        tx.execute_batch(GROUPS_FROM_ROWS)?;
-        tx.execute_batch(DROP_VERSION_1_INDEX)?;
-    }
-    if found < SCHEMA_VERSION {
-        // 3 to 4 only adds an index: the groups are kept as they are (a rebuild would
-        // recount them from the rows, and forget rows deleted by hand).
-        tx.execute_batch(RECEIVED_AT_INDEX)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    }
-    Ok(())
-}
-
 enum Job {
     Batch(
         Vec<Violation>,
+        tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    ),
+    Observe(
+        Vec<Observation>,
         tokio::sync::oneshot::Sender<Result<(), StoreError>>,
     ),
     Filtered(u64),
@@ -319,6 +218,7 @@ impl fmt::Debug for Job {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Job::Batch(b, _) => write!(f, "Batch({})", b.len()),
+            Job::Observe(b, _) => write!(f, "Observe({})", b.len()),
             Job::Filtered(n) => write!(f, "Filtered({n})"),
             Job::Prune(t, _) => write!(f, "Prune({t})"),
         }
@@ -440,7 +340,7 @@ fn writer(mut conn: Connection, jobs: Receiver<Job>) {
         let result = commit(&mut conn, &pending).map_err(db);
         meter::commit("sqlite", started, rows, result.is_ok());
         for job in pending.drain(..) {
-            if let Job::Batch(_, ack) = job {
+            if let Job::Batch(_, ack) | Job::Observe(_, ack) = job {
                 let _ = ack.send(result.clone());
             }
         }
@@ -451,6 +351,7 @@ impl Job {
     fn rows(&self) -> usize {
         match self {
             Job::Batch(b, _) => b.len(),
+            Job::Observe(b, _) => b.len(),
             Job::Filtered(_) | Job::Prune(..) => 0,
         }
     }
@@ -460,14 +361,16 @@ fn prune(conn: &mut Connection, before: i64) -> rusqlite::Result<u64> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let deleted = tx.execute("DELETE FROM violations WHERE received_at < ?1", [before])?;
     if deleted > 0 {
-        tx.execute_batch("DELETE FROM groups;")?;
+        tx.execute_batch("DELETE FROM groups; DELETE FROM group_networks;")?;
         tx.execute_batch(GROUPS_FROM_ROWS)?;
+        tx.execute_batch(GROUP_NETWORKS_FROM_ROWS)?;
     }
+    tx.execute("DELETE FROM observations WHERE received_at < ?1", [before])?;
     tx.commit()?;
     Ok(deleted as u64)
 }
 
-fn count(c: &Connection) -> rusqlite::Result<u64> {
+pub(super) fn count(c: &Connection) -> rusqlite::Result<u64> {
     c.query_row("SELECT COUNT(*) FROM violations", [], |r| {
         r.get::<_, i64>(0)
     })
@@ -491,6 +394,7 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
     for job in jobs {
         match job {
             Job::Batch(batch, _) => commit.add(batch),
+            Job::Observe(batch, _) => commit.observe(batch),
             Job::Filtered(n) => commit.add_filtered(*n),
             Job::Prune(..) => {} // never grouped (the writer runs it alone)
         }
@@ -516,6 +420,7 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             r.original_policy,
             r.format,
             r.class,
+            r.network,
         ])?;
     }
     // One upsert per group per transaction, however many of its reports came in.
@@ -530,7 +435,46 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             g.first_seen,
             g.last_seen,
             g.sample,
-            g.class
+            g.class,
+            g.reach
+        ])?;
+    }
+    // After the upsert, so the group rows exist: each network new to its group adds one
+    // to the group's reach.
+    let mut add_network = conn.prepare_cached(ADD_GROUP_NETWORK)?;
+    let mut add_reach = conn.prepare_cached(ADD_REACH)?;
+    for r in commit.reach_rows() {
+        let key = params![
+            r.directive,
+            r.blocked_origin,
+            r.document_path,
+            r.disposition,
+            r.class
+        ];
+        if add_network.execute(params![
+            r.directive,
+            r.blocked_origin,
+            r.document_path,
+            r.disposition,
+            r.class,
+            r.network
+        ])? == 1
+        {
+            add_reach.execute(key)?;
+        }
+    }
+    let mut observe = conn.prepare_cached(INSERT_OBSERVATION)?;
+    for o in commit.observation_rows() {
+        observe.execute(params![
+            o.received_at,
+            o.destination,
+            o.document_origin,
+            o.document_path,
+            o.page_load,
+            o.sample_rate,
+            o.engine,
+            o.network,
+            o.class
         ])?;
     }
     if commit.filtered() > 0 {
@@ -557,13 +501,26 @@ impl ReportSink for SqliteSink {
         // Best effort: a full queue drops the count, never a report.
         let _ = self.jobs.try_send(Job::Filtered(n));
     }
+
+    /// Into the same queue and commits as violations, to the `observations` table.
+    fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        let sent = self.jobs.try_send(Job::Observe(batch, ack));
+        Box::pin(async move {
+            match sent {
+                Ok(()) => done.await.unwrap_or(Err(STOPPED)),
+                Err(TrySendError::Full(_)) => Err(StoreError::Full),
+                Err(TrySendError::Disconnected(_)) => Err(STOPPED),
+            }
+        })
+    }
 }
 
 impl ReportStore for SqliteSink {
-    /// Reads the `groups` table (as many rows as groups, not one per report), on tokio's
-    /// blocking pool.
+    /// Reads the `groups` table (as many rows as groups, not one per report), widest reach
+    /// first, on tokio's blocking pool.
     fn summary(&self, limit: usize) -> BoxFuture<'_, Result<Summary, StoreError>> {
-        self.read(move |c| read_summary(c, limit).map_err(db))
+        self.read(move |c| read::summary(c, limit).map_err(db))
     }
 
     /// Counts the rows of the window by hour (`received_at / 3600`) with the index on
@@ -573,90 +530,25 @@ impl ReportStore for SqliteSink {
         keys: &'a [GroupKey],
         window: HourWindow,
     ) -> BoxFuture<'a, Result<Activity, StoreError>> {
-        let listed: Vec<[&str; 5]> = keys
-            .iter()
-            .map(|k| {
-                [
-                    k.directive.as_str(),
-                    k.blocked_origin.as_str(),
-                    k.document_path.as_str(),
-                    k.disposition.as_str(),
-                    k.class.as_str(),
-                ]
-            })
-            .collect();
-        // A list of strings always serializes.
-        let listed = serde_json::to_string(&listed).unwrap_or_else(|_| "[]".into());
         let keys = keys.to_vec();
-        self.read(move |c| read_activity(c, &keys, window, &listed).map_err(db))
+        self.read(move |c| read::activity(c, &keys, window).map_err(db))
     }
-}
 
-fn read_summary(c: &Connection, limit: usize) -> rusqlite::Result<Summary> {
-    let total = count(c)?;
-    let filtered = c
-        .query_row(
-            "SELECT value FROM counters WHERE name = 'filtered'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional()?
-        .unwrap_or(0)
-        .max(0) as u64;
-    let mut st = c.prepare_cached(
-        "SELECT directive, blocked_origin, document_path, disposition, count,
-                first_seen, last_seen, sample, class
-         FROM groups ORDER BY count DESC, blocked_origin LIMIT ?1",
-    )?;
-    let groups = st
-        .query_map(params![limit.min(i64::MAX as usize) as i64], |r| {
-            Ok(sql::group_from_row(
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                &r.get::<_, String>(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                &r.get::<_, String>(8)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Summary {
-        total,
-        filtered,
-        groups,
-    })
-}
-
-fn read_activity(
-    c: &Connection,
-    keys: &[GroupKey],
-    window: HourWindow,
-    listed: &str,
-) -> rusqlite::Result<Activity> {
-    let (from, until) = sql::window_secs(window);
-    let mut out = Activity::new(window, keys);
-    let mut st = c.prepare_cached(ACTIVITY)?;
-    let mut rows = st.query(params![from, until, listed])?;
-    while let Some(r) = rows.next()? {
-        let key = match r.get::<_, Option<String>>(0)? {
-            Some(directive) => Some(sql::activity_key(
-                directive,
-                r.get(1)?,
-                r.get(2)?,
-                &r.get::<_, String>(3)?,
-                &r.get::<_, String>(4)?,
-            )),
-            None => None,
-        };
-        let (hour, count) = (r.get::<_, i64>(5)?, r.get::<_, i64>(6)?);
-        let (hour, count) = (hour.max(0) as u64, count.max(0) as u64);
-        match key {
-            Some(key) => out.add(&key, hour, count),
-            None => out.add_total(hour, count),
-        }
+    /// Reads the `observations` received since `since`, grouped by destination and
+    /// document origin, on tokio's blocking pool.
+    fn inventory(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<DestinationUse>, StoreError>> {
+        self.read(move |c| read::inventory(c, secs(since)).map_err(db))
     }
-    Ok(out)
+
+    fn page_loads_reaching<'a>(
+        &'a self,
+        destinations: &'a [Origin],
+        since: SystemTime,
+    ) -> BoxFuture<'a, Result<f64, StoreError>> {
+        let listed: Vec<String> = destinations.iter().map(|d| d.to_string()).collect();
+        self.read(move |c| read::page_loads_reaching(c, &listed, secs(since)).map_err(db))
+    }
 }

@@ -55,9 +55,11 @@ impl Class {
             .unwrap_or(Class::Unverified)
     }
 
-    /// Whether suggestions may learn from it (`genuine` and `unverified`).
+    /// Whether learning reads it by default: `genuine` only. An `unverified` report (no
+    /// policy to check it against, or none in the report) is anyone's claim; learning reads
+    /// it only when asked ([`Summary::teaching_including_unverified`](super::Summary::teaching_including_unverified)).
     pub fn teaches(self) -> bool {
-        matches!(self, Class::Genuine | Class::Unverified)
+        matches!(self, Class::Genuine)
     }
 }
 

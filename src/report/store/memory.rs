@@ -1,17 +1,41 @@
 //! [`MemorySink`]: a bounded store in memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use super::activity::{unix_hour, Activity, HourRing, HourWindow};
+use super::observation::{Network, Observation, PageLoad};
 use super::summary::{Group, GroupKey, Summary};
 use super::violation::Violation;
 use super::{BoxFuture, ReportSink, ReportStore, StoreError};
+use crate::learn::DestinationUse;
+use crate::matcher::Engine;
+use crate::source::Origin;
+
+/// The most client networks remembered per group (and per inventory destination): reach
+/// is counted up to this, then reads "at least" it.
+const REACH_CAP: usize = 64;
+
+/// The most page-load ids remembered per inventory destination, for
+/// [`page_loads_reaching`](ReportStore::page_loads_reaching)'s union; past it, new ones
+/// are still counted in the destination's own totals.
+const PAGE_LOADS_CAP: usize = 4096;
 
 /// A bounded in-memory store: the most recent violations (a ring) and an aggregate by
 /// summary group with a cap on distinct groups; violations of new groups past the cap are
 /// counted in one overflow group, so a flood of unique URLs cannot grow memory.
+///
+/// No one client can fill the groups: a client network (when the collector sees client
+/// addresses) may open at most a hundredth of the cap (100 of the default 10,000); its
+/// further new groups go to the overflow group while other networks' still get their own.
+/// Each group counts its reach, the distinct client networks among its senders (up to 64),
+/// and the summary ranks groups by reach, then count.
+///
+/// The inventory ([`observe`](ReportSink::observe)) keeps, per destination and document
+/// origin (at most as many as groups, with the same per-network fairness), the distinct
+/// page loads (up to 4,096 ids each; beyond, counted but not kept for unions), networks,
+/// engines and the re-weighted page-load total, since the store started.
 ///
 /// For [`activity`](ReportStore::activity), each group (and the store as a whole) keeps
 /// one count per hour for the 168 hours up to the newest hour it was counted in, in a fixed
@@ -31,10 +55,29 @@ struct Memory {
     groups: HashMap<GroupKey, Tally>,
     groups_cap: usize,
     overflow: Option<Tally>,
+    /// Groups (and inventory entries) each client network opened: the fairness budget.
+    opened: HashMap<Network, usize>,
     /// Every violation, per hour.
     hours: HourRing,
     total: u64,
     filtered: u64,
+    inventory: HashMap<(Origin, Option<Origin>), Use>,
+    /// Observations that found the inventory full.
+    inventory_overflow: u64,
+}
+
+/// One inventory entry of a [`MemorySink`].
+#[derive(Debug)]
+struct Use {
+    page_loads: HashMap<PageLoad, f64>,
+    /// Distinct page loads and their weights, counted even past [`PAGE_LOADS_CAP`].
+    sampled: u64,
+    weighted: f64,
+    networks: HashSet<Network>,
+    engines: Vec<Engine>,
+    reports: u64,
+    first_seen: SystemTime,
+    last_seen: SystemTime,
 }
 
 impl Default for MemorySink {
@@ -58,9 +101,12 @@ impl MemorySink {
                 groups: HashMap::new(),
                 groups_cap: groups.max(1),
                 overflow: None,
+                opened: HashMap::new(),
                 hours: HourRing::new(),
                 total: 0,
                 filtered: 0,
+                inventory: HashMap::new(),
+                inventory_overflow: 0,
             })),
         }
     }
@@ -90,16 +136,16 @@ impl MemorySink {
             let at = v.received_at;
             m.hours.add(unix_hour(at), 1);
             if let Some(t) = m.groups.get_mut(&key) {
-                t.add(at);
-            } else if m.groups.len() < m.groups_cap {
+                t.add(at, v.network);
+            } else if m.groups.len() < m.groups_cap && m.may_open(v.network) {
                 let mut t = Tally::new(Group::new(key.clone(), at, v.blocked_url.clone()));
-                t.add(at);
+                t.add(at, v.network);
                 m.groups.insert(key, t);
             } else {
                 let t = m.overflow.get_or_insert_with(|| {
                     Tally::new(Group::new(GroupKey::overflow(), at, String::new()))
                 });
-                t.add(at);
+                t.add(at, v.network);
             }
             if m.recent.len() == m.recent_cap {
                 m.recent.pop_front();
@@ -109,15 +155,128 @@ impl MemorySink {
     }
 }
 
+impl Memory {
+    /// Whether `network` may open one more group or inventory entry (and counts it): a
+    /// hundredth of the group cap each, at least one. Without a network, no budget applies
+    /// (the collector saw no address).
+    fn may_open(&mut self, network: Option<Network>) -> bool {
+        let Some(n) = network else { return true };
+        let budget = (self.groups_cap / 100).max(1);
+        let opened = self.opened.entry(n).or_default();
+        if *opened >= budget {
+            return false;
+        }
+        *opened += 1;
+        true
+    }
+
+    fn observe(&mut self, o: Observation) {
+        let key = (o.destination.clone(), o.document_origin.clone());
+        if !self.inventory.contains_key(&key) {
+            if self.inventory.len() >= self.groups_cap || !self.may_open(o.network) {
+                self.inventory_overflow += 1;
+                return;
+            }
+            self.inventory.insert(
+                key.clone(),
+                Use {
+                    page_loads: HashMap::new(),
+                    sampled: 0,
+                    weighted: 0.0,
+                    networks: HashSet::new(),
+                    engines: Vec::new(),
+                    reports: 0,
+                    first_seen: o.received_at,
+                    last_seen: o.received_at,
+                },
+            );
+        }
+        let Some(u) = self.inventory.get_mut(&key) else {
+            return;
+        };
+        u.reports += 1;
+        u.first_seen = u.first_seen.min(o.received_at);
+        u.last_seen = u.last_seen.max(o.received_at);
+        if let Some(n) = o.network {
+            if u.networks.len() < REACH_CAP {
+                u.networks.insert(n);
+            }
+        }
+        if let Some(e) = o.engine {
+            if !u.engines.contains(&e) {
+                u.engines.push(e);
+            }
+        }
+        let weight = o.weight();
+        let known = u.page_loads.contains_key(&o.page_load);
+        if !known {
+            if u.page_loads.len() < PAGE_LOADS_CAP {
+                u.page_loads.insert(o.page_load, weight);
+                u.sampled += 1;
+                u.weighted += weight;
+            } else if u.sampled < u64::MAX {
+                // Past the cap the id is not kept: a repeat of it is counted again, so the
+                // totals are an upper bound there.
+                u.sampled += 1;
+                u.weighted += weight;
+            }
+        }
+    }
+}
+
 impl MemorySink {
+    /// Observations that found the inventory full (its entries capped like the groups).
+    pub fn inventory_overflow(&self) -> u64 {
+        self.lock().inventory_overflow
+    }
+
+    fn read_inventory(&self, since: SystemTime) -> Vec<DestinationUse> {
+        let m = self.lock();
+        let mut out: Vec<DestinationUse> = m
+            .inventory
+            .iter()
+            .filter(|(_, u)| u.last_seen >= since)
+            .map(|((destination, document_origin), u)| DestinationUse {
+                destination: destination.clone(),
+                document_origin: document_origin.clone(),
+                sampled_page_loads: u.sampled,
+                page_loads: u.weighted,
+                networks: u.networks.len() as u64,
+                engines: u.engines.clone(),
+                reports: u.reports,
+                first_seen: u.first_seen,
+                last_seen: u.last_seen,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.page_loads
+                .total_cmp(&a.page_loads)
+                .then_with(|| a.destination.cmp(&b.destination))
+        });
+        out
+    }
+
+    fn read_page_loads(&self, destinations: &[Origin], since: SystemTime) -> f64 {
+        let m = self.lock();
+        let mut seen: HashMap<PageLoad, f64> = HashMap::new();
+        for ((d, _), u) in &m.inventory {
+            if u.last_seen >= since && destinations.contains(d) {
+                seen.extend(u.page_loads.iter().map(|(p, w)| (*p, *w)));
+            }
+        }
+        seen.values().sum()
+    }
+
     /// The summary, read under the lock (the [`ReportStore::summary`] answer).
     fn read_summary(&self, limit: usize) -> Summary {
         let m = self.lock();
         let mut groups: Vec<Group> = m.groups.values().map(|t| t.group.clone()).collect();
         groups.extend(m.overflow.as_ref().map(|t| t.group.clone()));
+        // By reach first: one client's flood ranks below what many saw.
         groups.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
+            b.reach
+                .cmp(&a.reach)
+                .then_with(|| b.count.cmp(&a.count))
                 .then_with(|| a.blocked_origin.cmp(&b.blocked_origin))
         });
         groups.truncate(limit);
@@ -166,6 +325,13 @@ impl ReportSink for MemorySink {
     fn record_filtered(&self, n: u64) {
         self.lock().filtered += n;
     }
+    fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        let mut m = self.lock();
+        for o in batch {
+            m.observe(o);
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// Reads answer at once, from memory, under a lock held for the copy.
@@ -181,13 +347,32 @@ impl ReportStore for MemorySink {
     ) -> BoxFuture<'a, Result<Activity, StoreError>> {
         Box::pin(std::future::ready(Ok(self.read_activity(keys, window))))
     }
+
+    fn inventory(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<DestinationUse>, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.read_inventory(since))))
+    }
+
+    fn page_loads_reaching<'a>(
+        &'a self,
+        destinations: &'a [Origin],
+        since: SystemTime,
+    ) -> BoxFuture<'a, Result<f64, StoreError>> {
+        Box::pin(std::future::ready(Ok(
+            self.read_page_loads(destinations, since)
+        )))
+    }
 }
 
-/// One group of a [`MemorySink`]: its summary row and its violations per hour.
+/// One group of a [`MemorySink`]: its summary row, its violations per hour and the client
+/// networks among its senders (up to [`REACH_CAP`]).
 #[derive(Debug)]
 struct Tally {
     group: Group,
     hours: HourRing,
+    networks: Vec<Network>,
 }
 
 impl Tally {
@@ -195,12 +380,19 @@ impl Tally {
         Tally {
             group,
             hours: HourRing::new(),
+            networks: Vec::new(),
         }
     }
 
-    fn add(&mut self, at: SystemTime) {
+    fn add(&mut self, at: SystemTime, network: Option<Network>) {
         self.group.add(1, at);
         self.hours.add(unix_hour(at), 1);
+        if let Some(n) = network {
+            if self.networks.len() < REACH_CAP && !self.networks.contains(&n) {
+                self.networks.push(n);
+                self.group.reach = self.networks.len() as u64;
+            }
+        }
     }
 }
 

@@ -26,20 +26,26 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::source::Origin;
 
 mod activity;
 mod class;
 mod error;
 mod memory;
+mod observation;
 mod sinks;
 mod summary;
 mod violation;
 
+pub use crate::learn::DestinationUse;
 pub(crate) use activity::hour_start;
 pub use activity::{unix_hour, Activity, HourWindow, ACTIVITY_HOURS};
 pub use class::Class;
 pub use error::StoreError;
 pub use memory::MemorySink;
+pub use observation::{Network, Observation, PageLoad};
 pub use sinks::{Tee, TracingSink, WriteOnly};
 pub(crate) use summary::rfc3339_text;
 pub use summary::{Blocked, Group, GroupKey, Summary, Teaching, OVERFLOW};
@@ -59,6 +65,17 @@ pub trait ReportSink: Send + Sync + 'static {
     /// Counts violations dropped as noise, so summaries can say how many there were. Best
     /// effort: never fails, never blocks.
     fn record_filtered(&self, _n: u64) {}
+
+    /// Takes a batch of inventory observations (one request's). Kept apart from violations:
+    /// they never appear in, or count towards, the summary. The default keeps none and
+    /// answers [`StoreError::Unsupported`]; the collector then counts them as dropped and
+    /// still answers 204 (a browser can do nothing with a refusal).
+    fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        let _ = batch;
+        Box::pin(std::future::ready(Err(StoreError::Unsupported(
+            "inventory observations",
+        ))))
+    }
 }
 
 /// Reads stored violations back: what the summary, the dashboard and `connect-src suggest`
@@ -86,6 +103,33 @@ pub trait ReportStore: ReportSink {
         let _ = (keys, window);
         Box::pin(std::future::ready(Ok(Activity::default())))
     }
+
+    /// What real pages connected to since `since`: one [`DestinationUse`] per destination
+    /// and document origin, most page loads first. The default keeps no inventory: it
+    /// answers [`StoreError::Unsupported`]. The built-in stores all answer.
+    fn inventory(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<DestinationUse>, StoreError>> {
+        let _ = since;
+        Box::pin(std::future::ready(Err(StoreError::Unsupported(
+            "inventory observations",
+        ))))
+    }
+
+    /// The page loads (re-weighted by their sample rate, as [`DestinationUse::page_loads`])
+    /// that connected to any of `destinations` since `since`: each page load counted once,
+    /// however many of them it reached. The default answers [`StoreError::Unsupported`].
+    fn page_loads_reaching<'a>(
+        &'a self,
+        destinations: &'a [Origin],
+        since: SystemTime,
+    ) -> BoxFuture<'a, Result<f64, StoreError>> {
+        let _ = (destinations, since);
+        Box::pin(std::future::ready(Err(StoreError::Unsupported(
+            "inventory observations",
+        ))))
+    }
 }
 
 impl<T: ReportSink + ?Sized> ReportSink for Arc<T> {
@@ -94,6 +138,9 @@ impl<T: ReportSink + ?Sized> ReportSink for Arc<T> {
     }
     fn record_filtered(&self, n: u64) {
         (**self).record_filtered(n)
+    }
+    fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        (**self).observe(batch)
     }
 }
 
@@ -107,5 +154,18 @@ impl<T: ReportStore + ?Sized> ReportStore for Arc<T> {
         window: HourWindow,
     ) -> BoxFuture<'a, Result<Activity, StoreError>> {
         (**self).activity(keys, window)
+    }
+    fn inventory(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<DestinationUse>, StoreError>> {
+        (**self).inventory(since)
+    }
+    fn page_loads_reaching<'a>(
+        &'a self,
+        destinations: &'a [Origin],
+        since: SystemTime,
+    ) -> BoxFuture<'a, Result<f64, StoreError>> {
+        (**self).page_loads_reaching(destinations, since)
     }
 }

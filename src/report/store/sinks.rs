@@ -1,10 +1,15 @@
 //! Sinks that send reports elsewhere: [`TracingSink`] (logs), [`Tee`] (two sinks), and
 //! [`WriteOnly`] (a sink of your own that cannot be read back).
 
+use std::time::SystemTime;
+
 use super::activity::{Activity, HourWindow};
+use super::observation::Observation;
 use super::summary::{GroupKey, Summary};
 use super::violation::{Disposition, Violation};
 use super::{BoxFuture, ReportSink, ReportStore, StoreError};
+use crate::learn::DestinationUse;
+use crate::source::Origin;
 
 /// Emits each violation as a `tracing` event (target `connect_src::report`, level WARN for
 /// enforced, INFO for report-only), with every field attached.
@@ -56,6 +61,17 @@ impl<A: ReportSink, B: ReportSink> ReportSink for Tee<A, B> {
         self.0.record_filtered(n);
         self.1.record_filtered(n);
     }
+    /// The first keeps the inventory; the second is told too, and may not keep it.
+    fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        let second = batch.clone();
+        Box::pin(async move {
+            self.0.observe(batch).await?;
+            match self.1.observe(second).await {
+                Err(StoreError::Unsupported(_)) => Ok(()),
+                other => other,
+            }
+        })
+    }
 }
 
 /// Reads come from the first store.
@@ -69,6 +85,19 @@ impl<A: ReportStore, B: ReportSink> ReportStore for Tee<A, B> {
         window: HourWindow,
     ) -> BoxFuture<'a, Result<Activity, StoreError>> {
         self.0.activity(keys, window)
+    }
+    fn inventory(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<DestinationUse>, StoreError>> {
+        self.0.inventory(since)
+    }
+    fn page_loads_reaching<'a>(
+        &'a self,
+        destinations: &'a [Origin],
+        since: SystemTime,
+    ) -> BoxFuture<'a, Result<f64, StoreError>> {
+        self.0.page_loads_reaching(destinations, since)
     }
 }
 
@@ -109,6 +138,9 @@ impl<S: ReportSink> ReportSink for WriteOnly<S> {
     }
     fn record_filtered(&self, n: u64) {
         self.0.record_filtered(n)
+    }
+    fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.0.observe(batch)
     }
 }
 

@@ -151,6 +151,10 @@ pub struct Group {
     pub disposition: Disposition,
     /// How many violations.
     pub count: u64,
+    /// Distinct client networks among the senders (a keyed hash of each /24 or /48): what
+    /// one client cannot inflate. 0 when the collector saw no client address. Stores may
+    /// count it up to a cap (`MemorySink`: 64).
+    pub reach: u64,
     /// First seen; RFC 3339 in JSON.
     #[serde(serialize_with = "rfc3339")]
     pub first_seen: SystemTime,
@@ -180,6 +184,7 @@ impl Group {
             document_path,
             disposition,
             count: 0,
+            reach: 0,
             first_seen: at,
             last_seen: at,
             sample,
@@ -215,7 +220,7 @@ pub struct Summary {
     pub total: u64,
     /// Violations dropped as noise.
     pub filtered: u64,
-    /// The groups, most frequent first (possibly capped).
+    /// The groups, widest reach first, then most frequent (possibly capped).
     pub groups: Vec<Group>,
 }
 
@@ -226,27 +231,39 @@ impl Summary {
     }
 
     /// What learning reads here ([`learn::suggest`](crate::learn::suggest)): the report-only
-    /// `connect-src` groups whose class [`teaches`](Class::teaches), as destinations and
-    /// counts in the summary's order; and what it sets aside: the distrusted classes'
-    /// counts and the reports whose blocked URL has no origin. Enforced violations are left
+    /// `connect-src` groups classed `genuine` ([`Class::teaches`]), as destinations with
+    /// their counts and reach, in the summary's order; and what it sets aside: the other
+    /// classes' counts and the reports whose blocked URL has no origin. Enforced violations are left
     /// out (the connection was blocked, as intended).
     ///
     /// ```
+    /// use std::net::SocketAddr;
+    /// use axum::extract::ConnectInfo;
+    /// use connect_src::learn::{suggest, SuggestOptions};
+    /// use connect_src::policy::ServedPolicies;
     /// use connect_src::report::store::{MemorySink, ReportStore};
     /// use connect_src::report::Collector;
-    /// use connect_src::learn::{suggest, SuggestOptions};
     /// use connect_src::ConnectSrc;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let served = "connect-src 'self'; report-uri /csp-reports?disposition=report";
     /// let store = MemorySink::new();
-    /// let collector = Collector::builder().store(store.clone()).build();
-    /// let body = r#"{"csp-report":{"document-uri":"https://app.example/","effective-directive":
-    ///     "connect-src","blocked-uri":"https://api.example.net/v1","disposition":"report"}}"#;
-    /// let request = http::Request::post("/csp-reports")
-    ///     .header("content-type", "application/csp-report")
-    ///     .body(axum::body::Body::from(body))?;
-    /// collector.accept(request).await?;
+    /// let collector = Collector::builder()
+    ///     .store(store.clone())
+    ///     .served_policies(ServedPolicies::from_headers([served]))
+    ///     .build();
+    /// // The same report-only violation from two client networks.
+    /// for peer in ["198.51.100.7:5000", "203.0.113.9:6000"] {
+    ///     let body = format!(r#"{{"csp-report":{{"document-uri":"https://app.example/",
+    ///         "effective-directive":"connect-src","blocked-uri":"https://api.example.net/v1",
+    ///         "disposition":"report","original-policy":"{served}"}}}}"#);
+    ///     let mut request = http::Request::post("/csp-reports?disposition=report")
+    ///         .header("content-type", "application/csp-report")
+    ///         .body(axum::body::Body::from(body))?;
+    ///     request.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>()?));
+    ///     collector.accept(request).await?;
+    /// }
     ///
     /// let teaching = store.summary(500).await?.teaching();
     /// let current: ConnectSrc = "'self'".parse()?;
@@ -256,11 +273,22 @@ impl Summary {
     /// # }
     /// ```
     pub fn teaching(&self) -> Teaching {
+        self.teaching_of(Class::teaches)
+    }
+
+    /// [`teaching`](Self::teaching), `unverified` groups read too: for a collector that
+    /// knows no served policy. Anyone can POST an unverified report; the minimum reach
+    /// still applies to what is learned.
+    pub fn teaching_including_unverified(&self) -> Teaching {
+        self.teaching_of(|c| c.teaches() || c == Class::Unverified)
+    }
+
+    fn teaching_of(&self, teaches: impl Fn(Class) -> bool) -> Teaching {
         let mut out = Teaching {
             observations: Vec::new(),
             distrusted: Class::ALL
                 .iter()
-                .filter(|c| !c.teaches())
+                .filter(|c| !teaches(**c))
                 .map(|c| (*c, 0))
                 .collect(),
             not_origins: 0,
@@ -270,14 +298,16 @@ impl Summary {
             .iter()
             .filter(|g| g.disposition == Disposition::Report && g.directive == "connect-src")
         {
-            if !g.class.teaches() {
+            if !teaches(g.class) {
                 if let Some((_, n)) = out.distrusted.iter_mut().find(|(c, _)| *c == g.class) {
                     *n += g.count;
                 }
                 continue;
             }
             match g.blocked_origin.origin() {
-                Some(o) => out.observations.push(Observation::new(o.clone(), g.count)),
+                Some(o) => out
+                    .observations
+                    .push(Observation::new(o.clone(), g.count, g.reach)),
                 None => out.not_origins += g.count,
             }
         }
@@ -287,17 +317,16 @@ impl Summary {
 }
 
 /// What [`Summary::teaching`] finds: what learning may read, and what it sets aside.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Teaching {
-    /// Report-only `connect-src` destinations of trusted classes (`genuine`, `unverified`),
-    /// with their counts, in the summary's order.
+    /// Report-only `connect-src` destinations of the classes read, with their counts and
+    /// reach, in the summary's order.
     pub observations: Vec<Observation>,
-    /// Report-only `connect-src` violations set aside for their class (`contradicts`,
-    /// `stale`, `foreign`), counted per class in the order of [`Class::ALL`]; classes with
-    /// none are left out.
+    /// Report-only `connect-src` violations set aside for their class, counted per class in
+    /// the order of [`Class::ALL`]; classes with none are left out.
     pub distrusted: Vec<(Class, u64)>,
-    /// Report-only `connect-src` violations of trusted classes whose blocked URL has no
+    /// Report-only `connect-src` violations of the classes read whose blocked URL has no
     /// origin (`data`, `blob`, a keyword): nothing a source could name.
     pub not_origins: u64,
 }
@@ -345,7 +374,7 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&g).unwrap(),
             "{\"directive\":\"(other)\",\"blocked_origin\":\"(other)\",\"document_path\":\"(other)\",\
-             \"disposition\":\"unknown\",\"count\":2,\"first_seen\":\"1970-01-01T00:00:00Z\",\
+             \"disposition\":\"unknown\",\"count\":2,\"reach\":0,\"first_seen\":\"1970-01-01T00:00:00Z\",\
              \"last_seen\":\"1970-01-01T00:01:00Z\",\"sample\":\"https://x.example/\",\
              \"class\":\"unverified\"}"
         );

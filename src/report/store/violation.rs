@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use super::class::Class;
+use super::observation::Network;
 use crate::source::Origin;
 
 /// Which body shape a violation arrived in.
@@ -113,6 +114,8 @@ pub struct Violation {
     pub format: ReportFormat,
     /// When the collector received it.
     pub received_at: SystemTime,
+    /// The sender's client network, when the collector saw its address.
+    pub network: Option<Network>,
     /// What it is, checked against the policies the app served ([`classify`](crate::report::intake::classify));
     /// [`Class::Unverified`] until the collector checks it.
     pub class: Class,
