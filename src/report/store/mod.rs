@@ -50,7 +50,7 @@ pub use sinks::{Tee, TracingSink, WriteOnly};
 pub(crate) use summary::rfc3339_text;
 pub use summary::{Blocked, Group, GroupKey, Summary, Teaching, OVERFLOW};
 pub(crate) use violation::bound;
-pub use violation::{Disposition, ReportFormat, Violation};
+pub use violation::{path_template, Disposition, ReportFormat, Violation};
 
 /// A boxed, `Send` future: what the store traits' methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -135,9 +135,11 @@ impl Violation {
         self.document_origin = Origin::of_url(&self.document_url);
     }
 
-    /// The document URL's path (no query), or the whole value when it is not a URL.
+    /// The document URL's path (no query) as a template, or the whole value when it is
+    /// not a URL: each segment that looks like an id becomes `{id}` ([`path_template`]), so
+    /// a single-page app's `/orders/8127` and `/orders/8128` are one page.
     pub fn document_path(&self) -> String {
-        path_of(&self.document_url)
+        path_template(&path_of(&self.document_url))
     }
 }
 
@@ -156,6 +158,53 @@ pub(crate) fn path_of(url: &str) -> String {
     } else {
         url.to_owned()
     }
+}
+
+/// A path with its id-like segments replaced by `{id}`: all digits (`8127`), a UUID, 16 or
+/// more hex digits, or 20 or more characters of letters, digits, `-` and `_` holding at
+/// least one digit (a token). Words, dates and short codes stay: `/orders/8127/items` is
+/// `/orders/{id}/items`, `/blog/2026-12-04/hello-world` stays as it is.
+///
+/// ```
+/// # use connect_src::report::store::path_template;
+/// assert_eq!(path_template("/orders/8127/items"), "/orders/{id}/items");
+/// assert_eq!(path_template("/u/3f2b8c1e-7d4a-4e8f-9b1c-2a6d5e7f8a9b"), "/u/{id}");
+/// assert_eq!(path_template("/reset/Zk3q9XvT0pLmN8rB2wYc"), "/reset/{id}");
+/// assert_eq!(path_template("/blog/2026-12-04/hello-world"), "/blog/2026-12-04/hello-world");
+/// ```
+pub fn path_template(path: &str) -> String {
+    fn is_id(seg: &str) -> bool {
+        let len = seg.len();
+        if len == 0 {
+            return false;
+        }
+        if seg.bytes().all(|b| b.is_ascii_digit()) {
+            return true;
+        }
+        let hex = seg.bytes().all(|b| b.is_ascii_hexdigit());
+        if hex && len >= 16 {
+            return true;
+        }
+        let uuid = len == 36
+            && seg.bytes().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            });
+        let token = len >= 20
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && seg.bytes().any(|b| b.is_ascii_digit())
+            && !seg.contains("--");
+        uuid || token
+    }
+    if !path.starts_with('/') || !path.bytes().any(|b| b.is_ascii_digit()) {
+        return path.to_owned();
+    }
+    path.split('/')
+        .map(|seg| if is_id(seg) { "{id}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Cuts `s` to at most `max` bytes at a character boundary.
