@@ -267,7 +267,7 @@ fn serve_post_summary_dashboard_and_suggest() {
         http(server.addr, "POST", "/csp-reports", Some("text/plain"), "x").unwrap();
     assert_eq!(status, 415, "{body}");
 
-    let (status, body) = http(server.addr, "GET", "/csp-reports/summary", None, "").unwrap();
+    let (status, body) = http(server.admin, "GET", "/csp-reports/summary", None, "").unwrap();
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["total"], 6);
@@ -282,7 +282,7 @@ fn serve_post_summary_dashboard_and_suggest() {
         stripe["sample"], "https://api.stripe.com/x",
         "query stripped"
     );
-    let (status, html) = http(server.addr, "GET", "/csp-reports/dashboard", None, "").unwrap();
+    let (status, html) = http(server.admin, "GET", "/csp-reports/dashboard", None, "").unwrap();
     assert_eq!(status, 200);
     assert!(html.contains("api.stripe.com"));
     drop(server);

@@ -1015,12 +1015,12 @@ fn three_collectors_one_killed_lose_no_acknowledged_report() {
         missing.len(),
         &missing[..missing.len().min(10)]
     );
-    let totals: Vec<u64> = servers.iter().map(|s| total_of(s.addr)).collect();
+    let totals: Vec<u64> = servers.iter().map(|s| total_of(s.admin)).collect();
     assert_eq!(totals[0], totals[1], "survivors agree");
     assert_eq!(totals[0], stored.len() as u64, "total = rows stored");
     assert!(totals[0] >= acked.len() as u64);
     // The fleet's metrics: each survivor counts what it stored.
-    let (status, metrics) = http(servers[0].addr, "GET", "/metrics", None, "").unwrap();
+    let (status, metrics) = http(servers[0].admin, "GET", "/metrics", None, "").unwrap();
     assert_eq!(status, 200);
     assert!(
         metrics.contains("connect_src_reports_stored_total")
