@@ -182,8 +182,8 @@ impl Provenance {
 
     /// The MAC of `window` under `secret`, before finalizing.
     fn mac(secret: &[u8], window: u64) -> Hmac<Sha256> {
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes keys of any length");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+            .expect("HMAC takes keys of any length");
         mac.update(b"connect-src report token v1:");
         mac.update(&window.to_be_bytes());
         mac
@@ -242,7 +242,10 @@ mod tests {
         assert!(!b.verify_at(&a.token_at(t), t));
         assert_eq!(a.token_at(t).len(), 32);
         let debug = format!("{a:?}");
-        assert!(!debug.contains("3f1c") && !debug.contains("51, 102"), "{debug}");
+        assert!(
+            !debug.contains("3f1c") && !debug.contains("51, 102"),
+            "{debug}"
+        );
     }
 
     #[test]
@@ -266,10 +269,18 @@ mod tests {
 
     #[test]
     fn the_previous_current_and_next_windows_verify() {
-        let p = Provenance::new(A).unwrap().rotation(Duration::from_secs(60));
+        let p = Provenance::new(A)
+            .unwrap()
+            .rotation(Duration::from_secs(60));
         let t = UNIX_EPOCH + Duration::from_secs(6_000_030);
         let token = p.token_at(t);
-        for (offset, ok) in [(-120i64, false), (-60, true), (0, true), (60, true), (120, false)] {
+        for (offset, ok) in [
+            (-120i64, false),
+            (-60, true),
+            (0, true),
+            (60, true),
+            (120, false),
+        ] {
             let at = if offset < 0 {
                 t - Duration::from_secs(offset.unsigned_abs())
             } else {
@@ -290,7 +301,10 @@ mod tests {
         assert_eq!(rotated.token_at(t), Provenance::new(B).unwrap().token_at(t));
         assert!(rotated.verify_at(&old.token_at(t), t));
         assert!(rotated.verify_at(&rotated.token_at(t), t));
-        assert!(!old.verify_at(&rotated.token_at(t), t), "the old alone does not know the new");
+        assert!(
+            !old.verify_at(&rotated.token_at(t), t),
+            "the old alone does not know the new"
+        );
         let none: [&[u8]; 0] = [];
         assert!(Provenance::from_secrets(none).is_err());
         let e = Provenance::from_secrets([A, b"short".as_slice()]).unwrap_err();
