@@ -1037,3 +1037,185 @@ fn three_collectors_one_killed_lose_no_acknowledged_report() {
     drop(servers);
     drop(pg);
 }
+
+// ---- `connect-src serve` and its database at start -----------------------------------------
+
+/// POSTs one report to a serve process; its status and `Retry-After`.
+fn post_to(server: &Server, host: &str) -> (u16, Option<String>) {
+    let a = common::request(
+        server.addr,
+        "POST",
+        "/csp-reports",
+        &[("Content-Type", "application/csp-report")],
+        &report(host, "report"),
+    )
+    .unwrap();
+    (a.status, a.header("retry-after").map(str::to_owned))
+}
+
+/// PostgreSQL down when `serve` starts: it does not exit, it answers reports 503 with
+/// Retry-After and `/healthz` 503 with the reason (the admin face with the error), retries
+/// with backoff, and takes reports as soon as the database is up.
+#[test]
+fn serve_waits_for_postgres_at_start() {
+    let Some(pg) = Pg::start("serve-down") else {
+        return;
+    };
+    pg.crash();
+    let mut server = common::serve_unready(&["--db", &pg.url()]);
+    assert!(
+        server
+            .store
+            .starts_with(&format!("PostgreSQL {}", pg.url())),
+        "{}",
+        server.store
+    );
+    let (status, retry) = post_to(&server, "early.example");
+    assert_eq!(status, 503);
+    assert!(retry.is_some_and(|r| r.parse::<u64>().is_ok_and(|s| s >= 1)));
+    let health = common::request(server.addr, "GET", "/healthz", &[], "").unwrap();
+    assert_eq!(health.status, 503);
+    assert!(health.body.contains("not open yet"), "{}", health.body);
+    server.wait_for_log("a retry", |l| {
+        l.contains("cannot open PostgreSQL yet") && l.contains("attempt=2")
+    });
+    let admin = common::request(server.admin, "GET", "/healthz", &[], "").unwrap();
+    assert_eq!(admin.status, 503);
+    assert!(
+        admin.body.to_lowercase().contains("refused"),
+        "{}",
+        admin.body
+    );
+    assert_eq!(server.child.try_wait().unwrap(), None, "still running");
+
+    pg.start_server();
+    let mut polls = Polls::new("serve to open PostgreSQL");
+    loop {
+        match post_to(&server, "late.example") {
+            (204, _) => break,
+            (503, _) => {}
+            other => panic!("{other:?}"),
+        }
+        polls.next();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let health = common::request(server.addr, "GET", "/healthz", &[], "").unwrap();
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    assert_eq!(total_of(server.admin), 1, "only the report answered 204");
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(60));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{status:?}");
+}
+
+/// The PostgreSQL password can stay out of the URL (and so out of `ps`): from
+/// `--db-password-file` or PGPASSWORD. The banner shows a URL's password as `***`.
+#[test]
+fn serve_takes_the_postgres_password_apart_from_the_url() {
+    let Some(pg) = Pg::start("serve-password") else {
+        return;
+    };
+    // A password that needs percent-encoding in a URL.
+    const PASSWORD: &str = "p@ss:w/rd 1%";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        pg.client()
+            .await
+            .batch_execute(&format!("ALTER USER postgres PASSWORD '{PASSWORD}'"))
+            .await
+            .unwrap();
+    });
+    std::fs::write(
+        pg.data().join("pg_hba.conf"),
+        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .unwrap();
+    let data = pg.data();
+    let o = pg.run("pg_ctl", &["-D", data.to_str().unwrap(), "reload"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let url = pg.url();
+    let dir = pg.dir.join("secrets");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("password");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+
+    let accepts = |server: &Server, host: &str| {
+        let mut polls = Polls::new("serve to open PostgreSQL with the password");
+        loop {
+            match post_to(server, host) {
+                (204, _) => return,
+                (503, _) => {}
+                other => panic!("{other:?}"),
+            }
+            polls.next();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let server =
+        common::serve_unready(&["--db", &url, "--db-password-file", file.to_str().unwrap()]);
+    accepts(&server, "from-file.example");
+    assert!(!server.store.contains("p@ss"), "{}", server.store);
+    drop(server);
+
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--db",
+        &url,
+    ])
+    .env("PGPASSWORD", PASSWORD);
+    let server = common::start_unready(cmd);
+    accepts(&server, "from-pgpassword.example");
+    drop(server);
+
+    // Without it the login is refused: retried (the password may be fixed on the server),
+    // and the admin face says why.
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--db",
+        &url,
+    ])
+    .env_remove("PGPASSWORD");
+    let server = common::start_unready(cmd);
+    server.wait_for_log("a refused login", |l| {
+        l.contains("cannot open PostgreSQL yet")
+    });
+    assert_eq!(post_to(&server, "refused.example").0, 503);
+    let admin = common::request(server.admin, "GET", "/healthz", &[], "").unwrap();
+    assert!(admin.body.contains("password"), "{}", admin.body);
+    drop(server);
+
+    // In the URL: redacted in the banner.
+    let encoded = url.replace("postgres@", "postgres:p%40ss%3Aw%2Frd%201%25@");
+    let server = common::serve_unready(&["--db", &encoded]);
+    accepts(&server, "from-url.example");
+    assert!(server.store.contains("postgres:***@"), "{}", server.store);
+    assert!(!server.store.contains("p%40ss"), "{}", server.store);
+    drop(server);
+
+    // Given twice is refused: which one counts would be a guess.
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--db",
+            &encoded,
+            "--db-password-file",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("already has a password") && !err.contains("p%40ss"),
+        "{err}"
+    );
+}

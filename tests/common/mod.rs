@@ -33,8 +33,17 @@ impl Drop for Server {
 }
 
 /// `connect-src serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 <args>` (each only
-/// when `args` does not give it), started; waits for the banner.
+/// when `args` does not give it), started; waits until its `/healthz` says it takes reports.
 pub(crate) fn serve(args: &[&str]) -> Server {
+    start(command(args))
+}
+
+/// The same, without waiting for the store (a database that is not up yet).
+pub(crate) fn serve_unready(args: &[&str]) -> Server {
+    start_unready(command(args))
+}
+
+fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("serve");
     if !args.contains(&"--listen") {
@@ -44,12 +53,19 @@ pub(crate) fn serve(args: &[&str]) -> Server {
         cmd.args(["--admin-listen", "127.0.0.1:0"]);
     }
     cmd.args(args);
-    start(cmd)
+    cmd
+}
+
+/// Starts a prepared `connect-src serve` command and waits until it takes reports.
+pub(crate) fn start(cmd: Command) -> Server {
+    let server = start_unready(cmd);
+    server.wait_ready();
+    server
 }
 
 /// Starts a prepared `connect-src serve` command and reads its banner: the public address,
 /// the admin address, the store.
-pub(crate) fn start(mut cmd: Command) -> Server {
+pub(crate) fn start_unready(mut cmd: Command) -> Server {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -85,6 +101,24 @@ pub(crate) fn start(mut cmd: Command) -> Server {
 }
 
 impl Server {
+    /// Waits (at most a minute) until the public `/healthz` answers 200.
+    pub(crate) fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(a) = request(self.addr, "GET", "/healthz", &[], "") {
+                if a.status == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not ready in a minute: {:#?}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The stderr lines so far.
     pub(crate) fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
