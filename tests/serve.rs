@@ -1021,10 +1021,25 @@ fn slow_and_h2c_clients_do_not_stop_reports() {
 }
 
 /// With `--http2`, h2c is served with the stream limit it advertises, and reports over it
-/// are accepted.
+/// are accepted; a connection that never sends the preface (hyper has no timer for that)
+/// is closed by the idle timeout.
 #[test]
 fn h2c_when_turned_on_has_its_limits() {
-    let server = serve(&["--http2", "--http2-max-streams", "4"]);
+    let server = serve(&[
+        "--http2",
+        "--http2-max-streams",
+        "4",
+        "--header-read-timeout",
+        "1s",
+    ]);
+    for preface in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+        let mut silent = TcpStream::connect(server.addr).unwrap();
+        silent
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        silent.write_all(preface).unwrap();
+        assert!(closed_by_server(&mut silent), "{preface:?}");
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
