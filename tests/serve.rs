@@ -1141,3 +1141,141 @@ fn provenance_secrets_rotate_and_placeholders_are_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---- docs/deploying.md ------------------------------------------------------------------------
+
+/// The fenced blocks of `doc` whose info string is `lang`.
+fn fenced<'a>(doc: &'a str, lang: &str) -> Vec<&'a str> {
+    let open = format!("```{lang}\n");
+    doc.split(open.as_str())
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .collect()
+}
+
+/// A documented value made local: an address becomes a free port of 127.0.0.1, a file
+/// becomes one in `dir` (a token file gets a token).
+fn local_value(value: &str, dir: &std::path::Path) -> String {
+    if value.parse::<SocketAddr>().is_ok() {
+        return "127.0.0.1:0".to_owned();
+    }
+    if value.starts_with('/') || value.starts_with("%d/") {
+        let name = value.rsplit('/').next().unwrap();
+        let path = dir.join(name);
+        if name.contains("token") {
+            std::fs::write(&path, format!("{TOKEN}\n")).unwrap();
+        }
+        return path.to_str().unwrap().to_owned();
+    }
+    value.to_owned()
+}
+
+/// Starts `serve` with `vars` (made local) and checks what the guide promises of that
+/// configuration: SQLite with retention, JSON logs, the admin token, exit 0 on SIGTERM.
+fn starts_as_documented(what: &str, vars: &[(String, String)]) {
+    assert!(vars.len() >= 5, "{what}: {vars:?}");
+    let dir = tmpdir("guide");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").env_remove("DATABASE_URL");
+    for (name, value) in vars {
+        assert!(name.starts_with("CONNECT_SRC_"), "{what}: {name}");
+        cmd.env(name, local_value(value, &dir));
+    }
+    let mut server = common::start(cmd);
+    assert!(
+        server
+            .store
+            .starts_with(&format!("SQLite {}", dir.display())),
+        "{what}: {}",
+        server.store
+    );
+    assert!(
+        server.store.contains("older than 30days"),
+        "{what}: {}",
+        server.store
+    );
+    assert_eq!(post_report(server.addr, "guide.example"), 204, "{what}");
+    let bare = request(server.admin, "GET", "/csp-reports/summary", &[], "").unwrap();
+    assert_eq!(
+        bare.status, 401,
+        "{what}: the admin face asks for the token"
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let ok = request(
+        server.admin,
+        "GET",
+        "/csp-reports/summary",
+        &[("Authorization", &bearer)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(ok.status, 200, "{what}");
+    for line in server.log() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&line).is_ok(),
+            "{what}: {line}"
+        );
+    }
+    server.signal("TERM");
+    assert_eq!(
+        server
+            .wait_exit(Duration::from_secs(60))
+            .and_then(|s| s.code()),
+        Some(0),
+        "{what}"
+    );
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// docs/deploying.md as written: its systemd unit passes `systemd-analyze verify` (when
+/// the tool is there) and `serve` starts with the unit's variables; likewise with the
+/// container command's.
+#[test]
+fn the_deploying_guide_starts_as_written() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploying.md")).unwrap();
+    let unit = fenced(&doc, "ini")
+        .into_iter()
+        .find(|b| b.contains("[Service]"))
+        .expect("a systemd unit in docs/deploying.md");
+    let dir = tmpdir("unit");
+    let file = dir.join("connect-src.service");
+    std::fs::write(&file, unit.replace("/usr/local/bin/connect-src", BIN)).unwrap();
+    match Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&file)
+        .output()
+    {
+        Ok(out) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && !err.contains("connect-src.service"),
+                "systemd-analyze verify: {err}"
+            );
+        }
+        Err(e) => {
+            eprintln!("\n!!! systemd-analyze not run ({e}): the unit's syntax is unchecked !!!\n")
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let unit_vars: Vec<(String, String)> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("Environment="))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    starts_as_documented("systemd unit", &unit_vars);
+
+    let docker = fenced(&doc, "sh")
+        .into_iter()
+        .find(|b| b.contains("docker run"))
+        .expect("a container command in docs/deploying.md");
+    let docker_vars: Vec<(String, String)> = docker
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("-e "))
+        .filter_map(|kv| kv.trim_end_matches('\\').trim().split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    starts_as_documented("container command", &docker_vars);
+}
