@@ -1279,3 +1279,24 @@ fn the_deploying_guide_starts_as_written() {
         .collect();
     starts_as_documented("container command", &docker_vars);
 }
+
+/// A database URL `serve` cannot use stops it before it listens (exit 2, not a retry
+/// loop), and the message never shows the password, even when the URL does not parse.
+#[test]
+fn a_bad_database_url_is_a_usage_error_without_its_password() {
+    for url in [
+        "postgres://reader:hunter2@db.internal:notaport/reports",
+        "mysql://reader:hunter2@db.internal/reports",
+    ] {
+        let out = Command::new(BIN)
+            .args(["serve", "--db", url])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        assert!(
+            err.contains("reader:***@db.internal") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+}

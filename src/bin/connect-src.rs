@@ -225,13 +225,33 @@ impl Db<'_> {
 }
 
 /// A URL without its password, for messages.
+/// A URL without its password, for messages: also one that does not parse (a bad port),
+/// whose `user:password@` is cut by hand.
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
             u.to_string()
         }
-        _ => url.to_owned(),
+        Ok(_) => url.to_owned(),
+        Err(_) => {
+            let Some((scheme, rest)) = url.split_once("://") else {
+                return url.to_owned();
+            };
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    let shown = if userinfo.contains(':') {
+                        format!("{user}:***")
+                    } else {
+                        user.to_owned()
+                    };
+                    format!("{scheme}://{shown}@{host}{}", &rest[authority.len()..])
+                }
+                None => url.to_owned(),
+            }
+        }
     }
 }
 

@@ -70,9 +70,19 @@ impl Target {
                     durability: durability.unwrap_or_default(),
                 })
             }
-            Db::Postgres(url) => Ok(Target::Postgres {
-                url: with_password(url, from, password_file)?,
-            }),
+            Db::Postgres(url) => {
+                // Read now, so that a malformed URL is a usage error, not a retry loop.
+                url.parse::<tokio_postgres::Config>().map_err(|e| {
+                    format!(
+                        "{from} {}: not a PostgreSQL URL ({e}); expected \
+                         postgres://user@host[:port]/database",
+                        redact(url)
+                    )
+                })?;
+                Ok(Target::Postgres {
+                    url: with_password(url, from, password_file)?,
+                })
+            }
         }
     }
 
