@@ -156,24 +156,26 @@ async fn override_replaces_existing_header() {
     );
 }
 
+/// The CSP values on a response whose handler set `values`, under a `connect-src 'self'`
+/// layer in Merge mode.
+async fn merged_into(values: &'static [&'static str]) -> Vec<String> {
+    let handler = move || async move {
+        let mut res = "hi".into_response();
+        for v in values {
+            res.headers_mut().append(CSP, HeaderValue::from_static(v));
+        }
+        res
+    };
+    let app = Router::new()
+        .route("/", get(handler))
+        .layer(policy("'self'").layer());
+    all(&send(app, "/").await, CSP)
+}
+
 #[tokio::test]
 async fn merge_edits_every_existing_header_value() {
-    async fn two() -> Response {
-        let mut res = "hi".into_response();
-        res.headers_mut()
-            .append(CSP, HeaderValue::from_static("script-src 'self'"));
-        res.headers_mut().append(
-            CSP,
-            HeaderValue::from_static("frame-ancestors 'none', img-src *"),
-        );
-        res
-    }
-    let app = Router::new()
-        .route("/", get(two))
-        .layer(policy("'self'").layer());
-    let res = send(app, "/").await;
     assert_eq!(
-        all(&res, CSP),
+        merged_into(&["script-src 'self'", "frame-ancestors 'none', img-src *"]).await,
         [
             "script-src 'self'; connect-src 'self'; report-uri /csp-reports",
             "frame-ancestors 'none'; connect-src 'self'; report-uri /csp-reports, img-src *; connect-src 'self'; report-uri /csp-reports"
@@ -184,20 +186,8 @@ async fn merge_edits_every_existing_header_value() {
 /// One of several values restricting connections is enough: every value is kept.
 #[tokio::test]
 async fn merge_keeps_every_value_when_one_restricts_connections() {
-    async fn two() -> Response {
-        let mut res = "hi".into_response();
-        res.headers_mut()
-            .append(CSP, HeaderValue::from_static("script-src 'self'"));
-        res.headers_mut()
-            .append(CSP, HeaderValue::from_static("img-src *, connect-src *"));
-        res
-    }
-    let app = Router::new()
-        .route("/", get(two))
-        .layer(policy("'self'").layer());
-    let res = send(app, "/").await;
     assert_eq!(
-        all(&res, CSP),
+        merged_into(&["script-src 'self'", "img-src *, connect-src *"]).await,
         [
             "script-src 'self'",
             "img-src *, connect-src *",

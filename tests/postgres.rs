@@ -1156,34 +1156,16 @@ fn serve_takes_the_postgres_password_apart_from_the_url() {
     assert!(!server.store.contains("p@ss"), "{}", server.store);
     drop(server);
 
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--db",
-        &url,
-    ])
-    .env("PGPASSWORD", PASSWORD);
+    let mut cmd = common::command(&["--db", &url]);
+    cmd.env("PGPASSWORD", PASSWORD);
     let server = common::start_unready(cmd);
     accepts(&server, "from-pgpassword.example");
     drop(server);
 
     // Without it the login is refused: retried (the password may be fixed on the server),
     // and the admin face says why.
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--db",
-        &url,
-    ])
-    .env_remove("PGPASSWORD");
+    let mut cmd = common::command(&["--db", &url]);
+    cmd.env_remove("PGPASSWORD");
     let server = common::start_unready(cmd);
     server.wait_for_log("a refused login", |l| {
         l.contains("cannot open PostgreSQL yet")

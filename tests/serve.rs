@@ -19,6 +19,28 @@ fn serve(args: &[&str]) -> Server {
     common::serve(args)
 }
 
+/// The admin face's summary (no token), as JSON; asserts 200.
+fn summary(server: &Server) -> serde_json::Value {
+    let (status, body) = http(server.admin, "GET", "/csp-reports/summary", "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// A GET on the admin face with `Authorization: <scheme> <TOKEN>`.
+fn admin_get(server: &Server, path: &str, scheme: &str) -> common::Answer {
+    let auth = format!("{scheme} {TOKEN}");
+    request(server.admin, "GET", path, &[("Authorization", &auth)], "").unwrap()
+}
+
+/// Runs a `serve` command that must refuse to start: asserts exit status 2 (a usage
+/// error) and returns what it said on stderr.
+fn usage_error(mut cmd: Command) -> String {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{cmd:?}: {err}");
+    err
+}
+
 /// A request with a report's content type; (status, body).
 fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     common::http(addr, method, path, Some("application/csp-report"), body).unwrap()
@@ -47,26 +69,13 @@ fn only_reports_about_accepted_origins_are_stored() {
         let (status, _) = http(server.addr, "POST", "/csp-reports", &report(doc));
         assert_eq!(status, 204, "{doc}");
     }
-    let (status, summary) = http(server.admin, "GET", "/csp-reports/summary", "");
-    assert_eq!(status, 200);
-    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let json = summary(&server);
     assert_eq!(json["total"], 2, "{json}");
 }
 
 #[test]
 fn a_bad_accept_origin_is_a_usage_error() {
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--accept-origin",
-            "app.example/x",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = usage_error(common::command(&["--accept-origin", "app.example/x"]));
     assert!(
         err.contains("--accept-origin") && err.contains("is not a document origin"),
         "{err}"
@@ -132,9 +141,7 @@ fn reports_are_classed_against_the_served_policies() {
         let (status, text) = http(server.addr, "POST", "/csp-reports", body);
         assert_eq!(status, 204, "{text}");
     }
-    let (status, summary) = http(server.admin, "GET", "/csp-reports/summary", "");
-    assert_eq!(status, 200);
-    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let json = summary(&server);
     for (_, origin, class) in &cases {
         assert!(
             class_of(&json, origin, class),
@@ -165,8 +172,7 @@ fn without_served_policies_reports_are_unverified() {
         &classed("https://evil.example.net/x", SERVED, None),
     );
     assert_eq!(status, 204);
-    let (_, summary) = http(server.admin, "GET", "/csp-reports/summary", "");
-    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let json = summary(&server);
     assert!(
         class_of(&json, "https://evil.example.net", "unverified"),
         "{json}"
@@ -175,12 +181,8 @@ fn without_served_policies_reports_are_unverified() {
 
 #[test]
 fn a_bad_policy_header_is_a_usage_error() {
-    let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--policy-header", "  "])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--policy-header"));
+    let err = usage_error(common::command(&["--policy-header", "  "]));
+    assert!(err.contains("--policy-header"), "{err}");
 }
 
 /// With the app's provenance secret, a report whose URL carries a valid token is checked
@@ -225,8 +227,7 @@ fn provenance_secret_file_makes_tokenless_reports_foreign() {
         let (status, text) = http(server.addr, "POST", path, &classed(blocked, SERVED, None));
         assert_eq!(status, 204, "{text}");
     }
-    let (_, summary) = http(server.admin, "GET", "/csp-reports/summary", "");
-    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let json = summary(&server);
     for (_, blocked, class) in &cases {
         let origin = blocked.trim_end_matches("/x");
         assert!(
@@ -236,18 +237,10 @@ fn provenance_secret_file_makes_tokenless_reports_foreign() {
     }
 
     std::fs::write(&path, "short\n").unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--provenance-secret-file",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = usage_error(common::command(&[
+        "--provenance-secret-file",
+        path.to_str().unwrap(),
+    ]));
     assert!(
         err.contains("at least 32 bytes") && err.contains("secret"),
         "{err}"
@@ -294,8 +287,7 @@ fn an_enforced_and_a_report_only_header_are_both_current() {
         let (status, text) = http(server.addr, "POST", "/csp-reports", body);
         assert_eq!(status, 204, "{text}");
     }
-    let (_, summary) = http(server.admin, "GET", "/csp-reports/summary", "");
-    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let json = summary(&server);
     for (_, origin, class) in &cases {
         assert!(
             class_of(&json, origin, class),
@@ -331,13 +323,7 @@ fn serve_refuses_what_it_cannot_use() {
         ),
     ];
     for (args, says) in cases {
-        let out = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let err = usage_error(common::command(args));
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
@@ -411,44 +397,25 @@ fn the_read_side_is_on_the_admin_face_behind_its_token() {
             .header("www-authenticate")
             .unwrap()
             .contains("invalid_token"));
-        let basic = request(
-            server.admin,
-            "GET",
-            path,
-            &[("Authorization", &format!("Basic {TOKEN}"))],
-            "",
-        )
-        .unwrap();
-        assert_eq!(basic.status, 401, "another scheme");
-        let bearer = format!("bearer {TOKEN}");
-        let ok = request(server.admin, "GET", path, &[("Authorization", &bearer)], "").unwrap();
+        assert_eq!(
+            admin_get(&server, path, "Basic").status,
+            401,
+            "another scheme"
+        );
+        let ok = admin_get(&server, path, "bearer");
         assert_eq!(ok.status, 200, "admin {path}: {ok:?}");
     }
-    let bearer = format!("Bearer {TOKEN}");
-    let summary = request(
-        server.admin,
-        "GET",
-        "/csp-reports/summary",
-        &[("Authorization", &bearer)],
-        "",
-    )
-    .unwrap();
+    let summary = admin_get(&server, "/csp-reports/summary", "Bearer");
     let json: serde_json::Value = serde_json::from_str(&summary.body).unwrap();
     assert_eq!(json["total"], 1, "{json}");
-    let metrics = request(
-        server.admin,
-        "GET",
-        "/metrics",
-        &[("Authorization", &bearer)],
-        "",
-    )
-    .unwrap();
+    let metrics = admin_get(&server, "/metrics", "Bearer");
     assert!(
         metrics.body.contains("connect_src_reports_stored_total"),
         "{}",
         metrics.body
     );
     // The admin face does not take reports.
+    let bearer = format!("Bearer {TOKEN}");
     let post = request(
         server.admin,
         "POST",
@@ -496,9 +463,9 @@ fn the_admin_face_is_not_opened_by_mistake() {
         ),
     ];
     for (args, says) in cases {
-        let out = Command::new(BIN).arg("serve").args(args).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").args(args);
+        let err = usage_error(cmd);
         assert!(err.contains(says), "{args:?}: {err}");
         assert!(!err.contains("abc123"), "the token is never shown: {err}");
     }
@@ -538,16 +505,8 @@ fn the_environment_configures_serve() {
     assert_eq!(stored(&db).len(), 1, "the report went to CONNECT_SRC_DB");
 
     let other = dir.join("from-database-url.sqlite");
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-    ])
-    .env_remove("CONNECT_SRC_DB")
-    .env("DATABASE_URL", &other);
+    let mut cmd = common::command(&[]);
+    cmd.env_remove("CONNECT_SRC_DB").env("DATABASE_URL", &other);
     let server = common::start(cmd);
     assert!(
         server
@@ -559,18 +518,10 @@ fn the_environment_configures_serve() {
     drop(server);
 
     let flag = dir.join("from-flag.sqlite");
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--db",
-    ])
-    .arg(&flag)
-    .env("CONNECT_SRC_DB", &db)
-    .env("CONNECT_SRC_LISTEN", "not an address");
+    let mut cmd = common::command(&["--db"]);
+    cmd.arg(&flag)
+        .env("CONNECT_SRC_DB", &db)
+        .env("CONNECT_SRC_LISTEN", "not an address");
     let server = common::start(cmd);
     assert!(
         server
@@ -582,13 +533,9 @@ fn the_environment_configures_serve() {
     drop(server);
 
     // A variable is checked as its flag is, and the message names it.
-    let out = Command::new(BIN)
-        .arg("serve")
-        .env("CONNECT_SRC_LISTEN", "nowhere")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").env("CONNECT_SRC_LISTEN", "nowhere");
+    let err = usage_error(cmd);
     assert!(err.contains("nowhere") && err.contains("--listen"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -811,8 +758,7 @@ fn retain_deletes_old_reports_at_start() {
         stored(&db),
         HashSet::from(["https://new.example/x".to_owned()])
     );
-    let (_, summary) = http(server.admin, "GET", "/csp-reports/summary", "");
-    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let json = summary(&server);
     assert_eq!(json["total"], 1, "{json}");
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -822,17 +768,8 @@ fn retain_deletes_old_reports_at_start() {
 /// a usage error that names it.
 #[test]
 fn logs_are_json_lines_filtered_by_rust_log() {
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-        "--log-format",
-        "json",
-    ])
-    .env("RUST_LOG", "info");
+    let mut cmd = common::command(&["--log-format", "json"]);
+    cmd.env("RUST_LOG", "info");
     let server = common::start(cmd);
     server.wait_for_log("at start", |l| l.contains("collector started"));
     for line in server.log() {
@@ -849,15 +786,8 @@ fn logs_are_json_lines_filtered_by_rust_log() {
     assert_eq!(v["public"], server.addr.to_string(), "{started}");
     drop(server);
 
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin-listen",
-        "127.0.0.1:0",
-    ])
-    .env("RUST_LOG", "warn");
+    let mut cmd = common::command(&[]);
+    cmd.env("RUST_LOG", "warn");
     let server = common::start(cmd);
     server.wait_for_log("the memory store warning", |l| l.contains("in memory"));
     assert!(
@@ -867,19 +797,10 @@ fn logs_are_json_lines_filtered_by_rust_log() {
     );
     drop(server);
 
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "info,[")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("RUST_LOG"));
+    let mut cmd = common::command(&[]);
+    cmd.env("RUST_LOG", "info,[");
+    let err = usage_error(cmd);
+    assert!(err.contains("RUST_LOG"), "{err}");
 }
 
 /// Sockets the process has open (`/proc/<pid>/fd`).
@@ -1008,8 +929,7 @@ fn slow_and_h2c_clients_do_not_stop_reports() {
         rss_during.max(rss_after) < rss_before + 64 * 1024,
         "memory grew from {rss_before} KiB to {rss_during} / {rss_after} KiB"
     );
-    let (_, summary) = http(server.admin, "GET", "/csp-reports/summary", "");
-    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let json = summary(&server);
     assert_eq!(json["total"], 1, "{json}");
     server.signal("TERM");
     assert_eq!(
@@ -1062,8 +982,7 @@ fn h2c_when_turned_on_has_its_limits() {
         assert_eq!(res.status(), 204);
         assert_eq!(client.current_max_send_streams(), 4);
     });
-    let (_, summary) = http(server.admin, "GET", "/csp-reports/summary", "");
-    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let json = summary(&server);
     assert_eq!(json["total"], 1, "{json}");
 }
 
@@ -1114,8 +1033,7 @@ fn provenance_secrets_rotate_and_placeholders_are_refused() {
         );
         assert_eq!(status, 204, "{text}");
     }
-    let (_, summary) = http(server.admin, "GET", "/csp-reports/summary", "");
-    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let json = summary(&server);
     for (_, origin, class) in &cases {
         assert!(
             class_of(&json, origin, class),
@@ -1126,15 +1044,12 @@ fn provenance_secrets_rotate_and_placeholders_are_refused() {
 
     let weak = dir.join("weak");
     std::fs::write(&weak, "x".repeat(64)).unwrap();
-    let out = Command::new(BIN)
-        .args(["serve", "--provenance-secret-file"])
-        .arg(&new_file)
-        .arg("--provenance-secret-file")
-        .arg(&weak)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = usage_error(common::command(&[
+        "--provenance-secret-file",
+        new_file.to_str().unwrap(),
+        "--provenance-secret-file",
+        weak.to_str().unwrap(),
+    ]));
     assert!(
         err.contains("weak") && err.contains("distinct byte values"),
         "{err}"
@@ -1200,15 +1115,7 @@ fn starts_as_documented(what: &str, vars: &[(String, String)]) {
         bare.status, 401,
         "{what}: the admin face asks for the token"
     );
-    let bearer = format!("Bearer {TOKEN}");
-    let ok = request(
-        server.admin,
-        "GET",
-        "/csp-reports/summary",
-        &[("Authorization", &bearer)],
-        "",
-    )
-    .unwrap();
+    let ok = admin_get(&server, "/csp-reports/summary", "Bearer");
     assert_eq!(ok.status, 200, "{what}");
     for line in server.log() {
         assert!(
@@ -1288,12 +1195,7 @@ fn a_bad_database_url_is_a_usage_error_without_its_password() {
         "postgres://reader:hunter2@db.internal:notaport/reports",
         "mysql://reader:hunter2@db.internal/reports",
     ] {
-        let out = Command::new(BIN)
-            .args(["serve", "--db", url])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        let err = usage_error(common::command(&["--db", url]));
         assert!(
             err.contains("reader:***@db.internal") && !err.contains("hunter2"),
             "{err}"

@@ -43,7 +43,9 @@ pub(crate) fn serve_unready(args: &[&str]) -> Server {
     start_unready(command(args))
 }
 
-fn command(args: &[&str]) -> Command {
+/// The `connect-src serve <args>` command, with free ports of 127.0.0.1 for the faces
+/// `args` does not place, for a test to add environment variables to.
+pub(crate) fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("serve");
     if !args.contains(&"--listen") {
