@@ -153,8 +153,8 @@ pub(crate) struct ServeArgs {
         value_name = "N"
     )]
     max_connections: u32,
-    /// How long a client may take to send a request's headers (and, with --http2, a
-    /// connection may stay without a request) before it is closed.
+    /// How long a client may take to send a request's headers, and how long a connection
+    /// may stay open with no request in flight, before it is closed.
     #[arg(
         long,
         env = "CONNECT_SRC_HEADER_READ_TIMEOUT",
