@@ -171,9 +171,7 @@ impl CspBuilder {
         let app = CspLayer::with(policy, served.clone(), self.provenance.clone());
         let mut collector = self.collector.path(&path).served_policies(served.clone());
         if let Some(p) = &self.provenance {
-            collector = collector
-                .network_key(p.derived_key(b"connect-src network key v1"))
-                .provenance(p.clone());
+            collector = collector.provenance(p.clone());
         }
         Ok(Csp {
             inner: Arc::new(Inner {

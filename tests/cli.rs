@@ -243,16 +243,20 @@ fn serve_post_summary_dashboard_and_suggest() {
         "api.stripe.com",
         "api.stripe.com",
     ];
+    // Each from two client networks (two loopback /24s): what is learned rests on reach.
     for h in hosts {
-        let (status, _) = http(
-            server.addr,
-            "POST",
-            "/csp-reports",
-            Some("application/csp-report"),
-            &report(h, "report"),
-        )
-        .unwrap();
-        assert_eq!(status, 204);
+        for from in ["127.0.1.1", "127.0.2.1"] {
+            let answer = common::request_from(
+                Some(from.parse().unwrap()),
+                server.addr,
+                "POST",
+                "/csp-reports",
+                &[("Content-Type", "application/csp-report")],
+                &report(h, "report"),
+            )
+            .unwrap();
+            assert_eq!(answer.status, 204);
+        }
     }
     let (status, _) = http(
         server.addr,
@@ -267,26 +271,29 @@ fn serve_post_summary_dashboard_and_suggest() {
         http(server.addr, "POST", "/csp-reports", Some("text/plain"), "x").unwrap();
     assert_eq!(status, 415, "{body}");
 
-    let (status, body) = http(server.addr, "GET", "/csp-reports/summary", None, "").unwrap();
+    let (status, body) = http(server.admin, "GET", "/csp-reports/summary", None, "").unwrap();
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(json["total"], 6);
+    assert_eq!(json["total"], 11);
     let stripe = json["groups"]
         .as_array()
         .unwrap()
         .iter()
         .find(|g| g["blocked_origin"] == "https://api.stripe.com")
         .unwrap();
-    assert_eq!(stripe["count"], 2);
+    assert_eq!(stripe["count"], 4);
+    assert_eq!(stripe["reach"], 2, "two client networks");
     assert_eq!(
         stripe["sample"], "https://api.stripe.com/x",
         "query stripped"
     );
-    let (status, html) = http(server.addr, "GET", "/csp-reports/dashboard", None, "").unwrap();
+    let (status, html) = http(server.admin, "GET", "/csp-reports/dashboard", None, "").unwrap();
     assert_eq!(status, 200);
     assert!(html.contains("api.stripe.com"));
     drop(server);
 
+    // The collector knew no served policy: its reports are unverified, and learned from
+    // only when asked.
     let o = run(&[
         "suggest",
         "--db",
@@ -295,14 +302,43 @@ fn serve_post_summary_dashboard_and_suggest() {
         "'self'",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "'self'");
+    assert!(stderr(&o).contains("classed unverified"), "{}", stderr(&o));
+    let o = run(&[
+        "suggest",
+        "--db",
+        db.to_str().unwrap(),
+        "--policy",
+        "'self'",
+        "--learn-unverified",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o).trim(),
         "'self' https://*.cdn.example.net https://api.stripe.com"
     );
     let why = stderr(&o);
     assert!(
-        why.contains("3 subdomains") && why.contains("api.stripe.com: 2 violations"),
+        why.contains("3 subdomains")
+            && why.contains("add https://api.stripe.com: 4 reports, from 2 client networks"),
         "{why}"
+    );
+    // A minimum reach of three networks: shown, not proposed.
+    let o = run(&[
+        "suggest",
+        "--db",
+        db.to_str().unwrap(),
+        "--policy",
+        "'self'",
+        "--learn-unverified",
+        "--min-reach",
+        "3",
+    ]);
+    assert_eq!(stdout(&o).trim(), "'self'");
+    assert!(
+        stderr(&o).contains("not added: https://api.stripe.com: seen from 2"),
+        "{}",
+        stderr(&o)
     );
     assert!(
         !stdout(&o).contains("enforced.example"),
@@ -314,12 +350,45 @@ fn serve_post_summary_dashboard_and_suggest() {
         db.to_str().unwrap(),
         "--policy",
         "'self' https://*.cdn.example.net https://api.stripe.com",
+        "--learn-unverified",
     ]);
     assert_eq!(
         stdout(&o).trim(),
         "'self' https://*.cdn.example.net https://api.stripe.com"
     );
     assert!(stderr(&o).contains("nothing to add"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The inventory through `serve` on SQLite: what sampled pages used, and `unused` naming
+/// exactly the source nothing real used; noise, forged tokens and one attacker's network
+/// change nothing.
+#[test]
+fn serve_keeps_the_inventory_and_unused_names_the_unused_source() {
+    let dir = tmpdir("inventory");
+    let db = dir.join("reports.sqlite");
+    let secret = dir.join("secret");
+    let text = "6e0f2a9c4b7d1e8f3a5c0b2d9e4f7a1c8b3d6e0f2a9c4b7d1e8f3a5c0b2d9e4f";
+    std::fs::write(&secret, text).unwrap();
+    let server = serve_with(&db, &["--provenance-secret-file", secret.to_str().unwrap()]);
+    let ok = common::post_inventory(&[server.addr], text);
+    assert_eq!(ok, 6 * 4 + 2 + 20, "every report answered 204");
+    let (status, body) = http(server.admin, "GET", "/csp-reports/summary", None, "").unwrap();
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        json["total"], 0,
+        "observations are never violations: {body}"
+    );
+    drop(server);
+    let rows: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM observations", [], |r| r.get(0))
+        .unwrap();
+    // 18 from the pages and 20 from the attacker's page load, capped at 256 a page load;
+    // noise and the forged ones dropped.
+    assert_eq!(rows, 18 + 20);
+    common::check_unused(db.to_str().unwrap());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

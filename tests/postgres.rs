@@ -282,17 +282,16 @@ fn report(host: &str, disposition: &str) -> String {
     )
 }
 
+/// POSTs one report body, as a client of one network (198.51.100.0/24) would.
 async fn post(app: &axum::Router, body: String) -> StatusCode {
-    app.clone()
-        .oneshot(
-            Request::post("/csp-reports")
-                .header("content-type", "application/csp-report")
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
-        .unwrap()
-        .status()
+    let mut req = Request::post("/csp-reports")
+        .header("content-type", "application/csp-report")
+        .body(Body::from(body))
+        .unwrap();
+    req.extensions_mut().insert(axum::extract::ConnectInfo(
+        "198.51.100.1:40000".parse::<SocketAddr>().unwrap(),
+    ));
+    app.clone().oneshot(req).await.unwrap().status()
 }
 
 async fn stored_urls(pg: &Pg) -> HashSet<String> {
@@ -382,7 +381,17 @@ async fn stores_groups_noise_and_nul_and_suggest_reads_it() {
     let url = pg.url();
     let o = tokio::task::spawn_blocking(move || {
         Command::new(BIN)
-            .args(["suggest", "--db", &url, "--policy", "'self'"])
+            // One client network, unverified reports: learned from only when asked.
+            .args([
+                "suggest",
+                "--db",
+                &url,
+                "--policy",
+                "'self'",
+                "--learn-unverified",
+                "--min-reach",
+                "1",
+            ])
             .output()
             .unwrap()
     })
@@ -600,7 +609,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [2]);
 
     // A database a later version wrote: refused, and left as it was.
     client
@@ -620,7 +629,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 1
+                supported: 2
             }
         ),
         "{err}"
@@ -931,6 +940,43 @@ fn total_of(addr: SocketAddr) -> u64 {
     json["total"].as_u64().unwrap()
 }
 
+/// The inventory on a fleet: two collectors on one database with one secret take the
+/// scenario's reports between them; `unused` reads the whole fleet's inventory and names
+/// exactly the source nothing real used (noise, forged tokens and one attacker's network
+/// change nothing).
+#[test]
+fn two_collectors_keep_one_inventory_and_unused_reads_it() {
+    let Some(pg) = Pg::start("inventory") else {
+        return;
+    };
+    let url = pg.url();
+    let dir = std::env::temp_dir().join(format!("connect-src-pg-inventory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret");
+    let text = "0c5e8a2f7b1d4e9a3c6f0b8d2e5a7c1f4b9d3e6a0c5e8a2f7b1d4e9a3c6f0b8d";
+    std::fs::write(&secret, text).unwrap();
+    let servers: Vec<Server> = (0..2)
+        .map(|_| {
+            common::serve(&[
+                "--db",
+                &url,
+                "--provenance-secret-file",
+                secret.to_str().unwrap(),
+            ])
+        })
+        .collect();
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
+    assert_eq!(common::post_inventory(&addrs, text), 6 * 4 + 2 + 20);
+    assert_eq!(
+        total_of(servers[0].admin),
+        0,
+        "observations are never violations"
+    );
+    drop(servers);
+    common::check_unused(&url);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Three collectors on one database, one killed with SIGKILL mid-stream: every report any
 /// of them acknowledged is stored, and the survivors show the same total.
 #[test]
@@ -1007,12 +1053,12 @@ fn three_collectors_one_killed_lose_no_acknowledged_report() {
         missing.len(),
         &missing[..missing.len().min(10)]
     );
-    let totals: Vec<u64> = servers.iter().map(|s| total_of(s.addr)).collect();
+    let totals: Vec<u64> = servers.iter().map(|s| total_of(s.admin)).collect();
     assert_eq!(totals[0], totals[1], "survivors agree");
     assert_eq!(totals[0], stored.len() as u64, "total = rows stored");
     assert!(totals[0] >= acked.len() as u64);
     // The fleet's metrics: each survivor counts what it stored.
-    let (status, metrics) = http(servers[0].addr, "GET", "/metrics", None, "").unwrap();
+    let (status, metrics) = http(servers[0].admin, "GET", "/metrics", None, "").unwrap();
     assert_eq!(status, 200);
     assert!(
         metrics.contains("connect_src_reports_stored_total")
@@ -1028,4 +1074,168 @@ fn three_collectors_one_killed_lose_no_acknowledged_report() {
     );
     drop(servers);
     drop(pg);
+}
+
+// ---- `connect-src serve` and its database at start -----------------------------------------
+
+/// POSTs one report to a serve process; its status and `Retry-After`.
+fn post_to(server: &Server, host: &str) -> (u16, Option<String>) {
+    let a = common::request(
+        server.addr,
+        "POST",
+        "/csp-reports",
+        &[("Content-Type", "application/csp-report")],
+        &report(host, "report"),
+    )
+    .unwrap();
+    (a.status, a.header("retry-after").map(str::to_owned))
+}
+
+/// PostgreSQL down when `serve` starts: it does not exit, it answers reports 503 with
+/// Retry-After and `/healthz` 503 with the reason (the admin face with the error), retries
+/// with backoff, and takes reports as soon as the database is up.
+#[test]
+fn serve_waits_for_postgres_at_start() {
+    let Some(pg) = Pg::start("serve-down") else {
+        return;
+    };
+    pg.crash();
+    let mut server = common::serve_unready(&["--db", &pg.url()]);
+    assert!(
+        server
+            .store
+            .starts_with(&format!("PostgreSQL {}", pg.url())),
+        "{}",
+        server.store
+    );
+    let (status, retry) = post_to(&server, "early.example");
+    assert_eq!(status, 503);
+    assert!(retry.is_some_and(|r| r.parse::<u64>().is_ok_and(|s| s >= 1)));
+    let health = common::request(server.addr, "GET", "/healthz", &[], "").unwrap();
+    assert_eq!(health.status, 503);
+    assert!(health.body.contains("not open yet"), "{}", health.body);
+    server.wait_for_log("a retry", |l| {
+        l.contains("cannot open PostgreSQL yet") && l.contains("attempt=2")
+    });
+    let admin = common::request(server.admin, "GET", "/healthz", &[], "").unwrap();
+    assert_eq!(admin.status, 503);
+    assert!(
+        admin.body.to_lowercase().contains("refused"),
+        "{}",
+        admin.body
+    );
+    assert_eq!(server.child.try_wait().unwrap(), None, "still running");
+
+    pg.start_server();
+    let mut polls = Polls::new("serve to open PostgreSQL");
+    loop {
+        match post_to(&server, "late.example") {
+            (204, _) => break,
+            (503, _) => {}
+            other => panic!("{other:?}"),
+        }
+        polls.next();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let health = common::request(server.addr, "GET", "/healthz", &[], "").unwrap();
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    assert_eq!(total_of(server.admin), 1, "only the report answered 204");
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(60));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{status:?}");
+}
+
+/// The PostgreSQL password can stay out of the URL (and so out of `ps`): from
+/// `--db-password-file` or PGPASSWORD. The banner shows a URL's password as `***`.
+#[test]
+fn serve_takes_the_postgres_password_apart_from_the_url() {
+    let Some(pg) = Pg::start("serve-password") else {
+        return;
+    };
+    // A password that needs percent-encoding in a URL.
+    const PASSWORD: &str = "p@ss:w/rd 1%";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        pg.client()
+            .await
+            .batch_execute(&format!("ALTER USER postgres PASSWORD '{PASSWORD}'"))
+            .await
+            .unwrap();
+    });
+    std::fs::write(
+        pg.data().join("pg_hba.conf"),
+        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .unwrap();
+    let data = pg.data();
+    let o = pg.run("pg_ctl", &["-D", data.to_str().unwrap(), "reload"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let url = pg.url();
+    let dir = pg.dir.join("secrets");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("password");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+
+    let accepts = |server: &Server, host: &str| {
+        let mut polls = Polls::new("serve to open PostgreSQL with the password");
+        loop {
+            match post_to(server, host) {
+                (204, _) => return,
+                (503, _) => {}
+                other => panic!("{other:?}"),
+            }
+            polls.next();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let server =
+        common::serve_unready(&["--db", &url, "--db-password-file", file.to_str().unwrap()]);
+    accepts(&server, "from-file.example");
+    assert!(!server.store.contains("p@ss"), "{}", server.store);
+    drop(server);
+
+    let mut cmd = common::command(&["--db", &url]);
+    cmd.env("PGPASSWORD", PASSWORD);
+    let server = common::start_unready(cmd);
+    accepts(&server, "from-pgpassword.example");
+    drop(server);
+
+    // Without it the login is refused: retried (the password may be fixed on the server),
+    // and the admin face says why.
+    let mut cmd = common::command(&["--db", &url]);
+    cmd.env_remove("PGPASSWORD");
+    let server = common::start_unready(cmd);
+    server.wait_for_log("a refused login", |l| {
+        l.contains("cannot open PostgreSQL yet")
+    });
+    assert_eq!(post_to(&server, "refused.example").0, 503);
+    let admin = common::request(server.admin, "GET", "/healthz", &[], "").unwrap();
+    assert!(admin.body.contains("password"), "{}", admin.body);
+    drop(server);
+
+    // In the URL: redacted in the banner.
+    let encoded = url.replace("postgres@", "postgres:p%40ss%3Aw%2Frd%201%25@");
+    let server = common::serve_unready(&["--db", &encoded]);
+    accepts(&server, "from-url.example");
+    assert!(server.store.contains("postgres:***@"), "{}", server.store);
+    assert!(!server.store.contains("p%40ss"), "{}", server.store);
+    drop(server);
+
+    // Given twice is refused: which one counts would be a guess.
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--db",
+            &encoded,
+            "--db-password-file",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("already has a password") && !err.contains("p%40ss"),
+        "{err}"
+    );
 }

@@ -258,7 +258,7 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert!(
         !has_index(&c, "violations_group"),
         "the old index is dropped"
@@ -317,7 +317,7 @@ async fn a_version_2_database_is_migrated() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert!(has_index(&c, "violations_received_at"));
 }
 
@@ -378,7 +378,7 @@ async fn a_version_3_database_gains_the_received_at_index_and_keeps_its_groups()
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert!(has_index(&c, "violations_received_at"));
     // The activity read uses it.
     let plan: Vec<String> = c
@@ -392,6 +392,31 @@ async fn a_version_3_database_gains_the_received_at_index_and_keeps_its_groups()
         plan.iter().any(|p| p.contains("violations_received_at")),
         "{plan:?}"
     );
+    // Version 5: the group kept with reach 0 (its rows were never tagged), then counts the
+    // networks of new reports; the inventory's table is there.
+    assert_eq!(s.groups[0].reach, 0);
+    let mut v = violation("https://a.example/2", 1_700_000_200);
+    v.set_document_url("https://app.example/p");
+    v.class = connect_src::report::store::Class::Genuine;
+    v.disposition = connect_src::report::store::Disposition::Report;
+    v.network = Some(connect_src::report::store::Network(7));
+    let mut again = v.clone();
+    again.network = Some(connect_src::report::store::Network(8));
+    let mut same = v.clone();
+    same.network = Some(connect_src::report::store::Network(7));
+    sink.submit(vec![v, again]).await.unwrap();
+    sink.submit(vec![same]).await.unwrap();
+    let s = sink.summary(10).await.unwrap();
+    let g = s
+        .groups
+        .iter()
+        .find(|g| g.blocked_origin == "https://a.example" && g.count == 5)
+        .unwrap_or_else(|| panic!("{s:?}"));
+    assert_eq!(g.reach, 2, "two networks, one of them twice");
+    let observations: i64 = c
+        .query_row("SELECT count(*) FROM observations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(observations, 0);
 }
 
 /// Hourly counts are read from the rows by `received_at` (Unix hours, UTC): per asked-for
@@ -526,7 +551,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
             err,
             StoreError::NewerSchema {
                 found: 9,
-                supported: 4
+                supported: 5
             }
         ),
         "{err:?}"

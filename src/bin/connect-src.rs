@@ -1,19 +1,17 @@
 //! The `connect-src` command-line tool (feature `cli`): check, audit, serve, suggest.
 //! Its arguments and JSON output are a stable contract (see the README).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use connect_src::learn::{suggest, SuggestOptions};
 use connect_src::matcher::{BrowserPolicy, Engine};
-use connect_src::policy::text::{is_directive_name, parse_header};
-use connect_src::policy::{Provenance, ServedPolicies};
-use connect_src::report::sqlite::Durability;
-use connect_src::report::store::{ReportStore, StoreError, Summary};
-use connect_src::report::{Collector, MemorySink, PostgresSink, SqliteSink};
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
+
+#[path = "connect-src/learn.rs"]
+mod learn;
+#[path = "connect-src/serve/mod.rs"]
+mod serve;
 
 /// One `check` line, keys in the documented order.
 #[derive(Serialize)]
@@ -76,65 +74,14 @@ enum Command {
         #[arg(long, value_enum, default_value = "production")]
         env: Env,
     },
-    /// A standalone report collector.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Where reports go: a SQLite file, or a postgres:// (postgresql://) URL shared by
-        /// several collectors (in memory when absent).
-        #[arg(long)]
-        db: Option<std::path::PathBuf>,
-        /// What a report answered 204 survives, with a SQLite --db: power-loss (fsync every
-        /// commit) or process-crash (written to the file, fsynced at checkpoints; faster).
-        /// PostgreSQL's own synchronous_commit decides for a postgres:// --db.
-        #[arg(long, value_enum, default_value = "power-loss", requires = "db")]
-        durability: DurabilityArg,
-        /// Keep only reports about documents of this origin (scheme://host[:port]);
-        /// repeat for more. Reports about other pages are dropped and counted. Without it,
-        /// every report is kept. (Not CORS: any sender may still POST.)
-        #[arg(long = "accept-origin", value_name = "ORIGIN")]
-        accept_origin: Vec<String>,
-        /// A Content-Security-Policy header value the app serves (repeatable; the first is
-        /// the current one, the others earlier ones): each report is classed against them.
-        #[arg(long = "policy-header", value_name = "CSP")]
-        policy_header: Vec<String>,
-        /// The Content-Security-Policy-Report-Only header value the app serves now, beside
-        /// the first --policy-header (both are current: one response carries both).
-        #[arg(long = "report-only-header", value_name = "CSP")]
-        report_only_header: Option<String>,
-        /// A file holding the provenance secret the app's layers were given
-        /// (`Provenance::new`): reports without a valid `csp-token` in their URL are then
-        /// classed `foreign`. Text, at least 32 bytes once surrounding whitespace is
-        /// trimmed (`openssl rand -hex 32 > secret`); give the app the same trimmed text.
-        #[arg(long = "provenance-secret-file", value_name = "PATH")]
-        provenance_secret_file: Option<std::path::PathBuf>,
-        /// How often the app's tokens rotate, in seconds (`Provenance::rotation`; the
-        /// same value as the app's).
-        #[arg(
-            long = "provenance-rotation",
-            value_name = "SECONDS",
-            default_value_t = 3600,
-            value_parser = clap::value_parser!(u64).range(1..),
-            requires = "provenance_secret_file"
-        )]
-        provenance_rotation: u64,
-    },
+    /// A standalone report collector: reports on a public address, the read side on an
+    /// admin one.
+    Serve(Box<serve::ServeArgs>),
     /// The connect-src value to deploy, learned from stored report-only violations.
-    Suggest {
-        /// The SQLite file or postgres:// URL `serve --db` filled.
-        #[arg(long)]
-        db: std::path::PathBuf,
-        /// The current connect-src value.
-        #[arg(long)]
-        policy: String,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum DurabilityArg {
-    PowerLoss,
-    ProcessCrash,
+    Suggest(learn::SuggestArgs),
+    /// For each source of an enforced list, what real pages reached through it (from the
+    /// inventory): one JSON line per source; exit 1 when a source is unused.
+    Unused(learn::UnusedArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -153,37 +100,9 @@ fn main() -> ExitCode {
             targets,
         } => check(policy, header, &page, &targets),
         Command::Audit { policy, env } => audit_cmd(&policy, env),
-        Command::Serve {
-            listen,
-            db,
-            durability,
-            accept_origin,
-            policy_header,
-            report_only_header,
-            provenance_secret_file,
-            provenance_rotation,
-        } => {
-            let provenance = match provenance_secret_file
-                .map(|path| provenance(&path, provenance_rotation))
-                .transpose()
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("error: --provenance-secret-file: {e}");
-                    return ExitCode::from(USAGE);
-                }
-            };
-            serve(
-                listen,
-                db,
-                durability,
-                &accept_origin,
-                &policy_header,
-                report_only_header,
-                provenance,
-            )
-        }
-        Command::Suggest { db, policy } => suggest_cmd(&db, &policy),
+        Command::Serve(args) => serve::run(*args),
+        Command::Suggest(args) => learn::suggest_cmd(args),
+        Command::Unused(args) => learn::unused_cmd(args),
     }
 }
 
@@ -278,202 +197,6 @@ fn audit_cmd(text: &str, env: Env) -> ExitCode {
     }
 }
 
-/// Checks a header value `serve` is given as served: a header value that restricts
-/// connections (a connect-src or default-src directive); warns on stderr about directives
-/// CSP does not define and sources browsers would ignore.
-fn served_header(flag: &str, value: &str) -> Result<(), String> {
-    if value.trim().is_empty() || axum::http::HeaderValue::from_str(value).is_err() {
-        return Err(format!(
-            "{flag} {value:?} is not a header value (visible ASCII, not empty)"
-        ));
-    }
-    let read = BrowserPolicy::from_header(value);
-    if read.lists(Engine::Spec).iter().all(Option::is_none) {
-        return Err(format!(
-            "{flag} {value:?} has no connect-src or default-src directive: give the whole \
-             header value the app sends, such as \"connect-src 'self'; report-uri \
-             /csp-reports\", not a source list"
-        ));
-    }
-    for policy in parse_header(value) {
-        for d in policy
-            .directives
-            .iter()
-            .filter(|d| !is_directive_name(d.name))
-        {
-            eprintln!(
-                "warning: {flag}: {:?} is not a CSP directive; browsers ignore it",
-                d.name
-            );
-        }
-    }
-    for w in read.warnings() {
-        eprintln!("warning: {flag}: {w}");
-    }
-    Ok(())
-}
-
-/// The secret in `path` (its text, surrounding whitespace trimmed), rotated every
-/// `rotation` seconds.
-fn provenance(path: &std::path::Path, rotation: u64) -> Result<Provenance, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Provenance::new(text.trim().as_bytes().to_vec())
-        .map(|p| p.rotation(std::time::Duration::from_secs(rotation)))
-        .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn serve(
-    listen: SocketAddr,
-    db: Option<std::path::PathBuf>,
-    durability: DurabilityArg,
-    accept_origin: &[String],
-    policy_header: &[String],
-    report_only_header: Option<String>,
-    provenance: Option<Provenance>,
-) -> ExitCode {
-    let durability = match durability {
-        DurabilityArg::PowerLoss => Durability::PowerLoss,
-        DurabilityArg::ProcessCrash => Durability::ProcessCrash,
-    };
-    let mut builder = Collector::builder();
-    let given = policy_header.iter().map(|h| ("--policy-header", h)).chain(
-        report_only_header
-            .iter()
-            .map(|h| ("--report-only-header", h)),
-    );
-    for (flag, value) in given {
-        if let Err(e) = served_header(flag, value) {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
-    }
-    if !policy_header.is_empty() || report_only_header.is_some() {
-        builder = builder.served_policies(ServedPolicies::from_policy_headers(
-            policy_header.first().cloned(),
-            report_only_header,
-            policy_header.iter().skip(1).cloned(),
-        ));
-    }
-    if let Some(p) = provenance {
-        builder = builder.provenance(p);
-    }
-    for origin in accept_origin {
-        builder = match builder.accept_origin(origin) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("error: --accept-origin: {e}");
-                return ExitCode::from(USAGE);
-            }
-        };
-    }
-    let db = match db.as_deref().map(Db::of).transpose() {
-        Ok(db) => db,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let opened = match db {
-        Some(Db::Postgres(url)) => PostgresSink::open(url)
-            .map(|sink| builder.store(sink).build())
-            .map_err(|e| format!("cannot open {}: {e}", redact(url))),
-        Some(Db::Sqlite(path)) => SqliteSink::builder()
-            .durability(durability)
-            .open(path)
-            .map(|sink| builder.store(sink).build())
-            .map_err(|e| format!("cannot open {}: {e}", path.display())),
-        None => Ok(builder.store(MemorySink::new()).build()),
-    };
-    let collector = match opened {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    // Prometheus text on GET /metrics: the library emits through the `metrics` facade.
-    // Histograms with buckets (the exporter's default renders them as summaries):
-    // commit time in seconds, 1 ms to 10 s, and violations per commit, 1 to 1,024.
-    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-    const COMMIT_SECONDS: &[f64] = &[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 10.0];
-    const COMMIT_ROWS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0];
-    let exporter = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full("connect_src_sink_commit_seconds".into()),
-            COMMIT_SECONDS,
-        )
-        .and_then(|b| {
-            b.set_buckets_for_metric(
-                Matcher::Full("connect_src_sink_commit_rows".into()),
-                COMMIT_ROWS,
-            )
-        });
-    let metrics = match exporter.and_then(PrometheusBuilder::install_recorder) {
-        Ok(handle) => handle,
-        Err(e) => {
-            eprintln!("error: cannot install the metrics recorder: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    rt.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: cannot listen on {listen}: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        let addr = listener.local_addr().map_or(listen, |a| a);
-        println!(
-            "connect-src collector on http://{addr}/csp-reports (dashboard: /csp-reports/dashboard, summary: /csp-reports/summary, metrics: /metrics)"
-        );
-        let upkeep = metrics.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
-            loop {
-                every.tick().await;
-                upkeep.run_upkeep();
-            }
-        });
-        let app: axum::Router = collector
-            .report_router()
-            .merge(collector.admin_router())
-            .route(
-            "/metrics",
-            axum::routing::get(move || {
-                let text = metrics.render();
-                async move {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
-                        text,
-                    )
-                }
-            }),
-        );
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        }
-    })
-}
-
 /// What `--db` names: a PostgreSQL URL, or else a SQLite file.
 enum Db<'a> {
     Postgres(&'a str),
@@ -499,85 +222,32 @@ impl Db<'_> {
 }
 
 /// A URL without its password, for messages.
+/// A URL without its password, for messages: also one that does not parse (a bad port),
+/// whose `user:password@` is cut by hand.
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
             u.to_string()
         }
-        _ => url.to_owned(),
-    }
-}
-
-fn suggest_cmd(db: &std::path::Path, policy: &str) -> ExitCode {
-    let current = match policy.parse::<ConnectSrc>() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let db = match Db::of(db) {
-        Ok(db) => db,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let read = match db {
-        Db::Postgres(url) => PostgresSink::open(url)
-            .map_err(|e| format!("cannot open {}: {e}", redact(url)))
-            .and_then(|store| read_summary(&store)),
-        Db::Sqlite(path) => {
-            if !path.exists() {
-                eprintln!("error: {} does not exist", path.display());
-                return ExitCode::from(USAGE);
+        Ok(_) => url.to_owned(),
+        Err(_) => {
+            let Some((scheme, rest)) = url.split_once("://") else {
+                return url.to_owned();
+            };
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    let shown = if userinfo.contains(':') {
+                        format!("{user}:***")
+                    } else {
+                        user.to_owned()
+                    };
+                    format!("{scheme}://{shown}@{host}{}", &rest[authority.len()..])
+                }
+                None => url.to_owned(),
             }
-            SqliteSink::open(path)
-                .map_err(|e| format!("cannot open {}: {e}", path.display()))
-                .and_then(|store| read_summary(&store))
         }
-    };
-    let summary = match read {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let teaching = summary.teaching();
-    let distrusted = teaching.distrusted.clone();
-    let not_origins = teaching.not_origins;
-    let s = suggest(&current, teaching.observations, &SuggestOptions::default());
-    for a in &s.additions {
-        eprintln!("{a}");
     }
-    if s.additions.is_empty() {
-        eprintln!(
-            "nothing to add: no report-only connect-src violation classed genuine or \
-             unverified outside the policy"
-        );
-    }
-    for (class, n) in distrusted {
-        eprintln!(
-            "not learned from: {n} report-only violation(s) classed {}",
-            class.as_str()
-        );
-    }
-    let skipped = s.skipped() + not_origins;
-    if skipped > 0 {
-        eprintln!("skipped {skipped} violation(s): not http(s)/ws(s) URLs, or already allowed");
-    }
-    println!("{}", s.policy);
-    ExitCode::SUCCESS
-}
-
-/// Every group of a store's summary, read on a runtime of its own (the CLI has no other).
-fn read_summary(store: &impl ReportStore) -> Result<Summary, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(store.summary(usize::MAX))
-        .map_err(|e: StoreError| e.to_string())
 }

@@ -10,7 +10,7 @@ use http::header::{
     CONTENT_SECURITY_POLICY_REPORT_ONLY,
 };
 
-use super::merge::merge_connect_src;
+use super::merge::{dictionary_has_key, merge_connect_src, restricts_connections};
 use super::{HeaderMode, REPORTING_ENDPOINTS};
 use crate::policy::{ConnectSrc, Policy, Provenance};
 use std::time::SystemTime;
@@ -31,6 +31,8 @@ pub(crate) struct Compiled {
     endpoints: Option<HeaderValue>,
     /// With an inventory: sample a response when a draw falls below this (`rate × 2⁶⁴`).
     inventory: Option<u64>,
+    /// The name our `Reporting-Endpoints` entry defines (`report-to`'s), if any.
+    endpoint_name: Option<String>,
 }
 
 /// The draws for inventory sampling and page-load ids: SplitMix64 over a process-wide
@@ -59,11 +61,25 @@ fn draw() -> u64 {
 /// One CSP header (enforced or report-only), ready to set or to merge.
 #[derive(Debug)]
 struct CompiledHeader {
+    /// Our whole header.
+    full: Variant,
+    /// The same without `report-to`, for a response whose `Reporting-Endpoints` already
+    /// names our endpoint (a handler's own): its entry stays, and our reports go by
+    /// `report-uri` rather than to the handler's endpoint. `None` when the policy has no
+    /// `report-to`.
+    without_report_to: Option<Variant>,
+}
+
+/// One serialization of our header, with what merging it needs.
+#[derive(Debug)]
+struct Variant {
     /// The whole header value (`connect-src …; report-uri …; report-to …`).
     value: HeaderValue,
-    /// The last merge done: handlers usually set the same CSP on every response, so merging
-    /// into it again is a comparison and a clone. One entry: memory stays bounded.
-    memo: ArcSwapOption<(HeaderValue, HeaderValue)>,
+    /// The last merge decision: the handler's value and what it became, or `None` when it
+    /// restricts connections (it is kept, ours added beside it). Handlers usually set the
+    /// same CSP on every response, so merging into it again is a comparison and a clone.
+    /// One entry: memory stays bounded.
+    memo: ArcSwapOption<(HeaderValue, Option<HeaderValue>)>,
     /// `connect-src …` alone, for merging.
     connect: String,
     /// `report-uri …` / `report-to …`, for merging.
@@ -77,6 +93,19 @@ fn value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("connect-src 'none'"))
 }
 
+impl Variant {
+    fn new(connect: String, reporting: Vec<String>) -> Variant {
+        let mut parts = vec![connect.clone()];
+        parts.extend(reporting.iter().cloned());
+        Variant {
+            value: value(&parts.join("; ")),
+            memo: ArcSwapOption::empty(),
+            connect,
+            reporting,
+        }
+    }
+}
+
 impl Compiled {
     pub(crate) fn new(policy: Arc<Policy>, provenance: Option<Provenance>) -> Compiled {
         let now = SystemTime::now();
@@ -84,12 +113,19 @@ impl Compiled {
         let token = token.as_deref();
         let header = |list: Option<&ConnectSrc>, report_only: bool| {
             let l = list?;
-            let h = policy.header_for(Some(l), report_only, token)?;
+            let reporting = policy.reporting_directives(report_only, token);
+            let has_report_to = policy.report_to().is_some();
+            let without_report_to = has_report_to.then(|| {
+                let kept = reporting
+                    .iter()
+                    .filter(|r| !r.starts_with("report-to "))
+                    .cloned()
+                    .collect();
+                Variant::new(l.directive(), kept)
+            });
             Some(CompiledHeader {
-                value: value(&h),
-                memo: ArcSwapOption::empty(),
-                connect: l.directive(),
-                reporting: policy.reporting_directives(report_only, token),
+                full: Variant::new(l.directive(), reporting),
+                without_report_to,
             })
         };
         Compiled {
@@ -103,6 +139,7 @@ impl Compiled {
                     (rate * 18_446_744_073_709_551_616.0) as u64
                 }
             }),
+            endpoint_name: policy.report_to().map(|(name, _)| name.to_owned()),
             window: provenance.as_ref().map(|p| p.window(now)),
             provenance,
             policy,
@@ -133,13 +170,24 @@ impl Compiled {
     }
 
     pub(crate) fn apply(&self, mode: HeaderMode, headers: &mut HeaderMap) {
+        // A handler's own endpoint of our name stays theirs: modes that keep what the
+        // handler set never override it (a dictionary's last member of a name wins, RFC
+        // 8941 §3.2, so another line of ours would).
+        let taken = matches!(mode, HeaderMode::Merge | HeaderMode::Append)
+            && self.endpoints.is_some()
+            && self
+                .endpoint_name
+                .as_deref()
+                .is_some_and(|name| endpoint_named(headers, name));
         if let Some(d) = &self.enforced {
-            d.apply(mode, CONTENT_SECURITY_POLICY, headers);
+            d.variant(taken)
+                .apply(mode, CONTENT_SECURITY_POLICY, headers);
         }
         if let Some(d) = &self.report_only {
-            d.apply(mode, CONTENT_SECURITY_POLICY_REPORT_ONLY, headers);
+            d.variant(taken)
+                .apply(mode, CONTENT_SECURITY_POLICY_REPORT_ONLY, headers);
         }
-        if let Some(v) = &self.endpoints {
+        if let Some(v) = self.endpoints.as_ref().filter(|_| !taken) {
             match mode {
                 HeaderMode::Override => {
                     headers.insert(REPORTING_ENDPOINTS, v.clone());
@@ -150,7 +198,8 @@ impl Compiled {
                     }
                 }
                 // A structured-field dictionary split over several lines is one dictionary
-                // (RFC 8941 §3.2), so another line adds our endpoint and keeps theirs.
+                // (RFC 8941 §3.2), so another line adds our endpoint and keeps theirs (of
+                // other names: see `taken`).
                 HeaderMode::Merge | HeaderMode::Append => {
                     match headers.entry(REPORTING_ENDPOINTS) {
                         Entry::Vacant(e) => {
@@ -168,7 +217,25 @@ impl Compiled {
     }
 }
 
+/// Whether a `Reporting-Endpoints` line on the response defines `name`. A line that is not
+/// visible ASCII cannot be read, so it is taken to define it (ours is then left out).
+fn endpoint_named(headers: &HeaderMap, name: &str) -> bool {
+    headers
+        .get_all(REPORTING_ENDPOINTS)
+        .iter()
+        .any(|v| v.to_str().map_or(true, |v| dictionary_has_key(v, name)))
+}
+
 impl CompiledHeader {
+    fn variant(&self, endpoint_taken: bool) -> &Variant {
+        match &self.without_report_to {
+            Some(v) if endpoint_taken => v,
+            _ => &self.full,
+        }
+    }
+}
+
+impl Variant {
     fn apply(&self, mode: HeaderMode, name: HeaderName, headers: &mut HeaderMap) {
         match mode {
             HeaderMode::Override => {
@@ -193,48 +260,48 @@ impl CompiledHeader {
                     return;
                 };
                 let mut values = e.iter();
-                if let (Some(only), None) = (values.next(), values.next()) {
-                    let merged = self.merge_one(only);
-                    e.insert(merged);
-                    return;
-                }
-                let merged: Vec<HeaderValue> = e.iter().map(|v| self.merge_one(v)).collect();
-                let mut merged = merged.into_iter();
-                if let Some(first) = merged.next() {
-                    e.insert(first);
-                    for v in merged {
-                        e.append(v);
+                let merged: Option<Vec<HeaderValue>> = match (values.next(), values.next()) {
+                    (Some(only), None) => self.merge_one(only).map(|m| vec![m]),
+                    _ => e.iter().map(|v| self.merge_one(v)).collect(),
+                };
+                match merged {
+                    // Some policy there restricts connections (or cannot be read): every
+                    // value stays as it is and ours is added as another policy. Browsers
+                    // enforce each, so a handler's `connect-src 'none'` still holds.
+                    None => e.append(self.value.clone()),
+                    Some(merged) => {
+                        let mut merged = merged.into_iter();
+                        if let Some(first) = merged.next() {
+                            e.insert(first);
+                            for v in merged {
+                                e.append(v);
+                            }
+                        }
                     }
                 }
             }
         }
     }
 
-    /// Merges our connect-src into one existing header value.
-    fn merge_one(&self, existing: &HeaderValue) -> HeaderValue {
+    /// Our connect-src merged into one existing header value, or `None` when that value
+    /// restricts connections or is not visible ASCII (we cannot read it, so we must assume
+    /// it does): it is then kept whole and ours goes beside it.
+    fn merge_one(&self, existing: &HeaderValue) -> Option<HeaderValue> {
         if let Some(m) = &*self.memo.load() {
             if m.0 == existing {
                 return m.1.clone();
             }
         }
-        let merged = existing.to_str().ok().and_then(|text| {
-            let reporting: Vec<&str> = self.reporting.iter().map(String::as_str).collect();
-            HeaderValue::from_str(&merge_connect_src(text, &self.connect, &reporting)).ok()
-        });
-        match merged {
-            Some(m) => {
-                self.memo
-                    .store(Some(Arc::new((existing.clone(), m.clone()))));
-                m
-            }
-            // Not visible ASCII: we cannot edit it safely. Keep it as it is and add ours in
-            // the same field, comma-separated: two policies, both enforced, which only narrows.
-            None => {
-                let mut both = existing.as_bytes().to_vec();
-                both.extend_from_slice(b", ");
-                both.extend_from_slice(self.value.as_bytes());
-                HeaderValue::from_bytes(&both).unwrap_or_else(|_| self.value.clone())
-            }
-        }
+        let merged = existing
+            .to_str()
+            .ok()
+            .filter(|text| !restricts_connections(text))
+            .and_then(|text| {
+                let reporting: Vec<&str> = self.reporting.iter().map(String::as_str).collect();
+                HeaderValue::from_str(&merge_connect_src(text, &self.connect, &reporting)).ok()
+            });
+        self.memo
+            .store(Some(Arc::new((existing.clone(), merged.clone()))));
+        merged
     }
 }

@@ -1,7 +1,60 @@
-//! The merge mode's text edit: put our `connect-src` into a CSP header value a handler (or
-//! an inner layer) already set, keeping every other directive.
+//! The merge mode's reading and text edit of headers a handler (or an inner layer) already
+//! set: whether a CSP header value already restricts connections (then the layer leaves it
+//! whole and adds its own policy beside it), putting our `connect-src` into one that does
+//! not, and whether a `Reporting-Endpoints` value already names our endpoint.
 
 use crate::policy::text::{policies, tokens};
+
+/// Whether a policy of `text` (a CSP header value, several policies comma-separated)
+/// restricts connections: it has a `connect-src`, or a `default-src`, which governs
+/// connections when there is no `connect-src` (CSP3 §6.8.3). Editing such a policy could
+/// loosen it (replacing `connect-src 'none'`, or adding a `connect-src` that takes over
+/// from `default-src 'none'`), so the layer adds its own policy beside it instead: browsers
+/// enforce every policy, so that only narrows.
+pub(crate) fn restricts_connections(text: &str) -> bool {
+    policies(text).any(|policy| {
+        tokens(policy).any(|(_, d)| {
+            d.name.eq_ignore_ascii_case("connect-src") || d.name.eq_ignore_ascii_case("default-src")
+        })
+    })
+}
+
+/// Whether the structured-field dictionary `value` (RFC 8941 §3.2; `Reporting-Endpoints`
+/// is one) has a member named `key`. Keys are compared ASCII case-insensitively although a
+/// valid key is lowercase: a handler's endpoint must never be overridden by ours, however
+/// leniently a browser reads it. Commas inside quoted strings do not end a member.
+pub(crate) fn dictionary_has_key(value: &str, key: &str) -> bool {
+    let mut rest = value;
+    loop {
+        let member = rest.trim_start_matches([' ', '\t']);
+        let end = member
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '*')))
+            .unwrap_or(member.len());
+        if member[..end].eq_ignore_ascii_case(key) {
+            return true;
+        }
+        // On to the next top-level comma (RFC 8941 §3.3.3: `\"` and `\\` escape inside
+        // strings; inner lists separate their items with spaces, never commas).
+        let (mut in_string, mut escaped) = (false, false);
+        let mut next = None;
+        for (i, c) in member[end..].char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                ',' if !in_string => {
+                    next = Some(end + i + 1);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match next {
+            Some(n) => rest = &member[n..],
+            None => return false,
+        }
+    }
+}
 
 /// Merges `connect` (a whole `connect-src …` directive) into every policy of `existing`:
 /// the first `connect-src` is replaced (later duplicates, which browsers ignore, are dropped),
@@ -10,8 +63,10 @@ use crate::policy::text::{policies, tokens};
 /// directive is kept as written, in order; policies with no directive (`, ,`) are dropped,
 /// and when none is left, `connect` and `reporting` stand alone.
 ///
-/// Adding `connect-src` to a policy that only had `default-src` takes connections away from
-/// `default-src`'s list: the new list alone then decides (CSP3 §6.8.3).
+/// The layer calls it only on header values that do not [restrict
+/// connections](restricts_connections) (no `connect-src`, no `default-src`), where it only
+/// adds: replacing a `connect-src`, or adding one next to `default-src`, could loosen the
+/// handler's policy, and the layer never does that.
 ///
 /// Public only for the fuzz target and the property tests; not part of the API.
 #[doc(hidden)]
@@ -66,6 +121,37 @@ pub fn merge_connect_src(existing: &str, connect: &str, reporting: &[&str]) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restricts_connections_reads_connect_src_and_default_src() {
+        assert!(restricts_connections("img-src a; CONNECT-SRC 'none'"));
+        assert!(restricts_connections("img-src a, default-src 'self'"));
+        assert!(
+            restricts_connections("connect-src"),
+            "an empty list is 'none'"
+        );
+        assert!(!restricts_connections(
+            "script-src 'self'; frame-ancestors 'none'"
+        ));
+        assert!(!restricts_connections(" ; , "));
+        // A name that only contains the word is another directive.
+        assert!(!restricts_connections("x-connect-src a; default-srcx b"));
+    }
+
+    #[test]
+    fn dictionary_keys_are_found_past_quoted_commas() {
+        let v = r#"default="https://a.example/r,csp=x", other="\"csp=\"", csp="https://b/""#;
+        assert!(dictionary_has_key(v, "csp"));
+        assert!(dictionary_has_key(v, "default"));
+        assert!(!dictionary_has_key(
+            r#"default="https://a.example/r,csp=x""#,
+            "csp"
+        ));
+        assert!(!dictionary_has_key(r#"a="\",csp=\"""#, "csp"));
+        assert!(dictionary_has_key("a=1,\tCSP=2", "csp"));
+        assert!(!dictionary_has_key("", "csp"));
+        assert!(!dictionary_has_key("cspx=1, xcsp=2", "csp"));
+    }
 
     #[test]
     fn replaces_the_first_and_drops_duplicates() {

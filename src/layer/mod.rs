@@ -56,14 +56,32 @@ pub const REPORTING_ENDPOINTS: HeaderName = HeaderName::from_static("reporting-e
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum HeaderMode {
-    /// Edit the existing header: replace its `connect-src` (or add one) and keep every other
-    /// directive; add our `report-uri`/`report-to` where it has none. If that header had
-    /// `default-src` but no `connect-src`, the added `connect-src` now decides connections
-    /// instead of `default-src` (CSP3 §6.8.3). With no existing header, ours is inserted.
+    /// Never loosen what the handler set, and add ours:
+    ///
+    /// - With no existing header, ours is inserted.
+    /// - If the existing header already restricts connections — one of its policies has a
+    ///   `connect-src`, or a `default-src` (which governs connections when there is no
+    ///   `connect-src`, CSP3 §6.8.3) — it is kept exactly as it is and ours is added as
+    ///   another value, as [`Append`](HeaderMode::Append) does. Browsers enforce every
+    ///   policy, so a connection must pass both: a handler's `connect-src 'none'` (an embed
+    ///   or user-content route) stays `'none'`, and a handler's `default-src 'none'` is not
+    ///   undone by our list (adding a `connect-src` into that policy would take
+    ///   connections away from its `default-src` and could allow more).
+    /// - Otherwise (a header with other directives only, such as `script-src` or
+    ///   `frame-ancestors`), our `connect-src` is added to each of its policies, with our
+    ///   `report-uri`/`report-to` where a policy has none: one policy, and the same
+    ///   connections allowed as with a second one. A value that is not visible ASCII cannot
+    ///   be read, so it is kept and ours added beside it.
+    ///
+    /// Our `Reporting-Endpoints` entry is added unless the response already defines an
+    /// endpoint of the same name; that one then stays the handler's, and the CSP headers we
+    /// add to that response leave out `report-to` (our reports go by `report-uri`, if the
+    /// policy has one), so neither side's reports reach the other's endpoint.
     #[default]
     Merge,
     /// Add our header as another value. Browsers enforce every policy, so this can only
-    /// narrow what is allowed.
+    /// narrow what is allowed. `Reporting-Endpoints` follows the same rule as in
+    /// [`Merge`](HeaderMode::Merge): a handler's endpoint of our name is never overridden.
     Append,
     /// Leave the response alone if it already has such a header.
     IfAbsent,

@@ -22,6 +22,7 @@ pub struct CollectorBuilder {
     /// CORS: who may send reports (`None`: any origin).
     pub(crate) senders: Option<Vec<HeaderValue>>,
     pub(crate) summary_limit: usize,
+    network_key_set: bool,
 }
 
 impl Default for CollectorBuilder {
@@ -32,6 +33,7 @@ impl Default for CollectorBuilder {
             path: None,
             senders: None,
             summary_limit: 500,
+            network_key_set: false,
         }
     }
 }
@@ -193,7 +195,16 @@ impl CollectorBuilder {
     /// [`Class::Foreign`](crate::report::store::Class::Foreign), whatever they claim. Give
     /// every app instance and the collector the same secret (the front door,
     /// [`Csp`](crate::Csp), does).
+    ///
+    /// Unless [`network_key`](Self::network_key) was given, client networks are hashed with
+    /// a key derived from the same secret, so every collector of a fleet counts them alike.
     pub fn provenance(mut self, provenance: Provenance) -> Self {
+        if !self.network_key_set {
+            let from = self.intake.networks.from.clone();
+            self.intake.networks =
+                Networks::keyed(&provenance.derived_key(b"connect-src network key v1"));
+            self.intake.networks.from = from;
+        }
         self.intake.provenance = Some(provenance);
         self
     }
@@ -204,6 +215,7 @@ impl CollectorBuilder {
     /// needs one key to count alike. The front door ([`Csp`](crate::Csp)) derives it from
     /// the provenance secret; without either, each process draws a random one.
     pub fn network_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.network_key_set = true;
         let from = self.intake.networks.from.clone();
         self.intake.networks = Networks::keyed(key.as_ref());
         self.intake.networks.from = from;
