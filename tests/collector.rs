@@ -247,7 +247,8 @@ async fn status_400_says_why() {
         (b"\"a string\"", "not a CSP report"),
         (b"{\"hello\":1}", "csp-report"),
         (b"{\"csp-report\":7}", "not a CSP report"),
-        (b"[1,2,3]", "not a CSP report"),
+        // A batch's elements are read one by one: none of these is a report.
+        (b"[1,2,3]", "none of the 3 CSP reports is usable"),
         (b"[{\"type\":\"csp-violation\"}]", "no body"),
         (b"\xff\xfe{}", "not UTF-8"),
         (b"{\"csp-report\":{}} trailing", "malformed JSON"),
@@ -275,7 +276,9 @@ async fn deep_nesting_is_a_400_not_a_stack_overflow() {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         let t = text(res).await;
         assert!(
-            t.starts_with("not a CSP report") || t.starts_with("malformed JSON"),
+            t.starts_with("not a CSP report")
+                || t.starts_with("malformed JSON")
+                || t.starts_with("not a usable CSP report"),
             "{t}"
         );
     }
@@ -486,12 +489,28 @@ async fn cors_preflight_and_allowed_origins() {
         .header(header::CONTENT_TYPE, "application/reports+json")
         .body(Body::from(fixture("chromium-reports-api.json")))
         .unwrap();
-    let res = only.oneshot(req).await.unwrap();
+    let res = only.clone().oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "https://app.example"
     );
+    // A refusal is not for a cross-origin page to read, and it never echoes the body.
+    let req = Request::post("/csp-reports")
+        .header(header::ORIGIN, "https://app.example")
+        .header(header::CONTENT_TYPE, "application/reports+json")
+        .body(Body::from(
+            "{\"csp-report\": \"<img src=x onerror=alert(1)>\"}",
+        ))
+        .unwrap();
+    let res = only.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+    let t = text(res).await;
+    assert!(!t.contains("onerror") && !t.contains('<'), "{t}");
 }
 
 // ---- the read side -------------------------------------------------------------------------

@@ -263,14 +263,18 @@ async fn the_dashboard_suggests_from_the_apps_policy_not_the_route_made_last() {
     assert_eq!(served.iter().filter(|s| s.is_current()).count(), 2);
     assert!(served[0].is_route(), "the route's, newest first");
     let report_only = csp.policy().report_only_header().unwrap();
-    csp.collector()
-        .accept(report_request(
+    // From two client networks: learning rests on reach.
+    for peer in ["198.51.100.7:1000", "203.0.113.7:1000"] {
+        let mut req = report_request(
             "/csp-reports?disposition=report",
             "https://cdn.example/x",
             &report_only,
-        ))
-        .await
-        .unwrap();
+        );
+        req.extensions_mut().insert(axum::extract::ConnectInfo(
+            peer.parse::<SocketAddr>().unwrap(),
+        ));
+        csp.collector().accept(req).await.unwrap();
+    }
     let html = body_text(
         csp.admin_router::<()>()
             .oneshot(

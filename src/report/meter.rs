@@ -8,6 +8,9 @@
 //! | `connect_src_reports_stored_total` | counter | | violations the sink acknowledged (answered 204) |
 //! | `connect_src_reports_filtered_total` | counter | | violations dropped as noise |
 //! | `connect_src_requests_rejected_total` | counter | `status` | report requests refused, by HTTP status |
+//! | `connect_src_reports_unaccepted_total` | counter | | violations dropped for a document origin off the accept list |
+//! | `connect_src_observations_stored_total` | counter | | inventory observations the store acknowledged |
+//! | `connect_src_observations_dropped_total` | counter | | inventory reports dropped (no valid token, not the inventory's policy, past a page load's cap, a store without inventory) |
 //! | `connect_src_sink_queue_depth` | gauge | `sink` | batches waiting for the PostgreSQL sink's writers |
 //! | `connect_src_sink_commit_seconds` | histogram | `sink` | time of one group commit |
 //! | `connect_src_sink_commits_total` | counter | `sink`, `result` | group commits, `ok` or `error` |
@@ -28,6 +31,21 @@ pub(crate) fn stored(n: u64) {
 /// Violations dropped as noise.
 pub(crate) fn filtered(n: u64) {
     metrics::counter!("connect_src_reports_filtered_total").increment(n);
+}
+
+/// Violations dropped for their document's origin (the accept list).
+pub(crate) fn unaccepted(n: u64) {
+    metrics::counter!("connect_src_reports_unaccepted_total").increment(n);
+}
+
+/// Inventory observations acknowledged by the store.
+pub(crate) fn observed(n: u64) {
+    metrics::counter!("connect_src_observations_stored_total").increment(n);
+}
+
+/// Inventory reports dropped.
+pub(crate) fn observations_dropped(n: u64) {
+    metrics::counter!("connect_src_observations_dropped_total").increment(n);
 }
 
 /// One refused report request.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 
-use super::{Collector, Inner, DEFAULT_PATH};
+use super::{CachedReads, Collector, Inner, DEFAULT_PATH};
 use crate::policy::{Provenance, ServedPolicies};
 use crate::report::intake::{ClientIp, Counters, Intake, Networks, NoiseFilter, NormalizeOptions};
 use crate::report::store::{MemorySink, ReportStore};
@@ -23,6 +23,7 @@ pub struct CollectorBuilder {
     pub(crate) senders: Option<Vec<HeaderValue>>,
     pub(crate) summary_limit: usize,
     network_key_set: bool,
+    read_cache: Duration,
 }
 
 impl Default for CollectorBuilder {
@@ -34,6 +35,7 @@ impl Default for CollectorBuilder {
             senders: None,
             summary_limit: 500,
             network_key_set: false,
+            read_cache: Duration::ZERO,
         }
     }
 }
@@ -191,7 +193,7 @@ impl CollectorBuilder {
     }
 
     /// Checks the token the layer's [`Provenance`] puts in report URLs: reports without a
-    /// valid one (current or previous rotation window) are
+    /// valid one (the rotation window of now, the one before or the one after) are
     /// [`Class::Foreign`](crate::report::store::Class::Foreign), whatever they claim. Give
     /// every app instance and the collector the same secret (the front door,
     /// [`Csp`](crate::Csp), does).
@@ -246,19 +248,38 @@ impl CollectorBuilder {
         self
     }
 
+    /// How long the read side (summary, dashboard) reuses a read of the store even when
+    /// reports were stored since (default 0). Whatever it is, readers asking at once share
+    /// one read, and a read is reused while nothing new was stored through this collector
+    /// (for at most 30 s, as other collectors of a fleet write unseen): so reloading the
+    /// dashboard never costs the database more than one read at a time. With a hold of a
+    /// few seconds, the pages refresh at most that often under a stream of reports
+    /// (`connect-src serve --read-cache`, 2 s by default there).
+    pub fn read_cache(mut self, hold: Duration) -> Self {
+        self.read_cache = hold;
+        self
+    }
+
     /// Builds the collector.
     pub fn build(self) -> Collector {
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemorySink::new()) as Arc<dyn ReportStore>);
+        let counters = Counters::default();
+        let reads = Arc::new(CachedReads::new(
+            store.clone(),
+            counters.generation.clone(),
+            self.read_cache,
+        ));
         Collector {
             inner: Arc::new(Inner {
                 store,
+                reads,
                 path: self.path.unwrap_or_else(|| DEFAULT_PATH.to_owned()),
                 intake: self.intake,
                 senders: self.senders,
                 summary_limit: self.summary_limit,
-                counters: Counters::default(),
+                counters,
             }),
         }
     }

@@ -46,8 +46,10 @@ use axum::routing::post;
 use axum::Router;
 
 mod builder;
+mod cache;
 
 pub use builder::CollectorBuilder;
+use cache::CachedReads;
 
 use super::intake::{CollectorStats, Counters, Intake, ReportRejection, Via};
 use super::meter;
@@ -55,11 +57,34 @@ use super::pages;
 use super::store::ReportStore;
 use crate::policy::ServedPolicies;
 
+/// Counts one refused request in the metrics and logs it: one line with its status and
+/// reason (the collector's own text, never the body's), a warning when the store failed.
+fn log_refused(rejection: &ReportRejection) {
+    let status = rejection.status();
+    meter::rejected(status);
+    match rejection {
+        ReportRejection::StoreUnavailable(e) => tracing::warn!(
+            target: "connect_src::report",
+            status = status.as_u16(),
+            error = %e,
+            "report batch refused: the store cannot take it"
+        ),
+        r => tracing::info!(
+            target: "connect_src::report",
+            status = status.as_u16(),
+            reason = %r,
+            "report batch refused"
+        ),
+    }
+}
+
 /// The report path when none is set.
 pub(crate) const DEFAULT_PATH: &str = "/csp-reports";
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn ReportStore>,
+    /// The store's reads as the read side makes them: cached (see [`CachedReads`]).
+    pub(crate) reads: Arc<CachedReads>,
     pub(crate) path: String,
     pub(crate) intake: Intake,
     pub(crate) senders: Option<Vec<HeaderValue>>,
@@ -133,7 +158,7 @@ impl Collector {
     /// own (`connect-src serve --admin-listen`).
     pub fn admin_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         pages::router(
-            self.inner.store.clone(),
+            self.inner.reads.clone(),
             &self.inner.path,
             self.inner.summary_limit,
             self.inner.intake.served.clone(),
@@ -148,12 +173,11 @@ impl Collector {
         }
     }
 
+    /// Counts and logs one refused request, one line with its reason (never the body: the
+    /// reason's text is the collector's own), and answers it.
     fn reject(&self, rejection: ReportRejection) -> Response {
         self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
-        meter::rejected(rejection.status());
-        if let ReportRejection::StoreUnavailable(e) = &rejection {
-            tracing::warn!(target: "connect_src::report", error = %e, "report store unavailable");
-        }
+        log_refused(&rejection);
         rejection.into_response()
     }
 
@@ -190,11 +214,15 @@ impl Collector {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(rejection) => self.reject(rejection),
         };
-        if let Some(o) = origin {
+        // CORS only on what a Reporting API client needs to read: a 204, or a 503 it will
+        // retry. A 4xx says nothing a cross-origin page should read.
+        let status = res.status();
+        let readable = status.is_success() || status == StatusCode::SERVICE_UNAVAILABLE;
+        if let (Some(o), true) = (origin, readable) {
             res.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, o);
-            res.headers_mut()
-                .insert(VARY, HeaderValue::from_static("Origin"));
         }
+        res.headers_mut()
+            .insert(VARY, HeaderValue::from_static("Origin"));
         // HTTP/1 only: HTTP/2 has no such header (a stream ends on its own).
         if close && version < Version::HTTP_2 {
             res.headers_mut()
@@ -239,7 +267,7 @@ impl Collector {
         let (result, _) = self.take(&parts, &via, body).await;
         if let Err(e) = &result {
             self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
-            meter::rejected(e.status());
+            log_refused(e);
         }
         result
     }

@@ -139,6 +139,8 @@ pub(crate) struct Counters {
     observed: AtomicU64,
     observations_dropped: AtomicU64,
     pub(crate) page_loads: PageLoads,
+    /// Bumped for every batch stored: the read side's cache knows its answers are stale.
+    pub(crate) generation: std::sync::Arc<AtomicU64>,
 }
 
 impl Counters {
@@ -259,7 +261,11 @@ impl Intake {
                     .as_ref()
                     .is_some_and(|o| accept.contains(o))
             });
-            add(&c.unaccepted_origin, (before - kept.len()) as u64);
+            let elsewhere = (before - kept.len()) as u64;
+            if elsewhere > 0 {
+                add(&c.unaccepted_origin, elsewhere);
+                meter::unaccepted(elsewhere);
+            }
         }
         if kept.is_empty() {
             return Ok(());
@@ -297,6 +303,7 @@ impl Intake {
             .await
             .map_err(ReportRejection::StoreUnavailable)?;
         add(&c.accepted, n);
+        c.generation.fetch_add(1, Ordering::Release);
         meter::stored(n);
         Ok(())
     }
@@ -314,7 +321,12 @@ impl Intake {
         kept: Vec<Violation>,
     ) -> Result<(), ReportRejection> {
         let total = kept.len();
-        let dropped = |n: usize| add(&c.observations_dropped, n as u64);
+        let dropped = |n: usize| {
+            if n > 0 {
+                add(&c.observations_dropped, n as u64);
+                meter::observations_dropped(n as u64);
+            }
+        };
         let Some((page_load, rate_text, rate)) = via.inventory.clone() else {
             dropped(total);
             return Ok(());
@@ -359,6 +371,8 @@ impl Intake {
         match sink.observe(batch).await {
             Ok(()) => {
                 add(&c.observed, n as u64);
+                c.generation.fetch_add(1, Ordering::Release);
+                meter::observed(n as u64);
                 Ok(())
             }
             Err(StoreError::Unsupported(_)) => {

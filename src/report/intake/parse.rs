@@ -98,6 +98,9 @@ pub enum Unusable {
     /// Neither `effective-directive` nor `violated-directive` starts with a directive
     /// name CSP defines.
     NoDirective,
+    /// A report of a batch that cannot be read as one: a repeated field, a lone surrogate,
+    /// a value of the wrong type (the batch's other reports are kept).
+    Unreadable,
 }
 
 impl fmt::Display for Unusable {
@@ -106,6 +109,9 @@ impl fmt::Display for Unusable {
             Unusable::Empty => "the report is empty",
             Unusable::NoDirective => {
                 "the report names no CSP directive (effective-directive or violated-directive must start with one, e.g. connect-src)"
+            }
+            Unusable::Unreadable => {
+                "the report cannot be read (a repeated field, a lone surrogate or a value of the wrong type)"
             }
         })
     }
@@ -285,10 +291,13 @@ struct TopObject<'a> {
     user_agent: Field<'a>,
 }
 
-/// A Reporting API batch, keeping at most `cap` reports and counting the rest.
+/// A Reporting API batch, keeping at most `cap` reports and counting the rest. Each report
+/// is read on its own: one that cannot be read (a duplicate key, a lone surrogate, a wrong
+/// type) is counted, and the others are kept.
 struct Batch<'a> {
     items: Vec<TopObject<'a>>,
     extra: u64,
+    unreadable: u64,
 }
 
 struct BatchSeed(usize);
@@ -304,31 +313,55 @@ impl<'de> de::DeserializeSeed<'de> for BatchSeed {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
-                let mut extra = 0;
-                // Past the cap, only count (and only skim) what is left.
+                let (mut extra, mut unreadable) = (0, 0);
+                // Each element is first taken whole (its JSON syntax checked, nothing else),
+                // then read as a report on its own.
                 while items.len() < self.0 {
-                    match s.next_element::<Obj<TopObject<'de>>>()? {
-                        Some(Obj(o)) => items.push(o),
-                        None => return Ok(Batch { items, extra }),
+                    match s.next_element::<&'de serde_json::value::RawValue>()? {
+                        Some(raw) => match serde_json::from_str::<Obj<TopObject<'de>>>(raw.get()) {
+                            Ok(Obj(o)) => items.push(o),
+                            Err(_) => unreadable += 1,
+                        },
+                        None => {
+                            return Ok(Batch {
+                                items,
+                                extra,
+                                unreadable,
+                            })
+                        }
                     }
                 }
+                // Past the cap, only count (and only skim) what is left.
                 while s.next_element::<IgnoredAny>()?.is_some() {
                     extra += 1;
                 }
-                Ok(Batch { items, extra })
+                Ok(Batch {
+                    items,
+                    extra,
+                    unreadable,
+                })
             }
         }
         d.deserialize_seq(V(self.0))
     }
 }
 
+/// What the JSON parser found wrong, said without any of the body's text (the parser's own
+/// messages quote values, and a 400 must never echo what the sender wrote): its kind and
+/// where.
 fn json_err(e: serde_json::Error) -> ParseError {
-    if e.is_data() {
-        ParseError::Shape(format!(
-            "{e}; expected {{\"csp-report\": {{...}}}}, a Reporting API object, or an array of them"
-        ))
-    } else {
-        ParseError::Json(e.to_string())
+    let at = format!("at line {} column {}", e.line(), e.column());
+    match e.classify() {
+        serde_json::error::Category::Data => ParseError::Shape(format!(
+            "a value of the wrong type or a repeated field {at}; expected {{\"csp-report\": \
+             {{...}}}}, a Reporting API object, or an array of them"
+        )),
+        serde_json::error::Category::Eof => {
+            ParseError::Json(format!("the body ends in the middle of a value ({at})"))
+        }
+        serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+            ParseError::Json(format!("not JSON {at}"))
+        }
     }
 }
 
@@ -365,6 +398,11 @@ pub fn parse_reports_with_user_agent(
                 .map_err(json_err)?;
             de.end().map_err(json_err)?;
             out.dropped = batch.extra;
+            if batch.unreadable > 0 {
+                keep(&mut out, Err(Unusable::Unreadable));
+                // `keep` counted one: the others too.
+                out.invalid += batch.unreadable - 1;
+            }
             for item in batch.items {
                 match item.kind.0.as_deref() {
                     Some("csp-violation") | Some("csp") => {}
@@ -421,7 +459,7 @@ pub fn parse_reports_with_user_agent(
             // Let the JSON parser say what is wrong and where.
             let e = serde_json::from_str::<IgnoredAny>(text).err();
             return Err(match e {
-                Some(e) if !e.is_data() => ParseError::Json(e.to_string()),
+                Some(e) if !e.is_data() => json_err(e),
                 _ => ParseError::Shape(
                     "expected {\"csp-report\": {...}}, a Reporting API object, or an array of them"
                         .into(),
@@ -445,6 +483,38 @@ pub fn parse_reports_with_user_agent(
         out.violations.truncate(options.max_reports);
     }
     Ok(out)
+}
+
+/// Control characters (C0 but TAB, DEL, C1) written as `\u{1b}` text: what is stored,
+/// logged or shown can never move a terminal's cursor, set its clipboard (OSC 52) or forge
+/// a log line, and still says what was sent.
+fn escape_controls(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A URL without its user name and password (`https://user:pw@host/` → `https://host/`):
+/// credentials are never kept, in any field.
+fn strip_userinfo(url: &str) -> Cow<'_, str> {
+    let Some(i) = url.find("://") else {
+        return Cow::Borrowed(url);
+    };
+    let rest = &url[i + 3..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => Cow::Owned(format!("{}{}", &url[..i + 3], &rest[at + 1..])),
+        None => Cow::Borrowed(url),
+    }
 }
 
 fn strip_query(s: &str) -> &str {
@@ -501,16 +571,17 @@ fn normalize(
     }
     let text = |f: &Option<Cow<'_, str>>| -> Option<String> {
         f.as_deref()
-            .map(|s| bound(s.trim(), o.max_field).to_owned())
+            .map(|s| bound(&escape_controls(s.trim()), o.max_field).to_owned())
     };
     let url = |f: &Option<Cow<'_, str>>| -> Option<String> {
         f.as_deref().map(|s| {
             let s = s.trim();
             if let Some(scheme) = scheme_only(s) {
-                return bound(&scheme, o.max_field).to_owned();
+                return bound(&escape_controls(&scheme), o.max_field).to_owned();
             }
             let s = if o.strip_query { strip_query(s) } else { s };
-            bound(s, o.max_field).to_owned()
+            let s = strip_userinfo(s);
+            bound(&escape_controls(&s), o.max_field).to_owned()
         })
     };
     let number = |f: &Option<Cow<'_, str>>| -> Option<u64> {
@@ -548,7 +619,7 @@ fn normalize(
         column: number(&b.column.0).and_then(|n| u32::try_from(n).ok()),
         sample: text(&b.sample.0).filter(|s| !s.is_empty()),
         referrer: url(&b.referrer.0).filter(|s| !s.is_empty()),
-        user_agent: user_agent.map(|u| bound(u.trim(), o.max_field).to_owned()),
+        user_agent: user_agent.map(|u| bound(&escape_controls(u.trim()), o.max_field).to_owned()),
         original_policy: text(&b.original_policy.0),
         format,
         received_at,
@@ -560,6 +631,67 @@ fn normalize(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controls_are_written_out_and_userinfo_dropped() {
+        assert_eq!(
+            escape_controls("a\u{1b}]52;c;x\u{7}b"),
+            "a\\u{1b}]52;c;x\\u{7}b"
+        );
+        assert_eq!(escape_controls("one\ntwo\tthree"), "one\\u{a}two\tthree");
+        assert!(matches!(escape_controls("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            strip_userinfo("https://admin:hunter2@partner.example/x?a@b"),
+            "https://partner.example/x?a@b"
+        );
+        assert_eq!(strip_userinfo("https://host/p@q"), "https://host/p@q");
+        let body = "{\"csp-report\":{\"document-uri\":\"https://u:p@app.example/\\u001b[2J\",\
+            \"blocked-uri\":\"https://admin:hunter2@partner.example/x\",\
+            \"effective-directive\":\"connect-src\",\"script-sample\":\"a\\nb\"}}";
+        let v = parse_reports(body.as_bytes(), &NormalizeOptions::default())
+            .unwrap()
+            .violations
+            .remove(0);
+        assert_eq!(v.blocked_url, "https://partner.example/x");
+        assert_eq!(v.document_url, "https://app.example/\\u{1b}[2J");
+        assert_eq!(v.sample.as_deref(), Some("a\\u{a}b"));
+    }
+
+    #[test]
+    fn a_batch_keeps_its_readable_reports_and_errors_never_echo() {
+        let good = r#"{"type":"csp-violation","body":{"documentURL":"https://a.example/","blockedURL":"https://x.example/","effectiveDirective":"connect-src"}}"#;
+        let dup = r#"{"type":"csp-violation","body":{"documentURL":"https://a.example/","documentURL":"https://b.example/","effectiveDirective":"connect-src"}}"#;
+        let surrogate = r#"{"type":"csp-violation","body":{"documentURL":"https://a.example/\ud800","effectiveDirective":"connect-src"}}"#;
+        let body = format!("[{good},{dup},{surrogate},{good}]");
+        let p = parse_reports(body.as_bytes(), &NormalizeOptions::default()).unwrap();
+        assert_eq!((p.violations.len(), p.invalid), (2, 2));
+        let all_bad = format!("[{dup},{surrogate}]");
+        let e = parse_reports(all_bad.as_bytes(), &NormalizeOptions::default()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ParseError::Unusable {
+                    reports: 2,
+                    reason: Unusable::Unreadable
+                }
+            ),
+            "{e}"
+        );
+        for (evil, secret) in [
+            (r#"{"csp-report": "<script>SECRET</script>"}"#, "SECRET"),
+            (r#"[{"type":"csp-violation","body":"SECRET"}]"#, "SECRET"),
+            (
+                r#"{"csp-report":{"document-uri":["SECRET"]}} SECRET"#,
+                "SECRET",
+            ),
+            ("SECRET", "SECRET"),
+        ] {
+            let e = parse_reports(evil.as_bytes(), &NormalizeOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains(secret), "{evil}: {e}");
+        }
+    }
 
     #[test]
     fn directive_names() {

@@ -183,6 +183,26 @@ pub(crate) struct ServeArgs {
         value_name = "DURATION"
     )]
     shutdown_timeout: Duration,
+    /// How long the summary and dashboard reuse a read of the store while reports keep
+    /// arriving (readers asking at once always share one read, and an idle store's read is
+    /// reused until something is stored): the most a page can lag behind.
+    #[arg(
+        long = "read-cache",
+        env = "CONNECT_SRC_READ_CACHE",
+        default_value = "2s",
+        value_parser = duration,
+        value_name = "DURATION"
+    )]
+    read_cache: Duration,
+    /// Read the client's address from this header's last value (the one the proxy in front
+    /// appends, e.g. X-Forwarded-For) instead of the TCP peer: only behind a proxy you run.
+    /// Reports count towards reach once per client network (a keyed hash of the /24 or /48).
+    #[arg(
+        long = "client-ip-header",
+        env = "CONNECT_SRC_CLIENT_IP_HEADER",
+        value_name = "NAME"
+    )]
+    client_ip_header: Option<String>,
     /// Accept cleartext HTTP/2 (h2c, prior knowledge) beside HTTP/1.1. Off by default:
     /// browsers never send reports over h2c; a proxy in front may.
     #[arg(
@@ -291,7 +311,14 @@ impl Config {
             }),
             a.db_password_file.as_deref(),
         )?;
-        let mut builder = Collector::builder().path(REPORT_PATH);
+        let mut builder = Collector::builder()
+            .path(REPORT_PATH)
+            .read_cache(a.read_cache);
+        if let Some(name) = &a.client_ip_header {
+            builder = builder
+                .client_ip_header(name)
+                .map_err(|e| format!("--client-ip-header {name:?}: {e}"))?;
+        }
         let given = a
             .policy_header
             .iter()
