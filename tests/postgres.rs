@@ -428,7 +428,10 @@ async fn activity_counts_rows_by_hour() {
     let sink = PostgresSink::open(&pg.url()).unwrap();
     const H: u64 = 500_000; // 2027-01-15T08:00:00Z, in Unix hours
     let s = |hour: u64, second: u64| hour * 3600 + second;
-    let nul = violation("https://n.example/", "/\\u0000p", s(H - 2, 5));
+    // The parser writes control characters out; a violation made otherwise may still hold
+    // a NUL, which PostgreSQL refuses in text: the store keeps it all the same.
+    let mut nul = violation("https://n.example/", "/p", s(H - 2, 5));
+    nul.set_document_url("https://app.example/\0p");
     let batch = vec![
         violation("https://a.example/1", "/", s(H, 0)),
         violation("https://a.example/2", "/", s(H, 3599)),
