@@ -1002,18 +1002,28 @@ async fn reports_without_the_layers_token_are_foreign() {
         .split(';')
         .next()
         .unwrap();
-    let token = uri
-        .split(&format!("{PROVENANCE_PARAMETER}="))
-        .nth(1)
-        .unwrap();
-    assert!(provenance.verify_at(token, SystemTime::now()), "{csp}");
+    let param = |name: &str| {
+        uri.split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .unwrap()
+            .to_owned()
+    };
+    let (token, digest) = (param(PROVENANCE_PARAMETER), param("csp-policy"));
+    // The token covers the enforced header's policy, named by its digest.
+    assert_eq!(digest, connect_src::policy::text::policy_digest(csp));
+    assert!(
+        provenance.verify_policies_at(&token, &[digest.as_str()], SystemTime::now()),
+        "{csp}"
+    );
     let ro = res.headers()[header::CONTENT_SECURITY_POLICY_REPORT_ONLY]
         .to_str()
         .unwrap();
     assert!(ro.contains("?disposition=report&csp-token="), "{ro}");
     let endpoints = res.headers()["reporting-endpoints"].to_str().unwrap();
+    // The Reporting-Endpoints URL serves both headers: its token covers both policies.
+    let ro_digest = connect_src::policy::text::policy_digest(ro);
     assert!(
-        endpoints.contains(&format!("csp-token={token}")),
+        endpoints.contains(&format!("csp-policy={digest}.{ro_digest}")),
         "{endpoints}"
     );
 

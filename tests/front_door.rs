@@ -173,7 +173,8 @@ async fn accept_reads_the_token_from_the_query_as_the_endpoint_does() {
         .build()
         .unwrap();
     let served = csp.policy().enforced_header().unwrap();
-    let token = provenance().token_at(SystemTime::now());
+    let digest = connect_src::policy::text::policy_digest(&served);
+    let token = provenance().policies_token_at(SystemTime::now(), &[digest.as_str()]);
     // The header the layer serves carries today's token in its report URI.
     let res = csp
         .layer()
@@ -184,7 +185,7 @@ async fn accept_reads_the_token_from_the_query_as_the_endpoint_does() {
     let on_the_wire = res.headers()[CSP_HEADER].to_str().unwrap().to_owned();
     assert_eq!(token_of(&on_the_wire), token);
 
-    let with = format!("/csp-reports?{PROVENANCE_PARAMETER}={token}");
+    let with = format!("/csp-reports?{PROVENANCE_PARAMETER}={token}&csp-policy={digest}");
     csp.collector()
         .accept(report_request(&with, "https://evil.example/x", &served))
         .await
@@ -403,7 +404,12 @@ async fn handles_taken_before_provenance_still_sign() {
         header.starts_with("connect-src 'none'; report-uri /csp-reports?csp-token="),
         "{header}"
     );
-    assert!(provenance().verify_at(token_of(header), SystemTime::now()));
+    let digest = connect_src::policy::text::policy_digest(header);
+    assert!(provenance().verify_policies_at(
+        token_of(header),
+        &[digest.as_str()],
+        SystemTime::now()
+    ));
 }
 
 /// A sink of one's own that cannot be read back.

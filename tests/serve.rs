@@ -248,6 +248,76 @@ fn provenance_secret_file_makes_tokenless_reports_foreign() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The collector learns the served policies from the app's tokens, not from its operator:
+/// `serve` is given the secret and no policy; the app's layer signs each report URL for the
+/// policies it serves. Its reports come out genuine, also after the app swaps its policy,
+/// with no restart; a report of another policy under a real token is foreign.
+#[test]
+fn policies_are_learned_from_the_apps_tokens_without_a_restart() {
+    use connect_src::{ConnectSrc, Policy};
+    let dir = std::env::temp_dir().join(format!("connect-src-serve-bound-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = "7d2e9a4c1f6b3e8a0d5c2f7b9e1a4d6c8f0b3e5a7c9d1f2b4e6a8c0d2f4b6e8a";
+    let path = dir.join("secret");
+    std::fs::write(&path, secret).unwrap();
+    let server = serve(&["--provenance-secret-file", path.to_str().unwrap()]);
+    let provenance = connect_src::policy::Provenance::new(secret.as_bytes().to_vec()).unwrap();
+    let policy = |list: &str| {
+        Policy::builder()
+            .enforce(list.parse::<ConnectSrc>().unwrap())
+            .report_uri("/csp-reports")
+            .build()
+            .unwrap()
+    };
+    let layer = policy("'self' https://api.example.com")
+        .layer()
+        .provenance(provenance);
+    // What the layer puts on a response: the header, and the report URL in it.
+    let served = || {
+        let mut headers = axum::http::HeaderMap::new();
+        layer.apply(&mut headers);
+        let header = headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let uri = header.split_once("report-uri ").unwrap().1.to_owned();
+        (header, uri)
+    };
+    let (header, uri) = served();
+    assert!(
+        uri.contains("csp-token=") && uri.contains("csp-policy="),
+        "{uri}"
+    );
+    let post = |uri: &str, blocked: &str, policy: &str| {
+        let (status, text) = http(server.addr, "POST", uri, &classed(blocked, policy, None));
+        assert_eq!(status, 204, "{text}");
+    };
+    post(&uri, "https://evil.example.net/x", &header);
+    // The app swaps its policy: new header, new token; serve is not told.
+    layer
+        .handle()
+        .set(policy("'self' https://api2.example.com"));
+    let (header2, uri2) = served();
+    assert_ne!(uri, uri2);
+    post(&uri2, "https://evil2.example.net/x", &header2);
+    post(&uri2, "https://api2.example.com/x", &header2);
+    // Another policy under a real token: not what the token covers.
+    post(&uri2, "https://evil3.example.net/x", "connect-src 'none'");
+    let json = summary(&server);
+    for (origin, class) in [
+        ("https://evil.example.net", "genuine"),
+        ("https://evil2.example.net", "genuine"),
+        ("https://api2.example.com", "contradicts"),
+        ("https://evil3.example.net", "foreign"),
+    ] {
+        assert!(
+            class_of(&json, origin, class),
+            "{origin} should be {class}: {json}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// An enforced and a report-only header served together are both current: reports of
 /// either are checked (neither is `stale`).
 #[test]

@@ -10,9 +10,11 @@ use http::header::{
     CONTENT_SECURITY_POLICY_REPORT_ONLY,
 };
 
+use super::handle::Registration;
 use super::merge::{dictionary_has_key, merge_connect_src, restricts_connections};
 use super::{HeaderMode, REPORTING_ENDPOINTS};
-use crate::policy::{ConnectSrc, Policy, Provenance};
+use crate::policy::text::policy_digest;
+use crate::policy::{ConnectSrc, Policy, Provenance, POLICY_PARAMETER, PROVENANCE_PARAMETER};
 use std::time::SystemTime;
 
 /// A policy and its header values, built when a layer is made or its policy swapped (and,
@@ -33,6 +35,10 @@ pub(crate) struct Compiled {
     inventory: Option<u64>,
     /// The name our `Reporting-Endpoints` entry defines (`report-to`'s), if any.
     endpoint_name: Option<String>,
+    /// The layer's place in the count of layers: held by every compiled value of the layer,
+    /// so also by each response future in flight (a service may be dropped before the
+    /// services inside it are even called).
+    pub(crate) registration: Arc<Registration>,
 }
 
 /// The draws for inventory sampling and page-load ids: SplitMix64 over a process-wide
@@ -107,13 +113,38 @@ impl Variant {
 }
 
 impl Compiled {
-    pub(crate) fn new(policy: Arc<Policy>, provenance: Option<Provenance>) -> Compiled {
+    pub(crate) fn new(
+        policy: Arc<Policy>,
+        provenance: Option<Provenance>,
+        registration: Arc<Registration>,
+    ) -> Compiled {
         let now = SystemTime::now();
-        let token = provenance.as_ref().map(|p| p.token_at(now));
-        let token = token.as_deref();
-        let header = |list: Option<&ConnectSrc>, report_only: bool| {
+        // Each report URL carries a token bound to the policies its reports can be of (their
+        // digests): the enforced header's, the report-only header's, both for the shared
+        // Reporting-Endpoints URL. A collector with the same secret then knows from a
+        // report alone that the app served its policy.
+        let digest = |list: Option<&ConnectSrc>, report_only: bool| {
+            policy
+                .header_for(list, report_only, None)
+                .map(|text| policy_digest(&text))
+        };
+        let (d_enforced, d_report_only) = (
+            digest(policy.enforced(), false),
+            digest(policy.report_only(), true),
+        );
+        let proof = |digests: &[&String]| {
+            provenance.as_ref().map(|p| {
+                let digests: Vec<&str> = digests.iter().map(|d| d.as_str()).collect();
+                format!(
+                    "{PROVENANCE_PARAMETER}={}&{POLICY_PARAMETER}={}",
+                    p.policies_token_at(now, &digests),
+                    digests.join(".")
+                )
+            })
+        };
+        let header = |list: Option<&ConnectSrc>, report_only: bool, proof: Option<String>| {
             let l = list?;
-            let reporting = policy.reporting_directives(report_only, token);
+            let reporting = policy.reporting_directives(report_only, proof.as_deref());
             let has_report_to = policy.report_to().is_some();
             let without_report_to = has_report_to.then(|| {
                 let kept = reporting
@@ -128,10 +159,21 @@ impl Compiled {
                 without_report_to,
             })
         };
+        let both: Vec<&String> = d_enforced.iter().chain(&d_report_only).collect();
         Compiled {
-            enforced: header(policy.enforced(), false),
-            report_only: header(policy.report_only(), true),
-            endpoints: policy.reporting_endpoints_for(token).map(|v| value(&v)),
+            enforced: header(
+                policy.enforced(),
+                false,
+                proof(&d_enforced.iter().collect::<Vec<_>>()),
+            ),
+            report_only: header(
+                policy.report_only(),
+                true,
+                proof(&d_report_only.iter().collect::<Vec<_>>()),
+            ),
+            endpoints: policy
+                .reporting_endpoints_for(proof(&both).as_deref())
+                .map(|v| value(&v)),
             inventory: policy.inventory().map(|rate| {
                 if rate >= 1.0 {
                     u64::MAX
@@ -143,6 +185,7 @@ impl Compiled {
             window: provenance.as_ref().map(|p| p.window(now)),
             provenance,
             policy,
+            registration,
         }
     }
 

@@ -20,7 +20,8 @@ pub(crate) type Shared = Arc<ArcSwap<Compiled>>;
 /// cost per response (bench/README.md) — is not needed. Process-wide, never per thread.
 static LAYERS: AtomicUsize = AtomicUsize::new(0);
 
-/// One layer's place in [`LAYERS`], held by the layer, its clones and its services.
+/// One layer's place in [`LAYERS`], held by its compiled values: so by the layer, its
+/// clones, its services and their response futures in flight.
 #[derive(Debug)]
 pub(crate) struct Registration(());
 
@@ -71,7 +72,11 @@ impl PolicyHandle {
     pub fn set(&self, policy: Policy) {
         let now = self.shared.load();
         self.served.replace(&now.policy, &policy);
-        let compiled = Compiled::new(Arc::new(policy), now.provenance.clone());
+        let compiled = Compiled::new(
+            Arc::new(policy),
+            now.provenance.clone(),
+            now.registration.clone(),
+        );
         self.shared.store(Arc::new(compiled));
     }
 

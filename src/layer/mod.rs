@@ -106,7 +106,6 @@ pub struct CspLayer {
     shared: handle::Shared,
     served: ServedPolicies,
     mode: HeaderMode,
-    registration: Arc<Registration>,
 }
 
 impl Policy {
@@ -137,10 +136,10 @@ impl CspLayer {
             shared: Arc::new(ArcSwap::from_pointee(Compiled::new(
                 Arc::new(policy),
                 provenance,
+                Registration::new(),
             ))),
             served,
             mode: HeaderMode::Merge,
-            registration: Registration::new(),
         }
     }
 
@@ -172,9 +171,12 @@ impl CspLayer {
     /// valid token as foreign. Costs a clock read per response. Handles taken before or
     /// after this call alike keep signing.
     pub fn provenance(self, provenance: Provenance) -> Self {
-        let policy = self.shared.load().policy.clone();
-        self.shared
-            .store(Arc::new(Compiled::new(policy, Some(provenance))));
+        let now = self.shared.load();
+        self.shared.store(Arc::new(Compiled::new(
+            now.policy.clone(),
+            Some(provenance),
+            now.registration.clone(),
+        )));
         self
     }
 
@@ -218,7 +220,6 @@ impl<S> Layer<S> for CspLayer {
             inner,
             compiled: Cache::new(self.shared.clone()),
             mode: self.mode,
-            _registration: self.registration.clone(),
         }
     }
 }

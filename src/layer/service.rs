@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use super::compiled::Compiled;
 use super::future::{OuterLayer, ResponseFuture};
-use super::handle::{nesting_possible, Registration};
+use super::handle::nesting_possible;
 use super::HeaderMode;
 use std::time::SystemTime;
 
@@ -22,8 +22,6 @@ pub struct CspService<S> {
     /// Reads the shared policy without touching the `ArcSwap` unless it changed.
     pub(super) compiled: Cache<Arc<ArcSwap<Compiled>>, Arc<Compiled>>,
     pub(super) mode: HeaderMode,
-    /// Counts this layer as existing while the service does.
-    pub(super) _registration: Arc<Registration>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for CspService<S> {
@@ -75,7 +73,11 @@ where
             .filter(|p| compiled.window != Some(p.window(SystemTime::now())))
             .cloned();
         if let Some(p) = stale {
-            let fresh = Arc::new(Compiled::new(compiled.policy.clone(), Some(p)));
+            let fresh = Arc::new(Compiled::new(
+                compiled.policy.clone(),
+                Some(p),
+                compiled.registration.clone(),
+            ));
             let before = self
                 .compiled
                 .arc_swap()

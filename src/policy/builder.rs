@@ -107,20 +107,20 @@ impl Policy {
 
     /// The reporting directives that follow `connect-src` (`report-uri …`, `report-to …`)
     /// in the enforced header, or with `report_only`, in the report-only header, whose
-    /// `report-uri` carries [`REPORT_ONLY_MARKER`]; with `token`, the `report-uri` carries
-    /// it too ([`PROVENANCE_PARAMETER`]).
+    /// `report-uri` carries [`REPORT_ONLY_MARKER`]; with `proof` (query parameters as
+    /// written: `csp-token=…&csp-policy=…`), the `report-uri` carries them too.
     pub(crate) fn reporting_directives(
         &self,
         report_only: bool,
-        token: Option<&str>,
+        proof: Option<&str>,
     ) -> Vec<String> {
         let uri = self.report_uri.iter().map(|u| {
             let mut u = u.clone();
             if report_only {
                 u = with_parameter(&u, REPORT_ONLY_MARKER);
             }
-            if let Some(t) = token {
-                u = with_parameter(&u, &format!("{PROVENANCE_PARAMETER}={t}"));
+            if let Some(p) = proof {
+                u = with_parameter(&u, p);
             }
             format!("report-uri {u}")
         });
@@ -132,11 +132,11 @@ impl Policy {
         &self,
         list: Option<&ConnectSrc>,
         report_only: bool,
-        token: Option<&str>,
+        proof: Option<&str>,
     ) -> Option<String> {
         list.map(|l| {
             let mut parts = vec![l.directive()];
-            parts.extend(self.reporting_directives(report_only, token));
+            parts.extend(self.reporting_directives(report_only, proof));
             parts.join("; ")
         })
     }
@@ -160,13 +160,10 @@ impl Policy {
     }
 
     /// [`reporting_endpoints_header`](Self::reporting_endpoints_header), its URL carrying
-    /// `token` when given.
-    pub(crate) fn reporting_endpoints_for(&self, token: Option<&str>) -> Option<String> {
-        self.report_to.as_ref().map(|(n, u)| match token {
-            Some(t) => format!(
-                "{n}=\"{}\"",
-                with_parameter(u, &format!("{PROVENANCE_PARAMETER}={t}"))
-            ),
+    /// `proof` (query parameters as written) when given.
+    pub(crate) fn reporting_endpoints_for(&self, proof: Option<&str>) -> Option<String> {
+        self.report_to.as_ref().map(|(n, u)| match proof {
+            Some(p) => format!("{n}=\"{}\"", with_parameter(u, p)),
             None => format!("{n}=\"{u}\""),
         })
     }

@@ -38,7 +38,9 @@ pub(crate) use environment::production_refusals;
 pub use environment::{Environment, EnvironmentError};
 pub use error::{PolicyError, Problem, ProblemKind};
 pub use list::{ConnectSrc, ConnectSrcBuilder, IntoSource};
-pub use provenance::{Provenance, ProvenanceError, MIN_SECRET_LEN, PROVENANCE_PARAMETER};
+pub use provenance::{
+    Provenance, ProvenanceError, MIN_SECRET_LEN, POLICY_PARAMETER, PROVENANCE_PARAMETER,
+};
 pub use served::{Served, ServedPolicies, DEFAULT_SERVED_HISTORY};
 
 /// Response mark: this response's Content-Security-Policy is final, so a layer further

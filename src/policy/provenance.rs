@@ -36,6 +36,10 @@ use sha2::Sha256;
 /// The query parameter that carries the token in report URLs (`/csp-reports?csp-token=…`).
 pub const PROVENANCE_PARAMETER: &str = "csp-token";
 
+/// The query parameter naming the policies a report URL's token covers
+/// (`csp-policy=<digest>[.<digest>]`, each [`policy_digest`](super::text::policy_digest)).
+pub const POLICY_PARAMETER: &str = "csp-policy";
+
 /// The shortest secret accepted, in bytes (HMAC-SHA-256's block is 64; its output 32).
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -246,6 +250,47 @@ impl Provenance {
         self.secrets.iter().any(|secret| {
             windows.iter().flatten().any(|&w| {
                 Provenance::inventory_mac(secret, w, page_load, rate)
+                    .verify_truncated_left(&t)
+                    .is_ok()
+            })
+        })
+    }
+
+    /// The MAC binding a report URL's policies (their digests, in URL order) to `window`.
+    fn policies_mac(secret: &[u8], window: u64, digests: &[&str]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"connect-src report token v2:");
+        mac.update(&window.to_be_bytes());
+        for d in digests {
+            mac.update(d.as_bytes());
+            mac.update(b".");
+        }
+        mac
+    }
+
+    /// The token of a report URL handed out at `at` for a response that serves the
+    /// policies of `digests` ([`policy_digest`](super::text::policy_digest)): the layer
+    /// writes it with the digests (`csp-token=…&csp-policy=d1.d2`), and a collector given
+    /// the same secret then knows those policies were served, with no list of them.
+    pub fn policies_token_at(&self, at: SystemTime, digests: &[&str]) -> String {
+        let tag = Provenance::policies_mac(&self.secrets[0], self.window(at), digests)
+            .finalize()
+            .into_bytes();
+        tag[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `token` was handed out for `digests`, under any of the secrets, in the
+    /// windows [`verify_at`](Self::verify_at) accepts.
+    pub fn verify_policies_at(&self, token: &str, digests: &[&str], at: SystemTime) -> bool {
+        let Some(t) = decode_hex(token) else {
+            return false;
+        };
+        let w = self.window(at);
+        let windows = [w.checked_sub(1), Some(w), w.checked_add(1)];
+        self.secrets.iter().any(|secret| {
+            windows.iter().flatten().any(|&w| {
+                Provenance::policies_mac(secret, w, digests)
                     .verify_truncated_left(&t)
                     .is_ok()
             })

@@ -117,6 +117,65 @@ pub(crate) fn is_ascii_ws(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\u{c}' | '\r' | ' ')
 }
 
+/// One policy's directives in a form that compares by meaning, not text: names lower-case,
+/// each value's tokens lower-case, de-duplicated and sorted, the first of a repeated
+/// directive kept, and the reporting directives left out (Firefox writes `report-uri`
+/// resolved to an absolute URL, and report URLs carry tokens that change).
+pub(crate) type Canonical = Vec<(String, Vec<String>)>;
+
+/// `policy` (one serialized policy) in its [`Canonical`] form.
+pub(crate) fn canonical(policy: &str) -> Canonical {
+    let mut out: Canonical = Vec::new();
+    for (_, d) in tokens(policy) {
+        let name = d.name.to_ascii_lowercase();
+        if matches!(name.as_str(), "report-uri" | "report-to")
+            || out.iter().any(|(n, _)| *n == name)
+        {
+            continue;
+        }
+        let mut values: Vec<String> = d
+            .value
+            .split_ascii_whitespace()
+            .map(str::to_ascii_lowercase)
+            .collect();
+        values.sort();
+        values.dedup();
+        out.push((name, values));
+    }
+    out.sort();
+    out
+}
+
+/// A short digest of one policy's meaning ([`Canonical`] form): 16 hex digits of SHA-256.
+/// Two texts of one policy (reordered sources, other report URLs) have one digest. What a
+/// provenance token binds ([`Provenance::policies_token_at`](super::Provenance::policies_token_at)),
+/// so a collector recognizes the policies an app serves from its reports alone.
+///
+/// ```
+/// use connect_src::policy::text::policy_digest;
+/// assert_eq!(
+///     policy_digest("connect-src 'self' https://a.example; report-uri /r?x=1"),
+///     policy_digest("CONNECT-SRC https://a.example 'self'; report-to csp"),
+/// );
+/// assert_ne!(policy_digest("connect-src 'self'"), policy_digest("connect-src 'none'"));
+/// ```
+pub fn policy_digest(policy: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (name, values) in canonical(policy) {
+        h.update(name.as_bytes());
+        for v in values {
+            h.update(b" ");
+            h.update(v.as_bytes());
+        }
+        h.update(b";");
+    }
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The serialized policies of a header value: its `,`-separated parts, as written (CSP3
 /// §2.2.2 "parse a response's Content Security Policies" splits on commas).
 pub(crate) fn policies(value: &str) -> impl Iterator<Item = &str> {

@@ -160,6 +160,41 @@ impl Counters {
     }
 }
 
+/// With provenance: without a valid token, whatever a report claims, no page of ours sent
+/// it (`foreign`). A token bound to policies (`csp-policy`, as the layer writes it) also
+/// says the app served those very policies within the token's windows: a report of one of
+/// them the served history did not know is checked as served now (so a standalone
+/// collector needs no list of the app's policies, and follows its swaps); a report of
+/// another policy under that token is foreign.
+fn provenance_classes(p: &Provenance, via: &Via, kept: &mut [Violation]) {
+    let now = std::time::SystemTime::now();
+    let Some(token) = via.token.as_deref() else {
+        kept.iter_mut().for_each(|v| v.class = Class::Foreign);
+        return;
+    };
+    if via.policies.is_empty() {
+        if !p.verify_at(token, now) {
+            kept.iter_mut().for_each(|v| v.class = Class::Foreign);
+        }
+        return;
+    }
+    let digests: Vec<&str> = via.policies.iter().map(String::as_str).collect();
+    if !p.verify_policies_at(token, &digests, now) {
+        kept.iter_mut().for_each(|v| v.class = Class::Foreign);
+        return;
+    }
+    for v in kept {
+        let Some(text) = v.original_policy.clone().filter(|t| !t.trim().is_empty()) else {
+            continue;
+        };
+        if !digests.contains(&crate::policy::text::policy_digest(&text).as_str()) {
+            v.class = Class::Foreign;
+        } else if matches!(v.class, Class::Foreign | Class::Unverified) {
+            v.class = verify::judge(v, &text);
+        }
+    }
+}
+
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let ct = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     Some(ct.split(';').next()?.trim().to_ascii_lowercase())
@@ -289,14 +324,8 @@ impl Intake {
                 v.class = classify(v, &served);
             }
         }
-        // Without a valid token, whatever the report claims, no page of ours sent it.
         if let Some(p) = &self.provenance {
-            let now = std::time::SystemTime::now();
-            if !via.token.as_deref().is_some_and(|t| p.verify_at(t, now)) {
-                for v in &mut kept {
-                    v.class = Class::Foreign;
-                }
-            }
+            provenance_classes(p, via, &mut kept);
         }
         let n = kept.len() as u64;
         sink.submit(kept)

@@ -26,15 +26,9 @@
 //! ```
 
 use crate::matcher::{BrowserPolicy, Engine};
-use crate::policy::text::{policies, tokens};
+use crate::policy::text::{canonical, policies, Canonical};
 use crate::policy::Served;
 use crate::report::store::{Class, Violation};
-
-/// One policy's directives in a form that compares by meaning, not text: names lower-case,
-/// each value's tokens lower-case, de-duplicated and sorted, the first of a repeated
-/// directive kept, and the reporting directives left out (Firefox writes `report-uri`
-/// resolved to an absolute URL, and report URLs may differ between deploys).
-type Canonical = Vec<(String, Vec<String>)>;
 
 /// `canonical`, with scheme-less host-sources given the page's scheme, as Firefox writes
 /// them in `original-policy` (`c.example` on an https page becomes `https://c.example`).
@@ -58,28 +52,6 @@ fn canonical_on(policy: &str, page_scheme: Option<&str>) -> Canonical {
         }
     }
     c
-}
-
-fn canonical(policy: &str) -> Canonical {
-    let mut out: Canonical = Vec::new();
-    for (_, d) in tokens(policy) {
-        let name = d.name.to_ascii_lowercase();
-        if matches!(name.as_str(), "report-uri" | "report-to")
-            || out.iter().any(|(n, _)| *n == name)
-        {
-            continue;
-        }
-        let mut values: Vec<String> = d
-            .value
-            .split_ascii_whitespace()
-            .map(str::to_ascii_lowercase)
-            .collect();
-        values.sort();
-        values.dedup();
-        out.push((name, values));
-    }
-    out.sort();
-    out
 }
 
 /// The engine a user agent names ([`Engine::from_user_agent`]).
@@ -131,7 +103,7 @@ pub fn classify(v: &Violation, served: &[Served]) -> Class {
 }
 
 /// A report of the current policy: would the reporting engine have blocked it?
-fn judge(v: &Violation, policy: &str) -> Class {
+pub(crate) fn judge(v: &Violation, policy: &str) -> Class {
     // The matcher knows connections; other directives' reports stand as served.
     if v.effective_directive != "connect-src" && v.effective_directive != "default-src" {
         return Class::Genuine;

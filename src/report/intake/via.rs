@@ -1,7 +1,7 @@
 //! What a report's URL says about it: the query parameters the layer writes into its report
 //! URLs (DESIGN "Report URL query parameters").
 
-use crate::policy::{PROVENANCE_PARAMETER, REPORT_ONLY_MARKER};
+use crate::policy::{POLICY_PARAMETER, PROVENANCE_PARAMETER, REPORT_ONLY_MARKER};
 use crate::report::store::PageLoad;
 
 /// The query parameter naming an inventory report's page load (`csp-inventory=<16 hex>`).
@@ -17,6 +17,9 @@ pub(crate) struct Via {
     pub(crate) report_only: bool,
     /// `csp-token=…` (at most 64 characters kept).
     pub(crate) token: Option<String>,
+    /// `csp-policy=d1.d2`: the digests of the policies the token covers (at most 4, each 16
+    /// hex digits; anything else leaves it empty).
+    pub(crate) policies: Vec<String>,
     /// `csp-inventory=…` and `csp-sample=…`: an inventory report. The rate is the text as
     /// written (the token covers it as text) and its value in `(0, 1]`.
     pub(crate) inventory: Option<(PageLoad, String, f64)>,
@@ -37,6 +40,15 @@ impl Via {
                 via.token = Some(t.chars().take(64).collect());
             } else if let Some(id) = value(INVENTORY_PARAMETER) {
                 page_load = Some(PageLoad::parse(id));
+            } else if let Some(list) = value(POLICY_PARAMETER) {
+                let digests: Vec<String> = list.split('.').map(str::to_owned).collect();
+                let well_formed = digests.len() <= 4
+                    && digests.iter().all(|d| {
+                        d.len() == 16 && d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                    });
+                if well_formed {
+                    via.policies = digests;
+                }
             } else if let Some(r) = value(SAMPLE_PARAMETER) {
                 rate = Some(r.chars().take(16).collect::<String>());
             }
@@ -67,6 +79,11 @@ mod tests {
         assert_eq!(Via::from_query(None), Via::default());
         let long = format!("csp-token={}", "a".repeat(100));
         assert_eq!(Via::from_query(Some(&long)).token.unwrap().len(), 64);
+        let bound = Via::from_query(Some(
+            "csp-token=t&csp-policy=0123456789abcdef.fedcba9876543210",
+        ));
+        assert_eq!(bound.policies, ["0123456789abcdef", "fedcba9876543210"]);
+        assert!(Via::from_query(Some("csp-policy=XYZ")).policies.is_empty());
         let inv = Via::from_query(Some("csp-inventory=00000000000000ff&csp-sample=0.01"));
         assert_eq!(inv.inventory, Some((PageLoad(255), "0.01".into(), 0.01)));
         for bad in [
