@@ -766,3 +766,179 @@ async fn dashboard_at_1280_px_by_destination_by_page_and_inventory() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Text as the dashboard escapes it (`& < > " ' /`).
+#[cfg(feature = "cli")]
+fn escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2F;")
+}
+
+/// The number in the page's `<div class="card" id="{id}"><b>N</b>`.
+#[cfg(feature = "cli")]
+fn card(html: &str, id: &str) -> u64 {
+    let tag = format!("id=\"{id}\"><b>");
+    let from = html.find(&tag).expect(id) + tag.len();
+    html[from..from + html[from..].find('<').unwrap()]
+        .parse()
+        .unwrap()
+}
+
+/// Over one SQLite file: the dashboard's counts are the summary JSON's, each destination's
+/// count and reach are its groups' sum and widest, and its suggested value is what the
+/// built `connect-src suggest` prints for the same store and list.
+#[cfg(feature = "cli")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_counts_agree_with_the_summary_json_and_the_cli() {
+    use connect_src::report::SqliteSink;
+    let dir = std::env::temp_dir().join(format!("connect-src-dash-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("reports.sqlite");
+    let store = SqliteSink::open(&db).unwrap();
+    let report_only = "connect-src 'self'; report-uri /csp-reports?disposition=report";
+    let (report, enforce) = (Disposition::Report, Disposition::Enforce);
+    let g = Class::Genuine;
+    let mut batch = Vec::new();
+    for (blocked, page, disposition, class, networks) in [
+        (
+            "https://api.example.net/a",
+            "/orders/81273",
+            report,
+            g,
+            0..3,
+        ),
+        (
+            "https://api.example.net/b",
+            "/orders/81274",
+            report,
+            g,
+            2..4,
+        ),
+        ("https://api.example.net/c", "/cart", report, g, 0..1),
+        ("https://a.cdn.example.org/x.js", "/", report, g, 0..2),
+        ("https://b.cdn.example.org/y.js", "/", report, g, 1..3),
+        ("https://c.cdn.example.org/z.js", "/", report, g, 3..5),
+        ("https://once.example/x", "/", report, g, 9..10),
+        ("https://enforced.example/x", "/", enforce, g, 0..4),
+        (
+            "https://nobody.example/x",
+            "/",
+            report,
+            Class::Unverified,
+            0..4,
+        ),
+    ] {
+        for n in networks {
+            let v = on_page(
+                blocked,
+                &format!("https://app.example{page}"),
+                "connect-src",
+                disposition,
+                class,
+                n % 3,
+            );
+            batch.push(from(v, n));
+        }
+    }
+    store.submit(batch).await.unwrap();
+    let collector = Collector::builder()
+        .store(store.clone())
+        .served_policies(ServedPolicies::from_headers([report_only]))
+        .build();
+    let app: Router = collector.admin_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (json, html, pages) = tokio::task::spawn_blocking(move || {
+        (
+            get(addr, "/csp-reports/summary"),
+            get(addr, "/csp-reports/dashboard"),
+            get(addr, "/csp-reports/dashboard?view=pages"),
+        )
+    })
+    .await
+    .unwrap();
+    server.abort();
+    drop(collector);
+    drop(store);
+
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let groups = json["groups"].as_array().unwrap();
+    assert_eq!(card(&html, "total"), json["total"].as_u64().unwrap());
+    assert_eq!(card(&html, "total"), 21);
+    assert_eq!(card(&html, "filtered"), json["filtered"].as_u64().unwrap());
+    assert_eq!(card(&html, "groups"), groups.len() as u64);
+    assert_eq!(card(&pages, "groups"), groups.len() as u64);
+    let rows: Vec<&str> = html.split("<tr class=\"dest\">").skip(1).collect();
+    assert_eq!(card(&html, "destinations"), rows.len() as u64);
+    let number = |row: &str, class: &str| -> u64 {
+        let tag = format!("<td class=\"num {class}\">");
+        let from = row.find(&tag).unwrap() + tag.len();
+        row[from..from + row[from..].find('<').unwrap()]
+            .parse()
+            .unwrap()
+    };
+    let mut seen = 0;
+    for g in groups {
+        let origin = g["blocked_origin"].as_str().unwrap();
+        let of: Vec<&serde_json::Value> = groups
+            .iter()
+            .filter(|h| h["blocked_origin"] == origin)
+            .collect();
+        let host = origin.split("//").nth(1).unwrap().replace('.', ".<wbr>");
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("<wbr>{host}</code>")))
+            .unwrap_or_else(|| panic!("{origin}: {html}"));
+        let count: u64 = of.iter().map(|h| h["count"].as_u64().unwrap()).sum();
+        let reach = of
+            .iter()
+            .map(|h| h["reach"].as_u64().unwrap())
+            .max()
+            .unwrap();
+        assert_eq!(number(row, "count"), count, "{origin}");
+        assert_eq!(number(row, "reach"), reach, "{origin}");
+        seen += g["count"].as_u64().unwrap();
+    }
+    assert_eq!(seen, 21, "every stored violation is in a row");
+    let page_counts: u64 = pages
+        .split("<tr class=\"group\">")
+        .skip(1)
+        .map(|r| number(r, "count"))
+        .sum();
+    assert_eq!(page_counts, 21);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_connect-src"))
+        .args([
+            "suggest",
+            "--db",
+            db.to_str().unwrap(),
+            "--policy",
+            "'self'",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let printed = printed.trim();
+    assert_eq!(
+        printed,
+        "'self' https://*.cdn.example.org https://api.example.net",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        html.contains(&format!("<pre class=\"value\">{}</pre>", escaped(printed))),
+        "{html}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
