@@ -245,14 +245,16 @@ async fn the_dashboard_suggests_from_the_apps_policy_not_the_route_made_last() {
                 .enforce(
                     ConnectSrc::builder()
                         .self_origin()
-                        .host("https://api.example"),
+                        .host("https://api.example")
+                        .host("https://cdn.example"),
                 )
                 .report_only(ConnectSrc::builder().self_origin()),
         )
         .store(store.clone())
         .build()
         .unwrap();
-    // Routes' own layers, made after the app's: the wrong one used to win.
+    // Routes' own layers, made after the app's: the wrong one used to win (its enforced
+    // 'none' would block what the app's enforced list allows, and nothing be proposed).
     let _admin = csp
         .route_layer(|p| {
             p.enforce(ConnectSrc::none())
@@ -263,14 +265,18 @@ async fn the_dashboard_suggests_from_the_apps_policy_not_the_route_made_last() {
     assert_eq!(served.iter().filter(|s| s.is_current()).count(), 2);
     assert!(served[0].is_route(), "the route's, newest first");
     let report_only = csp.policy().report_only_header().unwrap();
-    csp.collector()
-        .accept(report_request(
+    // From two client networks: learning needs a reach of 2.
+    for peer in ["198.51.100.7:5000", "203.0.113.9:6000"] {
+        let mut request = report_request(
             "/csp-reports?disposition=report",
             "https://cdn.example/x",
             &report_only,
-        ))
-        .await
-        .unwrap();
+        );
+        request.extensions_mut().insert(axum::extract::ConnectInfo(
+            peer.parse::<SocketAddr>().unwrap(),
+        ));
+        csp.collector().accept(request).await.unwrap();
+    }
     let html = body_text(
         csp.admin_router::<()>()
             .oneshot(
