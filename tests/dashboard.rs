@@ -671,9 +671,9 @@ async fn dashboard_at_1280_px_by_destination_by_page_and_inventory() {
     std::fs::create_dir_all(&dir).unwrap();
     // (name, query, height): what each screenshot shows.
     let shots = [
-        ("dashboard-destinations", "", 1500),
+        ("dashboard-destinations", "", 1450),
         ("dashboard-pages", "?view=pages", 1500),
-        ("dashboard-inventory", "?directive=connect-src", 2900),
+        ("dashboard-inventory", "?directive=connect-src", 2600),
     ];
     let (b, d) = (bin.clone(), dir.clone());
     let (took, pages, dom) = tokio::task::spawn_blocking(move || {
