@@ -239,6 +239,30 @@ fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     Some((n(16), n(20)))
 }
 
+/// Serves `app` on a free port of 127.0.0.1, logging each request's path: its address,
+/// the server's task (abort it when done) and the paths requested so far.
+async fn serve_logged(
+    app: Router,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    Arc<Mutex<Vec<String>>>,
+) {
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = requests.clone();
+    let app = app.layer(middleware::from_fn(move |req: Request, next: Next| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push(req.uri().path().to_owned());
+            next.run(req).await
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, server, requests)
+}
+
 fn report(blocked: &str, policy: &str, document: &str) -> String {
     serde_json::json!({"csp-report": {
         "document-uri": document, "blocked-uri": blocked, "effective-directive": "connect-src",
@@ -304,21 +328,8 @@ async fn dashboard_renders_in_chromium_under_its_own_csp() {
         )])
         .await
         .unwrap();
-    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = requests.clone();
-    let app: Router = collector
-        .report_router()
-        .merge(collector.admin_router())
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            let log = log.clone();
-            async move {
-                log.lock().unwrap().push(req.uri().path().to_owned());
-                next.run(req).await
-            }
-        }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (addr, server, requests) =
+        serve_logged(collector.report_router().merge(collector.admin_router())).await;
 
     let dir = std::env::temp_dir().join(format!("connect-src-dashboard-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -650,21 +661,7 @@ async fn dashboard_at_1280_px_by_destination_by_page_and_inventory() {
         .store(store.clone())
         .served_policies(realistic_served())
         .build();
-    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = requests.clone();
-    let app: Router =
-        collector
-            .admin_router()
-            .layer(middleware::from_fn(move |req: Request, next: Next| {
-                let log = log.clone();
-                async move {
-                    log.lock().unwrap().push(req.uri().path().to_owned());
-                    next.run(req).await
-                }
-            }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (addr, server, requests) = serve_logged(collector.admin_router()).await;
 
     let dir = std::env::temp_dir().join(format!("connect-src-dash1280-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -850,10 +847,7 @@ async fn the_dashboards_counts_agree_with_the_summary_json_and_the_cli() {
         .store(store.clone())
         .served_policies(ServedPolicies::from_headers([report_only]))
         .build();
-    let app: Router = collector.admin_router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (addr, server, _) = serve_logged(collector.admin_router()).await;
     let (json, html, pages) = tokio::task::spawn_blocking(move || {
         (
             get(addr, "/csp-reports/summary"),
