@@ -126,6 +126,12 @@ fn dump_dom(bin: &Path, url: &str, profile: &Path) -> Option<String> {
 
 /// The body of a plain HTTP/1.1 GET of `path` from the test server.
 fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    fetch(addr, path).1
+}
+
+/// The head (status line and headers) and body of a plain HTTP/1.1 GET of `path`, which
+/// must answer 200.
+fn fetch(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
@@ -137,7 +143,7 @@ fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(!head.contains("chunked"), "{head}");
-    body.to_owned()
+    (head.to_owned(), body.to_owned())
 }
 
 /// The charts (`<svg>…</svg>`) in a piece of the page, in order.
@@ -687,9 +693,9 @@ async fn dashboard_at_1280_px_by_destination_by_page_and_inventory() {
                 )
             })
             .collect();
-        let pages: Vec<String> = shots
+        let pages: Vec<(String, String)> = shots
             .iter()
-            .map(|(_, query, _)| get(addr, &format!("/csp-reports/dashboard{query}")))
+            .map(|(_, query, _)| fetch(addr, &format!("/csp-reports/dashboard{query}")))
             .collect();
         let dom = dump_dom(
             &b,
@@ -706,7 +712,19 @@ async fn dashboard_at_1280_px_by_destination_by_page_and_inventory() {
         "chromium did not finish its screenshots"
     );
     let dom = dom.expect("chromium did not finish --dump-dom");
-    let [by_destination, by_page, _] = &pages[..] else {
+    for (head, html) in &pages {
+        // Its own strict policy on every view, and no style attribute (the policy would
+        // block it).
+        assert!(
+            head.to_ascii_lowercase().contains(
+                "\r\ncontent-security-policy: default-src 'none'; style-src 'self'; \
+                 img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+            ),
+            "{head}"
+        );
+        assert!(!html.contains("style="), "no style attribute");
+    }
+    let [(_, by_destination), (_, by_page), _] = &pages[..] else {
         unreachable!()
     };
     // By destination: one row per destination, the single-page app's pages folded.
@@ -736,9 +754,6 @@ async fn dashboard_at_1280_px_by_destination_by_page_and_inventory() {
             .contains("exfil.<wbr>attacker.<wbr>example</code>: the enforced list blocks it"),
         "{by_destination}"
     );
-    for html in &pages {
-        assert!(!html.contains("style="), "no style attribute");
-    }
     assert!(!dom.contains("style="));
     let seen = requests.lock().unwrap().clone();
     assert!(

@@ -690,3 +690,21 @@ fn the_pages_counts_agree_with_the_summary_json_and_suggest() {
         "{html}"
     );
 }
+
+#[test]
+fn the_response_has_its_own_policy_and_the_final_mark() {
+    use axum::http::header::{CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS};
+    let res = super::dashboard::response("<!doctype html>".into());
+    assert_eq!(
+        res.headers()[CONTENT_SECURITY_POLICY],
+        super::style::DASHBOARD_CSP
+    );
+    assert!(super::style::DASHBOARD_CSP.starts_with("default-src 'none'; style-src 'self';"));
+    assert_eq!(res.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(
+        res.extensions()
+            .get::<crate::policy::FinalPolicy>()
+            .is_some(),
+        "a CspLayer around the collector leaves the page's policy alone"
+    );
+}
