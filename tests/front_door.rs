@@ -246,14 +246,16 @@ async fn the_dashboard_suggests_from_the_apps_policy_not_the_route_made_last() {
                 .enforce(
                     ConnectSrc::builder()
                         .self_origin()
-                        .host("https://api.example"),
+                        .host("https://api.example")
+                        .host("https://cdn.example"),
                 )
                 .report_only(ConnectSrc::builder().self_origin()),
         )
         .store(store.clone())
         .build()
         .unwrap();
-    // Routes' own layers, made after the app's: the wrong one used to win.
+    // Routes' own layers, made after the app's: the wrong one used to win (its enforced
+    // 'none' would block what the app's enforced list allows, and nothing be proposed).
     let _admin = csp
         .route_layer(|p| {
             p.enforce(ConnectSrc::none())

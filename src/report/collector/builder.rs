@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 
 use super::{CachedReads, Collector, Inner, DEFAULT_PATH};
+use crate::learn::DEFAULT_MIN_REACH;
 use crate::policy::{Provenance, ServedPolicies};
 use crate::report::intake::{ClientIp, Counters, Intake, Networks, NoiseFilter, NormalizeOptions};
 use crate::report::store::{MemorySink, ReportStore};
@@ -24,6 +25,7 @@ pub struct CollectorBuilder {
     pub(crate) summary_limit: usize,
     network_key_set: bool,
     read_cache: Duration,
+    pub(crate) min_reach: u64,
 }
 
 impl Default for CollectorBuilder {
@@ -36,6 +38,7 @@ impl Default for CollectorBuilder {
             summary_limit: 500,
             network_key_set: false,
             read_cache: Duration::ZERO,
+            min_reach: DEFAULT_MIN_REACH,
         }
     }
 }
@@ -47,6 +50,7 @@ impl fmt::Debug for CollectorBuilder {
             .field("intake", &self.intake)
             .field("senders", &self.senders)
             .field("summary_limit", &self.summary_limit)
+            .field("min_reach", &self.min_reach)
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +185,16 @@ impl CollectorBuilder {
         self
     }
 
+    /// The least reach the dashboard's learning counts (default
+    /// [`DEFAULT_MIN_REACH`], 2; 0 reads as 1): distinct client networks, and for the
+    /// inventory distinct page loads too. Below it a destination is shown but never
+    /// suggested, and never keeps an enforced source "used". The same as
+    /// `connect-src suggest --min-reach`.
+    pub fn min_reach(mut self, n: u64) -> Self {
+        self.min_reach = n.max(1);
+        self
+    }
+
     /// The policies the app serves, newest first, to check each report against
     /// ([`classify`](crate::report::intake::classify)): from
     /// [`CspLayer::served_policies`](crate::CspLayer::served_policies) when the app's layer
@@ -279,6 +293,7 @@ impl CollectorBuilder {
                 intake: self.intake,
                 senders: self.senders,
                 summary_limit: self.summary_limit,
+                min_reach: self.min_reach,
                 counters,
             }),
         }

@@ -89,6 +89,8 @@ pub(crate) struct Inner {
     pub(crate) intake: Intake,
     pub(crate) senders: Option<Vec<HeaderValue>>,
     pub(crate) summary_limit: usize,
+    /// The least reach the dashboard's learning counts (suggestion, unused sources).
+    pub(crate) min_reach: u64,
     pub(crate) counters: Counters,
 }
 
@@ -155,13 +157,15 @@ impl Collector {
     /// The read side, for operators only (it shows what browsers reported, including your
     /// pages' paths): `GET <path>/summary` (JSON), `GET <path>/dashboard` (HTML) and its
     /// `dashboard.css`. Mount it behind your own authentication, or on a listener of its
-    /// own (`connect-src serve --admin-listen`).
+    /// own (`connect-src serve --admin-listen`). The dashboard learns at the
+    /// [`min_reach`](CollectorBuilder::min_reach) given.
     pub fn admin_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         pages::router(
             self.inner.reads.clone(),
             &self.inner.path,
             self.inner.summary_limit,
             self.inner.intake.served.clone(),
+            self.inner.min_reach,
         )
     }
 

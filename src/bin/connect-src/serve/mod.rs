@@ -194,6 +194,17 @@ pub(crate) struct ServeArgs {
         value_name = "DURATION"
     )]
     read_cache: Duration,
+    /// The dashboard's minimum reach (distinct client networks) before a destination counts
+    /// as used or is proposed: what `suggest --min-reach` takes, so the page and the command
+    /// agree.
+    #[arg(
+        long = "min-reach",
+        env = "CONNECT_SRC_MIN_REACH",
+        default_value_t = connect_src::learn::DEFAULT_MIN_REACH,
+        value_parser = clap::value_parser!(u64).range(1..),
+        value_name = "NETWORKS"
+    )]
+    min_reach: u64,
     /// Read the client's address from this header's last value (the one the proxy in front
     /// appends, e.g. X-Forwarded-For) instead of the TCP peer: only behind a proxy you run.
     /// Reports count towards reach once per client network (a keyed hash of the /24 or /48).
@@ -313,7 +324,8 @@ impl Config {
         )?;
         let mut builder = Collector::builder()
             .path(REPORT_PATH)
-            .read_cache(a.read_cache);
+            .read_cache(a.read_cache)
+            .min_reach(a.min_reach);
         if let Some(name) = &a.client_ip_header {
             builder = builder
                 .client_ip_header(name)
