@@ -125,7 +125,7 @@ def sec_api():
     enforced_c = [r for h, t, r in cols if h.startswith('("https') and "c.test" in t][0]
     for i, a in enumerate(atts):
         P(f"| {a['api']} | " + " | ".join(short(verdict(r, i, META)[0]) for _, _, r in cols)
-          + f" | {cell(page_out(enforced_c, i))} | {devtools_error(enforced_c, a) or ''} | "
+          + f" | {cell(page_out(enforced_c, i))} | {devtools_error(enforced_c, enforced_c['probe']['attempts'][i]) or ''} | "
           + cell(reported(ro_c, ro_c["probe"]["attempts"][i])) + " |")
     P()
     P("Other probes in this group:\n")
@@ -258,6 +258,10 @@ def sec_xlate():
             P(f"| `{cell(src)}` | {page} | `{cell(prop)}` | {'**yes**' if not diff else '**NO**'} | "
               f"{cell('; '.join(diff))} | {cell(', '.join(wid))} |")
     P()
+    if os.environ.get("XLATE_GRIDS") == "0":
+        P("The full grids (each target under CSP alone / CSP + allowlist / allowlist alone) are in "
+          "`results/run1/tables.md`, section 7b.\n")
+        return
     P("### 7b. Full grids (CSP alone / CSP + allowlist / allowlist alone)\n")
     for (src, page), rs in groups.items():
         atts = rs[0]["probe"]["attempts"]

@@ -8,11 +8,13 @@
 #   Chromium's --host-resolver-rules only.
 # Does: every probe of cases.py twice in Chromium (results/run1, results/run2), the "ignored"
 #   group once per run in Firefox ESR and WebKitGTK, compares the two Chromium runs
-#   (results/compare.txt) and writes results/runN/tables.md.
+#   (results/compare.txt), writes results/runN/tables.md, runs 7 groups once more without
+#   DevTools attached (results/nocdp, results/compare-nocdp.txt) and rebuilds FINDINGS.md.
 # Writes: results/runN/{chromium,firefox,webkit}.json (raw: headers, attempts, page results,
 #   every request/report the server saw, DevTools console messages and issues),
-#   results/runN/*.browser.log, results/runN/tables.md, results/compare.txt.
-# Takes about 35 minutes on two shared cores (one browser at a time).
+#   results/runN/*.browser.log, results/runN/tables.md, results/compare*.txt, FINDINGS.md.
+# Takes about 35 minutes on two shared cores (one browser at a time): Chromium 13-14 min per
+#   full run, Firefox and WebKit 15 s each, the partial no-DevTools run 5 min.
 set -e
 cd "$(dirname "$0")"
 mkdir -p tmp results certs
@@ -31,3 +33,8 @@ for run in run1 run2; do
   python3 report.py results/$run > results/$run/tables.md
 done
 python3 compare.py results/run1 results/run2 | tee results/compare.txt
+# a third, partial Chromium run without DevTools attached: does the CDP client change any verdict?
+rm -rf results/nocdp
+timeout 1200 python3 harness.py chromium --out results/nocdp --no-cdp --only gram,urlp,api,hint,rtc,redir,csp
+python3 compare.py results/nocdp results/run1 | grep -v "missing in one run" | tee results/compare-nocdp.txt
+sh make_findings.sh
