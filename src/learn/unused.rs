@@ -135,15 +135,21 @@ pub fn unused(enforced: &ConnectSrc, uses: &[DestinationUse], min_reach: u64) ->
             matched_by.push(by);
         }
     }
-    // Redundant: another source matched every destination this one matched.
+    // Redundant: another source matched every destination this one matched, and is not
+    // itself called redundant with this one (a wildcard and the one host under it pages
+    // used match the same destinations: only one of the two may go).
+    let mut redundant: Vec<Option<usize>> = vec![None; out.len()];
     for i in 0..out.len() {
         if !out[i].used {
             continue;
         }
         let mine: Vec<&Vec<usize>> = matched_by.iter().filter(|m| m.contains(&i)).collect();
-        let other =
-            (0..out.len()).find(|&j| j != i && out[j].used && mine.iter().all(|m| m.contains(&j)));
-        out[i].redundant_with = other.map(|j| sources[j].clone());
+        redundant[i] = (0..out.len()).find(|&j| {
+            j != i && out[j].used && redundant[j] != Some(i) && mine.iter().all(|m| m.contains(&j))
+        });
+    }
+    for (o, r) in out.iter_mut().zip(redundant) {
+        o.redundant_with = r.map(|j| sources[j].clone());
     }
     out
 }
@@ -200,6 +206,8 @@ mod tests {
         let gone = get("https://gone.example");
         assert!(!gone.used);
         assert_eq!(gone.below_reach.len(), 1);
+        // Each matched only a.cdn.example: one of the two may go, never both.
+        assert!(get("https://a.cdn.example").redundant_with.is_none());
         // https:// never matches wss:// in browsers: the wildcard does not cover ws.example.
         assert!(!wild.destinations.iter().any(|d| d.scheme() == "wss"));
     }

@@ -174,23 +174,10 @@ fn sources_table(value: &str, left_out: &[String], sources: &[(SourceUse, f64)])
             (_, false) => {
                 format!("<span class=\"tag unused\">unused for {INVENTORY_DAYS} days</span>")
             }
-            (Some(other), true) => {
-                // Two sources may each match every destination the other was reached by
-                // (a wildcard and the one host under it that pages used): removing both
-                // would break pages.
-                let mutual = sources.iter().any(|(o, _)| {
-                    o.source == *other && o.redundant_with.as_ref() == Some(&s.source)
-                });
-                format!(
-                    "<span class=\"tag redundant\">redundant</span> with <code>{}</code>{}",
-                    url_html(&other.to_string()),
-                    if mutual {
-                        ", which is redundant with it: keep one of the two"
-                    } else {
-                        ""
-                    }
-                )
-            }
+            (Some(other), true) => format!(
+                "<span class=\"tag redundant\">redundant</span> with <code>{}</code>",
+                url_html(&other.to_string())
+            ),
             (None, true) => "<span class=\"tag used\">used</span>".to_owned(),
         };
         let below = if s.below_reach.is_empty() {

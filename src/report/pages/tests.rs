@@ -421,18 +421,11 @@ fn unused_sources_inventory_and_the_suggestions_reasons() {
     assert!(ws.contains("<td class=\"num loads\">≈ 4</td>"), "{ws}");
     let api = row("https:&#x2F;&#x2F;<wbr>api.<wbr>example.<wbr>com");
     assert!(api.contains("<td class=\"num loads\">≈ 300</td>"), "{api}");
-    // The wildcard and api.example.com each match all the other reached: both are
-    // redundant, and the page says to keep one.
+    // The wildcard and api.example.com each match all the other reached: one of the two
+    // is called redundant with the other, never both (removing both would break pages).
     let wild = row("https:&#x2F;&#x2F;<wbr>*.<wbr>example.<wbr>com");
-    assert!(
-        wild.contains(
-            "<span class=\"tag redundant\">redundant</span> with <code>https:&#x2F;&#x2F;\
-             <wbr>api.<wbr>example.<wbr>com</code>"
-        ),
-        "{wild}"
-    );
-    assert!(wild.contains("keep one of the two"), "{wild}");
-    assert!(api.contains("keep one of the two"), "{api}");
+    let redundant = |r: &str| r.contains("<span class=\"tag redundant\">redundant</span> with");
+    assert!(redundant(&wild) != redundant(&api), "{wild}\n{api}");
     assert!(
         wild.contains("below reach: <code>https:&#x2F;&#x2F;<wbr>once."),
         "{wild}"
