@@ -425,7 +425,7 @@ fn unused_sources_inventory_and_the_suggestions_reasons() {
     // is called redundant with the other, never both (removing both would break pages).
     let wild = row("https:&#x2F;&#x2F;<wbr>*.<wbr>example.<wbr>com");
     let redundant = |r: &str| r.contains("<span class=\"tag redundant\">redundant</span> with");
-    assert!(redundant(&wild) != redundant(&api), "{wild}\n{api}");
+    assert!(redundant(wild) != redundant(api), "{wild}\n{api}");
     assert!(
         wild.contains("below reach: <code>https:&#x2F;&#x2F;<wbr>once."),
         "{wild}"
