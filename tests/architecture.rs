@@ -127,9 +127,10 @@ const REPORT_ROOMS: &[(&str, &[&str])] = &[
     ("sql", &["store"]),
     ("intake", &["store"]),
     ("pages", &["store"]),
+    ("promote", &["store"]),
     ("sqlite", &["store", "sql"]),
     ("postgres", &["store", "sql"]),
-    ("collector", &["store", "intake", "pages"]),
+    ("collector", &["store", "intake", "pages", "promote"]),
 ];
 
 /// The module path of a file under `src/` (`report/intake/parse.rs` → report, intake, parse;

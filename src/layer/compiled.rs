@@ -10,7 +10,7 @@ use http::header::{
     CONTENT_SECURITY_POLICY_REPORT_ONLY,
 };
 
-use super::handle::Registration;
+use super::handle::{Registration, Stage};
 use super::merge::{dictionary_has_key, merge_connect_src, restricts_connections};
 use super::{HeaderMode, REPORTING_ENDPOINTS};
 use crate::policy::text::policy_digest;
@@ -39,6 +39,39 @@ pub(crate) struct Compiled {
     /// so also by each response future in flight (a service may be dropped before the
     /// services inside it are even called).
     pub(crate) registration: Arc<Registration>,
+    /// Staged enforcement: another policy's values, served in place of these on a share of
+    /// responses.
+    pub(crate) staged: Option<Staged>,
+}
+
+/// A [`Stage`] compiled: its share as a threshold for a draw, and its policy's values.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    pub(crate) stage: Stage,
+    /// A response is in the share when its draw is at most this (`share × 2⁶⁴`, saturated).
+    threshold: u64,
+    pub(crate) compiled: Arc<Compiled>,
+}
+
+impl Staged {
+    /// Whether a response keyed `key` (or, without a key, a fresh draw) is in the share.
+    /// A key lands on the same side for as long as the stage's salt and share hold, and a
+    /// larger share keeps every key a smaller one had.
+    pub(crate) fn takes(&self, key: Option<u64>) -> bool {
+        let x = match key {
+            Some(k) => mix(k ^ self.stage.salt),
+            None => draw(),
+        };
+        x <= self.threshold
+    }
+}
+
+/// SplitMix64's finalizer: spreads a key over 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The draws for inventory sampling and page-load ids: SplitMix64 over a process-wide
@@ -54,14 +87,11 @@ fn draw() -> u64 {
         h.write_u64(0x636f_6e6e_6563_7473);
         h.finish()
     });
-    let mut z = seed.wrapping_add(
+    mix(seed.wrapping_add(
         COUNTER
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15),
-    );
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    ))
 }
 
 /// One CSP header (enforced or report-only), ready to set or to merge.
@@ -186,7 +216,37 @@ impl Compiled {
             provenance,
             policy,
             registration,
+            staged: None,
         }
+    }
+
+    /// The same values with `stage` served on its share of responses (none: no stage),
+    /// compiled with the same provenance.
+    pub(crate) fn staging(mut self, stage: Option<Stage>) -> Compiled {
+        self.staged = stage.filter(|s| s.share > 0.0).map(|stage| {
+            let threshold = if stage.share >= 1.0 {
+                u64::MAX
+            } else {
+                (stage.share * 18_446_744_073_709_551_616.0) as u64
+            };
+            let compiled = Compiled::new(
+                stage.policy.clone(),
+                self.provenance.clone(),
+                self.registration.clone(),
+            );
+            Staged {
+                stage,
+                threshold,
+                compiled: Arc::new(compiled),
+            }
+        });
+        self
+    }
+
+    /// The same policy (and stage) compiled again with `provenance`: a new token window.
+    pub(crate) fn renewed(&self, provenance: Option<Provenance>) -> Compiled {
+        Compiled::new(self.policy.clone(), provenance, self.registration.clone())
+            .staging(self.staged.as_ref().map(|s| s.stage.clone()))
     }
 
     /// On a sampled share of responses, adds the inventory policy as one more

@@ -69,20 +69,113 @@ impl PolicyHandle {
     /// serialized here, once, then published with one atomic pointer swap. Responses whose
     /// handler is already running keep the policy they started with. The policy is also
     /// recorded in the layer's [`served_policies`](super::CspLayer::served_policies).
+    ///
+    /// A [`Stage`] in force stays: only the policy the rest of the responses get changes.
     pub fn set(&self, policy: Policy) {
+        let stage = self.shared.load().staged.as_ref().map(|s| s.stage.clone());
+        self.stage(policy, stage);
+    }
+
+    /// Staged enforcement: makes `policy` the one set on every response outside the
+    /// stage's share and `stage`'s policy the one set on the responses in it (`None`: no
+    /// stage, every response gets `policy`). Both are compiled here, once, and published
+    /// with one atomic pointer swap; both are recorded as served, and a stage's policy it
+    /// ends is recorded as replaced. What a rollout drives
+    /// ([`Csp::follow_rollout`](crate::Csp::follow_rollout)); costs a draw (or a call of the
+    /// layer's [`stage_key`](super::CspLayer::stage_key)) per response while a stage is on.
+    ///
+    /// ```
+    /// use connect_src::layer::Stage;
+    /// use connect_src::{ConnectSrc, Policy};
+    ///
+    /// let reporting = Policy::builder()
+    ///     .report_only(ConnectSrc::builder().self_origin().host("https://api.example"))
+    ///     .report_uri("/csp-reports")
+    ///     .build()?;
+    /// let enforcing = Policy::builder()
+    ///     .enforce(ConnectSrc::builder().self_origin().host("https://api.example"))
+    ///     .report_uri("/csp-reports")
+    ///     .build()?;
+    /// let layer = reporting.clone().layer();
+    /// // One response in ten enforces the list; the rest keep reporting.
+    /// layer.handle().stage(reporting, Some(Stage::new(enforcing, 0.10)));
+    /// assert_eq!(layer.handle().staged().map(|s| s.share()), Some(0.10));
+    /// # Ok::<_, connect_src::PolicyError>(())
+    /// ```
+    pub fn stage(&self, policy: Policy, stage: Option<Stage>) {
         let now = self.shared.load();
         self.served.replace(&now.policy, &policy);
+        let before = now.staged.as_ref().map(|s| s.stage.policy.clone());
+        match (&before, &stage) {
+            (Some(old), Some(new)) => self.served.replace(old, &new.policy),
+            (Some(old), None) => self.served.replace(old, &policy),
+            (None, Some(new)) => self.served.record(&new.policy),
+            (None, None) => {}
+        }
         let compiled = Compiled::new(
             Arc::new(policy),
             now.provenance.clone(),
             now.registration.clone(),
-        );
+        )
+        .staging(stage);
         self.shared.store(Arc::new(compiled));
+    }
+
+    /// The stage in force, if any.
+    pub fn staged(&self) -> Option<Stage> {
+        self.shared.load().staged.as_ref().map(|s| s.stage.clone())
     }
 
     /// The policy in force now.
     pub fn get(&self) -> Arc<Policy> {
         self.shared.load().policy.clone()
+    }
+}
+
+/// A policy served in place of a layer's own on a share of responses: one step of staged
+/// enforcement ([`PolicyHandle::stage`]). Which responses are in the share is drawn at
+/// random per response, or decided by a key the app gives
+/// ([`CspLayer::stage_key`](super::CspLayer::stage_key)) so that one user stays on one side
+/// across page loads.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) share: f64,
+    pub(crate) salt: u64,
+}
+
+impl Stage {
+    /// `policy` on `share` of responses: a fraction from 0 (none) to 1 (all); NaN counts
+    /// as 0 and anything outside is clamped.
+    pub fn new(policy: Policy, share: f64) -> Stage {
+        let share = if share.is_nan() {
+            0.0
+        } else {
+            share.clamp(0.0, 1.0)
+        };
+        Stage {
+            policy: Arc::new(policy),
+            share,
+            salt: 0,
+        }
+    }
+
+    /// Mixed into every key before it is compared with the share, so that two rollouts
+    /// put different users first (a rollout's id). Default 0. Keys keep their side while
+    /// the salt holds, and a larger share keeps every key a smaller one had.
+    pub fn salt(mut self, salt: u64) -> Stage {
+        self.salt = salt;
+        self
+    }
+
+    /// The policy served on the share.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The share of responses, 0 to 1.
+    pub fn share(&self) -> f64 {
+        self.share
     }
 }
 

@@ -3,6 +3,7 @@
 //! whole and adds its own policy beside it), putting our `connect-src` into one that does
 //! not, and whether a `Reporting-Endpoints` value already names our endpoint.
 
+pub use crate::policy::text::merge_connect_src;
 use crate::policy::text::{policies, tokens};
 
 /// Whether a policy of `text` (a CSP header value, several policies comma-separated)
@@ -54,68 +55,6 @@ pub(crate) fn dictionary_has_key(value: &str, key: &str) -> bool {
             None => return false,
         }
     }
-}
-
-/// Merges `connect` (a whole `connect-src …` directive) into every policy of `existing`:
-/// the first `connect-src` is replaced (later duplicates, which browsers ignore, are dropped),
-/// or `connect` is appended when the policy had none; each of `reporting` (`report-uri …`,
-/// `report-to …`) is appended when the policy lacks a directive of that name. Every other
-/// directive is kept as written, in order; policies with no directive (`, ,`) are dropped,
-/// and when none is left, `connect` and `reporting` stand alone.
-///
-/// The layer calls it only on header values that do not [restrict
-/// connections](restricts_connections) (no `connect-src`, no `default-src`), where it only
-/// adds: replacing a `connect-src`, or adding one next to `default-src`, could loosen the
-/// handler's policy, and the layer never does that.
-///
-/// Public only for the fuzz target and the property tests; not part of the API.
-#[doc(hidden)]
-pub fn merge_connect_src(existing: &str, connect: &str, reporting: &[&str]) -> String {
-    let reporting_names: Vec<&str> = reporting
-        .iter()
-        .flat_map(|r| tokens(r).next().map(|(_, d)| d.name))
-        .collect();
-    let mut out = String::with_capacity(existing.len() + connect.len() + 32);
-    for policy in policies(existing) {
-        let mut parts: Vec<&str> = Vec::new();
-        let mut replaced = false;
-        let mut present: Vec<&str> = Vec::new();
-        for (text, d) in tokens(policy) {
-            if d.name.eq_ignore_ascii_case("connect-src") {
-                if !replaced {
-                    parts.push(connect);
-                    replaced = true;
-                }
-                continue;
-            }
-            present.push(d.name);
-            parts.push(text);
-        }
-        if parts.is_empty() {
-            continue; // an empty policy (", ,") carries nothing to merge into
-        }
-        if !replaced {
-            parts.push(connect);
-        }
-        for (r, name) in reporting.iter().zip(&reporting_names) {
-            if !present.iter().any(|p| p.eq_ignore_ascii_case(name)) {
-                parts.push(r);
-            }
-        }
-        if !out.is_empty() {
-            out.push_str(", ");
-        }
-        out.push_str(&parts.join("; "));
-    }
-    if out.is_empty() {
-        // Nothing usable was there: our directive stands alone.
-        out.push_str(connect);
-        for r in reporting {
-            out.push_str("; ");
-            out.push_str(r);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ mod service;
 
 use compiled::Compiled;
 pub use future::ResponseFuture;
-pub use handle::PolicyHandle;
+pub use handle::{PolicyHandle, Stage};
 #[doc(hidden)]
 pub use merge::merge_connect_src;
 pub use service::CspService;
@@ -106,7 +106,12 @@ pub struct CspLayer {
     shared: handle::Shared,
     served: ServedPolicies,
     mode: HeaderMode,
+    stage_key: Option<StageKey>,
 }
+
+/// What keys a layer's staged share: from a request's headers, a value (a session or user
+/// id, hashed by the app), or `None` for a random draw.
+pub(crate) type StageKey = Arc<dyn Fn(&HeaderMap) -> Option<u64> + Send + Sync>;
 
 impl Policy {
     /// A tower layer that sets this policy on every response ([`HeaderMode::Merge`]); the
@@ -140,6 +145,7 @@ impl CspLayer {
             ))),
             served,
             mode: HeaderMode::Merge,
+            stage_key: None,
         }
     }
 
@@ -172,11 +178,36 @@ impl CspLayer {
     /// after this call alike keep signing.
     pub fn provenance(self, provenance: Provenance) -> Self {
         let now = self.shared.load();
-        self.shared.store(Arc::new(Compiled::new(
-            now.policy.clone(),
-            Some(provenance),
-            now.registration.clone(),
-        )));
+        self.shared.store(Arc::new(now.renewed(Some(provenance))));
+        self
+    }
+
+    /// Decides which responses are in a [`Stage`]'s share from the request's headers (say,
+    /// a hash of a session cookie), so one user stays on one side across page loads and
+    /// as the share grows; a response whose key is `None` is drawn at random, as every
+    /// response is without a key. Called once per response while a stage is on, never
+    /// otherwise.
+    ///
+    /// ```
+    /// use connect_src::{ConnectSrc, Policy};
+    /// use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    ///
+    /// let layer = Policy::builder()
+    ///     .report_only(ConnectSrc::builder().self_origin())
+    ///     .build()?
+    ///     .layer()
+    ///     .stage_key(|headers| {
+    ///         let session = headers.get("cookie")?.as_bytes();
+    ///         Some(BuildHasherDefault::<DefaultHasher>::default().hash_one(session))
+    ///     });
+    /// # let _ = layer;
+    /// # Ok::<_, connect_src::PolicyError>(())
+    /// ```
+    pub fn stage_key<F>(mut self, key: F) -> Self
+    where
+        F: Fn(&HeaderMap) -> Option<u64> + Send + Sync + 'static,
+    {
+        self.stage_key = Some(Arc::new(key));
         self
     }
 
@@ -196,8 +227,12 @@ impl CspLayer {
 
     /// Sets the policy's headers on a header map in this layer's mode, as its services do
     /// on responses: for use outside tower (another framework, a static-site generator).
+    /// A [`Stage`] in force is drawn for at random (there is no request to key).
     pub fn apply(&self, headers: &mut HeaderMap) {
-        let compiled = self.shared.load();
+        let mut compiled = self.shared.load_full();
+        if let Some(staged) = compiled.staged.as_ref().filter(|s| s.takes(None)) {
+            compiled = staged.compiled.clone();
+        }
         compiled.apply(self.mode, headers);
         compiled.add_inventory(headers);
     }
@@ -220,6 +255,7 @@ impl<S> Layer<S> for CspLayer {
             inner,
             compiled: Cache::new(self.shared.clone()),
             mode: self.mode,
+            stage_key: self.stage_key.clone(),
         }
     }
 }

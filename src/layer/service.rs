@@ -22,6 +22,8 @@ pub struct CspService<S> {
     /// Reads the shared policy without touching the `ArcSwap` unless it changed.
     pub(super) compiled: Cache<Arc<ArcSwap<Compiled>>, Arc<Compiled>>,
     pub(super) mode: HeaderMode,
+    /// Keys the staged share ([`CspLayer::stage_key`](super::CspLayer::stage_key)).
+    pub(super) stage_key: Option<super::StageKey>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for CspService<S> {
@@ -73,11 +75,7 @@ where
             .filter(|p| compiled.window != Some(p.window(SystemTime::now())))
             .cloned();
         if let Some(p) = stale {
-            let fresh = Arc::new(Compiled::new(
-                compiled.policy.clone(),
-                Some(p),
-                compiled.registration.clone(),
-            ));
+            let fresh = Arc::new(compiled.renewed(Some(p)));
             let before = self
                 .compiled
                 .arc_swap()
@@ -87,6 +85,13 @@ where
             } else {
                 arc_swap::Guard::into_inner(before)
             };
+        }
+        // Staged enforcement: a response in the share gets the stage's policy.
+        if let Some(staged) = &compiled.staged {
+            let key = self.stage_key.as_ref().and_then(|k| k(req.headers()));
+            if staged.takes(key) {
+                compiled = staged.compiled.clone();
+            }
         }
         ResponseFuture {
             future: self.inner.call(req),

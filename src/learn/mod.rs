@@ -6,6 +6,8 @@
 //! - [`unused`]: for each source of an enforced list, the destinations real pages reached
 //!   through it; a source that matched none is unused, one whose destinations another
 //!   source also matches is redundant in practice.
+//! - [`readiness`]: the gate before enforcing a candidate — would it block what pages
+//!   used, and is the evidence enough (page loads, the whole window, no silence)?
 //!
 //! A report is a claim by an unauthenticated client, so nothing here rests on counts one
 //! client can inflate: a destination counts only at a minimum **reach** — distinct client
@@ -22,9 +24,13 @@ use std::time::SystemTime;
 use crate::matcher::Engine;
 use crate::source::Origin;
 
+mod promote;
 mod suggest;
 mod unused;
 
+pub use promote::{
+    looser_sources, readiness, would_block, Evidence, Gate, Readiness, WouldBlock, BROWSERS,
+};
 pub use suggest::{suggest, Addition, NotAdded, SuggestOptions, Suggestion, Why};
 #[doc(hidden)]
 pub use unused::test_use;

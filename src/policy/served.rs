@@ -227,6 +227,15 @@ impl ServedPolicies {
         self.record_headers(headers_of(policy), None, false);
     }
 
+    /// Records a header value as the app's, served from now on beside the others (a value
+    /// known only as text: what a collector apart from the app derives for a rollout's
+    /// stage). A value already recorded is marked served again.
+    pub fn record_header(&self, header: impl Into<String>) {
+        let header = header.into();
+        let report_only = marked_report_only(&header).then_some(0);
+        self.record_headers((vec![header], report_only), None, false);
+    }
+
     /// Records `policy` as a route's own (see [`Served::is_route`]), served from now on.
     pub fn record_route(&self, policy: &Policy) {
         self.record_headers(headers_of(policy), None, true);

@@ -6,6 +6,7 @@
 //! | [`Collector`], [`CollectorBuilder`] | the axum endpoint ([`Collector::report_router`], public) and the read side ([`Collector::admin_router`], for operators) over one store |
 //! | [`intake`] | from a request to violations: body limits, the parser for every shape browsers send, the noise filter, the class check against the served policies |
 //! | [`store`] | the store contract: [`Violation`](store::Violation), the async [`ReportSink`](store::ReportSink) and [`ReportStore`](store::ReportStore) traits, [`StoreError`](store::StoreError), the summary and activity types, [`MemorySink`] |
+//! | [`promote`] | the readiness gate over a store, and staged rollouts whose state the store keeps |
 //! | `sqlite` (feature `sqlite`) | [`SqliteSink`]: durable, one machine |
 //! | `postgres` (feature `postgres`) | [`PostgresSink`]: one store for a fleet |
 //!
@@ -22,6 +23,7 @@ mod meter;
 mod pages;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod promote;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]

@@ -10,8 +10,8 @@ use tokio::sync::Mutex;
 
 use crate::learn::DestinationUse;
 use crate::report::store::{
-    Activity, BoxFuture, GroupKey, HourWindow, Observation, ReportSink, ReportStore, StoreError,
-    Summary, Violation,
+    Activity, BoxFuture, GroupKey, HourWindow, Observation, ReportSink, ReportStore, Reported,
+    Rollout, StoreError, Summary, Violation,
 };
 use crate::source::Origin;
 
@@ -160,6 +160,28 @@ impl ReportStore for CachedReads {
         since: SystemTime,
     ) -> BoxFuture<'a, Result<f64, StoreError>> {
         self.inner.page_loads_reaching(destinations, since)
+    }
+
+    // What the gate and a rollout read is never cached: a rollout's state is compared and
+    // replaced, and its watch must see the newest reports.
+    fn reported_since(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<Reported>, StoreError>> {
+        self.inner.reported_since(since)
+    }
+    fn heard(&self, window: HourWindow) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        self.inner.heard(window)
+    }
+    fn rollout(&self) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
+        self.inner.rollout()
+    }
+    fn replace_rollout(
+        &self,
+        expected: Option<u64>,
+        next: Rollout,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.inner.replace_rollout(expected, next)
     }
 }
 

@@ -4,9 +4,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use super::activity::ACTIVITY_HOURS;
 use super::activity::{unix_hour, Activity, HourRing, HourWindow};
 use super::observation::{Network, Observation, PageLoad};
-use super::summary::{Group, GroupKey, Summary};
+use super::reported::Reported;
+use super::rollout::Rollout;
+use super::summary::{Blocked, Group, GroupKey, Summary};
 use super::violation::Violation;
 use super::{BoxFuture, ReportSink, ReportStore, StoreError};
 use crate::learn::DestinationUse;
@@ -64,6 +67,10 @@ struct Memory {
     inventory: HashMap<(Origin, Option<Origin>), Use>,
     /// Observations that found the inventory full.
     inventory_overflow: u64,
+    /// The client networks heard from per hour (violations and observations), the newest
+    /// [`ACTIVITY_HOURS`] hours, up to [`REACH_CAP`] networks each.
+    heard: VecDeque<(u64, HashSet<Network>)>,
+    rollout: Option<Rollout>,
 }
 
 /// One inventory entry of a [`MemorySink`].
@@ -107,6 +114,8 @@ impl MemorySink {
                 filtered: 0,
                 inventory: HashMap::new(),
                 inventory_overflow: 0,
+                heard: VecDeque::new(),
+                rollout: None,
             })),
         }
     }
@@ -135,6 +144,7 @@ impl MemorySink {
             let key = GroupKey::of(&v);
             let at = v.received_at;
             m.hours.add(unix_hour(at), 1);
+            m.hear(at, v.network);
             if let Some(t) = m.groups.get_mut(&key) {
                 t.add(at, v.network);
             } else if m.groups.len() < m.groups_cap && m.may_open(v.network) {
@@ -170,7 +180,26 @@ impl Memory {
         true
     }
 
+    /// Notes `network` as heard from in the hour of `at`.
+    fn hear(&mut self, at: SystemTime, network: Option<Network>) {
+        let Some(n) = network else { return };
+        let hour = unix_hour(at);
+        let newest = self.heard.back().map(|(h, _)| *h);
+        if newest.is_none_or(|h| h < hour) {
+            self.heard.push_back((hour, HashSet::new()));
+            while self.heard.len() > ACTIVITY_HOURS {
+                self.heard.pop_front();
+            }
+        }
+        if let Some((_, set)) = self.heard.iter_mut().rev().find(|(h, _)| *h == hour) {
+            if set.len() < REACH_CAP {
+                set.insert(n);
+            }
+        }
+    }
+
     fn observe(&mut self, o: Observation) {
+        self.hear(o.received_at, o.network);
         let key = (o.destination.clone(), o.document_origin.clone());
         if !self.inventory.contains_key(&key) {
             if self.inventory.len() >= self.groups_cap || !self.may_open(o.network) {
@@ -253,6 +282,62 @@ impl MemorySink {
                 .total_cmp(&a.page_loads)
                 .then_with(|| a.destination.cmp(&b.destination))
         });
+        out
+    }
+
+    /// From the recent violations only (the ring): older ones are not kept one by one.
+    fn read_reported(&self, since: SystemTime) -> Vec<Reported> {
+        let m = self.lock();
+        let mut rows: Vec<(Reported, HashSet<Network>)> = Vec::new();
+        for v in m.recent.iter().filter(|v| v.received_at >= since) {
+            let blocked = Blocked::of(v);
+            let at = rows.iter().position(|(r, _)| {
+                r.directive == v.effective_directive
+                    && r.blocked == blocked
+                    && r.disposition == v.disposition
+                    && r.class == v.class
+            });
+            let i = match at {
+                Some(i) => i,
+                None => {
+                    rows.push((
+                        Reported {
+                            directive: v.effective_directive.clone(),
+                            blocked,
+                            disposition: v.disposition,
+                            class: v.class,
+                            document: v.document_origin.clone(),
+                            reports: 0,
+                            networks: 0,
+                            first_seen: v.received_at,
+                            last_seen: v.received_at,
+                        },
+                        HashSet::new(),
+                    ));
+                    rows.len() - 1
+                }
+            };
+            let (r, nets) = &mut rows[i];
+            r.reports += 1;
+            r.first_seen = r.first_seen.min(v.received_at);
+            r.last_seen = r.last_seen.max(v.received_at);
+            nets.extend(v.network);
+            r.networks = nets.len() as u64;
+        }
+        let mut out: Vec<Reported> = rows.into_iter().map(|(r, _)| r).collect();
+        out.sort_by(|a, b| b.networks.cmp(&a.networks).then(b.reports.cmp(&a.reports)));
+        out.truncate(super::REPORTED_CAP);
+        out
+    }
+
+    fn read_heard(&self, window: HourWindow) -> Vec<u64> {
+        let m = self.lock();
+        let mut out = vec![0; window.hours()];
+        for (hour, set) in &m.heard {
+            if let Some(i) = window.index_of(*hour) {
+                out[i] = set.len() as u64;
+            }
+        }
         out
     }
 
@@ -363,6 +448,35 @@ impl ReportStore for MemorySink {
         Box::pin(std::future::ready(Ok(
             self.read_page_loads(destinations, since)
         )))
+    }
+
+    fn reported_since(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<Reported>, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.read_reported(since))))
+    }
+
+    fn heard(&self, window: HourWindow) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.read_heard(window))))
+    }
+
+    fn rollout(&self) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.lock().rollout.clone())))
+    }
+
+    fn replace_rollout(
+        &self,
+        expected: Option<u64>,
+        mut next: Rollout,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let mut m = self.lock();
+        let applied = m.rollout.as_ref().map(|r| r.version) == expected;
+        if applied {
+            next.version = expected.map_or(1, |v| v + 1);
+            m.rollout = Some(next);
+        }
+        Box::pin(std::future::ready(Ok(applied)))
     }
 }
 

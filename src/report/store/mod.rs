@@ -1,5 +1,5 @@
 //! The store contract: what the collector hands a store ([`Violation`]), what a store gives
-//! back ([`Summary`], [`Activity`]), the two traits a store implements — [`ReportSink`] to
+//! back ([`Summary`], [`Activity`], [`Reported`], a [`Rollout`]'s state), the two traits a store implements — [`ReportSink`] to
 //! take reports and [`ReportStore`] to read them back, both async — and the one error every
 //! store answers with ([`StoreError`]).
 //!
@@ -35,6 +35,8 @@ mod class;
 mod error;
 mod memory;
 mod observation;
+mod reported;
+mod rollout;
 mod sinks;
 mod summary;
 mod violation;
@@ -46,6 +48,8 @@ pub use class::Class;
 pub use error::StoreError;
 pub use memory::MemorySink;
 pub use observation::{Network, Observation, PageLoad};
+pub use reported::Reported;
+pub use rollout::{Change, InvalidStages, Plan, Rollout, RolloutState, HISTORY_CAP};
 pub use sinks::{Tee, TracingSink, WriteOnly};
 pub(crate) use summary::rfc3339_text;
 pub use summary::{Blocked, Group, GroupKey, Summary, Teaching, OVERFLOW};
@@ -130,7 +134,56 @@ pub trait ReportStore: ReportSink {
             "inventory observations",
         ))))
     }
+
+    /// The violations received since `since`, one [`Reported`] per directive, blocked
+    /// origin, disposition and class, with their reach: what the readiness gate and a
+    /// rollout's watch read. At most [`REPORTED_CAP`] of them, widest reach first. The
+    /// default answers [`StoreError::Unsupported`]; the built-in stores all answer
+    /// ([`MemorySink`] from its recent violations only).
+    fn reported_since(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<Reported>, StoreError>> {
+        let _ = since;
+        Box::pin(std::future::ready(Err(StoreError::Unsupported(
+            "reads by time",
+        ))))
+    }
+
+    /// Per hour of `window`, oldest first: the distinct client networks heard from,
+    /// violations and observations together (so a pipeline that stopped shows as hours
+    /// of 0). The default answers [`StoreError::Unsupported`]; the built-in stores all
+    /// answer.
+    fn heard(&self, window: HourWindow) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        let _ = window;
+        Box::pin(std::future::ready(Err(StoreError::Unsupported(
+            "reads by time",
+        ))))
+    }
+
+    /// The rollout, if one was ever started (the last one: starting another replaces it).
+    /// The default answers [`StoreError::Unsupported`]; the built-in stores all answer.
+    fn rollout(&self) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
+        Box::pin(std::future::ready(Err(StoreError::Unsupported("rollouts"))))
+    }
+
+    /// Replaces the rollout with `next` if the one stored now has version `expected`
+    /// (`None`: there is none), giving `next` the version after it: `Ok(true)`. `Ok(false)`
+    /// when another writer changed it first — read it again, decide again. Atomic, so two
+    /// collectors sharing a store never both apply a change to the same version. The
+    /// default answers [`StoreError::Unsupported`].
+    fn replace_rollout(
+        &self,
+        expected: Option<u64>,
+        next: Rollout,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let _ = (expected, next);
+        Box::pin(std::future::ready(Err(StoreError::Unsupported("rollouts"))))
+    }
 }
+
+/// The most [`Reported`] rows one [`ReportStore::reported_since`] gives.
+pub const REPORTED_CAP: usize = 10_000;
 
 impl<T: ReportSink + ?Sized> ReportSink for Arc<T> {
     fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -167,5 +220,24 @@ impl<T: ReportStore + ?Sized> ReportStore for Arc<T> {
         since: SystemTime,
     ) -> BoxFuture<'a, Result<f64, StoreError>> {
         (**self).page_loads_reaching(destinations, since)
+    }
+    fn reported_since(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<Reported>, StoreError>> {
+        (**self).reported_since(since)
+    }
+    fn heard(&self, window: HourWindow) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        (**self).heard(window)
+    }
+    fn rollout(&self) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
+        (**self).rollout()
+    }
+    fn replace_rollout(
+        &self,
+        expected: Option<u64>,
+        next: Rollout,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        (**self).replace_rollout(expected, next)
     }
 }

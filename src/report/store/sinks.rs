@@ -5,6 +5,8 @@ use std::time::SystemTime;
 
 use super::activity::{Activity, HourWindow};
 use super::observation::Observation;
+use super::reported::Reported;
+use super::rollout::Rollout;
 use super::summary::{GroupKey, Summary};
 use super::violation::{Disposition, Violation};
 use super::{BoxFuture, ReportSink, ReportStore, StoreError};
@@ -98,6 +100,25 @@ impl<A: ReportStore, B: ReportSink> ReportStore for Tee<A, B> {
         since: SystemTime,
     ) -> BoxFuture<'a, Result<f64, StoreError>> {
         self.0.page_loads_reaching(destinations, since)
+    }
+    fn reported_since(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<Reported>, StoreError>> {
+        self.0.reported_since(since)
+    }
+    fn heard(&self, window: HourWindow) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        self.0.heard(window)
+    }
+    fn rollout(&self) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
+        self.0.rollout()
+    }
+    fn replace_rollout(
+        &self,
+        expected: Option<u64>,
+        next: Rollout,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.0.replace_rollout(expected, next)
     }
 }
 

@@ -1,0 +1,410 @@
+//! Staged rollouts over a store: [`start`], [`step`] (advance, hold, or roll back) and
+//! [`abort`]. Every change is a compare-and-replace of the stored record
+//! ([`ReportStore::replace_rollout`]), so of two collectors stepping at once one applies the
+//! change and the other finds it done.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::learn::{looser_sources, would_block, Gate};
+use crate::policy::text::merge_connect_src;
+use crate::policy::{ConnectSrc, PolicyError};
+use crate::report::store::{
+    Class, Disposition, Plan, ReportStore, Rollout, RolloutState, StoreError,
+};
+use crate::source::Source;
+
+use super::gate::readiness_in;
+
+/// Why a rollout could not be started, stepped or aborted.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RolloutError {
+    /// The store could not be read or written.
+    Store(StoreError),
+    /// A stored list (candidate or enforced) no longer parses: written by hand or by
+    /// another version.
+    List(PolicyError),
+    /// The candidate allows what the enforced list blocks: a rollout enforces it in place
+    /// of the enforced list, so it may only narrow it. These sources are looser.
+    Looser(Vec<Source>),
+    /// A rollout is running: abort it first.
+    Running,
+    /// There is no running rollout to abort.
+    NotRunning,
+    /// Another writer changed the rollout meanwhile: read it again.
+    Changed,
+}
+
+impl fmt::Display for RolloutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RolloutError::Store(e) => write!(f, "the store: {e}"),
+            RolloutError::List(e) => write!(f, "a stored list does not parse: {e}"),
+            RolloutError::Looser(s) => {
+                let s: Vec<String> = s.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "the candidate allows what the enforced list blocks ({}): a rollout only \
+                     narrows the enforced list; add them to it first, or leave them out",
+                    s.join(" ")
+                )
+            }
+            RolloutError::Running => {
+                f.write_str("a rollout is running: abort it before starting another")
+            }
+            RolloutError::NotRunning => f.write_str("no rollout is running"),
+            RolloutError::Changed => {
+                f.write_str("another collector changed the rollout meanwhile; try again")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RolloutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RolloutError::Store(e) => Some(e),
+            RolloutError::List(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for RolloutError {
+    fn from(e: StoreError) -> Self {
+        RolloutError::Store(e)
+    }
+}
+
+/// A rollout id: random per start (it keys the share, so each rollout puts other users
+/// first), not a secret.
+fn fresh_id(now: SystemTime) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        now.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// Starts a rollout of `candidate` beside `enforced` (today's enforced list, if any) at
+/// report-only, following `plan`, replacing a finished one.
+///
+/// # Errors
+/// [`RolloutError::Looser`] when the candidate allows what `enforced` blocks (in some
+/// browser engine, [`looser_sources`]); [`RolloutError::Running`] while one runs;
+/// [`RolloutError::Changed`] when another writer started one meanwhile; the store's.
+pub async fn start(
+    store: &dyn ReportStore,
+    candidate: &ConnectSrc,
+    enforced: Option<&ConnectSrc>,
+    plan: &Plan,
+    now: SystemTime,
+) -> Result<Rollout, RolloutError> {
+    if let Some(e) = enforced {
+        let looser = looser_sources(candidate, e);
+        if !looser.is_empty() {
+            return Err(RolloutError::Looser(looser));
+        }
+    }
+    let current = store.rollout().await?;
+    if current
+        .as_ref()
+        .is_some_and(|r| r.state == RolloutState::Running)
+    {
+        return Err(RolloutError::Running);
+    }
+    let rollout = Rollout::start(
+        fresh_id(now),
+        candidate.value(),
+        enforced.map(ConnectSrc::value),
+        plan,
+        now,
+    );
+    if !store
+        .replace_rollout(current.map(|r| r.version), rollout.clone())
+        .await?
+    {
+        return Err(RolloutError::Changed);
+    }
+    Ok(store.rollout().await?.unwrap_or(rollout))
+}
+
+/// Stops the running rollout: back to report-only, the enforced list as before.
+///
+/// # Errors
+/// [`RolloutError::NotRunning`] when none runs; [`RolloutError::Changed`] when another
+/// writer changed it meanwhile; the store's.
+pub async fn abort(
+    store: &dyn ReportStore,
+    reason: &str,
+    now: SystemTime,
+) -> Result<Rollout, RolloutError> {
+    let Some(r) = store.rollout().await? else {
+        return Err(RolloutError::NotRunning);
+    };
+    if r.state != RolloutState::Running {
+        return Err(RolloutError::NotRunning);
+    }
+    let next = r.changed(0, RolloutState::Aborted, format!("aborted: {reason}"), now);
+    if !store.replace_rollout(Some(r.version), next.clone()).await? {
+        return Err(RolloutError::Changed);
+    }
+    Ok(next)
+}
+
+fn parse(list: &str) -> Result<ConnectSrc, RolloutError> {
+    list.parse().map_err(RolloutError::List)
+}
+
+/// One step of the running rollout at `now`, what every collector sharing the store does
+/// on a timer: `Ok(Some(rollout))` when it changed (and was written), `Ok(None)` when
+/// nothing is running or nothing changed (another collector may have made the change).
+///
+/// 1. While a stage enforces, the watch: the genuine enforced `connect-src` violations
+///    received since the stage began that the candidate blocks and the enforced list
+///    allows ([`would_block`]), at the rollout's minimum reach. Any: rolled back to
+///    report-only at once, the reason naming the destinations.
+/// 2. Once the stage was held its minimum time, the gate ([`readiness_in`]) on the
+///    stage's evidence with the stage's minimum page loads: ready, it advances to the next
+///    stage, or after the last (100%) it is done.
+///
+/// # Errors
+/// The store's; [`RolloutError::List`] if a stored list no longer parses.
+pub async fn step(
+    store: &dyn ReportStore,
+    now: SystemTime,
+) -> Result<Option<Rollout>, RolloutError> {
+    let Some(r) = store.rollout().await? else {
+        return Ok(None);
+    };
+    if r.state != RolloutState::Running {
+        return Ok(None);
+    }
+    let candidate = parse(&r.candidate)?;
+    let enforced = r.enforced.as_deref().map(parse).transpose()?;
+    let since = r.stage_since();
+    let next = match watch(store, &r, &candidate, enforced.as_ref(), since).await? {
+        Some(reason) => Some(r.changed(0, RolloutState::RolledBack, reason, now)),
+        None => advance(store, &r, &candidate, enforced, since, now).await?,
+    };
+    let Some(next) = next else { return Ok(None) };
+    if store.replace_rollout(Some(r.version), next.clone()).await? {
+        Ok(Some(store.rollout().await?.unwrap_or(next)))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The watch of an enforcing stage: why it must roll back, if it must.
+async fn watch(
+    store: &dyn ReportStore,
+    r: &Rollout,
+    candidate: &ConnectSrc,
+    enforced: Option<&ConnectSrc>,
+    since: SystemTime,
+) -> Result<Option<String>, RolloutError> {
+    if r.stage == 0 {
+        return Ok(None);
+    }
+    let seen: Vec<_> = store
+        .reported_since(since)
+        .await?
+        .into_iter()
+        .filter(|row| {
+            row.directive == "connect-src"
+                && row.disposition == Disposition::Enforce
+                && row.class == Class::Genuine
+        })
+        .filter_map(|row| row.observation())
+        .collect();
+    let (blocked, _) = would_block(candidate, enforced, &seen, r.min_reach);
+    if blocked.is_empty() {
+        return Ok(None);
+    }
+    let named: Vec<String> = blocked
+        .iter()
+        .take(5)
+        .map(|w| {
+            format!(
+                "{} ({} reports from {} client networks)",
+                w.destination, w.reports, w.reach
+            )
+        })
+        .collect();
+    Ok(Some(format!(
+        "rolled back from {}%: the candidate blocked {} for real pages since the stage began",
+        r.stage,
+        named.join(", ")
+    )))
+}
+
+/// The next stage, when the one in force was held long enough and the gate passes.
+async fn advance(
+    store: &dyn ReportStore,
+    r: &Rollout,
+    candidate: &ConnectSrc,
+    enforced: Option<ConnectSrc>,
+    since: SystemTime,
+    now: SystemTime,
+) -> Result<Option<Rollout>, RolloutError> {
+    let held = now.duration_since(since).unwrap_or(Duration::ZERO);
+    if held.as_secs() < r.min_stage_secs {
+        return Ok(None);
+    }
+    let mut gate = Gate::default()
+        .min_page_loads(r.min_page_loads)
+        .min_reach(r.min_reach);
+    gate.enforced = enforced;
+    let ready = readiness_in(store, candidate, &gate, since, now).await?;
+    if !ready.ready {
+        return Ok(None);
+    }
+    let why = format!(
+        "held {} with ≈ {:.0} page loads and nothing blocked",
+        humanize(held),
+        ready.page_loads
+    );
+    Ok(Some(match r.next_stage() {
+        Some(to) => r.changed(to, RolloutState::Running, format!("advanced: {why}"), now),
+        None => r.changed(
+            r.stage,
+            RolloutState::Done,
+            format!("done: {why} at 100%"),
+            now,
+        ),
+    }))
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..120 => format!("{s}s"),
+        120..7200 => format!("{}m", s / 60),
+        _ => format!("{}h", s / 3600),
+    }
+}
+
+/// The header a rollout's enforcing stage serves, derived from a header the app serves
+/// (`served`, its own header value): the same directives, `connect-src` the candidate's.
+/// What a collector apart from the app records as served, so the stage's reports class as
+/// genuine.
+pub fn stage_header(rollout: &Rollout, served: &str) -> String {
+    let connect = format!("connect-src {}", rollout.candidate);
+    merge_connect_src(served, &connect, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::intake::{parse_reports, NormalizeOptions};
+    use crate::report::store::{MemorySink, Network, ReportSink, Violation};
+
+    fn enforced_violation(blocked: &str, network: u64, at: SystemTime) -> Violation {
+        let body = format!(
+            r#"{{"csp-report":{{"document-uri":"https://app.example/","effective-directive":
+            "connect-src","blocked-uri":"{blocked}","disposition":"enforce"}}}}"#
+        );
+        let mut v = parse_reports(body.as_bytes(), &NormalizeOptions::default())
+            .unwrap()
+            .violations
+            .remove(0);
+        v.network = Some(Network(network));
+        v.class = Class::Genuine;
+        v.received_at = at;
+        v
+    }
+
+    #[tokio::test]
+    async fn a_watch_rolls_back_naming_the_destination_and_two_writers_apply_once() {
+        let store = MemorySink::new();
+        let t0 = SystemTime::now();
+        let candidate: ConnectSrc = "'self'".parse().unwrap();
+        let enforced: ConnectSrc = "'self' https://pay.example".parse().unwrap();
+        let plan = Plan::default()
+            .min_stage(Duration::ZERO)
+            .min_page_loads(0)
+            .stages(&[50, 100])
+            .unwrap();
+        let r = start(&store, &candidate, Some(&enforced), &plan, t0)
+            .await
+            .unwrap();
+        assert!(matches!(
+            start(&store, &candidate, None, &plan, t0).await,
+            Err(RolloutError::Running)
+        ));
+        // Put it at 50% by hand, as a step would.
+        let at50 = r.changed(50, RolloutState::Running, "test".into(), t0);
+        assert!(store.replace_rollout(Some(r.version), at50).await.unwrap());
+        // One network's enforced reports: not enough to roll back.
+        let later = t0 + Duration::from_secs(5);
+        store
+            .submit(vec![enforced_violation("https://pay.example/x", 1, later)])
+            .await
+            .unwrap();
+        assert!(watch_reason(&store).await.is_none());
+        store
+            .submit(vec![enforced_violation("https://pay.example/y", 2, later)])
+            .await
+            .unwrap();
+        let reason = watch_reason(&store).await.unwrap();
+        assert!(reason.contains("https://pay.example"), "{reason}");
+        // Two collectors step at once: one applies the rollback.
+        let (a, b) = tokio::join!(step(&store, later), step(&store, later));
+        let applied = [a.unwrap(), b.unwrap()];
+        assert_eq!(applied.iter().flatten().count(), 1);
+        let now = store.rollout().await.unwrap().unwrap();
+        assert_eq!(now.state, RolloutState::RolledBack);
+        assert_eq!(now.stage, 0);
+        assert!(now.history.last().unwrap().reason.contains("pay.example"));
+        assert!(step(&store, later).await.unwrap().is_none(), "stopped");
+    }
+
+    async fn watch_reason(store: &MemorySink) -> Option<String> {
+        let r = store.rollout().await.unwrap().unwrap();
+        let candidate = parse(&r.candidate).unwrap();
+        let enforced = r.enforced.as_deref().map(|e| parse(e).unwrap());
+        watch(store, &r, &candidate, enforced.as_ref(), r.stage_since())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_looser_candidate_is_refused_and_abort_needs_a_running_one() {
+        let store = MemorySink::new();
+        let enforced: ConnectSrc = "'self'".parse().unwrap();
+        let looser: ConnectSrc = "'self' https://new.example".parse().unwrap();
+        let now = SystemTime::now();
+        let e = start(&store, &looser, Some(&enforced), &Plan::default(), now)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("https://new.example"), "{e}");
+        assert!(matches!(
+            abort(&store, "test", now).await,
+            Err(RolloutError::NotRunning)
+        ));
+        start(&store, &enforced, Some(&enforced), &Plan::default(), now)
+            .await
+            .unwrap();
+        let a = abort(&store, "operator", now).await.unwrap();
+        assert_eq!(a.state, RolloutState::Aborted);
+        assert_eq!(a.share(), 0.0);
+    }
+
+    #[test]
+    fn the_stage_header_keeps_every_other_directive() {
+        let r = Rollout::start(
+            1,
+            "'self'".into(),
+            None,
+            &Plan::default(),
+            SystemTime::now(),
+        );
+        assert_eq!(
+            stage_header(&r, "img-src *; connect-src https:; report-uri /r"),
+            "img-src *; connect-src 'self'; report-uri /r"
+        );
+    }
+}
