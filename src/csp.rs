@@ -1,13 +1,15 @@
 //! The front door: [`Csp`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 
-use crate::layer::{CspLayer, PolicyHandle};
+use crate::layer::{CspLayer, PolicyHandle, Stage};
 use crate::policy::{Policy, PolicyBuilder, PolicyError, Problem, Provenance, ServedPolicies};
-use crate::report::store::ReportStore;
+use crate::report::promote::RolloutError;
+use crate::report::store::{ReportStore, Rollout, RolloutState};
 use crate::report::{Collector, CollectorBuilder};
 
 /// The report path when none is given.
@@ -67,6 +69,10 @@ struct Inner {
     served: ServedPolicies,
     provenance: Option<Provenance>,
     report_path: String,
+    /// The app's own policy, as built: what a rollout's stages are derived from.
+    own: Arc<Policy>,
+    /// The rollout (id, version) the layer was last set for.
+    followed: Mutex<Option<(u64, u64)>>,
 }
 
 impl fmt::Debug for Csp {
@@ -168,6 +174,7 @@ impl CspBuilder {
         };
         let served = ServedPolicies::default();
         served.record(&policy);
+        let own = Arc::new(policy.clone());
         let app = CspLayer::with(policy, served.clone(), self.provenance.clone());
         let mut collector = self.collector.path(&path).served_policies(served.clone());
         if let Some(p) = &self.provenance {
@@ -180,6 +187,8 @@ impl CspBuilder {
                 served,
                 provenance: self.provenance,
                 report_path: path,
+                own,
+                followed: Mutex::new(None),
             }),
         })
     }
@@ -261,4 +270,87 @@ impl Csp {
     pub fn report_path(&self) -> &str {
         &self.inner.report_path
     }
+
+    /// Follows the store's staged rollout ([`report::promote`](crate::report::promote)):
+    /// every `every` (at least 100 ms), steps it as a collector does
+    /// ([`Collector::step_rollout`]: advance, hold, roll back) and sets the app's layer to
+    /// its stage through the [`handle`](Self::handle), so every instance sharing the store
+    /// serves the same stage within `every` of a change, without a restart. Spawned on the
+    /// current tokio runtime; abort the handle to stop. Errors are logged and retried.
+    ///
+    /// What the layer serves, from the app's own policy `P` (as built) and the candidate
+    /// `C`: no rollout, rolled back or aborted — `P`; report-only stage — `P` with `C` as
+    /// its report-only list; an enforcing stage of `s`% — that, and on `s`% of responses
+    /// ([`Stage`], keyed by [`CspLayer::stage_key`]) `P` with `C` enforced and no
+    /// report-only list; done — `C` enforced everywhere. While it follows, a policy set
+    /// through [`handle`](Self::handle) is replaced at the next change.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn follow_rollout(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let csp = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = csp.follow_rollout_once().await {
+                    tracing::warn!(target: "connect_src::rollout", error = %e, "rollout follow failed");
+                }
+            }
+        })
+    }
+
+    /// One step of [`follow_rollout`](Self::follow_rollout): steps the rollout, and sets
+    /// the layer for the one in force (only when it changed since the last call). Returns
+    /// the rollout in force, if any.
+    ///
+    /// # Errors
+    /// [`RolloutError`] from the store or a stored list that no longer parses; a candidate
+    /// the app's environment refuses is [`RolloutError::List`].
+    pub async fn follow_rollout_once(&self) -> Result<Option<Rollout>, RolloutError> {
+        self.inner.collector.step_rollout().await?;
+        let r = self.inner.collector.store().rollout().await?;
+        let key = r.as_ref().map(|r| (r.id, r.version));
+        let mut followed = self
+            .inner
+            .followed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *followed != key {
+            let (policy, stage) =
+                rollout_policies(&self.inner.own, r.as_ref()).map_err(RolloutError::List)?;
+            self.handle().stage(policy, stage);
+            *followed = key;
+        }
+        Ok(r)
+    }
+}
+
+/// What a layer serves for rollout `r` (see [`Csp::follow_rollout`]), from the app's own
+/// policy `own`.
+fn rollout_policies(
+    own: &Policy,
+    r: Option<&Rollout>,
+) -> Result<(Policy, Option<Stage>), PolicyError> {
+    let Some(r) = r else {
+        return Ok((own.clone(), None));
+    };
+    let candidate: crate::ConnectSrc = r.candidate.parse()?;
+    let reporting = || own.to_builder().report_only(candidate.clone()).build();
+    let enforcing = || {
+        own.to_builder()
+            .enforce(candidate.clone())
+            .without_report_only()
+            .build()
+    };
+    Ok(match r.state {
+        RolloutState::RolledBack | RolloutState::Aborted => (own.clone(), None),
+        RolloutState::Done => (enforcing()?, None),
+        RolloutState::Running if r.stage == 0 => (reporting()?, None),
+        RolloutState::Running => {
+            let stage = Stage::new(enforcing()?, r.share()).salt(r.id);
+            (reporting()?, Some(stage))
+        }
+    })
 }

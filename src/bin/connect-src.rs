@@ -1,4 +1,5 @@
-//! The `connect-src` command-line tool (feature `cli`): check, audit, serve, suggest.
+//! The `connect-src` command-line tool (feature `cli`): check, audit, serve, suggest,
+//! unused, promote, rollout.
 //! Its arguments and JSON output are a stable contract (see the README).
 
 use std::process::ExitCode;
@@ -10,6 +11,8 @@ use serde::Serialize;
 
 #[path = "connect-src/learn.rs"]
 mod learn;
+#[path = "connect-src/promote.rs"]
+mod promote;
 #[path = "connect-src/serve/mod.rs"]
 mod serve;
 
@@ -82,6 +85,11 @@ enum Command {
     /// For each source of an enforced list, what real pages reached through it (from the
     /// inventory): one JSON line per source; exit 1 when a source is unused.
     Unused(learn::UnusedArgs),
+    /// Is a candidate ready to enforce? The readiness gate over the stored evidence: one
+    /// JSON object; exit 0 ready, 1 not ready.
+    Promote(promote::PromoteArgs),
+    /// Staged enforcement of a candidate, its state in the store: start, status, abort.
+    Rollout(promote::RolloutArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,6 +111,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Suggest(args) => learn::suggest_cmd(args),
         Command::Unused(args) => learn::unused_cmd(args),
+        Command::Promote(args) => promote::promote_cmd(args),
+        Command::Rollout(args) => promote::rollout_cmd(args),
     }
 }
 

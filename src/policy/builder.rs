@@ -220,6 +220,14 @@ impl PolicyBuilder {
         self
     }
 
+    /// Leaves out the report-only list (what [`to_builder`](Policy::to_builder) carried
+    /// over): a rollout's enforcing stage serves its candidate enforced, and nothing to
+    /// report on beside it.
+    pub fn without_report_only(mut self) -> Self {
+        self.report_only = None;
+        self
+    }
+
     /// `report-uri`: where browsers POST `application/csp-report` bodies. A path (`/csp-reports`)
     /// or an absolute http(s) URL. Sent alongside `report-to` for browsers without the
     /// Reporting API (a browser that supports `report-to` ignores `report-uri`, §5.5).

@@ -15,6 +15,8 @@
 //! | `connect_src_sink_commit_seconds` | histogram | `sink` | time of one group commit |
 //! | `connect_src_sink_commits_total` | counter | `sink`, `result` | group commits, `ok` or `error` |
 //! | `connect_src_sink_commit_rows` | histogram | `sink` | violations per group commit |
+//! | `connect_src_rollout_changes_total` | counter | `state` | rollout changes this collector made, by the state they led to |
+//! | `connect_src_rollout_stage_percent` | gauge | | the rollout's stage as this collector last read it (percent enforced; 0 report-only or stopped) |
 //!
 //! Names are a contract for dashboards and alerts: they only ever get added to.
 
@@ -46,6 +48,16 @@ pub(crate) fn observed(n: u64) {
 /// Inventory reports dropped.
 pub(crate) fn observations_dropped(n: u64) {
     metrics::counter!("connect_src_observations_dropped_total").increment(n);
+}
+
+/// A rollout change this collector made.
+pub(crate) fn rollout_changed(state: &'static str) {
+    metrics::counter!("connect_src_rollout_changes_total", "state" => state).increment(1);
+}
+
+/// The rollout's share enforced, in percent, as last read.
+pub(crate) fn rollout_stage(percent: f64) {
+    metrics::gauge!("connect_src_rollout_stage_percent").set(percent);
 }
 
 /// One refused report request.

@@ -1,4 +1,5 @@
-//! `suggest` and `unused`: what learning reads from a store `serve --db` filled.
+//! `suggest` and `unused`: what learning reads from a store `serve --db` filled; and the
+//! [`Reader`] every command over a store opens it with.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -61,15 +62,15 @@ pub(crate) struct UnusedArgs {
 }
 
 /// A store opened for reading, on a runtime of its own (the CLI has no other).
-struct Reader {
-    store: Arc<dyn ReportStore>,
-    rt: tokio::runtime::Runtime,
+pub(crate) struct Reader {
+    pub(crate) store: Arc<dyn ReportStore>,
+    pub(crate) rt: tokio::runtime::Runtime,
 }
 
 impl Reader {
     /// Opens `db`: a usage error (exit 2) for a URL of another scheme or a SQLite file that
     /// does not exist, a failure (exit 1) when the database cannot be opened.
-    fn open(db: &std::path::Path) -> Result<Reader, ExitCode> {
+    pub(crate) fn open(db: &std::path::Path) -> Result<Reader, ExitCode> {
         let db = Db::of(db).map_err(|e| {
             eprintln!("error: {e}");
             ExitCode::from(USAGE)
@@ -100,7 +101,7 @@ impl Reader {
         Ok(Reader { store, rt })
     }
 
-    fn run<T>(
+    pub(crate) fn run<T>(
         &self,
         read: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, ExitCode> {
@@ -128,7 +129,7 @@ impl Reader {
     }
 }
 
-fn list(flag: &str, value: &str) -> Result<ConnectSrc, ExitCode> {
+pub(crate) fn list(flag: &str, value: &str) -> Result<ConnectSrc, ExitCode> {
     value.parse::<ConnectSrc>().map_err(|e| {
         eprintln!("error: {flag}: {e}");
         ExitCode::from(USAGE)

@@ -47,6 +47,7 @@ use axum::Router;
 
 mod builder;
 mod cache;
+mod rollout;
 
 pub use builder::CollectorBuilder;
 use cache::CachedReads;

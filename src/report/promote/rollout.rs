@@ -163,7 +163,8 @@ fn parse(list: &str) -> Result<ConnectSrc, RolloutError> {
 /// on a timer: `Ok(Some(rollout))` when it changed (and was written), `Ok(None)` when
 /// nothing is running or nothing changed (another collector may have made the change).
 ///
-/// 1. While a stage enforces, the watch: the genuine enforced `connect-src` violations
+/// 1. While a stage enforces, the watch: the genuine enforced (or, from WebKit, unknown
+///    disposition) `connect-src` violations
 ///    received since the stage began that the candidate blocks and the enforced list
 ///    allows ([`would_block`]), at the rollout's minimum reach. Any: rolled back to
 ///    report-only at once, the reason naming the destinations.
@@ -214,8 +215,10 @@ async fn watch(
         .await?
         .into_iter()
         .filter(|row| {
+            // WebKit's legacy reports carry no disposition: one without the report-only
+            // marker reads as unknown, and is an enforced policy's.
             row.directive == "connect-src"
-                && row.disposition == Disposition::Enforce
+                && matches!(row.disposition, Disposition::Enforce | Disposition::Unknown)
                 && row.class == Class::Genuine
         })
         .filter_map(|row| row.observation())

@@ -1,0 +1,80 @@
+//! The collector's part in a staged rollout: stepping it ([`promote::step`]) and, while a
+//! stage enforces, knowing the header that stage serves, so its reports class as genuine
+//! even where the collector runs apart from the app and has no provenance to learn it by.
+
+use std::time::{Duration, SystemTime};
+
+use super::Collector;
+use crate::report::promote::{self, stage_header, RolloutError};
+use crate::report::store::{Rollout, RolloutState};
+
+impl Collector {
+    /// One step of the store's rollout now ([`promote::step`]): `Ok(Some(rollout))` when
+    /// this collector changed it. Every change is logged (target
+    /// `connect_src::rollout`) and counted (`connect_src_rollout_changes_total`). While a
+    /// stage enforces, the headers it serves are recorded in the collector's served
+    /// policies ([`stage_header`] of each the app serves).
+    ///
+    /// # Errors
+    /// As [`promote::step`].
+    pub async fn step_rollout(&self) -> Result<Option<Rollout>, RolloutError> {
+        let changed = promote::step(self.store().as_ref(), SystemTime::now()).await?;
+        if let Some(r) = &changed {
+            if let Some(c) = r.history.last() {
+                crate::report::meter::rollout_changed(r.state.as_str());
+                tracing::warn!(
+                    target: "connect_src::rollout",
+                    from = c.from,
+                    to = c.to,
+                    state = r.state.as_str(),
+                    reason = %c.reason.escape_debug(),
+                    "rollout changed"
+                );
+            }
+        }
+        let now = match changed {
+            Some(r) => Some((r, true)),
+            None => self.store().rollout().await?.map(|r| (r, false)),
+        };
+        if let Some((r, _)) = &now {
+            crate::report::meter::rollout_stage(r.share() * 100.0);
+            self.record_stage(r);
+        }
+        Ok(now.filter(|(_, changed)| *changed).map(|(r, _)| r))
+    }
+
+    /// Steps the rollout every `every`, for as long as the future runs (spawn it). Errors
+    /// are logged and the next step tried.
+    pub async fn drive_rollouts(self, every: Duration) {
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.step_rollout().await {
+                tracing::warn!(target: "connect_src::rollout", error = %e, "rollout step failed");
+            }
+        }
+    }
+
+    /// While `r` enforces its candidate somewhere, records the header each current policy
+    /// of the app becomes on the stage's share.
+    fn record_stage(&self, r: &Rollout) {
+        let enforcing =
+            matches!(r.state, RolloutState::Running | RolloutState::Done) && r.stage > 0;
+        let Some(served) = self.served_policies().filter(|_| enforcing) else {
+            return;
+        };
+        let current: Vec<String> = served
+            .snapshot()
+            .iter()
+            .filter(|s| s.is_current() && !s.is_route())
+            .flat_map(|s| s.headers().to_vec())
+            .collect();
+        for h in current {
+            let staged = stage_header(r, &h);
+            if staged != h {
+                served.record_header(staged);
+            }
+        }
+    }
+}
