@@ -129,7 +129,8 @@ const REPORT_ROOMS: &[(&str, &[&str])] = &[
     ("pages", &["store"]),
     ("sqlite", &["store", "sql"]),
     ("postgres", &["store", "sql"]),
-    ("collector", &["store", "intake", "pages"]),
+    ("alert", &["store"]),
+    ("collector", &["store", "intake", "pages", "alert"]),
 ];
 
 /// The module path of a file under `src/` (`report/intake/parse.rs` → report, intake, parse;

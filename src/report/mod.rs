@@ -8,6 +8,7 @@
 //! | [`store`] | the store contract: [`Violation`](store::Violation), the async [`ReportSink`](store::ReportSink) and [`ReportStore`](store::ReportStore) traits, [`StoreError`](store::StoreError), the summary and activity types, [`MemorySink`] |
 //! | `sqlite` (feature `sqlite`) | [`SqliteSink`]: durable, one machine |
 //! | `postgres` (feature `postgres`) | [`PostgresSink`]: one store for a fleet |
+//! | `alert` (feature `alerts`) | [`Alerts`](alert::Alerts): webhook alerts on new destinations, spikes, silence and foreign policies, counted by reach |
 //!
 //! The dashboard and its charts are served by [`Collector::admin_router`]; the metrics the
 //! collector and the SQL stores emit go through the [`metrics`](https://docs.rs/metrics)
@@ -16,6 +17,8 @@
 //! Most apps do not wire these by hand: the front door, [`Csp`](crate::Csp), makes the
 //! collector from the same definition as the layer.
 
+#[cfg(feature = "alerts")]
+pub mod alert;
 mod collector;
 pub mod intake;
 mod meter;
