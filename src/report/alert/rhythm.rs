@@ -63,10 +63,8 @@ impl Spike {
     }
 
     fn start_of(&self, hour: u64) -> SystemTime {
-        UNIX_EPOCH
-            + self
-                .hour
-                .saturating_mul(u32::try_from(hour).unwrap_or(u32::MAX))
+        let nanos = u128::from(hour).saturating_mul(self.hour.as_nanos());
+        UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
     /// Seeds the previous day from a store's violations per hour (raw counts, which are at

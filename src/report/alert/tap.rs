@@ -96,17 +96,26 @@ impl Tapped {
     pub(crate) fn new(store: Arc<dyn ReportStore>, alerts: AlertHandle) -> Tapped {
         Tapped { store, alerts }
     }
+
+    /// Keeps a batch with `keep` (once the seed is read: see `handle.rs`), then tells the
+    /// alerts its `facts`.
+    fn tap<'a>(
+        &'a self,
+        facts: Facts,
+        keep: impl FnOnce(&'a dyn ReportStore) -> BoxFuture<'a, Result<(), StoreError>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.alerts.seeded().await;
+            keep(&*self.store).await?;
+            self.alerts.push(facts);
+            Ok(())
+        })
+    }
 }
 
 impl ReportSink for Tapped {
     fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
-        let facts = Facts::of_violations(&batch);
-        Box::pin(async move {
-            self.alerts.seeded().await;
-            self.store.submit(batch).await?;
-            self.alerts.push(facts);
-            Ok(())
-        })
+        self.tap(Facts::of_violations(&batch), |s| s.submit(batch))
     }
 
     fn record_filtered(&self, n: u64) {
@@ -114,12 +123,6 @@ impl ReportSink for Tapped {
     }
 
     fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
-        let facts = Facts::of_observations(&batch);
-        Box::pin(async move {
-            self.alerts.seeded().await;
-            self.store.observe(batch).await?;
-            self.alerts.push(facts);
-            Ok(())
-        })
+        self.tap(Facts::of_observations(&batch), |s| s.observe(batch))
     }
 }
