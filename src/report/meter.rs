@@ -13,7 +13,7 @@
 //! | `connect_src_observations_dropped_total` | counter | | inventory reports dropped (no valid token, not the inventory's policy, past a page load's cap, a store without inventory) |
 //! | `connect_src_alerts_sent_total` | counter | `type` | alerts the webhook accepted (2xx) |
 //! | `connect_src_alerts_failed_total` | counter | `type` | alerts given up on: refused, or every try failed |
-//! | `connect_src_alerts_dropped_total` | counter | `queue` | `facts`: batches the alert detector's full queue dropped; `alerts`: alerts the full send queue dropped |
+//! | `connect_src_alerts_dropped_total` | counter | `queue` | `facts`: batches the alert detector's full queue dropped; `alerts`: alerts the full send queue dropped; `storm`: alerts past the hour's 30 of a kind |
 //! | `connect_src_sink_queue_depth` | gauge | `sink` | batches waiting for the PostgreSQL sink's writers |
 //! | `connect_src_sink_commit_seconds` | histogram | `sink` | time of one group commit |
 //! | `connect_src_sink_commits_total` | counter | `sink`, `result` | group commits, `ok` or `error` |
@@ -63,7 +63,8 @@ pub(crate) fn alert_failed(kind: &'static str) {
     metrics::counter!("connect_src_alerts_failed_total", "type" => kind).increment(1);
 }
 
-/// One batch of facts (`facts`) or one alert (`alerts`) dropped on a full queue.
+/// One batch of facts (`facts`) or one alert (`alerts`) dropped on a full queue, or one
+/// alert past the hour's budget (`storm`).
 #[cfg(feature = "alerts")]
 pub(crate) fn alert_dropped(queue: &'static str) {
     metrics::counter!("connect_src_alerts_dropped_total", "queue" => queue).increment(1);

@@ -8,10 +8,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use super::message::{clean, Alert, AlertKind};
-use super::rhythm::{Silence, Spike};
+use super::rhythm::{hour_of, start_of, Silence, Spike};
 use super::tap::{Fact, Facts};
 use crate::learn::{DestinationUse, Observation};
 use crate::policy::text::policy_digest;
+use crate::report::meter;
 use crate::report::store::{rfc3339_text, Class, Disposition, Network, PageLoad, Summary};
 use crate::source::Origin;
 
@@ -26,6 +27,10 @@ const STARTS_PER_NETWORK: u32 = 64;
 const PENDING_HOURS: u32 = 24;
 /// Example destinations kept per foreign policy.
 const EXAMPLES: usize = 8;
+/// The most `new-destination` (and, apart, `foreign-policy`) alerts in one hour; past it,
+/// one alert says so and the rest of the hour's are not sent (what they were about is still
+/// remembered as seen, and shows on the dashboard).
+const PER_HOUR: u32 = 30;
 
 /// When alerts fire.
 #[derive(Debug, Clone)]
@@ -103,6 +108,46 @@ impl Starts {
     }
 }
 
+/// How many alerts of each kind went out this hour: a storm of new destinations (many
+/// networks can be rented) becomes one alert per hour, not a flood.
+#[derive(Debug, Default)]
+struct Budget {
+    hour: u64,
+    sent: HashMap<AlertKind, u32>,
+}
+
+impl Budget {
+    /// `alert` if this hour's budget for its kind allows it, the one "too many" alert when it
+    /// just ran out, or nothing.
+    fn pass(&mut self, alert: Alert, hour: u64, hour_start: SystemTime) -> Option<Alert> {
+        if hour != self.hour {
+            self.hour = hour;
+            self.sent.clear();
+        }
+        let kind = alert.kind();
+        let n = self.sent.entry(kind).or_default();
+        *n += 1;
+        match (*n).cmp(&(PER_HOUR + 1)) {
+            std::cmp::Ordering::Less => Some(alert),
+            std::cmp::Ordering::Equal => Some(
+                Alert::new(
+                    kind,
+                    format!(
+                        "more than {PER_HOUR} {kind} alerts this hour: the rest of the hour's are \
+                         not sent; see the dashboard"
+                    ),
+                )
+                .detail("limit", PER_HOUR)
+                .detail("window_start", rfc3339_text(hour_start).to_string()),
+            ),
+            std::cmp::Ordering::Greater => {
+                meter::alert_dropped("storm");
+                None
+            }
+        }
+    }
+}
+
 /// From facts to alerts; see the module.
 #[derive(Debug)]
 pub(crate) struct Detector {
@@ -114,6 +159,7 @@ pub(crate) struct Detector {
     /// Blocked destinations of foreign groups already at reach in the store at start.
     known_foreign: HashSet<String>,
     starts: Starts,
+    budget: Budget,
     spike: Spike,
     silence: Silence,
 }
@@ -134,6 +180,7 @@ impl Detector {
             foreign_pending: HashMap::new(),
             known_foreign: HashSet::new(),
             starts: Starts::default(),
+            budget: Budget::default(),
         }
     }
 
@@ -181,10 +228,7 @@ impl Detector {
     }
 
     fn hour_of(&self, now: SystemTime) -> u64 {
-        let since = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        (since.as_nanos() / self.rules.hour.as_nanos().max(1)) as u64
+        hour_of(now, self.rules.hour)
     }
 
     /// Reads one stored request's facts at `now`; the alerts they raise.
@@ -243,7 +287,19 @@ impl Detector {
                 Fact::Violation { .. } => {}
             }
         }
-        out
+        let (spikes, learned): (Vec<Alert>, Vec<Alert>) =
+            out.into_iter().partition(|a| a.kind() == AlertKind::Spike);
+        let hour = self.hour_of(now);
+        let start = start_of(hour, self.rules.hour);
+        let budget = &mut self.budget;
+        spikes
+            .into_iter()
+            .chain(
+                learned
+                    .into_iter()
+                    .filter_map(|a| budget.pass(a, hour, start)),
+            )
+            .collect()
     }
 
     /// Counts one report of destination `d` (what `count` adds to its candidate); the
@@ -591,6 +647,41 @@ mod tests {
         assert!(d.take(&again, t(4)).is_empty());
         // Foreign reports never teach a new destination.
         assert!(d.take(&f(4), t(5)).is_empty());
+    }
+
+    #[test]
+    fn a_storm_of_new_destinations_is_one_alert_past_the_hours_budget() {
+        let mut d = Detector::new(rules(), t(0));
+        let mut got = Vec::new();
+        for i in 0..100u64 {
+            let to = format!("https://d{i}.example/");
+            for net in [2 * i, 2 * i + 1] {
+                got.extend(d.take(&from(net, vec![violation(&to, Class::Genuine, None)]), t(i)));
+            }
+        }
+        assert_eq!(got.len(), PER_HOUR as usize + 1);
+        let last = got.last().unwrap();
+        assert!(
+            last.summary().starts_with("more than 30 new-destination"),
+            "{last:?}"
+        );
+        // The next hour has its budget again; what was not sent is still seen.
+        let next = from(
+            999,
+            vec![violation("https://d99.example/", Class::Genuine, None)],
+        );
+        assert!(d.take(&next, t(3600)).is_empty());
+        let fresh = |net| {
+            from(
+                net,
+                vec![violation("https://late.example/", Class::Genuine, None)],
+            )
+        };
+        d.take(&fresh(1000), t(3601));
+        assert_eq!(
+            kinds(&d.take(&fresh(1001), t(3602))),
+            [AlertKind::NewDestination]
+        );
     }
 
     #[test]

@@ -29,7 +29,8 @@
 //! foreign policy (by its digest) once; silence once until traffic resumes. At start the
 //! detector reads what the store already holds — the summary's groups at the minimum reach,
 //! the last 30 days of inventory, the last day's hourly activity — so a restart does not
-//! alert it all again.
+//! alert it all again. A storm is bounded too (networks can be rented): at most 30
+//! `new-destination` and 30 `foreign-policy` alerts an hour, then one that says so.
 //!
 //! **Off the report's path.** The report endpoint only pushes a few facts into a bounded
 //! queue once the store has kept the batch (`try_send`: a full queue drops and counts,
@@ -37,7 +38,8 @@
 //! timeout and tried again with an exponential backoff a bounded number of times. A slow or
 //! dead webhook never delays or fails a report POST: it still answers 204. Metrics:
 //! `connect_src_alerts_sent_total{type}`, `connect_src_alerts_failed_total{type}` (gave up)
-//! and `connect_src_alerts_dropped_total{queue}` (`facts` or `alerts`).
+//! and `connect_src_alerts_dropped_total{queue}` (`facts`, `alerts`, or `storm`: past the
+//! hour's 30).
 //!
 //! Every text an alert carries is cleaned (control and invisible formatting characters
 //! become U+FFFD) and bounded; the Slack shape escapes `&`, `<` and `>`. The webhook URL is

@@ -58,13 +58,7 @@ impl Spike {
     }
 
     fn hour_of(&self, t: SystemTime) -> u64 {
-        let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-        (since.as_nanos() / self.hour.as_nanos().max(1)) as u64
-    }
-
-    fn start_of(&self, hour: u64) -> SystemTime {
-        let nanos = u128::from(hour).saturating_mul(self.hour.as_nanos());
-        UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        hour_of(t, self.hour)
     }
 
     /// Seeds the previous day from a store's violations per hour (raw counts, which are at
@@ -151,7 +145,10 @@ impl Spike {
             .detail("baseline_mean", (mean * 10.0).round() / 10.0)
             .detail("multiple", self.multiple)
             .detail("floor", self.floor)
-            .detail("window_start", rfc3339_text(self.start_of(h)).to_string())
+            .detail(
+                "window_start",
+                rfc3339_text(start_of(h, self.hour)).to_string(),
+            )
             .detail("window_seconds", seconds),
         )
     }
@@ -236,6 +233,18 @@ impl Silence {
             .detail("networks_before", networks),
         )
     }
+}
+
+/// The "hour" `t` falls in: whole `len`s since the epoch.
+pub(super) fn hour_of(t: SystemTime, len: Duration) -> u64 {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    (since.as_nanos() / len.as_nanos().max(1)) as u64
+}
+
+/// The first instant of "hour" `hour` of length `len`.
+pub(super) fn start_of(hour: u64, len: Duration) -> SystemTime {
+    let nanos = u128::from(hour).saturating_mul(len.as_nanos());
+    UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// `later - earlier`, zero when the clock went back.
