@@ -3,9 +3,11 @@
 # report collector against a handler that only answers 204; the PostgreSQL sink also
 # against a bare loop writing the same rows in the same batch sizes (examples/pg_floor.rs),
 # and each collector's CPU per report. Targets 127.0.0.1 only, runs a fixed duration per
-# run, stops by itself (about 6 minutes in all with the defaults).
+# run, stops by itself (about 7 minutes in all with the defaults).
 # Each case runs once per round, the cases alternating, and keeps its best run: wall-clock
-# throughput on this shared 2-core machine swings about 10% from run to run.
+# throughput on this shared 2-core machine swings about 10% from run to run. The inventory's
+# observations (bench/observation.lua) run against the same 204 floor; with
+# CONNECT_SRC_LOAD_ONLY=observations only those rows run (about 2 minutes, no PostgreSQL).
 #   bash bench/load.sh [seconds-per-run] [rounds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +25,9 @@ cargo build --release --features sqlite,postgres --example load_server --example
 bin=target/release/examples/load_server
 floor_bin=target/release/examples/pg_floor
 
+only="${CONNECT_SRC_LOAD_ONLY:-all}"
 pg_port=3102
-. bench/pg_cluster.sh
+if [ "$only" = observations ]; then pg_stop() { :; }; else . bench/pg_cluster.sh; fi
 # CPU time (clock ticks) of the postmaster and its children (the backends).
 pg_ticks() { local p t=0; for p in $pg_pid $(pgrep -P "$pg_pid"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
 
@@ -56,10 +59,11 @@ peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$server_pid/statu
 ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 hz=$(getconf CLK_TCK)
 declare -A R CPU PGCPU BATCH
-best() { # url lua-or-"" mode...: each mode once per round, alternating; R[mode] = best run
-  # CPU[mode]: the collector process's CPU µs per request in that run; for
+best() { # url lua-or-"" mode...: each mode once per round, alternating; R[mode$tag] = best run
+  # CPU[mode$tag]: the collector process's CPU µs per request in that run; for
   # collector-postgres also PostgreSQL's (PGCPU) and the mean rows per commit (BATCH).
-  local url=$1 script=$2 round mode r t0 t1 p0 p1 c0 c1 rows; shift 2
+  # $tag (empty unless set) tells apart the same mode under another script.
+  local url=$1 script=$2 round mode key r t0 t1 p0 p1 c0 c1 rows; shift 2
   for round in $(seq 1 "$rounds"); do
     for mode in "$@"; do
       start "$mode"
@@ -73,9 +77,10 @@ best() { # url lua-or-"" mode...: each mode once per round, alternating; R[mode]
         c1=$(psql_ "$pg_db" "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
       fi
       stop
-      if awk -v a="${R[$mode]:-0}" -v b="$r" 'BEGIN { exit !(b > a) }'; then
-        R[$mode]=$r
-        CPU[$mode]=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v r="$r" -v s="$secs" 'BEGIN { printf "%.0f", t / hz * 1e6 / (r * s) }')
+      key="$mode${tag:-}"
+      if awk -v a="${R[$key]:-0}" -v b="$r" 'BEGIN { exit !(b > a) }'; then
+        R[$key]=$r
+        CPU[$key]=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v r="$r" -v s="$secs" 'BEGIN { printf "%.0f", t / hz * 1e6 / (r * s) }')
         if [ "$mode" = collector-postgres ]; then
           PGCPU[$mode]=$(awk -v t="$((p1 - p0))" -v hz="$hz" -v r="$r" -v s="$secs" 'BEGIN { printf "%.0f", t / hz * 1e6 / (r * s) }')
           BATCH[$mode]=$(awk -v n="$rows" -v c="$((c1 - c0))" 'BEGIN { printf "%.1f", n / (c > 0 ? c : 1) }')
@@ -85,9 +90,32 @@ best() { # url lua-or-"" mode...: each mode once per round, alternating; R[mode]
   done
 }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+lua=bench/report.lua
+obs=bench/observation.lua
+# Observations: inventory reports (a new page-load id every four reports), against the 204
+# floor reading the same bodies, beside violations into the same memory sink.
+observations() {
+  tag=-obs best "http://127.0.0.1:$port/csp-reports" "$obs" report-204 collector-memory collector-sqlite-process
+}
+print_observations() {
+  printf "%-40s %12s %8s %10s\n" "POST observation, 204 handler (floor)" "${R[report-204-obs]}" "1.000" "${CPU[report-204-obs]}"
+  printf "%-40s %12s %8s %10s\n" "collector observations, memory sink" "${R[collector-memory-obs]}" "$(ratio "${R[collector-memory-obs]}" "${R[report-204-obs]}")" "${CPU[collector-memory-obs]}"
+  printf "%-40s %12s %8s %10s\n" "collector observations, SQLite PC" "${R[collector-sqlite-process-obs]}" "$(ratio "${R[collector-sqlite-process-obs]}" "${R[report-204-obs]}")" "${CPU[collector-sqlite-process-obs]}"
+}
+if [ "$only" = observations ]; then
+  best "http://127.0.0.1:$port/csp-reports" "$lua" report-204 collector-memory
+  observations
+  echo "machine: $(nproc) cores; wrk -t$threads -c$conns -d${secs}s, best of $rounds"
+  printf "%-40s %12s %8s %10s\n" "case" "req/s" "ratio" "CPU µs/req"
+  printf "%-40s %12s %8s %10s\n" "POST report, 204 handler (floor)" "${R[report-204]}" "1.000" "${CPU[report-204]}"
+  printf "%-40s %12s %8s %10s\n" "collector, memory sink" "${R[collector-memory]}" "$(ratio "${R[collector-memory]}" "${R[report-204]}")" "${CPU[collector-memory]}"
+  print_observations
+  exit 0
+fi
+
 best "http://127.0.0.1:$port/" "" plain tower-http layer
 
-lua=bench/report.lua
 # Every SQLite run starts from an empty database.
 best "http://127.0.0.1:$port/csp-reports" "$lua" \
   report-204 collector-memory collector-sqlite collector-sqlite-process collector-postgres
@@ -110,7 +138,8 @@ flood=$(wrk -t"$threads" -c"$conns" -d30s -s "$lua" "http://127.0.0.1:$port/csp-
 rss_peak=$(peak_rss_mib)
 stop
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+observations
+
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); wrk -t$threads -c$conns -d${secs}s, best of $rounds"
 printf "%-40s %12s %8s %10s\n" "case" "req/s" "ratio" "CPU µs/req"
 printf "%-40s %12s %8s\n" "app, no layer" "${R[plain]}" "1.000"
@@ -125,5 +154,6 @@ printf "%-40s %12s %8s %10s\n" "collector, PostgreSQL" "${R[collector-postgres]}
 printf "%-40s %12s %8s %10s\n" "  PostgreSQL server, per report" "" "" "${PGCPU[collector-postgres]}"
 printf "%-40s %12s %8s\n" "PostgreSQL floor, $floor_batch rows/commit, 1 conn" "${R[pg-floor]}" "1.000"
 printf "%-40s %12s %8s\n" "  collector, PostgreSQL vs its floor" "" "$(ratio "${R[collector-postgres]}" "${R[pg-floor]}")"
+print_observations
 echo "collector, PostgreSQL: ${BATCH[collector-postgres]} reports per commit on average"
 echo "memory sink: ${flood} unique-URL reports in 30 s; peak RSS ${rss_peak} MiB (at start ${rss_start} MiB)"

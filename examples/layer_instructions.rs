@@ -52,6 +52,17 @@ where
     }
 }
 
+/// `list` enforced, reporting to `/csp-reports`, with the inventory at `rate` if given.
+fn with_inventory(list: &ConnectSrc, rate: Option<f64>) -> Policy {
+    let mut b = Policy::builder()
+        .enforce(list.clone())
+        .report_uri("/csp-reports");
+    if let Some(rate) = rate {
+        b = b.inventory(rate);
+    }
+    b.build().unwrap()
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let config = args.next().expect("config");
@@ -63,7 +74,7 @@ fn main() {
         .fold(ConnectSrc::builder(), |b, s| b.source(*s))
         .build()
         .unwrap();
-    let policy = Policy::builder().enforce(list).build().unwrap();
+    let policy = Policy::builder().enforce(list.clone()).build().unwrap();
     let value = HeaderValue::from_str(&policy.enforced_header().unwrap()).unwrap();
     let (config, routed) = match config.strip_suffix("-routed") {
         Some(c) => (c, true),
@@ -77,6 +88,27 @@ fn main() {
             routed,
         ),
         "merge" => run(policy.layer().layer(trivial), n, routed),
+        // The same list with a report-uri: what the inventory rows add to.
+        "merge-report-uri" => run(
+            with_inventory(&list, None).layer().layer(trivial),
+            n,
+            routed,
+        ),
+        // Inventory on, this response not sampled: every response draws, none is sampled
+        // (a rate of 1e-12 samples one response in 10^12). An unsampled response costs the
+        // same at any rate, 0.01 included: one draw and one comparison.
+        "merge-inventory" => run(
+            with_inventory(&list, Some(1e-12)).layer().layer(trivial),
+            n,
+            routed,
+        ),
+        // Inventory at 0.01: the mean over responses, one in a hundred sampled (the sampled
+        // ones build their own report-only header with a fresh page-load id).
+        "merge-inventory-1pct" => run(
+            with_inventory(&list, Some(0.01)).layer().layer(trivial),
+            n,
+            routed,
+        ),
         // Another layer exists (a route's own, say), so nesting is possible and every
         // request carries the nesting mark.
         "merge-two-layers" => {

@@ -41,7 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = std::env::var("ROLLOUT_DB").unwrap_or_else(|_| "rollout-demo.sqlite".into());
     let (api, payments, analytics) = (port + 1, port + 2, port + 3);
     for p in [api, payments] {
-        let app = Router::new().fallback(|| async { ([("access-control-allow-origin", "*")], "{}") });
+        let app =
+            Router::new().fallback(|| async { ([("access-control-allow-origin", "*")], "{}") });
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], p))).await?;
         tokio::spawn(async move { axum::serve(listener, app).await });
     }

@@ -336,7 +336,7 @@ fn rollout_policies(
     let Some(r) = r else {
         return Ok((own.clone(), None));
     };
-    let candidate: crate::ConnectSrc = r.candidate.parse()?;
+    let candidate: crate::policy::ConnectSrc = r.candidate.parse()?;
     let reporting = || own.to_builder().report_only(candidate.clone()).build();
     let enforcing = || {
         own.to_builder()

@@ -43,6 +43,7 @@
 //! | `serde` | no | `Serialize`/`Deserialize` for [`ConnectSrc`] |
 //! | `sqlite` | no | `report::sqlite::SqliteSink`: durable reports on one machine (bundled SQLite) |
 //! | `postgres` | no | `report::postgres::PostgresSink`: one report store for a fleet |
+//! | `alerts` | no | `report::alert`: webhook alerts from the collector (new destinations, spikes, silence, foreign policies) |
 //! | `cli` | no | the `connect-src` binary: `check`, `audit`, `serve`, `suggest` |
 //!
 //! # Modules

@@ -130,7 +130,11 @@ const REPORT_ROOMS: &[(&str, &[&str])] = &[
     ("promote", &["store"]),
     ("sqlite", &["store", "sql"]),
     ("postgres", &["store", "sql"]),
-    ("collector", &["store", "intake", "pages", "promote"]),
+    ("alert", &["store"]),
+    (
+        "collector",
+        &["store", "intake", "pages", "promote", "alert"],
+    ),
 ];
 
 /// The module path of a file under `src/` (`report/intake/parse.rs` → report, intake, parse;

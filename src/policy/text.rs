@@ -146,7 +146,8 @@ pub(crate) fn canonical(policy: &str) -> Canonical {
     out
 }
 
-/// A short digest of one policy's meaning ([`Canonical`] form): 16 hex digits of SHA-256.
+/// A short digest of one policy's meaning (its canonical form: directives and sources
+/// sorted, reporting directives left out): 16 hex digits of SHA-256.
 /// Two texts of one policy (reordered sources, other report URLs) have one digest. What a
 /// provenance token binds ([`Provenance::policies_token_at`](super::Provenance::policies_token_at)),
 /// so a collector recognizes the policies an app serves from its reports alone.

@@ -11,6 +11,9 @@
 //! | `connect_src_reports_unaccepted_total` | counter | | violations dropped for a document origin off the accept list |
 //! | `connect_src_observations_stored_total` | counter | | inventory observations the store acknowledged |
 //! | `connect_src_observations_dropped_total` | counter | | inventory reports dropped (no valid token, not the inventory's policy, past a page load's cap, a store without inventory) |
+//! | `connect_src_alerts_sent_total` | counter | `type` | alerts the webhook accepted (2xx) |
+//! | `connect_src_alerts_failed_total` | counter | `type` | alerts given up on: refused, or every try failed |
+//! | `connect_src_alerts_dropped_total` | counter | `queue` | `facts`: batches the alert detector's full queue dropped; `alerts`: alerts the full send queue dropped; `storm`: alerts past the hour's 30 of a kind |
 //! | `connect_src_sink_queue_depth` | gauge | `sink` | batches waiting for the PostgreSQL sink's writers |
 //! | `connect_src_sink_commit_seconds` | histogram | `sink` | time of one group commit |
 //! | `connect_src_sink_commits_total` | counter | `sink`, `result` | group commits, `ok` or `error` |
@@ -58,6 +61,25 @@ pub(crate) fn rollout_changed(state: &'static str) {
 /// The rollout's share enforced, in percent, as last read.
 pub(crate) fn rollout_stage(percent: f64) {
     metrics::gauge!("connect_src_rollout_stage_percent").set(percent);
+}
+
+/// One alert the webhook accepted.
+#[cfg(feature = "alerts")]
+pub(crate) fn alert_sent(kind: &'static str) {
+    metrics::counter!("connect_src_alerts_sent_total", "type" => kind).increment(1);
+}
+
+/// One alert given up on.
+#[cfg(feature = "alerts")]
+pub(crate) fn alert_failed(kind: &'static str) {
+    metrics::counter!("connect_src_alerts_failed_total", "type" => kind).increment(1);
+}
+
+/// One batch of facts (`facts`) or one alert (`alerts`) dropped on a full queue, or one
+/// alert past the hour's budget (`storm`).
+#[cfg(feature = "alerts")]
+pub(crate) fn alert_dropped(queue: &'static str) {
+    metrics::counter!("connect_src_alerts_dropped_total", "queue" => queue).increment(1);
 }
 
 /// One refused report request.

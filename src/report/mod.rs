@@ -9,6 +9,7 @@
 //! | [`promote`] | the readiness gate over a store, and staged rollouts whose state the store keeps |
 //! | `sqlite` (feature `sqlite`) | [`SqliteSink`]: durable, one machine |
 //! | `postgres` (feature `postgres`) | [`PostgresSink`]: one store for a fleet |
+//! | `alert` (feature `alerts`) | [`Alerts`](alert::Alerts): webhook alerts on new destinations, spikes, silence and foreign policies, counted by reach |
 //!
 //! The dashboard and its charts are served by [`Collector::admin_router`]; the metrics the
 //! collector and the SQL stores emit go through the [`metrics`](https://docs.rs/metrics)
@@ -17,6 +18,8 @@
 //! Most apps do not wire these by hand: the front door, [`Csp`](crate::Csp), makes the
 //! collector from the same definition as the layer.
 
+#[cfg(feature = "alerts")]
+pub mod alert;
 mod collector;
 pub mod intake;
 mod meter;

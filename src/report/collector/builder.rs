@@ -10,7 +10,7 @@ use super::{CachedReads, Collector, Inner, DEFAULT_PATH};
 use crate::learn::DEFAULT_MIN_REACH;
 use crate::policy::{Provenance, ServedPolicies};
 use crate::report::intake::{ClientIp, Counters, Intake, Networks, NoiseFilter, NormalizeOptions};
-use crate::report::store::{MemorySink, ReportStore};
+use crate::report::store::{MemorySink, ReportSink, ReportStore};
 use crate::source::{Origin, OriginError};
 
 /// Builder for a [`Collector`], from [`Collector::builder`].
@@ -26,6 +26,8 @@ pub struct CollectorBuilder {
     network_key_set: bool,
     read_cache: Duration,
     pub(crate) min_reach: u64,
+    #[cfg(feature = "alerts")]
+    alerts: Option<crate::report::alert::Alerts>,
 }
 
 impl Default for CollectorBuilder {
@@ -39,19 +41,23 @@ impl Default for CollectorBuilder {
             network_key_set: false,
             read_cache: Duration::ZERO,
             min_reach: DEFAULT_MIN_REACH,
+            #[cfg(feature = "alerts")]
+            alerts: None,
         }
     }
 }
 
 impl fmt::Debug for CollectorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CollectorBuilder")
-            .field("path", &self.path)
+        let mut d = f.debug_struct("CollectorBuilder");
+        d.field("path", &self.path)
             .field("intake", &self.intake)
             .field("senders", &self.senders)
             .field("summary_limit", &self.summary_limit)
-            .field("min_reach", &self.min_reach)
-            .finish_non_exhaustive()
+            .field("min_reach", &self.min_reach);
+        #[cfg(feature = "alerts")]
+        d.field("alerts", &self.alerts);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -274,6 +280,18 @@ impl CollectorBuilder {
         self
     }
 
+    /// Sends webhook alerts (feature `alerts`): new destinations, spikes, silence and
+    /// foreign policies, each counted by reach at this collector's
+    /// [`min_reach`](Self::min_reach), de-duplicated, and sent off the report's path (see
+    /// [`alert`](crate::report::alert)). The detector and the sender run as tasks on the
+    /// tokio runtime `build` is called on (or, built outside one, the first report's), and
+    /// stop when the collector is dropped. Calling it again replaces the alerts.
+    #[cfg(feature = "alerts")]
+    pub fn alerts(mut self, alerts: crate::report::alert::Alerts) -> Self {
+        self.alerts = Some(alerts);
+        self
+    }
+
     /// Builds the collector.
     pub fn build(self) -> Collector {
         let store = self
@@ -285,8 +303,23 @@ impl CollectorBuilder {
             counters.generation.clone(),
             self.read_cache,
         ));
+        #[cfg(feature = "alerts")]
+        let alerts = self
+            .alerts
+            .as_ref()
+            .map(|a| crate::report::alert::AlertHandle::new(a, store.clone(), self.min_reach));
+        #[cfg(feature = "alerts")]
+        let sink: Arc<dyn ReportSink> = match &alerts {
+            Some(h) => Arc::new(crate::report::alert::Tapped::new(store.clone(), h.clone())),
+            None => store.clone(),
+        };
+        #[cfg(not(feature = "alerts"))]
+        let sink: Arc<dyn ReportSink> = store.clone();
         Collector {
             inner: Arc::new(Inner {
+                sink,
+                #[cfg(feature = "alerts")]
+                alerts,
                 store,
                 reads,
                 path: self.path.unwrap_or_else(|| DEFAULT_PATH.to_owned()),

@@ -84,6 +84,11 @@ pub(crate) const DEFAULT_PATH: &str = "/csp-reports";
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn ReportStore>,
+    /// What the intake hands reports to: the store, tapped for alerts when they are on.
+    pub(crate) sink: Arc<dyn super::store::ReportSink>,
+    /// The running alerts, when on.
+    #[cfg(feature = "alerts")]
+    pub(crate) alerts: Option<super::alert::AlertHandle>,
     /// The store's reads as the read side makes them: cached (see [`CachedReads`]).
     pub(crate) reads: Arc<CachedReads>,
     pub(crate) path: String,
@@ -130,6 +135,13 @@ impl Collector {
     /// The served policies reports are classed against, if given.
     pub fn served_policies(&self) -> Option<&ServedPolicies> {
         self.inner.intake.served.as_ref()
+    }
+
+    /// The running alerts, when [`CollectorBuilder::alerts`] turned them on: where other
+    /// parts of the crate send their own ([`send`](super::alert::AlertHandle::send)).
+    #[cfg(feature = "alerts")]
+    pub(crate) fn alerts(&self) -> Option<&super::alert::AlertHandle> {
+        self.inner.alerts.as_ref()
     }
 
     /// Counters since start.
@@ -246,7 +258,7 @@ impl Collector {
         inner
             .intake
             .take(
-                &*inner.store,
+                &*inner.sink,
                 &inner.counters,
                 (&parts.headers, &parts.extensions),
                 via,

@@ -11,7 +11,8 @@ use crate::report::store::{Rollout, RolloutState};
 impl Collector {
     /// One step of the store's rollout now ([`promote::step`]): `Ok(Some(rollout))` when
     /// this collector changed it. Every change is logged (target
-    /// `connect_src::rollout`) and counted (`connect_src_rollout_changes_total`). While a
+    /// `connect_src::rollout`), counted (`connect_src_rollout_changes_total`) and, with
+    /// alerts on, sent to the webhook (type `rollout`). While a
     /// stage enforces, the headers it serves are recorded in the collector's served
     /// policies ([`stage_header`] of each the app serves).
     ///
@@ -30,6 +31,20 @@ impl Collector {
                     reason = %c.reason.escape_debug(),
                     "rollout changed"
                 );
+                #[cfg(feature = "alerts")]
+                if let Some(alerts) = self.alerts() {
+                    use crate::report::alert::{Alert, AlertKind};
+                    let alert = Alert::new(
+                        AlertKind::Rollout,
+                        format!("rollout {}: {}", r.state.as_str(), c.reason),
+                    )
+                    .detail("state", r.state.as_str())
+                    .detail("from", c.from)
+                    .detail("to", c.to)
+                    .detail("candidate", r.candidate.as_str())
+                    .detail("reason", c.reason.as_str());
+                    alerts.send(alert);
+                }
             }
         }
         let now = match changed {

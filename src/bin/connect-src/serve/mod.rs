@@ -29,6 +29,7 @@ use clap::ValueEnum;
 use connect_src::matcher::{BrowserPolicy, Engine};
 use connect_src::policy::text::{is_directive_name, parse_header};
 use connect_src::policy::{Provenance, ServedPolicies};
+use connect_src::report::alert::{AlertFormat, Alerts};
 use connect_src::report::sqlite::Durability;
 use connect_src::report::{Collector, CollectorBuilder};
 
@@ -205,6 +206,39 @@ pub(crate) struct ServeArgs {
         value_name = "NETWORKS"
     )]
     min_reach: u64,
+    /// POST alerts to this http(s) URL: a new destination in genuine reports or the
+    /// inventory, a spike, silence after steady traffic, reports of a policy the app never
+    /// served; each counted by reach (--min-reach client networks), sent once, with
+    /// retries, off the report's path. The URL may hold a secret: prefer the environment
+    /// variable (a flag shows in `ps`); logs show only its scheme and host.
+    #[arg(
+        long = "alert-webhook",
+        env = "CONNECT_SRC_ALERT_WEBHOOK",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    alert_webhook: Option<String>,
+    /// The alert body: json ({"type","summary","details"}) or slack ({"text"}, for a Slack
+    /// incoming webhook).
+    #[arg(
+        long = "alert-format",
+        env = "CONNECT_SRC_ALERT_FORMAT",
+        value_enum,
+        default_value = "json",
+        requires = "alert_webhook"
+    )]
+    alert_format: AlertFormatArg,
+    /// How long no report and no observation, after steady traffic, raises a silence
+    /// alert.
+    #[arg(
+        long = "alert-silence",
+        env = "CONNECT_SRC_ALERT_SILENCE",
+        default_value = "1h",
+        value_parser = duration,
+        value_name = "DURATION",
+        requires = "alert_webhook"
+    )]
+    alert_silence: Duration,
     /// Read the client's address from this header's last value (the one the proxy in front
     /// appends, e.g. X-Forwarded-For) instead of the TCP peer: only behind a proxy you run.
     /// Reports count towards reach once per client network (a keyed hash of the /24 or /48).
@@ -241,6 +275,12 @@ pub(crate) struct ServeArgs {
         value_name = "BYTES"
     )]
     http2_window: u32,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AlertFormatArg {
+    Json,
+    Slack,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -354,6 +394,17 @@ impl Config {
             let p = provenance(&a.provenance_secret_file, a.provenance_rotation)
                 .map_err(|e| format!("--provenance-secret-file: {e}"))?;
             builder = builder.provenance(p);
+        }
+        if let Some(url) = &a.alert_webhook {
+            let alerts = Alerts::webhook(url)
+                .map_err(|e| format!("--alert-webhook: {e}"))?
+                .format(match a.alert_format {
+                    AlertFormatArg::Json => AlertFormat::Json,
+                    AlertFormatArg::Slack => AlertFormat::Slack,
+                })
+                .silence_after(a.alert_silence);
+            tracing::info!(alerts = %alerts, "alerts on");
+            builder = builder.alerts(alerts);
         }
         for origin in &a.accept_origin {
             builder = builder
