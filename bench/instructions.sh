@@ -16,7 +16,7 @@ count() { # config iterations -> total instructions
   valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$2" >/dev/null 2>&1
   awk '/^summary:/ {print $2}' "$out"; rm -f "$out"
 }
-configs="none tower-http merge override merge-two-layers axum-helmet merge-report-uri merge-inventory merge-inventory-1pct none-routed tower-http-routed merge-routed override-routed merge-two-layers-routed merge-report-uri-routed merge-inventory-routed"
+configs="none tower-http merge override merge-two-layers axum-helmet merge-report-uri merge-inventory merge-inventory-1pct merge-rollout none-routed tower-http-routed merge-routed override-routed merge-two-layers-routed merge-report-uri-routed merge-inventory-routed merge-rollout-routed"
 declare -A per
 for c in $configs; do
   base=$(count "$c" 0); total=$(count "$c" "$n")
@@ -26,6 +26,11 @@ printf "%-24s %14s %18s\n" "config" "instr/response" "vs tower-http"
 for c in $configs; do
   base_c=${c%-routed}; [ "$base_c" = "$c" ] && ref=tower-http || ref=tower-http-routed
   printf "%-24s %14s %18s\n" "$c" "${per[$c]}" "$(awk -v a="${per[$c]}" -v b="${per[$ref]}" 'BEGIN { printf "%.3f", a / b }')"
+done
+# A rollout's own cost per response: the same policy (with its report-uri) without a stage.
+for r in "" -routed; do
+  printf "%-24s %14s %18s\n" "rollout stage$r" "+$(( per[merge-rollout$r] - per[merge-report-uri$r] ))" \
+    "$(awk -v a="${per[merge-rollout$r]}" -v b="${per[merge-report-uri$r]}" 'BEGIN { printf "%.3f vs report-uri", a / b }')"
 done
 # The inventory's own cost per response: the same policy (with its report-uri) without it.
 for r in "" -routed; do

@@ -109,6 +109,21 @@ fn main() {
             n,
             routed,
         ),
+        // A rollout's enforcing stage at 10%: every response draws; one in ten gets the
+        // staged policy's values (compiled once, like the base's).
+        "merge-rollout" => {
+            let base = with_inventory(&list, None);
+            let staged = base
+                .to_builder()
+                .enforce(ConnectSrc::builder().self_origin())
+                .build()
+                .unwrap();
+            let layer = base.clone().layer();
+            layer
+                .handle()
+                .stage(base, Some(connect_src::layer::Stage::new(staged, 0.10)));
+            run(layer.layer(trivial), n, routed)
+        }
         // Another layer exists (a route's own, say), so nesting is possible and every
         // request carries the nesting mark.
         "merge-two-layers" => {
