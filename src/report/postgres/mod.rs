@@ -91,8 +91,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::sql::{self, secs};
 use super::store::{
-    Activity, BoxFuture, CommitHealth, DestinationUse, GroupKey, Health, HourWindow,
-    Observation, ReportSink, ReportStore, StoreError, Summary, Violation,
+    Activity, BoxFuture, CommitHealth, DestinationUse, GroupKey, Health, HourWindow, Observation,
+    ReportSink, ReportStore, StoreError, Summary, Violation,
 };
 use crate::source::Origin;
 
@@ -451,8 +451,9 @@ async fn prune(shared: &Db, before: i64) -> Result<u64, StoreError> {
             if deleted > 0 {
                 tx.batch_execute("DELETE FROM groups; DELETE FROM group_networks")
                     .await?;
-                tx.batch_execute(GROUPS_FROM_ROWS).await?;
+                // The networks first: the groups' reach is counted from them.
                 tx.batch_execute(GROUP_NETWORKS_FROM_ROWS).await?;
+                tx.batch_execute(GROUPS_FROM_ROWS).await?;
                 tx.batch_execute(FORGET_USER_AGENTS).await?;
             }
         }

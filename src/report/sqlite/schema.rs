@@ -92,7 +92,8 @@ CREATE VIEW IF NOT EXISTS violations_with_user_agent AS
 ";
 
 /// Version 6: a key per user agent, from the distinct texts of `violations.user_agent`.
-const USER_AGENT_KEYS: &str = "CREATE TEMP TABLE user_agent_keys (text TEXT PRIMARY KEY, id INTEGER NOT NULL);";
+const USER_AGENT_KEYS: &str =
+    "CREATE TEMP TABLE user_agent_keys (text TEXT PRIMARY KEY, id INTEGER NOT NULL);";
 
 /// Version 6: each row's key, looked up by its text; then the text goes.
 const ROWS_TO_KEYS: &str = "
@@ -178,6 +179,8 @@ fn steps(tx: &Connection, found: i64) -> rusqlite::Result<()> {
         }
     }
     if found < 3 {
+        // (Rows of these versions hold no network: reach is 0.)
+        tx.execute_batch(GROUP_NETWORKS_FROM_ROWS)?;
         tx.execute_batch(GROUPS_FROM_ROWS)?;
         tx.execute_batch(DROP_VERSION_1_INDEX)?;
     }

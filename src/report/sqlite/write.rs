@@ -224,8 +224,9 @@ fn prune(conn: &mut Connection, before: i64) -> rusqlite::Result<u64> {
     let deleted = tx.execute("DELETE FROM violations WHERE received_at < ?1", [before])?;
     if deleted > 0 {
         tx.execute_batch("DELETE FROM groups; DELETE FROM group_networks;")?;
-        tx.execute_batch(GROUPS_FROM_ROWS)?;
+        // The networks first: the groups' reach is counted from them.
         tx.execute_batch(GROUP_NETWORKS_FROM_ROWS)?;
+        tx.execute_batch(GROUPS_FROM_ROWS)?;
         tx.execute_batch(FORGET_USER_AGENTS)?;
     }
     tx.execute("DELETE FROM observations WHERE received_at < ?1", [before])?;
