@@ -11,11 +11,10 @@
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -915,22 +914,7 @@ fn serve_takes_the_postgres_password_apart_from_the_url() {
     };
     // A password that needs percent-encoding in a URL.
     const PASSWORD: &str = "p@ss:w/rd 1%";
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        pg.client()
-            .await
-            .batch_execute(&format!("ALTER USER postgres PASSWORD '{PASSWORD}'"))
-            .await
-            .unwrap();
-    });
-    std::fs::write(
-        pg.data().join("pg_hba.conf"),
-        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
-    )
-    .unwrap();
-    let data = pg.data();
-    let o = pg.run("pg_ctl", &["-D", data.to_str().unwrap(), "reload"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    pg.require_password(PASSWORD);
     let url = pg.url();
     let dir = pg.dir.join("secrets");
     std::fs::create_dir_all(&dir).unwrap();

@@ -181,10 +181,16 @@ async fn retention_drops_whole_days_and_the_groups_stay_exact() {
     };
     let before = partitions(&client, "violations").await;
     for back in 0..5 {
-        assert!(before.contains(&named(today - back, "violations")), "{before:?}");
+        assert!(
+            before.contains(&named(today - back, "violations")),
+            "{before:?}"
+        );
     }
     assert!(before.contains("violations_default"), "{before:?}");
-    assert!(before.contains(&named(today + 2, "violations")), "made ahead: {before:?}");
+    assert!(
+        before.contains(&named(today + 2, "violations")),
+        "made ahead: {before:?}"
+    );
     // A row moved to a date no partition holds goes to the default partition.
     let moved = client
         .execute(
@@ -243,7 +249,10 @@ async fn retention_drops_whole_days_and_the_groups_stay_exact() {
         (r.get(0), r.get(1))
     };
     assert_eq!(rows, sent - expected);
-    assert_eq!(observations, 2, "today's and yesterday's (the cut-off day's was at 00:01)");
+    assert_eq!(
+        observations, 2,
+        "today's and yesterday's (the cut-off day's was at 00:01)"
+    );
     assert_groups_match_rows(&client).await;
     let agents: Vec<String> = client
         .query("SELECT text FROM user_agents ORDER BY text", &[])
@@ -252,7 +261,11 @@ async fn retention_drops_whole_days_and_the_groups_stay_exact() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(agents, ["Agent/0", "Agent/1", "Agent/2"], "the dropped days' agent goes");
+    assert_eq!(
+        agents,
+        ["Agent/0", "Agent/1", "Agent/2"],
+        "the dropped days' agent goes"
+    );
     assert_eq!(sink.summary(1000).await.unwrap().total, rows as u64);
 
     // Reports keep coming, and the aggregate keeps matching.
@@ -470,7 +483,12 @@ async fn a_version_2_database_is_partitioned_and_keeps_its_rows() {
     // the store's agree, for an accented text too); new ids come after the old ones.
     sink.submit(vec![
         violation("https://a.example/new", 1_800_000_500, 7, firefox),
-        violation("https://a.example/new2", 1_800_000_600, 7, "Chrome/156 \u{e9}"),
+        violation(
+            "https://a.example/new2",
+            1_800_000_600,
+            7,
+            "Chrome/156 \u{e9}",
+        ),
     ])
     .await
     .unwrap();
@@ -499,8 +517,7 @@ fn certificates(ca_name: &str) -> (String, String, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, ca_name);
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
     ca.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -567,9 +584,14 @@ async fn tls_verify_full_with_the_right_ca_and_refused_with_another() {
     )
     .await
     .unwrap();
-    sink.submit(vec![violation("https://tls.example/", 1_800_000_000, 1, "A")])
-        .await
-        .unwrap();
+    sink.submit(vec![violation(
+        "https://tls.example/",
+        1_800_000_000,
+        1,
+        "A",
+    )])
+    .await
+    .unwrap();
     // The store's connections are encrypted (a test connection over the socket reads it).
     let socket = format!(
         "host={} port={} user=postgres dbname=postgres",
@@ -610,7 +632,10 @@ async fn tls_verify_full_with_the_right_ca_and_refused_with_another() {
     .await
     .unwrap();
     let err = opened(
-        format!("{localhost}sslmode=verify-full&sslrootcert={}", ca.display()),
+        format!(
+            "{localhost}sslmode=verify-full&sslrootcert={}",
+            ca.display()
+        ),
         PostgresSink::builder(),
     )
     .await
@@ -621,7 +646,10 @@ async fn tls_verify_full_with_the_right_ca_and_refused_with_another() {
     );
 
     let err = opened(
-        with(&format!("sslmode=verify-full&sslrootcert={}", other_ca.display())),
+        with(&format!(
+            "sslmode=verify-full&sslrootcert={}",
+            other_ca.display()
+        )),
         PostgresSink::builder(),
     )
     .await
@@ -662,19 +690,7 @@ async fn the_password_is_given_apart_from_the_url() {
         return;
     };
     const PASSWORD: &str = "p@ss:w/rd 1%";
-    pg.client()
-        .await
-        .batch_execute(&format!("ALTER USER postgres PASSWORD '{PASSWORD}'"))
-        .await
-        .unwrap();
-    std::fs::write(
-        pg.data().join("pg_hba.conf"),
-        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
-    )
-    .unwrap();
-    let data = pg.data();
-    let o = pg.run("pg_ctl", &["-D", data.to_str().unwrap(), "reload"]);
-    assert!(o.status.success());
+    pg.require_password(PASSWORD);
     let url = pg.url();
     let builder = PostgresSink::builder().password(PASSWORD);
     assert!(!format!("{builder:?}").contains("p@ss"), "{builder:?}");
@@ -683,9 +699,14 @@ async fn the_password_is_given_apart_from_the_url() {
         .await
         .unwrap()
         .unwrap();
-    sink.submit(vec![violation("https://pw.example/", 1_800_000_000, 1, "A")])
-        .await
-        .unwrap();
+    sink.submit(vec![violation(
+        "https://pw.example/",
+        1_800_000_000,
+        1,
+        "A",
+    )])
+    .await
+    .unwrap();
     let u = url.clone();
     let refused = tokio::task::spawn_blocking(move || PostgresSink::open(&u))
         .await
@@ -735,7 +756,11 @@ fn serve_healthz_follows_a_database_lost_after_start() {
     assert!(public.header("retry-after").is_some());
     let admin = health(server.admin);
     assert_eq!(admin.status, 503);
-    assert!(admin.body.contains("error: the database failed"), "{}", admin.body);
+    assert!(
+        admin.body.contains("error: the database failed"),
+        "{}",
+        admin.body
+    );
 
     pg.start_server();
     let mut polls = Polls::new("/healthz 200 once the database is back");

@@ -737,15 +737,19 @@ async fn a_requests_user_agent_is_stored_once() {
     sink.submit(batch(1, &other, 1_800_000_200)).await.unwrap();
     let c = Connection::open(dir.db()).unwrap();
     let (agents, bytes): (i64, i64) = c
-        .query_row("SELECT count(*), sum(length(text)) FROM user_agents", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT count(*), sum(length(text)) FROM user_agents",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     assert_eq!((agents, bytes), (2, 4096), "each text once");
     let keys: i64 = c
-        .query_row("SELECT count(DISTINCT user_agent_id) FROM violations", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT count(DISTINCT user_agent_id) FROM violations",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(keys, 2);
     let texts: Vec<(String, i64)> = c
@@ -828,7 +832,11 @@ async fn a_version_5_database_moves_its_user_agents() {
                     blocked_origin, directive, disposition, format, class, user_agent)
                  VALUES (?1, 'https://app.example/p', '/p', ?2, 'https://a.example',
                     'connect-src', 'report', 'legacy', 'genuine', ?3)",
-                rusqlite::params![1_700_000_000 + n as i64, format!("https://a.example/{n}"), agent],
+                rusqlite::params![
+                    1_700_000_000 + n as i64,
+                    format!("https://a.example/{n}"),
+                    agent
+                ],
             )
             .unwrap();
         }
@@ -909,14 +917,20 @@ async fn close_leaves_no_wal_and_keeps_every_report() {
     for i in 0..50 {
         let s = sink.clone();
         queued.push(tokio::spawn(async move {
-            s.submit(vec![violation(&format!("https://c{i}.example/"), 1_800_000_000)])
-                .await
+            s.submit(vec![violation(
+                &format!("https://c{i}.example/"),
+                1_800_000_000,
+            )])
+            .await
         }));
     }
     for q in queued {
         q.await.unwrap().unwrap();
     }
-    assert!(wal_len(&dir.db()).is_some_and(|n| n > 0), "WAL mode writes a WAL");
+    assert!(
+        wal_len(&dir.db()).is_some_and(|n| n > 0),
+        "WAL mode writes a WAL"
+    );
     sink.close().await.unwrap();
     assert!(
         wal_len(&dir.db()).is_none_or(|n| n == 0),
@@ -924,7 +938,9 @@ async fn close_leaves_no_wal_and_keeps_every_report() {
         wal_len(&dir.db())
     );
     assert!(matches!(
-        clone.submit(vec![violation("https://late.example/", 1)]).await,
+        clone
+            .submit(vec![violation("https://late.example/", 1)])
+            .await,
         Err(StoreError::Closed(_))
     ));
     assert!(matches!(

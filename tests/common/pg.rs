@@ -124,6 +124,33 @@ impl Pg {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 
+    /// Makes TCP logins ask for `password` (the `postgres` user's, SCRAM); the Unix socket
+    /// stays trusted. Runs its own runtime: call it outside async code.
+    pub(crate) fn require_password(&self, password: &str) {
+        let url = self.url();
+        let sql = format!("ALTER USER postgres PASSWORD '{password}'");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                rt.block_on(async {
+                    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                    tokio::spawn(conn);
+                    client.batch_execute(&sql).await.unwrap();
+                });
+            });
+        });
+        std::fs::write(
+            self.data().join("pg_hba.conf"),
+            "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .unwrap();
+        let data = self.data();
+        let o = self.run("pg_ctl", &["-D", data.to_str().unwrap(), "reload"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+
     pub(crate) fn data(&self) -> PathBuf {
         self.dir.join("data")
     }
@@ -264,4 +291,3 @@ impl Polls {
         assert!(self.n < 30_000, "gave up waiting for {}", self.what);
     }
 }
-

@@ -9,8 +9,8 @@ use crate::report::sql::{self, activity_by_hour, group_columns, inventory_by_des
 use crate::report::store::{Activity, DestinationUse, GroupKey, HourWindow, StoreError, Summary};
 
 /// Violations per group and per hour, and in all, in `[$1, $2)` (Unix seconds, read with
-/// the primary key, `(received_at, id)`, of each day's partition), for the groups whose key columns are listed in the
-/// arrays `$3`..`$7`.
+/// the primary key, `(received_at, id)`, of each day's partition), for the groups whose key
+/// columns are listed in the arrays `$3`..`$7`.
 const ACTIVITY: &str = activity_by_hour!(
     "$1",
     "$2",

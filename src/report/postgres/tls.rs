@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
@@ -174,12 +174,10 @@ pub(super) fn read(
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(StoreError::configuration)?;
-    let (client, tls_said) = match mode {
+    let algorithms = provider.signature_verification_algorithms;
+    let (chain, tls_said) = match mode {
         Mode::Disable | Mode::Prefer | Mode::Require => (
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
-                .with_no_client_auth(),
+            None,
             format!("sslmode={}, the certificate not checked", mode.as_str()),
         ),
         Mode::VerifyCa | Mode::VerifyFull => {
@@ -188,19 +186,21 @@ pub(super) fn read(
             let webpki = WebPkiServerVerifier::builder_with_provider(store, provider)
                 .build()
                 .map_err(StoreError::configuration)?;
-            let verifier = Checked {
-                webpki,
-                names: mode == Mode::VerifyFull,
-            };
             (
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(verifier))
-                    .with_no_client_auth(),
+                Some(webpki),
                 format!("sslmode={}, trusting {roots}", mode.as_str()),
             )
         }
     };
+    let verifier = Verifier {
+        chain,
+        names: mode == Mode::VerifyFull,
+        algorithms,
+    };
+    let client = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
     Ok(Connect {
         config,
         tls: MakeRustlsConnect::new(client),
@@ -247,15 +247,19 @@ fn trusted(roots: &Roots) -> Result<RootCertStore, StoreError> {
     Ok(store)
 }
 
-/// `verify-ca` and `verify-full`: the chain checked against the trusted roots by webpki;
-/// the name too for `verify-full`.
+/// The server's certificate as the mode wants it: with a `chain` (`verify-ca`,
+/// `verify-full`), signed by a trusted root (webpki), and naming the host for `verify-full`;
+/// without (`prefer`, `require`), any certificate: encryption against a passive listener,
+/// not against someone in the middle. The handshake's signatures are checked against the
+/// certificate either way.
 #[derive(Debug)]
-struct Checked {
-    webpki: Arc<WebPkiServerVerifier>,
+struct Verifier {
+    chain: Option<Arc<WebPkiServerVerifier>>,
     names: bool,
+    algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for Checked {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -264,13 +268,10 @@ impl ServerCertVerifier for Checked {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             // webpki checks the name after the chain: this error means the chain is good.
             Err(TlsError::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
@@ -285,7 +286,7 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -294,51 +295,11 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require`: any certificate (encryption against a passive listener, not
-/// against someone in the middle), the handshake's signatures still checked against it.
-#[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, TlsError> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 
@@ -441,7 +402,11 @@ fn decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied(), bytes.get(i + 2).copied()) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
             (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
                 out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
                 i += 3;
@@ -523,7 +488,10 @@ mod tests {
         assert_eq!(p.mode.as_deref(), Some("verify-full"));
         assert_eq!(p.root_cert.as_deref(), Some("/etc/ca.pem"));
         let (rest, p) = split("postgresql://u@h/db?sslmode=require");
-        assert_eq!((rest.as_str(), p.mode.as_deref()), ("postgresql://u@h/db", Some("require")));
+        assert_eq!(
+            (rest.as_str(), p.mode.as_deref()),
+            ("postgresql://u@h/db", Some("require"))
+        );
         let (rest, p) = split("host=h sslmode = 'verify-ca' user=u sslrootcert='/a b/c\\'s.pem'");
         assert_eq!(rest, "host=h  user=u ");
         assert_eq!(p.mode.as_deref(), Some("verify-ca"));
@@ -539,8 +507,13 @@ mod tests {
         assert_eq!(c.config.get_ssl_mode(), DriverMode::Disable);
         assert_eq!(c.config.get_password(), Some(&b"pw"[..]));
         let twice = read("postgres://u:a@h/db", Some("b"), None).err().unwrap();
-        assert!(twice.to_string().contains("already has a password"), "{twice}");
-        let bad = read("postgres://u@h/db?sslmode=allow", None, None).err().unwrap();
+        assert!(
+            twice.to_string().contains("already has a password"),
+            "{twice}"
+        );
+        let bad = read("postgres://u@h/db?sslmode=allow", None, None)
+            .err()
+            .unwrap();
         assert!(bad.to_string().contains("sslmode=allow"), "{bad}");
         let missing = read(
             "postgres://u@h/db?sslmode=verify-full&sslrootcert=/no/such/ca.pem",

@@ -3,8 +3,8 @@
 //! flight sharing one connection; probes while the commits fail.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -228,36 +228,24 @@ async fn writer_connection(shared: &Db, slot: &Slot) -> Result<Arc<WriterConnect
         }
     }
     let conn = shared.connection().await?;
+    // The statements first; the connection goes into the value once they are prepared.
     let prepared = async {
-        Ok::<_, tokio_postgres::Error>((
-            conn.prepare_cached(INSERT_VIOLATIONS).await?,
-            conn.prepare_cached(INSERT_USER_AGENTS).await?,
-            conn.prepare_cached(UPSERT_GROUPS).await?,
-            conn.prepare_cached(ADD_REACH).await?,
-            conn.prepare_cached(INSERT_OBSERVATIONS).await?,
-            conn.prepare_cached(ADD_FILTERED).await?,
-        ))
+        Ok::<_, tokio_postgres::Error>(WriterConnection {
+            conn: None,
+            insert_rows: conn.prepare_cached(INSERT_VIOLATIONS).await?,
+            insert_user_agents: conn.prepare_cached(INSERT_USER_AGENTS).await?,
+            upsert_groups: conn.prepare_cached(UPSERT_GROUPS).await?,
+            add_reach: conn.prepare_cached(ADD_REACH).await?,
+            insert_observations: conn.prepare_cached(INSERT_OBSERVATIONS).await?,
+            add_filtered: conn.prepare_cached(ADD_FILTERED).await?,
+            broken: AtomicBool::new(false),
+        })
     }
     .await;
     match prepared {
-        Ok((
-            insert_rows,
-            insert_user_agents,
-            upsert_groups,
-            add_reach,
-            insert_observations,
-            add_filtered,
-        )) => {
-            let w = Arc::new(WriterConnection {
-                conn: Some(conn),
-                insert_rows,
-                insert_user_agents,
-                upsert_groups,
-                add_reach,
-                insert_observations,
-                add_filtered,
-                broken: AtomicBool::new(false),
-            });
+        Ok(mut w) => {
+            w.conn = Some(conn);
+            let w = Arc::new(w);
             *held = Some(w.clone());
             Ok(w)
         }

@@ -31,10 +31,10 @@
 //!
 //! The tables are plain SQL for your own queries: `violations` (one row per report, every
 //! field of [`Violation`]; `received_at` in Unix seconds), `user_agents`, `groups` (the
-//! summary's aggregate) and `counters` (`filtered`: reports dropped as noise). `PRAGMA user_version`
-//! holds the schema version; a database from an earlier version of this crate is migrated
-//! when opened, and one from a later version is refused ([`StoreError::NewerSchema`])
-//! rather than written to.
+//! summary's aggregate) and `counters` (`filtered`: reports dropped as noise). `PRAGMA
+//! user_version` holds the schema version; a database from an earlier version of this crate
+//! is migrated when opened, and one from a later version is refused
+//! ([`StoreError::NewerSchema`]) rather than written to.
 //!
 //! Reads (summary, activity) run on tokio's blocking pool, so a slow disk never stalls the
 //! runtime's workers; every error is a [`StoreError`] whose source is SQLite's own

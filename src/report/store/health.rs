@@ -157,7 +157,12 @@ mod tests {
         };
         assert!(since <= last);
         h.record::<()>(&Err(StoreError::Timeout(std::time::Duration::from_secs(1))));
-        let Health::Failing { since: again, error, .. } = h.health(None) else {
+        let Health::Failing {
+            since: again,
+            error,
+            ..
+        } = h.health(None)
+        else {
             panic!()
         };
         assert_eq!(again, since, "the streak's start is kept");

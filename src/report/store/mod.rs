@@ -45,9 +45,9 @@ pub(crate) use activity::hour_start;
 pub use activity::{unix_hour, Activity, HourWindow, ACTIVITY_HOURS};
 pub use class::Class;
 pub use error::StoreError;
+pub use health::Health;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use health::{CommitHealth, ProbeWait};
-pub use health::Health;
 pub use memory::MemorySink;
 pub use observation::{Network, Observation, PageLoad};
 pub use sinks::{Tee, TracingSink, WriteOnly};
