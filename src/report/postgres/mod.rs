@@ -206,9 +206,10 @@ impl PostgresSinkBuilder {
     ///   check the certificate (they keep a passive listener out, not someone in the
     ///   middle), unless `require` has a CA file, which makes it `verify-ca` as in libpq.
     /// - `sslrootcert`: a PEM file of the CAs to trust ([`ca_file`](Self::ca_file)), or
-    ///   `system`; without it the `verify-*` modes trust the system's CA certificates
+    ///   `system`; without it `verify-full` trusts the system's CA certificates
     ///   (`/etc/ssl/certs`, or `SSL_CERT_FILE`/`SSL_CERT_DIR`), where libpq would read
-    ///   `~/.postgresql/root.crt`.
+    ///   `~/.postgresql/root.crt`. `verify-ca` needs a CA file (it checks no name, so a
+    ///   public CA's certificate for any name would pass), as `system` needs `verify-full`.
     ///
     /// TLS is rustls with the ring provider (TLS 1.2 and 1.3); client certificates are not
     /// offered.

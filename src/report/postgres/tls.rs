@@ -163,6 +163,15 @@ pub(super) fn read(
                 mode.as_str()
             ))))
         }
+        // No name checked, any public CA trusted: any certificate anyone bought would do.
+        (Mode::VerifyCa, None | Some(Roots::System)) => {
+            return Err(StoreError::configuration(Refused(
+                "sslmode=verify-ca checks no name, so with the system's CA certificates any \
+                 certificate a public CA issued would pass: give the server's CA file \
+                 (sslrootcert=PATH) or use sslmode=verify-full"
+                    .into(),
+            )))
+        }
         (mode, _) => mode,
     };
     config.ssl_mode(match mode {
@@ -524,6 +533,10 @@ mod tests {
         .unwrap();
         assert!(matches!(missing, StoreError::Configuration(_)));
         assert!(missing.to_string().contains("/no/such/ca.pem"), "{missing}");
+        let weak = read("postgres://u@h/db?sslmode=verify-ca", None, None)
+            .err()
+            .unwrap();
+        assert!(weak.to_string().contains("verify-full"), "{weak}");
         let not = read("mysql://x", None, None).err().unwrap();
         assert!(not.to_string().contains("postgres://"), "{not}");
     }
