@@ -15,10 +15,10 @@ use connect_src::report::PostgresSink;
 
 const INSERT: &str = "INSERT INTO violations (received_at, document_url, document_path, \
     blocked_url, blocked_origin, directive, violated_directive, disposition, status_code, \
-    source_file, line, col, sample, referrer, user_agent, original_policy, format, class) \
+    source_file, line, col, sample, referrer, user_agent_id, original_policy, format, class) \
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
     $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], \
-    $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], \
+    $12::bigint[], $13::text[], $14::text[], $15::bigint[], $16::text[], $17::text[], \
     $18::text[])";
 
 const UPSERT: &str = "INSERT INTO groups (directive, blocked_origin, document_path, \
@@ -111,7 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &lines,
                     &empty,
                     &empty,
-                    &none,
+                    &lines,
                     &policy,
                     &fmt,
                     &class,

@@ -11,11 +11,10 @@
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -27,251 +26,12 @@ use connect_src::report::{Collector, PostgresSink};
 use tower::ServiceExt;
 
 mod common;
+use common::pg::{free_port, text, Pg, Polls};
 use common::{http, Server, BIN};
 
 /// The collector's two routers on one app, as tests reach both sides through one router.
 fn both(c: connect_src::report::Collector) -> axum::Router {
     c.report_router().merge(c.admin_router())
-}
-
-// ---- the throw-away cluster ----------------------------------------------------------------
-
-/// A PostgreSQL cluster in a temp dir; stopped (by its PID) and removed on drop.
-struct Pg {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-    as_postgres: bool,
-}
-
-fn pg_bin() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("CONNECT_SRC_PG_BIN") {
-        return Some(PathBuf::from(dir));
-    }
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((version, bin))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, bin)| bin)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Pg {
-    /// A new cluster, or `None` (said loudly) when PostgreSQL is not installed and CI is
-    /// not set.
-    fn start(name: &str) -> Option<Pg> {
-        let Some(bin) = pg_bin() else {
-            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-                panic!(
-                    "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb) and CI is \
-                     set: install Debian's `postgresql` (scripts/test.sh does)"
-                );
-            }
-            eprintln!(
-                "\n!!! SKIPPED {name}: PostgreSQL is not installed (apt-get install postgresql, \
-                 or set CONNECT_SRC_PG_BIN) !!!\n"
-            );
-            return None;
-        };
-        let dir = std::env::temp_dir().join(format!(
-            "connect-src-pg-{name}-{}-{}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        // initdb refuses to run as root: the cluster belongs to the `postgres` user then.
-        let as_postgres = is_root();
-        if as_postgres {
-            let ok = Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "chown postgres {}", dir.display());
-        }
-        let pg = Pg {
-            bin,
-            dir,
-            port: free_port(),
-            as_postgres,
-        };
-        let data = pg.data();
-        let o = pg.run(
-            "initdb",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale",
-                "C",
-            ],
-        );
-        assert!(o.status.success(), "initdb: {}", text(&o.stderr));
-        pg.start_server();
-        Some(pg)
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.join("data")
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) -> Output {
-        let tool = self.bin.join(tool);
-        let mut c = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(tool);
-            c
-        } else {
-            Command::new(tool)
-        };
-        c.args(args)
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn start_server(&self) {
-        let opts = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=50",
-            self.port,
-            self.dir.display()
-        );
-        let log = self.dir.join("server.log");
-        let o = self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                self.data().to_str().unwrap(),
-                "-o",
-                &opts,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
-        assert!(
-            o.status.success(),
-            "pg_ctl start: {}{}",
-            text(&o.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-
-    /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`: every
-    /// backend is killed, no checkpoint, recovery at the next start).
-    fn crash(&self) {
-        let o = self.stop_immediately();
-        assert!(o.status.success(), "pg_ctl stop: {}", text(&o.stderr));
-    }
-
-    /// `pg_ctl stop -m immediate`, waiting for it.
-    fn stop_immediately(&self) -> Output {
-        let data = self.data();
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        )
-    }
-
-    fn pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.data().join("postmaster.pid"))
-            .ok()?
-            .lines()
-            .next()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    /// A plain connection for the test's own queries (on the calling runtime).
-    async fn client(&self) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        let stopped = self.stop_immediately().status.success();
-        if !stopped {
-            if let Some(pid) = self.pid() {
-                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| text(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A guard against hanging forever on a condition that never comes (a broken build would
-/// otherwise hold CI until its time limit): fails after 30,000 polls (minutes, at the 10 ms
-/// the loops sleep). Not a timing threshold: nothing is asserted about speed.
-struct Polls {
-    what: &'static str,
-    n: u32,
-}
-
-impl Polls {
-    fn new(what: &'static str) -> Polls {
-        Polls { what, n: 0 }
-    }
-
-    fn next(&mut self) {
-        self.n += 1;
-        assert!(self.n < 30_000, "gave up waiting for {}", self.what);
-    }
 }
 
 // ---- reports -------------------------------------------------------------------------------
@@ -612,7 +372,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [2]);
+    assert_eq!(versions, [3]);
 
     // A database a later version wrote: refused, and left as it was.
     client
@@ -632,7 +392,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 2
+                supported: 3
             }
         ),
         "{err}"
@@ -1157,22 +917,7 @@ fn serve_takes_the_postgres_password_apart_from_the_url() {
     };
     // A password that needs percent-encoding in a URL.
     const PASSWORD: &str = "p@ss:w/rd 1%";
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        pg.client()
-            .await
-            .batch_execute(&format!("ALTER USER postgres PASSWORD '{PASSWORD}'"))
-            .await
-            .unwrap();
-    });
-    std::fs::write(
-        pg.data().join("pg_hba.conf"),
-        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
-    )
-    .unwrap();
-    let data = pg.data();
-    let o = pg.run("pg_ctl", &["-D", data.to_str().unwrap(), "reload"]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    pg.require_password(PASSWORD);
     let url = pg.url();
     let dir = pg.dir.join("secrets");
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,7 +1,9 @@
 //! The SQLite sink on real database files: every field stored, groups kept in the same
 //! transaction, the noise counter, pruning, migration from the first schema, a newer schema or a
 //! file that is not a database refused, a full queue answered 503 without losing what was
-//! accepted, and a failed commit rolled back and answered 503.
+//! accepted, and a failed commit rolled back and answered 503; a request's user agent stored
+//! once (and version 5's rows moved to that), the health a failing commit and a full queue
+//! show, and the clean close that leaves no WAL.
 #![cfg(feature = "sqlite")]
 
 use std::path::{Path, PathBuf};
@@ -13,7 +15,7 @@ use axum::Router;
 use connect_src::report::intake::{parse_reports, NormalizeOptions};
 use connect_src::report::sqlite::Durability;
 use connect_src::report::store::{
-    HourWindow, ReportSink, ReportStore, StoreError, Violation, ACTIVITY_HOURS,
+    Health, HourWindow, ReportSink, ReportStore, StoreError, Violation, ACTIVITY_HOURS,
 };
 use connect_src::report::{Collector, SqliteSink};
 use rusqlite::Connection;
@@ -100,7 +102,7 @@ async fn every_field_is_stored_and_groups_add_up_across_commits() {
             "SELECT document_url, document_path, blocked_url, blocked_origin, directive,
                     disposition, status_code, source_file, line, col, user_agent,
                     original_policy, format
-             FROM violations ORDER BY id LIMIT 1",
+             FROM violations_with_user_agent ORDER BY id LIMIT 1",
             [],
             |r| {
                 Ok((
@@ -258,7 +260,7 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     assert!(
         !has_index(&c, "violations_group"),
         "the old index is dropped"
@@ -317,7 +319,7 @@ async fn a_version_2_database_is_migrated() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     assert!(has_index(&c, "violations_received_at"));
 }
 
@@ -378,7 +380,7 @@ async fn a_version_3_database_gains_the_received_at_index_and_keeps_its_groups()
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     assert!(has_index(&c, "violations_received_at"));
     // The activity read uses it.
     let plan: Vec<String> = c
@@ -551,7 +553,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
             err,
             StoreError::NewerSchema {
                 found: 9,
-                supported: 5
+                supported: 6
             }
         ),
         "{err:?}"
@@ -634,6 +636,11 @@ async fn a_full_queue_is_a_503_and_what_was_accepted_is_stored() {
         }
     }
     assert!(refused, "no submit was refused with a queue of 2");
+    assert!(
+        matches!(sink.health(), Health::Full { queued: 2 }),
+        "{:?}",
+        sink.health()
+    );
     assert!(accepted.len() >= 2, "{} accepted", accepted.len());
     let app: Router = both(Collector::builder().store(sink.clone()).build());
     assert_eq!(post(&app, EVIL).await, StatusCode::SERVICE_UNAVAILABLE);
@@ -689,4 +696,298 @@ async fn a_failed_commit_is_rolled_back_and_answered_503() {
     let s = sink.summary(10).await.unwrap();
     assert_eq!(s.total, 1);
     assert_eq!(s.groups[0].blocked_origin, "https://evil.example");
+}
+
+/// A user agent of `len` bytes (printable, varied: what a hostile client may send).
+fn long_user_agent(len: usize, seed: u64) -> String {
+    let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            char::from(b'!' + ((x >> 33) % 94) as u8)
+        })
+        .collect()
+}
+
+/// A request's up to 100 reports share its user agent (up to 2 KB): it is stored once, in
+/// `user_agents`, each row holding its key; the view gives the text back beside every
+/// column; a prune forgets the user agents no row refers to any more.
+#[tokio::test]
+async fn a_requests_user_agent_is_stored_once() {
+    let dir = TempDir::new("user-agent");
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    let (agent, other) = (long_user_agent(2048, 1), long_user_agent(2048, 2));
+    let batch = |n: usize, agent: &str, secs: u64| -> Vec<Violation> {
+        (0..n)
+            .map(|i| {
+                let mut v = violation(&format!("https://r{i}.example/"), secs);
+                v.user_agent = Some(agent.to_owned());
+                v
+            })
+            .collect()
+    };
+    sink.submit(batch(100, &agent, 1_800_000_000))
+        .await
+        .unwrap();
+    sink.submit(batch(100, &agent, 1_800_000_100))
+        .await
+        .unwrap();
+    sink.submit(batch(1, &other, 1_800_000_200)).await.unwrap();
+    let c = Connection::open(dir.db()).unwrap();
+    let (agents, bytes): (i64, i64) = c
+        .query_row(
+            "SELECT count(*), sum(length(text)) FROM user_agents",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((agents, bytes), (2, 4096), "each text once");
+    let keys: i64 = c
+        .query_row(
+            "SELECT count(DISTINCT user_agent_id) FROM violations",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(keys, 2);
+    let texts: Vec<(String, i64)> = c
+        .prepare(
+            "SELECT user_agent, count(*) FROM violations_with_user_agent GROUP BY user_agent \
+             ORDER BY count(*) DESC",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(texts, [(agent.clone(), 200), (other.clone(), 1)]);
+
+    // The first 200 reports go: so does their user agent; the other stays.
+    assert_eq!(sink.prune_before(at(1_800_000_150)).await.unwrap(), 200);
+    let left: Vec<String> = c
+        .prepare("SELECT text FROM user_agents")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(left, [other]);
+}
+
+/// Version 5 kept each report's user agent text: opened, every distinct text goes to
+/// `user_agents` once under the key new writes use, the rows hold the key, the column goes,
+/// and the groups are kept as they were.
+#[tokio::test]
+async fn a_version_5_database_moves_its_user_agents() {
+    let dir = TempDir::new("migrate5");
+    {
+        let c = Connection::open(dir.db()).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL;
+            CREATE TABLE violations (
+                id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL,
+                document_url TEXT NOT NULL, document_path TEXT NOT NULL,
+                blocked_url TEXT NOT NULL, blocked_origin TEXT NOT NULL,
+                directive TEXT NOT NULL, violated_directive TEXT, disposition TEXT NOT NULL,
+                status_code INTEGER, source_file TEXT, line INTEGER, col INTEGER, sample TEXT,
+                referrer TEXT, user_agent TEXT, original_policy TEXT, format TEXT NOT NULL,
+                class TEXT NOT NULL DEFAULT 'unverified', network INTEGER);
+            CREATE INDEX violations_received_at ON violations (received_at);
+            CREATE TABLE groups (
+                directive TEXT NOT NULL, blocked_origin TEXT NOT NULL,
+                document_path TEXT NOT NULL, disposition TEXT NOT NULL, count INTEGER NOT NULL,
+                first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, sample TEXT NOT NULL,
+                class TEXT NOT NULL, reach INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (directive, blocked_origin, document_path, disposition, class)
+            ) WITHOUT ROWID;
+            CREATE TABLE group_networks (
+                directive TEXT NOT NULL, blocked_origin TEXT NOT NULL,
+                document_path TEXT NOT NULL, disposition TEXT NOT NULL, class TEXT NOT NULL,
+                network INTEGER NOT NULL,
+                PRIMARY KEY (directive, blocked_origin, document_path, disposition, class, network)
+            ) WITHOUT ROWID;
+            CREATE TABLE observations (
+                id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, destination TEXT NOT NULL,
+                document_origin TEXT, document_path TEXT NOT NULL, page_load INTEGER NOT NULL,
+                sample_rate REAL NOT NULL, engine TEXT, network INTEGER, class TEXT NOT NULL);
+            CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT INTO groups VALUES ('connect-src', 'https://a.example', '/p', 'report', 7,
+                1700000000, 1700000300, 'https://a.example/1', 'genuine', 0);
+            PRAGMA user_version = 5;",
+        )
+        .unwrap();
+        for (n, agent) in [
+            Some("Mozilla/5.0 Firefox/153.0"),
+            Some("Mozilla/5.0 Firefox/153.0"),
+            Some("Mozilla/5.0 Chrome/156.0"),
+            None,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            c.execute(
+                "INSERT INTO violations (received_at, document_url, document_path, blocked_url,
+                    blocked_origin, directive, disposition, format, class, user_agent)
+                 VALUES (?1, 'https://app.example/p', '/p', ?2, 'https://a.example',
+                    'connect-src', 'report', 'legacy', 'genuine', ?3)",
+                rusqlite::params![
+                    1_700_000_000 + n as i64,
+                    format!("https://a.example/{n}"),
+                    agent
+                ],
+            )
+            .unwrap();
+        }
+    }
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    let s = sink.summary(10).await.unwrap();
+    assert_eq!(s.groups[0].count, 7, "the groups are kept, not recounted");
+    let c = Connection::open(dir.db()).unwrap();
+    let version: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 6);
+    let columns: Vec<String> = c
+        .prepare("SELECT name FROM pragma_table_info('violations')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(columns.contains(&"user_agent_id".to_owned()), "{columns:?}");
+    assert!(!columns.contains(&"user_agent".to_owned()), "{columns:?}");
+    let agents: i64 = c
+        .query_row("SELECT count(*) FROM user_agents", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(agents, 2);
+    let rows: Vec<(String, Option<String>)> = c
+        .prepare("SELECT blocked_url, user_agent FROM violations_with_user_agent ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let firefox = Some("Mozilla/5.0 Firefox/153.0".to_owned());
+    assert_eq!(
+        rows,
+        [
+            ("https://a.example/0".to_owned(), firefox.clone()),
+            ("https://a.example/1".to_owned(), firefox.clone()),
+            (
+                "https://a.example/2".to_owned(),
+                Some("Mozilla/5.0 Chrome/156.0".to_owned())
+            ),
+            ("https://a.example/3".to_owned(), None),
+        ]
+    );
+    // A new report with a migrated text reuses its key: still two user agents.
+    let mut v = violation("https://a.example/9", 1_700_000_500);
+    v.user_agent = firefox.clone();
+    sink.submit(vec![v]).await.unwrap();
+    let (agents, keys): (i64, i64) = c
+        .query_row(
+            "SELECT (SELECT count(*) FROM user_agents), \
+             (SELECT count(DISTINCT user_agent_id) FROM violations \
+              WHERE user_agent_id IS NOT NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((agents, keys), (2, 2));
+}
+
+/// The WAL file beside the database: `None` when absent, else its length.
+fn wal_len(db: &Path) -> Option<u64> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).ok().map(|m| m.len())
+}
+
+/// `close` commits what was queued before it, checkpoints the WAL into the file and closes
+/// both connections: no `-wal` file is left, the reports are in the database file, and the
+/// store (every clone) answers `Closed` afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_leaves_no_wal_and_keeps_every_report() {
+    let dir = TempDir::new("close");
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    let clone = sink.clone();
+    let mut queued = Vec::new();
+    for i in 0..50 {
+        let s = sink.clone();
+        queued.push(tokio::spawn(async move {
+            s.submit(vec![violation(
+                &format!("https://c{i}.example/"),
+                1_800_000_000,
+            )])
+            .await
+        }));
+    }
+    for q in queued {
+        q.await.unwrap().unwrap();
+    }
+    assert!(
+        wal_len(&dir.db()).is_some_and(|n| n > 0),
+        "WAL mode writes a WAL"
+    );
+    sink.close().await.unwrap();
+    assert!(
+        wal_len(&dir.db()).is_none_or(|n| n == 0),
+        "{:?}",
+        wal_len(&dir.db())
+    );
+    assert!(matches!(
+        clone
+            .submit(vec![violation("https://late.example/", 1)])
+            .await,
+        Err(StoreError::Closed(_))
+    ));
+    assert!(matches!(
+        clone.summary(10).await,
+        Err(StoreError::Closed(_))
+    ));
+    assert!(matches!(sink.close().await, Err(StoreError::Closed(_))));
+    // The reports are in the database file itself, read without any WAL.
+    assert_eq!(row_count(&dir.db()), 50);
+    let again = SqliteSink::open(dir.db()).unwrap();
+    assert_eq!(again.summary(100).await.unwrap().total, 50);
+}
+
+/// Another process holds the write lock past the busy timeout: the commit fails, the
+/// health says so (with SQLite's error) from then on; once the lock goes, the store's own
+/// probe (an empty transaction, while no reports come) makes it healthy again without any
+/// report, and reports are taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_the_commits_and_recovers_without_reports() {
+    let dir = TempDir::new("health");
+    let sink = SqliteSink::open(dir.db()).unwrap();
+    assert!(sink.health().is_ok());
+    let lock = Connection::open(dir.db()).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = sink
+        .submit(vec![violation("https://locked.example/", 1)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    let Health::Failing { error, since, last } = sink.health() else {
+        panic!("{:?}", sink.health())
+    };
+    assert!(error.to_string().contains("locked"), "{error}");
+    assert!(since <= last);
+    lock.execute_batch("COMMIT").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !sink.health().is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never healthy again: {:?}",
+            sink.health()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(row_count(&dir.db()), 0, "the probe wrote nothing");
+    sink.submit(vec![violation("https://after.example/", 1)])
+        .await
+        .unwrap();
+    assert_eq!(row_count(&dir.db()), 1);
 }

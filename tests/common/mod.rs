@@ -10,6 +10,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "postgres")]
+pub(crate) mod pg;
+
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_connect-src");
 
 /// A `connect-src serve` process, killed (by its own handle) and reaped when dropped.

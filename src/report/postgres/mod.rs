@@ -53,46 +53,83 @@
 //! server's SQLSTATE (`28P01` a refused password, `53100` a full disk).
 //!
 //! **Schema.** Plain tables, as in SQLite: `violations` (one row per report, times in Unix
-//! seconds), `groups` (the summary's aggregate), `counters` (`filtered`), and
-//! `connect_src_schema` (its version). Opening migrates an older schema under
-//! `pg_advisory_xact_lock`, so several processes starting at once migrate it once; a schema
-//! newer than this version knows is refused untouched ([`StoreError::NewerSchema`]).
-//! `total` in the summary is the sum of the group counts, read without scanning
-//! `violations` (rows deleted by hand stay counted until [`PostgresSink::prune_before`]
-//! recounts).
+//! seconds), `user_agents` (each distinct user agent once; a violation holds its key,
+//! `user_agent_id`, and the view `violations_with_user_agent` puts the text back),
+//! `groups` (the summary's aggregate), `counters` (`filtered`), and `connect_src_schema`
+//! (its version). `violations` and `observations` are partitioned by day of `received_at`
+//! (UTC; `violations_20270115`, …), each with a default partition (`violations_default`)
+//! for any row no day holds, so nothing is refused for its date: the partitions of today
+//! and the next two days are made when the store opens, and a commit that brings a day
+//! without one makes it first. [`PostgresSink::prune_before`] drops whole days. Opening
+//! migrates an older schema under `pg_advisory_xact_lock`, so several processes starting
+//! at once migrate it once (from schema 2, every row is moved into the partitioned
+//! tables in that one transaction: minutes for millions of rows, during which other
+//! collectors wait); a schema newer than this version knows is refused untouched
+//! ([`StoreError::NewerSchema`]). Collectors of the previous version still running on the
+//! database answer 503 once it is migrated (their statements name the old columns):
+//! upgrade them together. `total` in the summary is the sum of the group counts, read
+//! without scanning `violations` (rows deleted by hand stay counted until
+//! [`PostgresSink::prune_before`] recounts).
+//!
+//! **TLS.** `sslmode` and `sslrootcert` in the connection string, as libpq reads them
+//! ([`PostgresSinkBuilder::open`]), with rustls; the password can be given apart from the
+//! URL ([`PostgresSinkBuilder::password`]).
+//!
+//! **Health.** [`ReportSink::health`] says [`Health::Failing`] from a failed commit (the
+//! server gone, a refused statement) until one succeeds; while no reports come the
+//! dispatcher tries an empty transaction every few seconds, so a server that is back shows
+//! as healthy without traffic.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio_postgres::NoTls;
 
-use super::sql::{self, activity_by_hour, group_columns, inventory_by_destination, secs};
+use super::sql::{self, secs};
 use super::store::{
-    Activity, BoxFuture, DestinationUse, GroupKey, HourWindow, Observation, ReportSink,
-    ReportStore, StoreError, Summary, Violation,
+    Activity, BoxFuture, CommitHealth, DestinationUse, GroupKey, Health, HourWindow, Observation,
+    ReportSink, ReportStore, StoreError, Summary, Violation,
 };
 use crate::source::Origin;
 
 mod db;
+mod partition;
+mod read;
 mod schema;
+mod tls;
 mod write;
 
-use db::{db, discard, Db};
+use db::{read_error, Db};
+use partition::{any_ends_before, remove_before, Partitions};
 use schema::{migrate, GROUPS_FROM_ROWS, GROUP_NETWORKS_FROM_ROWS};
-use write::{dispatch, text, Job};
+use write::{dispatch, Job};
 
 /// Options for [`PostgresSink`]; from [`PostgresSink::builder`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct PostgresSinkBuilder {
     queue: usize,
     writers: usize,
     timeout: Duration,
+    password: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+/// The password is never shown.
+impl fmt::Debug for PostgresSinkBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresSinkBuilder")
+            .field("queue", &self.queue)
+            .field("writers", &self.writers)
+            .field("timeout", &self.timeout)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
 }
 
 impl PostgresSinkBuilder {
@@ -126,25 +163,77 @@ impl PostgresSinkBuilder {
         self
     }
 
-    /// Connects, migrates an older schema, and starts the writers. `url` is a libpq-style
-    /// connection string: `postgres://user[:password]@host[:port]/database` (or
-    /// `postgresql://…`, or `host=… user=… dbname=…`). TLS is not offered: reach a remote
-    /// server through a private network or a local proxy.
+    /// The password, given apart from the connection string (read from a secret file, a
+    /// vault), so that it is in neither the URL nor the process list. A connection string
+    /// with a password of its own is then refused by [`open`](Self::open)
+    /// ([`StoreError::Configuration`]): which one counts would be a guess. Never shown by
+    /// `Debug`.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// A PEM file of the CA certificates to trust for the server's certificate (a managed
+    /// service's CA bundle), instead of the system's. The same as `sslrootcert=PATH` in the
+    /// connection string, which it replaces when both are given. Used with
+    /// `sslmode=verify-ca` or `verify-full`, and with `require` (which then checks the
+    /// chain, as libpq does).
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.ca_file = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Reads `url` as [`open`](Self::open) would, without connecting: the errors that come
+    /// from the text and the files it names (the CA file) rather than from the server.
+    ///
+    /// # Errors
+    ///
+    /// The [`StoreError::Configuration`] errors of [`open`](Self::open).
+    pub fn check(&self, url: &str) -> Result<(), StoreError> {
+        tls::read(url, self.password.as_deref(), self.ca_file.as_deref()).map(drop)
+    }
+
+    /// Connects, migrates an older schema, makes the partitions of today and the next two
+    /// days, and starts the writers.
+    ///
+    /// `url` is a libpq-style connection string: `postgres://user[:password]@host[:port]/
+    /// database[?param=value&…]` (or `postgresql://…`, or `host=… user=… dbname=…`), with
+    /// tokio-postgres's parameters and libpq's TLS ones:
+    ///
+    /// - `sslmode`: `disable` (plain), `prefer` (the default: TLS when the server offers
+    ///   it), `require` (TLS or no connection), `verify-ca` (and the certificate signed by a
+    ///   trusted CA), `verify-full` (and naming the host). `prefer` and `require` do not
+    ///   check the certificate (they keep a passive listener out, not someone in the
+    ///   middle), unless `require` has a CA file, which makes it `verify-ca` as in libpq.
+    /// - `sslrootcert`: a PEM file of the CAs to trust ([`ca_file`](Self::ca_file)), or
+    ///   `system`; without it `verify-full` trusts the system's CA certificates
+    ///   (`/etc/ssl/certs`, or `SSL_CERT_FILE`/`SSL_CERT_DIR`), where libpq would read
+    ///   `~/.postgresql/root.crt`. `verify-ca` needs a CA file (it checks no name, so a
+    ///   public CA's certificate for any name would pass), as `system` needs `verify-full`.
+    ///
+    /// TLS is rustls with the ring provider (TLS 1.2 and 1.3); client certificates are not
+    /// offered.
     ///
     /// Blocks the calling thread until the sink's runtime has connected and migrated: call
     /// it before your runtime starts, or from `spawn_blocking`.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Configuration`] for a `url` that is not a connection string;
+    /// [`StoreError::Configuration`] for a `url` that is not a connection string, an
+    /// `sslmode` that is not one of the five, a password given both in the URL and with
+    /// [`password`](Self::password), a CA file that cannot be read or holds no certificate;
     /// [`StoreError::Database`] when the server cannot be reached or refuses (its error is
-    /// the source); [`StoreError::Timeout`] when it does not answer within the
+    /// the source; a TLS handshake that failed, such as a certificate no trusted CA signed,
+    /// says the `sslmode` and the roots it trusted, over the driver's error);
+    /// [`StoreError::Timeout`] when it does not answer within the
     /// [`timeout`](Self::timeout); [`StoreError::NewerSchema`] for a database of a later
     /// version (left untouched); [`StoreError::Closed`] when the sink's thread cannot start.
     pub fn open(self, url: &str) -> Result<PostgresSink, StoreError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::configuration(NotAUrl(e)))?;
+        let tls::Connect {
+            mut config,
+            tls,
+            tls_said,
+        } = tls::read(url, self.password.as_deref(), self.ca_file.as_deref())?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(self.timeout);
         }
@@ -155,7 +244,7 @@ impl PostgresSinkBuilder {
         let rt = Arc::new(rt);
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls,
             ManagerConfig {
                 // A connection the server closed is noticed (its task has ended) and
                 // dropped; one broken mid-commit is taken out of the pool by `discard`.
@@ -174,10 +263,17 @@ impl PostgresSinkBuilder {
         let db = Arc::new(Db {
             pool,
             timeout: self.timeout,
+            health: CommitHealth::default(),
+            partitions: Partitions::default(),
+            tls_said,
         });
         let opening = db.clone();
-        rt.run(async move { migrate(&opening).await })
-            .unwrap_or(Err(STOPPED))?;
+        rt.run(async move {
+            migrate(&opening).await?;
+            opening.partitions.ensure(&opening, []).await;
+            Ok(())
+        })
+        .unwrap_or(Err(STOPPED))?;
         let writers = Arc::new(Semaphore::new(self.writers));
         let dispatcher = db.clone();
         rt.spawn(async move { dispatch(dispatcher, rx, writers).await });
@@ -187,26 +283,6 @@ impl PostgresSinkBuilder {
             db,
             _runtime: rt,
         })
-    }
-}
-
-/// A connection string tokio-postgres cannot read: its error, and the form to write.
-#[derive(Debug)]
-struct NotAUrl(tokio_postgres::Error);
-
-impl fmt::Display for NotAUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "not a PostgreSQL URL ({}); expected postgres://user[:password]@host[:port]/database",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for NotAUrl {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
     }
 }
 
@@ -303,6 +379,8 @@ impl PostgresSink {
             queue: 256,
             writers: 2,
             timeout: Duration::from_secs(10),
+            password: None,
+            ca_file: None,
         }
     }
 
@@ -316,9 +394,20 @@ impl PostgresSink {
         PostgresSink::builder().open(url)
     }
 
-    /// Deletes the violations received before `t` and recounts the groups from the rest,
-    /// in one transaction; returns how many were deleted. It locks both tables against
-    /// writers (of every process) while it runs: their commits wait, then go on.
+    /// Removes the violations and observations received before `t` and recounts the
+    /// groups (and each group's networks) from the rest, in one transaction; returns how
+    /// many violations went. Day partitions that end at or before `t` are dropped whole
+    /// (their rows counted, not deleted one by one); the rows before `t` in the day it falls
+    /// in and in the default partitions are deleted; user agents no remaining row refers to
+    /// go too. It holds writers (of every process) back while it runs: their commits wait,
+    /// then go on; while a partition is dropped, reads of the rows (the dashboard's charts)
+    /// wait too. The recount reads every remaining row: its time grows with them
+    /// (bench/README.md has the measured figures).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] (nothing is removed then), [`StoreError::Timeout`] when no
+    /// connection comes in time.
     pub async fn prune_before(&self, t: SystemTime) -> Result<u64, StoreError> {
         prune(&self.db, secs(t)).await
     }
@@ -333,43 +422,52 @@ impl PostgresSink {
     }
 }
 
-/// A connection that failed is taken out of the pool; the error is the driver's.
-fn read_error(conn: Object, e: tokio_postgres::Error) -> StoreError {
-    discard(conn);
-    db(e)
-}
-
 async fn prune(shared: &Db, before: i64) -> Result<u64, StoreError> {
     let mut conn = shared.connection().await?;
     let result = async {
         let tx = conn.transaction().await?;
-        // Writers take ROW EXCLUSIVE on violations, then on groups; this conflicts with
-        // both, taken in the same order, so it waits for commits in flight and holds new
-        // ones back until the recount is done.
-        tx.batch_execute(
-            "LOCK TABLE violations, groups, group_networks IN SHARE ROW EXCLUSIVE MODE",
-        )
-        .await?;
-        let deleted = tx
-            .execute("DELETE FROM violations WHERE received_at < $1", &[&before])
-            .await?;
-        if deleted > 0 {
-            tx.batch_execute("DELETE FROM groups; DELETE FROM group_networks")
+        // Writers take ROW EXCLUSIVE on violations, user_agents, groups, group_networks,
+        // then observations; these locks conflict with it, taken in the same order, so the
+        // prune waits for commits in flight and holds new ones back until the recount is
+        // done. Dropping a partition needs its parent to itself (ACCESS EXCLUSIVE: reads of
+        // the rows wait too); deleting rows only needs the writers held back.
+        let mut deleted = 0;
+        for table in partition::TABLES {
+            let mode = if any_ends_before(&*tx, table, before).await? {
+                "ACCESS EXCLUSIVE"
+            } else {
+                "SHARE ROW EXCLUSIVE"
+            };
+            tx.batch_execute(&format!("LOCK TABLE {table} IN {mode} MODE"))
                 .await?;
-            tx.batch_execute(GROUPS_FROM_ROWS).await?;
-            tx.batch_execute(GROUP_NETWORKS_FROM_ROWS).await?;
+            if table != "violations" {
+                remove_before(&*tx, table, before).await?;
+                continue;
+            }
+            tx.batch_execute(
+                "LOCK TABLE user_agents, groups, group_networks IN SHARE ROW EXCLUSIVE MODE",
+            )
+            .await?;
+            deleted = remove_before(&*tx, table, before).await?;
+            if deleted > 0 {
+                tx.batch_execute("DELETE FROM groups; DELETE FROM group_networks")
+                    .await?;
+                // The networks first: the groups' reach is counted from them.
+                tx.batch_execute(GROUP_NETWORKS_FROM_ROWS).await?;
+                tx.batch_execute(GROUPS_FROM_ROWS).await?;
+                tx.batch_execute(FORGET_USER_AGENTS).await?;
+            }
         }
-        tx.execute(
-            "DELETE FROM observations WHERE received_at < $1",
-            &[&before],
-        )
-        .await?;
         tx.commit().await?;
         Ok(deleted)
     }
     .await;
     result.map_err(|e: tokio_postgres::Error| read_error(conn, e))
 }
+
+/// User agents no stored violation refers to any more (after a prune).
+const FORGET_USER_AGENTS: &str = "DELETE FROM user_agents u WHERE NOT EXISTS \
+     (SELECT 1 FROM violations v WHERE v.user_agent_id = u.id)";
 
 impl ReportSink for PostgresSink {
     fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -401,22 +499,22 @@ impl ReportSink for PostgresSink {
             }
         })
     }
-}
 
-/// Violations per group and per hour, and in all, in `[$1, $2)` (Unix seconds, read with
-/// the index `violations_received_at`), for the groups whose key columns are listed in the
-/// arrays `$3`..`$7`.
-const ACTIVITY: &str = activity_by_hour!(
-    "$1",
-    "$2",
-    "SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
-);
+    /// [`Health::Failing`] from a failed commit until one succeeds (while no reports come,
+    /// an empty transaction is tried every few seconds on the writers' connection, so a
+    /// server that is back shows without traffic), else [`Health::Full`] while every place
+    /// in the queue is taken.
+    fn health(&self) -> Health {
+        let full = (self.jobs.capacity() == 0).then_some(self.queue);
+        self.db.health.health(full)
+    }
+}
 
 impl ReportStore for PostgresSink {
     /// Reads the `groups` aggregate and the noise count in one read-only, repeatable-read
     /// transaction (as many rows as groups, not one per report), on the caller's runtime.
     fn summary(&self, limit: usize) -> BoxFuture<'_, Result<Summary, StoreError>> {
-        Box::pin(read_summary(&self.db, sql::int(limit as u64)))
+        Box::pin(read::summary(&self.db, sql::int(limit as u64)))
     }
 
     /// Counts the rows of the window by hour (`received_at / 3600`) in one read-only
@@ -426,7 +524,7 @@ impl ReportStore for PostgresSink {
         keys: &'a [GroupKey],
         window: HourWindow,
     ) -> BoxFuture<'a, Result<Activity, StoreError>> {
-        Box::pin(read_activity(&self.db, keys, window))
+        Box::pin(read::activity(&self.db, keys, window))
     }
 
     /// Reads the `observations` received since `since`, grouped by destination and
@@ -435,7 +533,7 @@ impl ReportStore for PostgresSink {
         &self,
         since: SystemTime,
     ) -> BoxFuture<'_, Result<Vec<DestinationUse>, StoreError>> {
-        Box::pin(read_inventory(&self.db, secs(since)))
+        Box::pin(read::inventory(&self.db, secs(since)))
     }
 
     fn page_loads_reaching<'a>(
@@ -444,173 +542,6 @@ impl ReportStore for PostgresSink {
         since: SystemTime,
     ) -> BoxFuture<'a, Result<f64, StoreError>> {
         let listed: Vec<String> = destinations.iter().map(|d| d.to_string()).collect();
-        Box::pin(async move {
-            let conn = self.db.connection().await?;
-            match conn
-                .query_one(PAGE_LOADS_REACHING, &[&secs(since), &listed])
-                .await
-            {
-                Ok(r) => Ok(r.get::<_, f64>(0)),
-                Err(e) => Err(read_error(conn, e)),
-            }
-        })
+        Box::pin(async move { read::page_loads_reaching(&self.db, &listed, secs(since)).await })
     }
-}
-
-const INVENTORY: &str = inventory_by_destination!("$1", "string_agg(DISTINCT o.engine, ',')");
-
-/// Page loads (each once, re-weighted) that reached any destination of `$2` since `$1`.
-const PAGE_LOADS_REACHING: &str = "SELECT COALESCE(SUM(w), 0.0)::float8 FROM (SELECT DISTINCT \
-     page_load, 1.0::float8 / sample_rate AS w FROM observations WHERE received_at >= $1 \
-     AND destination = ANY($2::text[])) x";
-
-async fn read_inventory(shared: &Db, since: i64) -> Result<Vec<DestinationUse>, StoreError> {
-    let conn = shared.connection().await?;
-    let rows = match conn.query(INVENTORY, &[&since]).await {
-        Ok(rows) => rows,
-        Err(e) => return Err(read_error(conn, e)),
-    };
-    let mut out: Vec<DestinationUse> = rows
-        .iter()
-        .filter_map(|r| {
-            let destination = sql::stored_origin(r.get::<_, &str>(0))?;
-            let document_origin = r.get::<_, Option<&str>>(1).and_then(sql::stored_origin);
-            Some(sql::destination_use(
-                destination,
-                document_origin,
-                r.get(2),
-                r.get::<_, Option<f64>>(3),
-                r.get(4),
-                r.get::<_, Option<&str>>(5),
-                r.get(6),
-                r.get(7),
-                r.get(8),
-            ))
-        })
-        .collect();
-    sql::by_page_loads(&mut out);
-    Ok(out)
-}
-
-async fn read_summary(shared: &Db, limit: i64) -> Result<Summary, StoreError> {
-    let mut conn = shared.connection().await?;
-    let result = async {
-        let tx = conn
-            .build_transaction()
-            .read_only(true)
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .start()
-            .await?;
-        let total: i64 = tx
-            .query_one("SELECT COALESCE(SUM(count), 0)::BIGINT FROM groups", &[])
-            .await?
-            .get(0);
-        let filtered: i64 = tx
-            .query_opt("SELECT value FROM counters WHERE name = 'filtered'", &[])
-            .await?
-            .map_or(0, |r| r.get(0));
-        let rows = tx
-            .query(
-                concat!(
-                    "SELECT ",
-                    group_columns!(),
-                    " FROM groups ORDER BY reach DESC, count DESC, blocked_origin COLLATE \"C\" \
-                     LIMIT $1"
-                ),
-                &[&limit],
-            )
-            .await?;
-        tx.commit().await?;
-        let groups = rows
-            .into_iter()
-            .map(|r| {
-                sql::group_from_row(
-                    r.get(0),
-                    r.get(1),
-                    r.get(2),
-                    r.get::<_, &str>(3),
-                    r.get(4),
-                    r.get(5),
-                    r.get(6),
-                    r.get(7),
-                    r.get::<_, &str>(8),
-                    r.get(9),
-                )
-            })
-            .collect();
-        Ok(Summary {
-            total: total.max(0) as u64,
-            filtered: filtered.max(0) as u64,
-            groups,
-        })
-    }
-    .await;
-    result.map_err(|e| read_error(conn, e))
-}
-
-async fn read_activity(
-    shared: &Db,
-    keys: &[GroupKey],
-    window: HourWindow,
-) -> Result<Activity, StoreError> {
-    let (from, until) = sql::window_secs(window);
-    // Rows hold keys as stored (NUL as U+FFFD, `text`): their counts go to every key
-    // asked for that is stored so.
-    let mut asked: HashMap<GroupKey, Vec<&GroupKey>> = HashMap::new();
-    for k in keys {
-        let stored = sql::activity_key(
-            text(&k.directive).into_owned(),
-            text(k.blocked_origin.as_str()).into_owned(),
-            text(&k.document_path).into_owned(),
-            k.disposition.as_str(),
-            k.class.as_str(),
-        );
-        asked.entry(stored).or_default().push(k);
-    }
-    let column = |f: fn(&GroupKey) -> &str| -> Vec<String> {
-        asked.keys().map(|k| f(k).to_owned()).collect()
-    };
-    let directive = column(|k| &k.directive);
-    let origin = column(|k| k.blocked_origin.as_str());
-    let path = column(|k| &k.document_path);
-    let disposition = column(|k| k.disposition.as_str());
-    let class = column(|k| k.class.as_str());
-    let mut out = Activity::new(window, keys);
-    let conn = shared.connection().await?;
-    let rows = conn
-        .query(
-            ACTIVITY,
-            &[
-                &from,
-                &until,
-                &directive,
-                &origin,
-                &path,
-                &disposition,
-                &class,
-            ],
-        )
-        .await
-        .map_err(|e| read_error(conn, e))?;
-    for r in rows {
-        let key = r.get::<_, Option<String>>(0).map(|directive| {
-            sql::activity_key(
-                directive,
-                r.get(1),
-                r.get(2),
-                r.get::<_, &str>(3),
-                r.get::<_, &str>(4),
-            )
-        });
-        let (hour, count) = (r.get::<_, i64>(5).max(0) as u64, r.get::<_, i64>(6).max(0));
-        match key {
-            Some(stored) => {
-                for k in asked.get(&stored).into_iter().flatten() {
-                    out.add(k, hour, count as u64);
-                }
-            }
-            None => out.add_total(hour, count as u64),
-        }
-    }
-    Ok(out)
 }

@@ -1,7 +1,9 @@
 //! The writers: the bounded queue's jobs, group commit, and one transaction per commit
-//! (rows, groups and noise count, pipelined), commits in flight sharing one connection.
+//! (rows, user agents, groups, reach, observations and noise count, pipelined), commits in
+//! flight sharing one connection; probes while the commits fail.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,20 +14,26 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Statement;
 
 use super::db::{db, discard, Db};
+use super::partition::DAY;
 use crate::report::meter;
 use crate::report::sql::{
     group_columns, observation_columns, violation_columns, Commit, MAX_ROWS_PER_COMMIT,
 };
-use crate::report::store::{Observation, StoreError, Violation};
+use crate::report::store::{Observation, ProbeWait, StoreError, Violation};
 
 const INSERT_VIOLATIONS: &str = concat!(
     "INSERT INTO violations (",
     violation_columns!(),
     ") SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
      $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], \
-     $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], \
+     $12::bigint[], $13::text[], $14::text[], $15::bigint[], $16::text[], $17::text[], \
      $18::text[], $19::bigint[])"
 );
+
+/// The commit's user agents, each kept once (a key already stored keeps its text); in key
+/// order, as every writer, so two commits bringing the same new ones cannot deadlock.
+const INSERT_USER_AGENTS: &str = "INSERT INTO user_agents (id, text) \
+     SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT (id) DO NOTHING";
 
 const INSERT_OBSERVATIONS: &str = concat!(
     "INSERT INTO observations (",
@@ -65,6 +73,10 @@ const ADD_FILTERED: &str = "
 INSERT INTO counters (name, value) VALUES ('filtered', $1)
 ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value";
 
+/// How long the dispatcher waits for a batch before it looks at the health again (a
+/// commit in flight may have failed meanwhile: then probes are due).
+const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How many times a transaction the server rolled back (deadlock, serialization failure)
 /// is tried again before the batch is answered 503.
 const RETRIES: usize = 3;
@@ -94,12 +106,32 @@ pub(super) async fn dispatch(
     writers: Arc<Semaphore>,
 ) {
     let slot: Arc<Slot> = Arc::default();
+    let mut probe = ProbeWait::default();
     loop {
         let Ok(permit) = writers.clone().acquire_owned().await else {
             return;
         };
-        let Some(first) = jobs.recv().await else {
-            return; // every PostgresSink clone is gone
+        // While commits fail, a probe is due after the probe's wait; else the wait only
+        // looks again (a commit in flight may fail meanwhile).
+        let failing = shared.health.is_failing();
+        let wait = if failing {
+            probe.next()
+        } else {
+            probe.reset();
+            LOOK_AGAIN
+        };
+        let first = match tokio::time::timeout(wait, jobs.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return, // every PostgresSink clone is gone
+            Err(_) if failing => {
+                // Failing, and no report for a while: an empty transaction on the writers'
+                // connection says whether the server takes commits again.
+                let result = store(&shared, &slot, &Commit::default()).await;
+                shared.health.record(&result);
+                drop(permit);
+                continue;
+            }
+            Err(_) => continue,
         };
         let mut rows = first.rows();
         let mut pending = vec![first];
@@ -134,8 +166,18 @@ async fn write(
             Job::Filtered(n) => commit.add_filtered(*n),
         }
     }
+    // A day no partition holds yet (the first commit after midnight finds tomorrow's
+    // missing, two days ahead): made before the rows go in.
+    let days: BTreeSet<i64> = commit
+        .rows()
+        .map(|r| r.received_at)
+        .chain(commit.observation_rows().map(|o| o.received_at))
+        .map(|t| t.div_euclid(DAY))
+        .collect();
+    shared.partitions.ensure(&shared, days).await;
     let result = store(&shared, &slot, &commit).await;
     meter::commit("postgres", started, rows, result.is_ok());
+    shared.health.record(&result);
     drop(commit);
     for job in jobs {
         if let Job::Batch(_, ack) | Job::Observe(_, ack) = job {
@@ -152,6 +194,7 @@ async fn write(
 struct WriterConnection {
     conn: Option<Object>,
     insert_rows: Statement,
+    insert_user_agents: Statement,
     upsert_groups: Statement,
     add_reach: Statement,
     insert_observations: Statement,
@@ -185,27 +228,24 @@ async fn writer_connection(shared: &Db, slot: &Slot) -> Result<Arc<WriterConnect
         }
     }
     let conn = shared.connection().await?;
+    // The statements first; the connection goes into the value once they are prepared.
     let prepared = async {
-        Ok::<_, tokio_postgres::Error>((
-            conn.prepare_cached(INSERT_VIOLATIONS).await?,
-            conn.prepare_cached(UPSERT_GROUPS).await?,
-            conn.prepare_cached(ADD_REACH).await?,
-            conn.prepare_cached(INSERT_OBSERVATIONS).await?,
-            conn.prepare_cached(ADD_FILTERED).await?,
-        ))
+        Ok::<_, tokio_postgres::Error>(WriterConnection {
+            conn: None,
+            insert_rows: conn.prepare_cached(INSERT_VIOLATIONS).await?,
+            insert_user_agents: conn.prepare_cached(INSERT_USER_AGENTS).await?,
+            upsert_groups: conn.prepare_cached(UPSERT_GROUPS).await?,
+            add_reach: conn.prepare_cached(ADD_REACH).await?,
+            insert_observations: conn.prepare_cached(INSERT_OBSERVATIONS).await?,
+            add_filtered: conn.prepare_cached(ADD_FILTERED).await?,
+            broken: AtomicBool::new(false),
+        })
     }
     .await;
     match prepared {
-        Ok((insert_rows, upsert_groups, add_reach, insert_observations, add_filtered)) => {
-            let w = Arc::new(WriterConnection {
-                conn: Some(conn),
-                insert_rows,
-                upsert_groups,
-                add_reach,
-                insert_observations,
-                add_filtered,
-                broken: AtomicBool::new(false),
-            });
+        Ok(mut w) => {
+            w.conn = Some(conn);
+            let w = Arc::new(w);
             *held = Some(w.clone());
             Ok(w)
         }
@@ -267,19 +307,21 @@ fn opt_text(s: Option<&str>) -> Option<Cow<'_, str>> {
     s.map(text)
 }
 
-/// One transaction: the rows, then the groups, then the noise count. The statements are
-/// pipelined (sent together, in order, then the answers read), so a commit costs one round
-/// trip to the server, not five. Any failing statement fails the whole: the server rolls
+/// One transaction: the rows, their user agents, the groups, reach, observations, then the
+/// noise count (none of them for an empty commit, a probe). The statements are pipelined
+/// (sent together, in order, then the answers read), so a commit costs one round trip to
+/// the server, not seven. Any failing statement fails the whole: the server rolls
 /// the transaction back, the error is returned, and the caller retires the connection.
 async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_postgres::Error> {
     // No await before the statements are queued (see `WriterConnection`).
-    let (insert_rows, upsert_groups, add_reach, insert_observations, add_filtered) = (
+    let (insert_rows, insert_user_agents, upsert_groups, add_reach, insert_observations) = (
         &w.insert_rows,
+        &w.insert_user_agents,
         &w.upsert_groups,
         &w.add_reach,
         &w.insert_observations,
-        &w.add_filtered,
     );
+    let add_filtered = &w.add_filtered;
     let Some(conn) = w.conn.as_ref() else {
         unreachable!("a WriterConnection holds its connection until dropped")
     };
@@ -301,11 +343,16 @@ async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_p
         c.col.push(r.col);
         c.sample.push(opt_text(r.sample));
         c.referrer.push(opt_text(r.referrer));
-        c.user_agent.push(opt_text(r.user_agent));
+        c.user_agent_id.push(r.user_agent_id);
         c.original_policy.push(opt_text(r.original_policy));
         c.format.push(r.format);
         c.class.push(r.class);
         c.network.push(r.network);
+    }
+    let (mut agent_ids, mut agent_texts) = (Vec::new(), Vec::new());
+    for (id, t) in commit.user_agent_rows() {
+        agent_ids.push(id);
+        agent_texts.push(text(t));
     }
     let mut reach = ReachColumns::default();
     for r in commit.reach_rows() {
@@ -367,13 +414,21 @@ async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_p
                     &c.col,
                     &c.sample,
                     &c.referrer,
-                    &c.user_agent,
+                    &c.user_agent_id,
                     &c.original_policy,
                     &c.format,
                     &c.class,
                     &c.network,
                 ],
             )
+            .await
+    };
+    let agents = async {
+        if agent_ids.is_empty() {
+            return Ok(0);
+        }
+        client
+            .execute(insert_user_agents, &[&agent_ids, &agent_texts])
             .await
     };
     let groups = async {
@@ -446,7 +501,7 @@ async fn insert(w: &WriterConnection, commit: &Commit<'_>) -> Result<(), tokio_p
     // A COMMIT after a failed statement answers ROLLBACK without an error; the failed
     // statement's own error is what try_join! returns then.
     let end = client.batch_execute("COMMIT");
-    tokio::try_join!(begin, rows, groups, reached, observed, noise, end).map(drop)
+    tokio::try_join!(begin, rows, agents, groups, reached, observed, noise, end).map(drop)
 }
 
 /// One array per `violations` column, for `unnest`.
@@ -466,7 +521,7 @@ struct Columns<'a> {
     col: Vec<Option<i64>>,
     sample: Vec<Option<Cow<'a, str>>>,
     referrer: Vec<Option<Cow<'a, str>>>,
-    user_agent: Vec<Option<Cow<'a, str>>>,
+    user_agent_id: Vec<Option<i64>>,
     original_policy: Vec<Option<Cow<'a, str>>>,
     format: Vec<&'static str>,
     class: Vec<&'static str>,
@@ -515,7 +570,7 @@ impl Columns<'_> {
             col: Vec::with_capacity(n),
             sample: Vec::with_capacity(n),
             referrer: Vec::with_capacity(n),
-            user_agent: Vec::with_capacity(n),
+            user_agent_id: Vec::with_capacity(n),
             original_policy: Vec::with_capacity(n),
             format: Vec::with_capacity(n),
             class: Vec::with_capacity(n),

@@ -30,11 +30,11 @@
 //! ```
 //!
 //! The tables are plain SQL for your own queries: `violations` (one row per report, every
-//! field of [`Violation`]; `received_at` in Unix seconds), `groups` (the summary's
-//! aggregate) and `counters` (`filtered`: reports dropped as noise). `PRAGMA user_version`
-//! holds the schema version; a database from an earlier version of this crate is migrated
-//! when opened, and one from a later version is refused ([`StoreError::NewerSchema`])
-//! rather than written to.
+//! field of [`Violation`]; `received_at` in Unix seconds), `user_agents`, `groups` (the
+//! summary's aggregate) and `counters` (`filtered`: reports dropped as noise). `PRAGMA
+//! user_version` holds the schema version; a database from an earlier version of this crate
+//! is migrated when opened, and one from a later version is refused
+//! ([`StoreError::NewerSchema`]) rather than written to.
 //!
 //! Reads (summary, activity) run on tokio's blocking pool, so a slow disk never stalls the
 //! runtime's workers; every error is a [`StoreError`] whose source is SQLite's own
@@ -43,63 +43,36 @@
 //! Every report is kept until you delete it: [`SqliteSink::prune_before`] deletes the
 //! older ones and recounts the groups from the rest (a `groups` row otherwise counts every
 //! report of its group ever stored, so rows deleted by hand stay counted there).
+//!
+//! A request's reports share its user agent (up to 2 KB, up to 100 reports): each distinct
+//! user agent is stored once, in `user_agents` (`id`, `text`), and a violation holds its
+//! key (`user_agent_id`); the view `violations_with_user_agent` puts the text back beside
+//! every other column. [`SqliteSink::close`] stops the store cleanly: what was queued is
+//! committed, the WAL is checkpointed into the database file and both connections closed,
+//! so no `-wal` file stays beside it. [`ReportSink::health`] says whether the last commit
+//! failed (and why), or the queue is full.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 
-use super::meter;
-use super::sql::{
-    group_columns, observation_columns, secs, violation_columns, Commit, MAX_ROWS_PER_COMMIT,
-};
+use super::sql::secs;
 use super::store::{
-    Activity, BoxFuture, DestinationUse, GroupKey, HourWindow, Observation, ReportSink,
+    Activity, BoxFuture, DestinationUse, GroupKey, Health, HourWindow, Observation, ReportSink,
     ReportStore, StoreError, Summary, Violation,
 };
 use crate::source::Origin;
 
 mod read;
 mod schema;
+mod write;
 
-use schema::{migrate, schema_version, GROUPS_FROM_ROWS, GROUP_NETWORKS_FROM_ROWS, SCHEMA_VERSION};
-
-const INSERT_VIOLATION: &str = concat!(
-    "INSERT INTO violations (",
-    violation_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-     ?19)"
-);
-
-const INSERT_OBSERVATION: &str = concat!(
-    "INSERT INTO observations (",
-    observation_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-);
-
-/// A group's network, kept once: when the row is new, the group's reach grows by one.
-const ADD_GROUP_NETWORK: &str = "INSERT OR IGNORE INTO group_networks (directive, blocked_origin, \
-     document_path, disposition, class, network) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-
-const ADD_REACH: &str = "UPDATE groups SET reach = reach + 1 WHERE directive = ?1 AND \
-     blocked_origin = ?2 AND document_path = ?3 AND disposition = ?4 AND class = ?5";
-
-const UPSERT_GROUP: &str = concat!(
-    "INSERT INTO groups (",
-    group_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-    ON CONFLICT (directive, blocked_origin, document_path, disposition, class) DO UPDATE SET
-        count = count + excluded.count,
-        first_seen = min(first_seen, excluded.first_seen),
-        last_seen = max(last_seen, excluded.last_seen)"
-);
-
-const ADD_FILTERED: &str = "
-INSERT INTO counters (name, value) VALUES ('filtered', ?1)
-ON CONFLICT (name) DO UPDATE SET value = value + excluded.value";
+use schema::{migrate, schema_version, SCHEMA_VERSION};
+use write::{writer, Job, Shared};
 
 /// What an acknowledged report survives: how far each commit goes before the 204.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -187,41 +160,20 @@ impl SqliteSinkBuilder {
         .map_err(db)?;
         read.busy_timeout(Duration::from_secs(5)).map_err(db)?;
         let (tx, rx) = mpsc::sync_channel(self.queue);
+        let shared = Arc::new(Shared::default());
+        let writing = shared.clone();
         std::thread::Builder::new()
             .name("connect-src-sqlite".into())
-            .spawn(move || writer(write, rx))
+            .spawn(move || writer(write, rx, &writing))
             .map_err(|e| StoreError::Closed(Some(Arc::new(e))))?;
         Ok(SqliteSink {
             jobs: tx,
-            read: Arc::new(Mutex::new(read)),
+            read: Arc::new(Mutex::new(Some(read))),
             path,
             durability: self.durability,
+            queue: self.queue,
+            shared,
         })
-    }
-}
-
-enum Job {
-    Batch(
-        Vec<Violation>,
-        tokio::sync::oneshot::Sender<Result<(), StoreError>>,
-    ),
-    Observe(
-        Vec<Observation>,
-        tokio::sync::oneshot::Sender<Result<(), StoreError>>,
-    ),
-    Filtered(u64),
-    /// Delete the rows received before these Unix seconds, recount the groups.
-    Prune(i64, tokio::sync::oneshot::Sender<Result<u64, StoreError>>),
-}
-
-impl fmt::Debug for Job {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Job::Batch(b, _) => write!(f, "Batch({})", b.len()),
-            Job::Observe(b, _) => write!(f, "Observe({})", b.len()),
-            Job::Filtered(n) => write!(f, "Filtered({n})"),
-            Job::Prune(t, _) => write!(f, "Prune({t})"),
-        }
     }
 }
 
@@ -229,9 +181,12 @@ impl fmt::Debug for Job {
 #[derive(Debug, Clone)]
 pub struct SqliteSink {
     jobs: SyncSender<Job>,
-    read: Arc<Mutex<Connection>>,
+    /// `None` once [`close`](SqliteSink::close)d.
+    read: Arc<Mutex<Option<Connection>>>,
     path: PathBuf,
     durability: Durability,
+    queue: usize,
+    shared: Arc<Shared>,
 }
 
 impl SqliteSink {
@@ -273,7 +228,10 @@ impl SqliteSink {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let c = conn.lock().unwrap_or_else(|p| p.into_inner());
-                read(&c)
+                match c.as_ref() {
+                    Some(c) => read(c),
+                    None => Err(STOPPED),
+                }
             })
             .await
             .unwrap_or(Err(STOPPED))
@@ -287,87 +245,71 @@ impl SqliteSink {
     /// queue, and past its bound get 503.
     pub async fn prune_before(&self, t: SystemTime) -> Result<u64, StoreError> {
         let (ack, done) = tokio::sync::oneshot::channel();
-        // Waits for room: maintenance may queue behind reports, never be refused for them.
-        let jobs = self.jobs.clone();
-        let job = Job::Prune(secs(t), ack);
-        tokio::task::spawn_blocking(move || jobs.send(job))
-            .await
-            .map_err(|_| STOPPED)?
-            .map_err(|_| STOPPED)?;
+        self.send_waiting(Job::Prune(secs(t), ack)).await?;
         done.await.unwrap_or(Err(STOPPED))
+    }
+
+    /// Stops the store cleanly, for a process that is about to exit: every batch queued
+    /// before the call is committed (and its caller answered) first; then the read
+    /// connection is closed, the writer checkpoints the WAL into the database file
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`), closes its connection and stops. When no other
+    /// process has the file open, SQLite then removes the `-wal` and `-shm` files. Every
+    /// clone is closed with it: afterwards writes and reads answer
+    /// [`StoreError::Closed`].
+    ///
+    /// Dropping every clone also stops the writer, but not in order with the read
+    /// connection, and a process that exits without dropping them leaves the WAL beside
+    /// the file (SQLite reads it at the next open; nothing is lost either way).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`] when the store was already closed; [`StoreError::Database`]
+    /// when the checkpoint or the close fails (the committed reports are in the WAL then,
+    /// and SQLite applies it at the next open).
+    pub async fn close(&self) -> Result<(), StoreError> {
+        let read = self.read.clone();
+        // Waits for a read in progress to finish.
+        tokio::task::spawn_blocking(move || {
+            let taken = read.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match taken.map(Connection::close) {
+                Some(Err((_, e))) => Err(db(e)),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .map_err(|_| STOPPED)??;
+        let (ack, done) = tokio::sync::oneshot::channel();
+        self.send_waiting(Job::Close(ack)).await?;
+        done.await.unwrap_or(Err(STOPPED))
+    }
+
+    /// Queues `job`, waiting for room (maintenance may queue behind reports, never be
+    /// refused for them).
+    async fn send_waiting(&self, job: Job) -> Result<(), StoreError> {
+        let (jobs, shared) = (self.jobs.clone(), self.shared.clone());
+        tokio::task::spawn_blocking(move || {
+            shared.queued.fetch_add(1, Ordering::Relaxed);
+            jobs.send(job).map_err(|_| {
+                shared.queued.fetch_sub(1, Ordering::Relaxed);
+                STOPPED
+            })
+        })
+        .await
+        .map_err(|_| STOPPED)?
+    }
+
+    /// Queues `job` if there is room.
+    fn try_send(&self, job: Job) -> Result<(), TrySendError<Job>> {
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+        self.jobs.try_send(job).inspect_err(|_| {
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        })
     }
 
     /// Number of stored violations (`COUNT(*)` over `violations`).
     pub async fn count(&self) -> Result<u64, StoreError> {
         self.read(|c| count(c).map_err(db)).await
     }
-}
-
-fn writer(mut conn: Connection, jobs: Receiver<Job>) {
-    let mut pending = Vec::new();
-    let mut next = None;
-    loop {
-        let first = match next.take() {
-            Some(job) => job,
-            None => match jobs.recv() {
-                Ok(job) => job,
-                Err(_) => return, // every SqliteSink clone is gone
-            },
-        };
-        if let Job::Prune(before, ack) = first {
-            let _ = ack.send(prune(&mut conn, before).map_err(db));
-            continue;
-        }
-        // Group commit: take what is already waiting (bounded) into one transaction. It
-        // does not wait for more: under load, batches queue up during each commit by
-        // themselves, and a lone report is not held back.
-        let mut rows = first.rows();
-        pending.push(first);
-        while rows < MAX_ROWS_PER_COMMIT {
-            match jobs.try_recv() {
-                Ok(prune @ Job::Prune(..)) => {
-                    next = Some(prune); // after this commit, in order
-                    break;
-                }
-                Ok(j) => {
-                    rows += j.rows();
-                    pending.push(j);
-                }
-                Err(_) => break,
-            }
-        }
-        let started = Instant::now();
-        let result = commit(&mut conn, &pending).map_err(db);
-        meter::commit("sqlite", started, rows, result.is_ok());
-        for job in pending.drain(..) {
-            if let Job::Batch(_, ack) | Job::Observe(_, ack) = job {
-                let _ = ack.send(result.clone());
-            }
-        }
-    }
-}
-
-impl Job {
-    fn rows(&self) -> usize {
-        match self {
-            Job::Batch(b, _) => b.len(),
-            Job::Observe(b, _) => b.len(),
-            Job::Filtered(_) | Job::Prune(..) => 0,
-        }
-    }
-}
-
-fn prune(conn: &mut Connection, before: i64) -> rusqlite::Result<u64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let deleted = tx.execute("DELETE FROM violations WHERE received_at < ?1", [before])?;
-    if deleted > 0 {
-        tx.execute_batch("DELETE FROM groups; DELETE FROM group_networks;")?;
-        tx.execute_batch(GROUPS_FROM_ROWS)?;
-        tx.execute_batch(GROUP_NETWORKS_FROM_ROWS)?;
-    }
-    tx.execute("DELETE FROM observations WHERE received_at < ?1", [before])?;
-    tx.commit()?;
-    Ok(deleted as u64)
 }
 
 pub(super) fn count(c: &Connection) -> rusqlite::Result<u64> {
@@ -377,117 +319,10 @@ pub(super) fn count(c: &Connection) -> rusqlite::Result<u64> {
     .map(|n| n.max(0) as u64)
 }
 
-/// One transaction for all `jobs`; rolled back whole if any statement fails, so a batch is
-/// either stored with its group counts or not at all (and then answered 503).
-fn commit(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<()> {
-    // Cached statements: BEGIN and COMMIT are not parsed again for every transaction.
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    let result = insert(conn, jobs).and_then(|()| conn.prepare_cached("COMMIT")?.execute([]));
-    if result.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    result.map(drop)
-}
-
-fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
-    let mut commit = Commit::default();
-    for job in jobs {
-        match job {
-            Job::Batch(batch, _) => commit.add(batch),
-            Job::Observe(batch, _) => commit.observe(batch),
-            Job::Filtered(n) => commit.add_filtered(*n),
-            Job::Prune(..) => {} // never grouped (the writer runs it alone)
-        }
-    }
-    let mut row = conn.prepare_cached(INSERT_VIOLATION)?;
-    for r in commit.rows() {
-        row.execute(params![
-            r.received_at,
-            r.document_url,
-            r.document_path,
-            r.blocked_url,
-            r.blocked_origin,
-            r.directive,
-            r.violated_directive,
-            r.disposition,
-            r.status_code,
-            r.source_file,
-            r.line,
-            r.col,
-            r.sample,
-            r.referrer,
-            r.user_agent,
-            r.original_policy,
-            r.format,
-            r.class,
-            r.network,
-        ])?;
-    }
-    // One upsert per group per transaction, however many of its reports came in.
-    let mut upsert = conn.prepare_cached(UPSERT_GROUP)?;
-    for g in commit.groups() {
-        upsert.execute(params![
-            g.directive,
-            g.blocked_origin,
-            g.document_path,
-            g.disposition,
-            g.count,
-            g.first_seen,
-            g.last_seen,
-            g.sample,
-            g.class,
-            g.reach
-        ])?;
-    }
-    // After the upsert, so the group rows exist: each network new to its group adds one
-    // to the group's reach.
-    let mut add_network = conn.prepare_cached(ADD_GROUP_NETWORK)?;
-    let mut add_reach = conn.prepare_cached(ADD_REACH)?;
-    for r in commit.reach_rows() {
-        let key = params![
-            r.directive,
-            r.blocked_origin,
-            r.document_path,
-            r.disposition,
-            r.class
-        ];
-        if add_network.execute(params![
-            r.directive,
-            r.blocked_origin,
-            r.document_path,
-            r.disposition,
-            r.class,
-            r.network
-        ])? == 1
-        {
-            add_reach.execute(key)?;
-        }
-    }
-    let mut observe = conn.prepare_cached(INSERT_OBSERVATION)?;
-    for o in commit.observation_rows() {
-        observe.execute(params![
-            o.received_at,
-            o.destination,
-            o.document_origin,
-            o.document_path,
-            o.page_load,
-            o.sample_rate,
-            o.engine,
-            o.network,
-            o.class
-        ])?;
-    }
-    if commit.filtered() > 0 {
-        conn.prepare_cached(ADD_FILTERED)?
-            .execute(params![commit.filtered()])?;
-    }
-    Ok(())
-}
-
 impl ReportSink for SqliteSink {
     fn submit(&self, batch: Vec<Violation>) -> BoxFuture<'_, Result<(), StoreError>> {
         let (ack, done) = tokio::sync::oneshot::channel();
-        let sent = self.jobs.try_send(Job::Batch(batch, ack));
+        let sent = self.try_send(Job::Batch(batch, ack));
         Box::pin(async move {
             match sent {
                 Ok(()) => done.await.unwrap_or(Err(STOPPED)),
@@ -499,13 +334,13 @@ impl ReportSink for SqliteSink {
 
     fn record_filtered(&self, n: u64) {
         // Best effort: a full queue drops the count, never a report.
-        let _ = self.jobs.try_send(Job::Filtered(n));
+        let _ = self.try_send(Job::Filtered(n));
     }
 
     /// Into the same queue and commits as violations, to the `observations` table.
     fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
         let (ack, done) = tokio::sync::oneshot::channel();
-        let sent = self.jobs.try_send(Job::Observe(batch, ack));
+        let sent = self.try_send(Job::Observe(batch, ack));
         Box::pin(async move {
             match sent {
                 Ok(()) => done.await.unwrap_or(Err(STOPPED)),
@@ -513,6 +348,16 @@ impl ReportSink for SqliteSink {
                 Err(TrySendError::Disconnected(_)) => Err(STOPPED),
             }
         })
+    }
+
+    /// [`Health::Failing`] from a failed commit until one succeeds (an empty transaction
+    /// tried every few seconds while no reports come counts), else [`Health::Full`] while
+    /// every place in the queue is taken.
+    fn health(&self) -> Health {
+        let queued = self.shared.queued.load(Ordering::Relaxed);
+        self.shared
+            .health
+            .health((queued >= self.queue).then_some(queued))
     }
 }
 

@@ -1,10 +1,12 @@
 //! The schema: its version, the tables, the migrations that reach it, and the statements
 //! that rebuild the aggregates from the rows.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::db;
-use crate::report::sql::{group_columns, group_networks_from_rows, groups_from_rows};
+use crate::report::sql::{
+    group_columns, group_networks_from_rows, groups_from_rows, user_agent_id,
+};
 use crate::report::store::StoreError;
 
 /// The schema this version writes. 1: `violations` with an index for grouping (the first
@@ -12,8 +14,10 @@ use crate::report::store::StoreError;
 /// 3: each violation and group has its `class` (checked against the served policies);
 /// 4: an index on `violations.received_at`, for the activity read by hour; 5: each
 /// violation's client `network`, each group's `reach` with the `group_networks` it counts,
-/// and the inventory's `observations`.
-pub(super) const SCHEMA_VERSION: i64 = 5;
+/// and the inventory's `observations`; 6: each distinct user agent stored once, in
+/// `user_agents`, and `violations.user_agent_id` in place of the text (a request's up to 100
+/// reports each copied its up to 2 KB user agent).
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS violations (
@@ -32,7 +36,7 @@ CREATE TABLE IF NOT EXISTS violations (
     col INTEGER,
     sample TEXT,
     referrer TEXT,
-    user_agent TEXT,
+    user_agent_id INTEGER,
     original_policy TEXT,
     format TEXT NOT NULL,
     class TEXT NOT NULL DEFAULT 'unverified',
@@ -75,6 +79,29 @@ CREATE TABLE IF NOT EXISTS observations (
 CREATE INDEX IF NOT EXISTS observations_received_at ON observations (received_at);
 CREATE INDEX IF NOT EXISTS observations_destination ON observations (destination, received_at);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS user_agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+";
+
+/// Every `violations` column with the user agent's text beside its key, for your own
+/// queries (what `violations` held before version 6). Made once `violations` has its
+/// version 6 columns.
+const VIEWS: &str = "
+CREATE VIEW IF NOT EXISTS violations_with_user_agent AS
+    SELECT v.*, ua.text AS user_agent FROM violations v
+    LEFT JOIN user_agents ua ON ua.id = v.user_agent_id;
+";
+
+/// Version 6: a key per user agent, from the distinct texts of `violations.user_agent`.
+const USER_AGENT_KEYS: &str =
+    "CREATE TEMP TABLE user_agent_keys (text TEXT PRIMARY KEY, id INTEGER NOT NULL);";
+
+/// Version 6: each row's key, looked up by its text; then the text goes.
+const ROWS_TO_KEYS: &str = "
+UPDATE violations SET user_agent_id =
+    (SELECT id FROM temp.user_agent_keys k WHERE k.text = violations.user_agent)
+    WHERE user_agent IS NOT NULL;
+ALTER TABLE violations DROP COLUMN user_agent;
+DROP TABLE temp.user_agent_keys;
 ";
 
 /// The groups counted from the stored rows.
@@ -144,6 +171,7 @@ fn steps(tx: &Connection, found: i64) -> rusqlite::Result<()> {
     for (table, column, def) in [
         ("violations", "class", "TEXT NOT NULL DEFAULT 'unverified'"),
         ("violations", "network", "INTEGER"),
+        ("violations", "user_agent_id", "INTEGER"),
         ("groups", "reach", "INTEGER NOT NULL DEFAULT 0"),
     ] {
         if !has_column(tx, table, column)? {
@@ -151,14 +179,41 @@ fn steps(tx: &Connection, found: i64) -> rusqlite::Result<()> {
         }
     }
     if found < 3 {
+        // (Rows of these versions hold no network: reach is 0.)
+        tx.execute_batch(GROUP_NETWORKS_FROM_ROWS)?;
         tx.execute_batch(GROUPS_FROM_ROWS)?;
         tx.execute_batch(DROP_VERSION_1_INDEX)?;
     }
+    if has_column(tx, "violations", "user_agent")? {
+        user_agents_once(tx)?;
+    }
+    tx.execute_batch(VIEWS)?;
     if found < SCHEMA_VERSION {
-        // 3 to 4 only adds an index, 4 to 5 columns and tables: the groups are kept as they
-        // are (a rebuild would recount them from the rows, and forget rows deleted by hand).
+        // 3 to 4 only adds an index, 4 to 5 columns and tables, 5 to 6 moves the user
+        // agents: the groups are kept as they are (a rebuild would recount them from the
+        // rows, and forget rows deleted by hand).
         tx.execute_batch(RECEIVED_AT_INDEX)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     Ok(())
+}
+
+/// Version 6: every distinct `violations.user_agent` goes to `user_agents` under its key
+/// ([`user_agent_id`]), each row gets the key, and the column goes. The table is rewritten
+/// once (SQLite's `DROP COLUMN`); the pages the texts held are free pages of the file,
+/// reused by new rows (`VACUUM` gives them back to the file system).
+fn user_agents_once(tx: &Connection) -> rusqlite::Result<()> {
+    tx.execute_batch(USER_AGENT_KEYS)?;
+    let texts: Vec<String> = tx
+        .prepare("SELECT DISTINCT user_agent FROM violations WHERE user_agent IS NOT NULL")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut key = tx.prepare("INSERT INTO temp.user_agent_keys (text, id) VALUES (?1, ?2)")?;
+    let mut agent = tx.prepare("INSERT OR IGNORE INTO user_agents (id, text) VALUES (?1, ?2)")?;
+    for text in &texts {
+        let id = user_agent_id(text);
+        key.execute(params![text, id])?;
+        agent.execute(params![id, text])?;
+    }
+    tx.execute_batch(ROWS_TO_KEYS)
 }

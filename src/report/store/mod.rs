@@ -33,6 +33,7 @@ use crate::source::Origin;
 mod activity;
 mod class;
 mod error;
+mod health;
 mod memory;
 mod observation;
 mod reported;
@@ -46,6 +47,9 @@ pub(crate) use activity::hour_start;
 pub use activity::{unix_hour, Activity, HourWindow, ACTIVITY_HOURS};
 pub use class::Class;
 pub use error::StoreError;
+pub use health::Health;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use health::{CommitHealth, ProbeWait};
 pub use memory::MemorySink;
 pub use observation::{Network, Observation, PageLoad};
 pub use reported::Reported;
@@ -79,6 +83,15 @@ pub trait ReportSink: Send + Sync + 'static {
         Box::pin(std::future::ready(Err(StoreError::Unsupported(
             "inventory observations",
         ))))
+    }
+
+    /// Whether the store takes reports now, for a health check: cheap, never blocking, never
+    /// asking the database (a store keeps it as its commits succeed or fail). The default
+    /// is [`Health::Ok`]; [`SqliteSink`](super::sqlite::SqliteSink) and
+    /// [`PostgresSink`](super::postgres::PostgresSink) say [`Health::Failing`] from a failed
+    /// commit until one succeeds, and [`Health::Full`] while their queue is.
+    fn health(&self) -> Health {
+        Health::Ok
     }
 }
 
@@ -194,6 +207,9 @@ impl<T: ReportSink + ?Sized> ReportSink for Arc<T> {
     }
     fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
         (**self).observe(batch)
+    }
+    fn health(&self) -> Health {
+        (**self).health()
     }
 }
 

@@ -9,7 +9,7 @@ use super::reported::Reported;
 use super::rollout::Rollout;
 use super::summary::{GroupKey, Summary};
 use super::violation::{Disposition, Violation};
-use super::{BoxFuture, ReportSink, ReportStore, StoreError};
+use super::{BoxFuture, Health, ReportSink, ReportStore, StoreError};
 use crate::learn::DestinationUse;
 use crate::source::Origin;
 
@@ -73,6 +73,13 @@ impl<A: ReportSink, B: ReportSink> ReportSink for Tee<A, B> {
                 other => other,
             }
         })
+    }
+    /// The first's when it is not ok, else the second's: a batch needs both.
+    fn health(&self) -> Health {
+        match self.0.health() {
+            Health::Ok => self.1.health(),
+            first => first,
+        }
     }
 }
 
@@ -162,6 +169,9 @@ impl<S: ReportSink> ReportSink for WriteOnly<S> {
     }
     fn observe(&self, batch: Vec<Observation>) -> BoxFuture<'_, Result<(), StoreError>> {
         self.0.observe(batch)
+    }
+    fn health(&self) -> Health {
+        self.0.health()
     }
 }
 

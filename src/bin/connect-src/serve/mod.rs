@@ -637,6 +637,9 @@ async fn serve(config: Config, metrics: metrics_exporter_prometheus::PrometheusH
         Ok(Err(e)) => Some(e),
         _ => None,
     };
+    // Nothing more can come in: what was acknowledged is committed; SQLite is checkpointed
+    // and closed, leaving no WAL beside the file.
+    shared.close_store().await;
     if cut_public + cut_admin > 0 {
         tracing::warn!(
             connections = cut_public + cut_admin,

@@ -1,5 +1,6 @@
 //! The store `serve` writes to, opened at start (PostgreSQL retried with capped backoff
-//! while the public face answers 503), the routers of both faces around it, and retention.
+//! while the public face answers 503), the routers of both faces around it, its health on
+//! `/healthz`, retention, and its clean close at stop.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use connect_src::report::sqlite::Durability;
-use connect_src::report::store::StoreError;
+use connect_src::report::store::{Health, ReportSink, StoreError};
 use connect_src::report::{Collector, CollectorBuilder, MemorySink, PostgresSink, SqliteSink};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tower_http::timeout::TimeoutLayer;
@@ -30,8 +31,10 @@ pub(super) enum Target {
         durability: Durability,
     },
     Postgres {
-        /// The connection URL, with the password when one was given apart.
+        /// The connection URL, as given.
         url: String,
+        /// The password given apart (`--db-password-file`, PGPASSWORD), never put in the URL.
+        password: Option<String>,
     },
 }
 
@@ -70,16 +73,15 @@ impl Target {
                 })
             }
             Db::Postgres(url) => {
-                // Read now, so that a malformed URL is a usage error, not a retry loop.
-                url.parse::<tokio_postgres::Config>().map_err(|e| {
-                    format!(
-                        "{from} {}: not a PostgreSQL URL ({e}); expected \
-                         postgres://user@host[:port]/database",
-                        redact(url)
-                    )
-                })?;
+                let password = password(url, from, password_file)?;
+                // Read now (its sslmode, its CA file), so that a malformed URL is a usage
+                // error, not a retry loop.
+                postgres(password.as_deref())
+                    .check(url)
+                    .map_err(|e| format!("{from} {}: {e}", redact(url)))?;
                 Ok(Target::Postgres {
-                    url: with_password(url, from, password_file)?,
+                    url: url.to_owned(),
+                    password,
                 })
             }
         }
@@ -110,7 +112,7 @@ impl Target {
                     _ => "process-crash",
                 }
             ),
-            Target::Postgres { url } => format!("PostgreSQL {}{kept}", redact(url)),
+            Target::Postgres { url, .. } => format!("PostgreSQL {}{kept}", redact(url)),
         }
     }
 
@@ -129,10 +131,19 @@ impl Target {
     }
 }
 
-/// `url` with the password from `file` (its last line ending removed) or, when the URL has
-/// none, from PGPASSWORD. A password both in the URL and in a file is refused: which one
-/// counts would be a guess.
-fn with_password(url: &str, from: &str, file: Option<&Path>) -> Result<String, String> {
+/// The PostgreSQL sink's options: the password given apart, if any.
+fn postgres(password: Option<&str>) -> connect_src::report::postgres::PostgresSinkBuilder {
+    let builder = PostgresSink::builder();
+    match password {
+        Some(p) => builder.password(p),
+        None => builder,
+    }
+}
+
+/// The password for a PostgreSQL `url` given apart from it: from `file` (its last line
+/// ending removed) or, when the URL has none, from PGPASSWORD. A password both in the URL
+/// and in a file is refused: which one counts would be a guess.
+fn password(url: &str, from: &str, file: Option<&Path>) -> Result<Option<String>, String> {
     let password = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -149,9 +160,9 @@ fn with_password(url: &str, from: &str, file: Option<&Path>) -> Result<String, S
         None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
     };
     let Some(password) = password else {
-        return Ok(url.to_owned());
+        return Ok(None);
     };
-    let mut parsed =
+    let parsed =
         url::Url::parse(url).map_err(|e| format!("{from} {}: not a URL ({e})", redact(url)))?;
     if parsed.password().is_some() {
         if file.is_some() {
@@ -162,12 +173,9 @@ fn with_password(url: &str, from: &str, file: Option<&Path>) -> Result<String, S
             ));
         }
         // libpq's order: a password in the URL wins over PGPASSWORD.
-        return Ok(url.to_owned());
+        return Ok(None);
     }
-    parsed
-        .set_password(Some(&password))
-        .map_err(|()| format!("{from} {}: cannot hold a password (no host)", redact(url)))?;
-    Ok(parsed.into())
+    Ok(Some(password))
 }
 
 /// An open store.
@@ -184,6 +192,15 @@ impl Store {
             Store::Memory(s) => builder.store(s.clone()).build(),
             Store::Sqlite(s) => builder.store(s.clone()).build(),
             Store::Postgres(s) => builder.store(s.clone()).build(),
+        }
+    }
+
+    /// What the store says of itself (memory: always ok).
+    fn health(&self) -> Health {
+        match self {
+            Store::Memory(s) => s.health(),
+            Store::Sqlite(s) => s.health(),
+            Store::Postgres(s) => s.health(),
         }
     }
 
@@ -217,8 +234,8 @@ pub(super) async fn open_and_run(
 ) -> Result<(), String> {
     let store = match (opened, target) {
         (Some(store), _) => store,
-        (None, Target::Postgres { url }) => {
-            let opening = open_postgres(&url, &shared);
+        (None, Target::Postgres { url, password }) => {
+            let opening = open_postgres(&url, password.as_deref(), &shared);
             let sink = tokio::select! {
                 sink = opening => sink,
                 () = stop.stopped() => return Ok(()),
@@ -237,7 +254,7 @@ pub(super) async fn open_and_run(
         (None, _) => unreachable!("memory and SQLite are opened before the listeners"),
     };
     let collector = store.collector(builder);
-    shared.ready(&collector);
+    shared.ready(&collector, store.clone());
     if let Some(keep) = retain {
         tokio::select! {
             () = retention(&store, keep) => {}
@@ -247,11 +264,15 @@ pub(super) async fn open_and_run(
     Ok(())
 }
 
-async fn open_postgres(url: &str, shared: &Shared) -> Result<PostgresSink, String> {
+async fn open_postgres(
+    url: &str,
+    password: Option<&str>,
+    shared: &Shared,
+) -> Result<PostgresSink, String> {
     let mut wait = FIRST_RETRY;
     for attempt in 1u32.. {
-        let u = url.to_owned();
-        let error = match tokio::task::spawn_blocking(move || PostgresSink::open(&u)).await {
+        let (u, builder) = (url.to_owned(), postgres(password));
+        let error = match tokio::task::spawn_blocking(move || builder.open(&u)).await {
             Ok(Ok(sink)) => return Ok(sink),
             Ok(Err(e)) if retryable(&e) => e.to_string(),
             Ok(Err(e)) => return Err(format!("cannot open {}: {e}", redact(url))),
@@ -298,10 +319,11 @@ async fn retention(store: &Store, keep: Duration) {
     }
 }
 
-/// What both faces share: the routers once the store is open, and the health.
+/// What both faces share: the routers and the store once it is open, and the health.
 pub(super) struct Shared {
     routers: OnceLock<Routers>,
-    health: Mutex<Health>,
+    store: OnceLock<Store>,
+    health: Mutex<Stage>,
     metrics: PrometheusHandle,
 }
 
@@ -310,7 +332,8 @@ struct Routers {
     read: Router,
 }
 
-enum Health {
+/// Where the collector is in its life; once ready, `/healthz` asks the store.
+enum Stage {
     Opening {
         attempt: u32,
         error: String,
@@ -324,7 +347,8 @@ impl Shared {
     pub(super) fn new(metrics: PrometheusHandle) -> Shared {
         Shared {
             routers: OnceLock::new(),
-            health: Mutex::new(Health::Opening {
+            store: OnceLock::new(),
+            health: Mutex::new(Stage::Opening {
                 attempt: 0,
                 error: String::new(),
                 retry: FIRST_RETRY,
@@ -333,25 +357,46 @@ impl Shared {
         }
     }
 
-    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+    fn health(&self) -> std::sync::MutexGuard<'_, Stage> {
         self.health.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn ready(&self, collector: &Collector) {
+    fn ready(&self, collector: &Collector, store: Store) {
         let _ = self.routers.set(Routers {
             report: collector.report_router(),
             read: collector.admin_router(),
         });
+        let _ = self.store.set(store);
         let mut h = self.health();
-        if !matches!(*h, Health::Stopping) {
-            *h = Health::Ready;
+        if !matches!(*h, Stage::Stopping) {
+            *h = Stage::Ready;
+        }
+    }
+
+    /// Closes the store once the listeners have drained (SQLite: the queue committed, the
+    /// WAL checkpointed into the file, the connections closed, no `-wal` file left).
+    pub(super) async fn close_store(&self) {
+        let Some(Store::Sqlite(sink)) = self.store.get() else {
+            return; // memory is dropped; PostgreSQL's own server keeps its files
+        };
+        match sink.close().await {
+            Ok(()) => tracing::info!(
+                store = %sink.path().display(),
+                "SQLite closed: the WAL is checkpointed into the database file"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                store = %sink.path().display(),
+                "SQLite was not closed cleanly: what was committed is in its WAL, read at the \
+                 next open"
+            ),
         }
     }
 
     fn waiting(&self, attempt: u32, error: String, retry: Duration) {
         let mut h = self.health();
-        if !matches!(*h, Health::Stopping) {
-            *h = Health::Opening {
+        if !matches!(*h, Stage::Stopping) {
+            *h = Stage::Opening {
                 attempt,
                 error,
                 retry,
@@ -360,20 +405,20 @@ impl Shared {
     }
 
     pub(super) fn stopping(&self) {
-        *self.health() = Health::Stopping;
+        *self.health() = Stage::Stopping;
     }
 
     /// `/healthz`: 200 `ok` when reports are taken, else 503 and why. The public face says
     /// what is wrong; the admin face adds the error text.
     fn healthz(&self, detailed: bool) -> Response {
         let (status, text, retry) = match &*self.health() {
-            Health::Ready => (StatusCode::OK, "ok\n".to_owned(), None),
-            Health::Stopping => (
+            Stage::Ready => store_health(self.store.get().map(Store::health), detailed),
+            Stage::Stopping => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "stopping: this collector is shutting down\n".to_owned(),
                 None,
             ),
-            Health::Opening {
+            Stage::Opening {
                 attempt,
                 error,
                 retry,
@@ -407,6 +452,32 @@ impl Shared {
     }
 }
 
+/// `/healthz` once the store is open: what it says of itself. The public face names the
+/// trouble and since when; the admin face adds the error.
+fn store_health(health: Option<Health>, detailed: bool) -> (StatusCode, String, Option<Duration>) {
+    let unavailable = StatusCode::SERVICE_UNAVAILABLE;
+    match health.unwrap_or_default() {
+        Health::Full { queued } => (
+            unavailable,
+            format!("busy: the report store's queue is full ({queued} batches waiting)\n"),
+            Some(Duration::from_secs(1)),
+        ),
+        Health::Failing { error, since, last } => {
+            let mut text = format!(
+                "failing: the report store cannot commit since {} (last tried {}); reports \
+                 are answered 503\n",
+                humantime::format_rfc3339_seconds(since),
+                humantime::format_rfc3339_seconds(last)
+            );
+            if detailed {
+                text.push_str(&format!("error: {error}\n"));
+            }
+            (unavailable, text, Some(Duration::from_secs(5)))
+        }
+        _ => (StatusCode::OK, "ok\n".to_owned(), None),
+    }
+}
+
 fn retry_after(wait: Duration) -> HeaderValue {
     HeaderValue::from(wait.as_secs().max(1))
 }
@@ -414,7 +485,7 @@ fn retry_after(wait: Duration) -> HeaderValue {
 /// 503 for a report while the store is not open: browsers (Reporting API) retry.
 fn not_open(shared: &Shared) -> Response {
     let retry = match &*shared.health() {
-        Health::Opening { retry, .. } => *retry,
+        Stage::Opening { retry, .. } => *retry,
         _ => FIRST_RETRY,
     };
     (
