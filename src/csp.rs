@@ -276,7 +276,8 @@ impl Csp {
     /// ([`Collector::step_rollout`]: advance, hold, roll back) and sets the app's layer to
     /// its stage through the [`handle`](Self::handle), so every instance sharing the store
     /// serves the same stage within `every` of a change, without a restart. Spawned on the
-    /// current tokio runtime; abort the handle to stop. Errors are logged and retried.
+    /// current tokio runtime; abort the handle to stop. A failing step is logged once until
+    /// the error changes or a step succeeds, and retried.
     ///
     /// What the layer serves, from the app's own policy `P` (as built) and the candidate
     /// `C`: no rollout, rolled back or aborted — `P`; report-only stage — `P` with `C` as
@@ -292,10 +293,19 @@ impl Csp {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing: Option<String> = None;
             loop {
                 tick.tick().await;
-                if let Err(e) = csp.follow_rollout_once().await {
-                    tracing::warn!(target: "connect_src::rollout", error = %e, "rollout follow failed");
+                match csp.follow_rollout_once().await {
+                    Ok(_) => failing = None,
+                    // Logged once until the error changes or a step succeeds again.
+                    Err(e) => {
+                        let text = e.to_string();
+                        if failing.as_deref() != Some(text.as_str()) {
+                            tracing::warn!(target: "connect_src::rollout", error = %text, "rollout follow failed");
+                            failing = Some(text);
+                        }
+                    }
                 }
             }
         })

@@ -372,7 +372,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [3]);
+    assert_eq!(versions, [4]);
 
     // A database a later version wrote: refused, and left as it was.
     client
@@ -392,7 +392,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused_untouched() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 3
+                supported: 4
             }
         ),
         "{err}"

@@ -415,7 +415,7 @@ async fn a_version_2_database_is_partitioned_and_keeps_its_rows() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     for table in ["violations", "observations"] {
         let partitioned: bool = client
             .query_one(

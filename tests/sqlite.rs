@@ -260,7 +260,7 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     assert!(
         !has_index(&c, "violations_group"),
         "the old index is dropped"
@@ -319,7 +319,7 @@ async fn a_version_2_database_is_migrated() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     assert!(has_index(&c, "violations_received_at"));
 }
 
@@ -380,7 +380,7 @@ async fn a_version_3_database_gains_the_received_at_index_and_keeps_its_groups()
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     assert!(has_index(&c, "violations_received_at"));
     // The activity read uses it.
     let plan: Vec<String> = c

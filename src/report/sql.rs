@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::store::{
     Blocked, Class, DestinationUse, Disposition, Group, GroupKey, HourWindow, Network, Observation,
-    Violation,
+    Reported, Violation,
 };
 use crate::matcher::Engine;
 use crate::source::Origin;
@@ -126,10 +126,117 @@ macro_rules! activity_by_hour {
     };
 }
 
+/// The violations received at or after `$since` per directive, blocked origin, disposition
+/// and class, widest reach first, at most `$limit` rows: reports, distinct networks, first
+/// and last seen, and the least document URL (the page a matcher judges from). What
+/// [`ReportStore::reported_since`](crate::report::store::ReportStore::reported_since)
+/// reads, with the index on `received_at`.
+macro_rules! reported_since {
+    ($since:literal, $limit:literal) => {
+        concat!(
+            "SELECT directive, blocked_origin, disposition, class, COUNT(*), \
+             COUNT(DISTINCT network), MIN(received_at), MAX(received_at), MIN(document_url) \
+             FROM violations WHERE received_at >= ",
+            $since,
+            " GROUP BY directive, blocked_origin, disposition, class \
+             ORDER BY COUNT(DISTINCT network) DESC, COUNT(*) DESC LIMIT ",
+            $limit
+        )
+    };
+}
+
+/// Distinct client networks per Unix hour in `[$from, $until)`, violations and
+/// observations together: what [`ReportStore::heard`](crate::report::store::ReportStore::heard)
+/// reads. Each row: the hour, the networks.
+macro_rules! heard_by_hour {
+    ($from:literal, $until:literal) => {
+        concat!(
+            "SELECT h, COUNT(DISTINCT network) FROM (SELECT received_at / 3600 AS h, network \
+             FROM violations WHERE received_at >= ",
+            $from,
+            " AND received_at < ",
+            $until,
+            " AND network IS NOT NULL UNION ALL SELECT received_at / 3600 AS h, network \
+             FROM observations WHERE received_at >= ",
+            $from,
+            " AND received_at < ",
+            $until,
+            " AND network IS NOT NULL) x GROUP BY h"
+        )
+    };
+}
+
+/// The rollout's one record: inserted when there is none (`$version`, `$record`), else
+/// nothing (zero rows: another writer was first).
+macro_rules! rollout_insert {
+    ($version:literal, $record:literal) => {
+        concat!(
+            "INSERT INTO rollout (id, version, record) VALUES (1, ",
+            $version,
+            ", ",
+            $record,
+            ") ON CONFLICT (id) DO NOTHING"
+        )
+    };
+}
+
+/// The rollout's record replaced only at version `$expected` (zero rows: another writer
+/// changed it first).
+macro_rules! rollout_update {
+    ($version:literal, $record:literal, $expected:literal) => {
+        concat!(
+            "UPDATE rollout SET version = ",
+            $version,
+            ", record = ",
+            $record,
+            " WHERE id = 1 AND version = ",
+            $expected
+        )
+    };
+}
+
 pub(crate) use {
-    activity_by_hour, group_columns, group_networks_from_rows, groups_from_rows,
-    inventory_by_destination, observation_columns, violation_columns,
+    activity_by_hour, group_columns, group_networks_from_rows, groups_from_rows, heard_by_hour,
+    inventory_by_destination, observation_columns, reported_since, rollout_insert, rollout_update,
+    violation_columns,
 };
+
+/// One row of [`reported_since!`] as a [`Reported`].
+#[allow(clippy::too_many_arguments)] // the query's columns, in order
+pub(crate) fn reported_row(
+    directive: String,
+    blocked: String,
+    disposition: &str,
+    class: &str,
+    reports: i64,
+    networks: i64,
+    first_seen: i64,
+    last_seen: i64,
+    document_url: Option<&str>,
+) -> Reported {
+    Reported {
+        directive,
+        blocked: Blocked::from_stored(blocked),
+        disposition: Disposition::parse(disposition),
+        class: Class::parse(class),
+        document: document_url.and_then(Origin::of_url),
+        reports: reports.max(0) as u64,
+        networks: networks.max(0) as u64,
+        first_seen: time(first_seen),
+        last_seen: time(last_seen),
+    }
+}
+
+/// The networks per hour of `window` from [`heard_by_hour!`]'s rows.
+pub(crate) fn heard_hours(window: HourWindow, rows: impl Iterator<Item = (i64, i64)>) -> Vec<u64> {
+    let mut out = vec![0; window.hours()];
+    for (hour, networks) in rows {
+        if let Some(i) = window.index_of(hour.max(0) as u64) {
+            out[i] = networks.max(0) as u64;
+        }
+    }
+    out
+}
 
 /// Most violations in one transaction; more waiting go in the next one.
 pub(crate) const MAX_ROWS_PER_COMMIT: usize = 1024;

@@ -58,15 +58,24 @@ impl Collector {
         Ok(now.filter(|(_, changed)| *changed).map(|(r, _)| r))
     }
 
-    /// Steps the rollout every `every`, for as long as the future runs (spawn it). Errors
-    /// are logged and the next step tried.
+    /// Steps the rollout every `every` (at least 100 ms), for as long as the future runs
+    /// (spawn it). A failing step is logged once until the error changes or a step succeeds
+    /// again, and the next step tried.
     pub async fn drive_rollouts(self, every: Duration) {
         let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing: Option<String> = None;
         loop {
             tick.tick().await;
-            if let Err(e) = self.step_rollout().await {
-                tracing::warn!(target: "connect_src::rollout", error = %e, "rollout step failed");
+            match self.step_rollout().await {
+                Ok(_) => failing = None,
+                Err(e) => {
+                    let text = e.to_string();
+                    if failing.as_deref() != Some(text.as_str()) {
+                        tracing::warn!(target: "connect_src::rollout", error = %text, "rollout step failed");
+                        failing = Some(text);
+                    }
+                }
             }
         }
     }

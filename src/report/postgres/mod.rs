@@ -92,7 +92,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::sql::{self, secs};
 use super::store::{
     Activity, BoxFuture, CommitHealth, DestinationUse, GroupKey, Health, HourWindow, Observation,
-    ReportSink, ReportStore, StoreError, Summary, Violation,
+    ReportSink, ReportStore, Reported, Rollout, StoreError, Summary, Violation,
 };
 use crate::source::Origin;
 
@@ -543,5 +543,36 @@ impl ReportStore for PostgresSink {
     ) -> BoxFuture<'a, Result<f64, StoreError>> {
         let listed: Vec<String> = destinations.iter().map(|d| d.to_string()).collect();
         Box::pin(async move { read::page_loads_reaching(&self.db, &listed, secs(since)).await })
+    }
+
+    /// Groups the rows received since `since` in one statement, on the caller's runtime.
+    fn reported_since(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<Reported>, StoreError>> {
+        Box::pin(read::reported(&self.db, secs(since)))
+    }
+
+    /// Violations and observations of the window by hour, in one statement.
+    fn heard(&self, window: HourWindow) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        Box::pin(read::heard(&self.db, window))
+    }
+
+    fn rollout(&self) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
+        Box::pin(read::rollout(&self.db))
+    }
+
+    /// One `UPDATE … WHERE version = $3` (or an insert when there is none): of the
+    /// collectors of a fleet replacing the same version, one changes the row.
+    fn replace_rollout(
+        &self,
+        expected: Option<u64>,
+        next: Rollout,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let version = sql::int(expected.map_or(1, |v| v + 1));
+            read::replace_rollout(&self.db, expected.map(sql::int), version, &next.to_record())
+                .await
+        })
     }
 }

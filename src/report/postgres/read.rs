@@ -5,8 +5,14 @@ use std::collections::HashMap;
 
 use super::db::{read_error, Db};
 use super::write::text;
-use crate::report::sql::{self, activity_by_hour, group_columns, inventory_by_destination};
-use crate::report::store::{Activity, DestinationUse, GroupKey, HourWindow, StoreError, Summary};
+use crate::report::sql::{
+    self, activity_by_hour, group_columns, heard_by_hour, inventory_by_destination, reported_since,
+    rollout_insert, rollout_update,
+};
+use crate::report::store::{
+    Activity, DestinationUse, GroupKey, HourWindow, Reported, Rollout, StoreError, Summary,
+    REPORTED_CAP,
+};
 
 /// Violations per group and per hour, and in all, in `[$1, $2)` (Unix seconds, read with
 /// the primary key, `(received_at, id)`, of each day's partition), for the groups whose key
@@ -187,6 +193,93 @@ pub(super) async fn page_loads_reaching(
         .await
     {
         Ok(r) => Ok(r.get::<_, f64>(0)),
+        Err(e) => Err(read_error(conn, e)),
+    }
+}
+
+const REPORTED_SINCE: &str = reported_since!("$1", "$2");
+
+const HEARD: &str = heard_by_hour!("$1", "$2");
+
+/// The violations since `since` by destination, with reach: one statement, the day
+/// partitions from `since` on read by their primary key.
+pub(super) async fn reported(shared: &Db, since: i64) -> Result<Vec<Reported>, StoreError> {
+    let conn = shared.connection().await?;
+    let limit = REPORTED_CAP as i64;
+    let rows = match conn.query(REPORTED_SINCE, &[&since, &limit]).await {
+        Ok(rows) => rows,
+        Err(e) => return Err(read_error(conn, e)),
+    };
+    Ok(rows
+        .iter()
+        .map(|r| {
+            sql::reported_row(
+                r.get(0),
+                r.get(1),
+                r.get::<_, &str>(2),
+                r.get::<_, &str>(3),
+                r.get(4),
+                r.get(5),
+                r.get(6),
+                r.get(7),
+                r.get::<_, Option<&str>>(8),
+            )
+        })
+        .collect())
+}
+
+pub(super) async fn heard(shared: &Db, window: HourWindow) -> Result<Vec<u64>, StoreError> {
+    let (from, until) = sql::window_secs(window);
+    let conn = shared.connection().await?;
+    match conn.query(HEARD, &[&from, &until]).await {
+        Ok(rows) => Ok(sql::heard_hours(
+            window,
+            rows.iter()
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))),
+        )),
+        Err(e) => Err(read_error(conn, e)),
+    }
+}
+
+/// The rollout record, if any; a record this version cannot read is an error.
+pub(super) async fn rollout(shared: &Db) -> Result<Option<Rollout>, StoreError> {
+    let conn = shared.connection().await?;
+    let row = match conn
+        .query_opt("SELECT version, record FROM rollout WHERE id = 1", &[])
+        .await
+    {
+        Ok(row) => row,
+        Err(e) => return Err(read_error(conn, e)),
+    };
+    row.map(|r| {
+        let mut rollout = Rollout::from_record(r.get::<_, &str>(1))?;
+        rollout.version = r.get::<_, i64>(0).max(0) as u64;
+        Ok(rollout)
+    })
+    .transpose()
+}
+
+/// One statement, atomic: applied only at the version read (`None`: there is none), so of
+/// two collectors of a fleet replacing the same version one changes a row.
+pub(super) async fn replace_rollout(
+    shared: &Db,
+    expected: Option<i64>,
+    version: i64,
+    record: &str,
+) -> Result<bool, StoreError> {
+    let conn = shared.connection().await?;
+    let changed = match expected {
+        None => {
+            conn.execute(rollout_insert!("$1", "$2"), &[&version, &record])
+                .await
+        }
+        Some(v) => {
+            conn.execute(rollout_update!("$1", "$2", "$3"), &[&version, &record, &v])
+                .await
+        }
+    };
+    match changed {
+        Ok(n) => Ok(n == 1),
         Err(e) => Err(read_error(conn, e)),
     }
 }

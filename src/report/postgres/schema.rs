@@ -13,8 +13,9 @@ use crate::report::store::StoreError;
 /// `observations`; 3, `violations` and `observations` partitioned by day of `received_at`
 /// (each with a default partition; their primary key `(received_at, id)` is also the time
 /// index), and each distinct user agent stored once in `user_agents`, a violation holding
-/// its key (`user_agent_id`).
-const SCHEMA_VERSION: i32 = 3;
+/// its key (`user_agent_id`); 4, the `rollout` record (a staged rollout's state, replaced
+/// only at the version read).
+const SCHEMA_VERSION: i32 = 4;
 
 /// Arbitrary and fixed: the advisory lock every connect-src process takes to migrate.
 const MIGRATION_LOCK: i64 = 0x636f_6e6e_6563_7473; // "connects"
@@ -87,6 +88,13 @@ CREATE INDEX observations_received_at ON observations (received_at);
 CREATE INDEX observations_destination ON observations (destination, received_at);
 ",
     TO_VERSION_3,
+    "
+CREATE TABLE rollout (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version BIGINT NOT NULL,
+    record TEXT NOT NULL
+);
+",
 ];
 
 /// Version 3's tables beside version 2's, which are renamed `…_v2` until their rows are

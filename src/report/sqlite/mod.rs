@@ -60,10 +60,10 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::sql::secs;
+use super::sql::{self, secs};
 use super::store::{
     Activity, BoxFuture, DestinationUse, GroupKey, Health, HourWindow, Observation, ReportSink,
-    ReportStore, StoreError, Summary, Violation,
+    ReportStore, Reported, Rollout, StoreError, Summary, Violation,
 };
 use crate::source::Origin;
 
@@ -395,5 +395,44 @@ impl ReportStore for SqliteSink {
     ) -> BoxFuture<'a, Result<f64, StoreError>> {
         let listed: Vec<String> = destinations.iter().map(|d| d.to_string()).collect();
         self.read(move |c| read::page_loads_reaching(c, &listed, secs(since)).map_err(db))
+    }
+
+    /// Groups the rows received since `since` (the index on `received_at`), on tokio's
+    /// blocking pool.
+    fn reported_since(
+        &self,
+        since: SystemTime,
+    ) -> BoxFuture<'_, Result<Vec<Reported>, StoreError>> {
+        self.read(move |c| read::reported(c, secs(since)).map_err(db))
+    }
+
+    /// Violations and observations of the window's rows by hour, on tokio's blocking pool.
+    fn heard(&self, window: HourWindow) -> BoxFuture<'_, Result<Vec<u64>, StoreError>> {
+        self.read(move |c| read::heard(c, window).map_err(db))
+    }
+
+    fn rollout(&self) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
+        self.read(read::rollout)
+    }
+
+    /// On the writer, between commits: one `UPDATE … WHERE version = ?` (or an insert when
+    /// there is none), atomic across processes sharing the file.
+    fn replace_rollout(
+        &self,
+        expected: Option<u64>,
+        next: Rollout,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let version = expected.map_or(1, |v| v + 1);
+            let (ack, done) = tokio::sync::oneshot::channel();
+            let job = Job::Rollout(
+                expected.map(sql::int),
+                sql::int(version),
+                next.to_record(),
+                ack,
+            );
+            self.send_waiting(job).await?;
+            done.await.unwrap_or(Err(STOPPED))
+        })
     }
 }

@@ -4,8 +4,13 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::count;
-use crate::report::sql::{self, activity_by_hour, inventory_by_destination};
-use crate::report::store::{Activity, DestinationUse, GroupKey, HourWindow, Summary};
+use crate::report::sql::{
+    self, activity_by_hour, heard_by_hour, inventory_by_destination, reported_since,
+};
+use crate::report::store::{
+    Activity, DestinationUse, GroupKey, HourWindow, Reported, Rollout, StoreError, Summary,
+    REPORTED_CAP,
+};
 
 /// Violations per group and per hour, and in all, in `[?1, ?2)` (Unix seconds), for the
 /// groups listed in `?3`: a JSON array of `[directive, blocked_origin, document_path,
@@ -23,6 +28,55 @@ const INVENTORY: &str = inventory_by_destination!("?1", "group_concat(DISTINCT o
 const PAGE_LOADS_REACHING: &str = "SELECT COALESCE(SUM(w), 0.0) FROM (SELECT DISTINCT \
      page_load, 1.0 / sample_rate AS w FROM observations WHERE received_at >= ?1 AND \
      destination IN (SELECT value FROM json_each(?2)))";
+
+const REPORTED_SINCE: &str = reported_since!("?1", "?2");
+
+const HEARD: &str = heard_by_hour!("?1", "?2");
+
+pub(super) fn reported(c: &Connection, since: i64) -> rusqlite::Result<Vec<Reported>> {
+    let mut st = c.prepare_cached(REPORTED_SINCE)?;
+    let rows = st.query_map(params![since, REPORTED_CAP as i64], |r| {
+        Ok(sql::reported_row(
+            r.get(0)?,
+            r.get(1)?,
+            &r.get::<_, String>(2)?,
+            &r.get::<_, String>(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get::<_, Option<String>>(8)?.as_deref(),
+        ))
+    })?;
+    rows.collect()
+}
+
+pub(super) fn heard(c: &Connection, window: HourWindow) -> rusqlite::Result<Vec<u64>> {
+    let (from, until) = sql::window_secs(window);
+    let mut st = c.prepare_cached(HEARD)?;
+    let rows = st
+        .query_map(params![from, until], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<(i64, i64)>>>()?;
+    Ok(sql::heard_hours(window, rows.into_iter()))
+}
+
+/// The rollout record, if any; a record this version cannot read is an error, not `None`.
+pub(super) fn rollout(c: &Connection) -> Result<Option<Rollout>, StoreError> {
+    let row: Option<(i64, String)> = c
+        .query_row(
+            "SELECT version, record FROM rollout WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(super::db)?;
+    row.map(|(version, text)| {
+        let mut r = Rollout::from_record(&text)?;
+        r.version = version.max(0) as u64;
+        Ok(r)
+    })
+    .transpose()
+}
 
 pub(super) fn summary(c: &Connection, limit: usize) -> rusqlite::Result<Summary> {
     let total = count(c)?;

@@ -16,8 +16,9 @@ use crate::report::store::StoreError;
 /// violation's client `network`, each group's `reach` with the `group_networks` it counts,
 /// and the inventory's `observations`; 6: each distinct user agent stored once, in
 /// `user_agents`, and `violations.user_agent_id` in place of the text (a request's up to 100
-/// reports each copied its up to 2 KB user agent).
-pub(super) const SCHEMA_VERSION: i64 = 6;
+/// reports each copied its up to 2 KB user agent); 7: the `rollout` record (a staged
+/// rollout's state, replaced only at the version read).
+pub(super) const SCHEMA_VERSION: i64 = 7;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS violations (
@@ -80,6 +81,11 @@ CREATE INDEX IF NOT EXISTS observations_received_at ON observations (received_at
 CREATE INDEX IF NOT EXISTS observations_destination ON observations (destination, received_at);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS user_agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rollout (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
 ";
 
 /// Every `violations` column with the user agent's text beside its key, for your own
@@ -190,7 +196,7 @@ fn steps(tx: &Connection, found: i64) -> rusqlite::Result<()> {
     tx.execute_batch(VIEWS)?;
     if found < SCHEMA_VERSION {
         // 3 to 4 only adds an index, 4 to 5 columns and tables, 5 to 6 moves the user
-        // agents: the groups are kept as they are (a rebuild would recount them from the
+        // agents, 6 to 7 adds a table: the groups are kept as they are (a rebuild would recount them from the
         // rows, and forget rows deleted by hand).
         tx.execute_batch(RECEIVED_AT_INDEX)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -13,7 +13,8 @@ use super::db;
 use super::schema::{GROUPS_FROM_ROWS, GROUP_NETWORKS_FROM_ROWS};
 use crate::report::meter;
 use crate::report::sql::{
-    group_columns, observation_columns, violation_columns, Commit, MAX_ROWS_PER_COMMIT,
+    group_columns, observation_columns, rollout_insert, rollout_update, violation_columns, Commit,
+    MAX_ROWS_PER_COMMIT,
 };
 use crate::report::store::{CommitHealth, Observation, ProbeWait, StoreError, Violation};
 
@@ -68,6 +69,9 @@ pub(super) enum Job {
     Prune(i64, Ack<u64>),
     /// Commit what came before, checkpoint, close the connection, stop.
     Close(Ack<()>),
+    /// Replace the rollout record if its version is the one given (`None`: there is none):
+    /// the new version, the record.
+    Rollout(Option<i64>, i64, String, Ack<bool>),
 }
 
 impl fmt::Debug for Job {
@@ -78,6 +82,7 @@ impl fmt::Debug for Job {
             Job::Filtered(n) => write!(f, "Filtered({n})"),
             Job::Prune(t, _) => write!(f, "Prune({t})"),
             Job::Close(_) => f.write_str("Close"),
+            Job::Rollout(expected, ..) => write!(f, "Rollout({expected:?})"),
         }
     }
 }
@@ -87,13 +92,13 @@ impl Job {
         match self {
             Job::Batch(b, _) => b.len(),
             Job::Observe(b, _) => b.len(),
-            Job::Filtered(_) | Job::Prune(..) | Job::Close(_) => 0,
+            Job::Filtered(_) | Job::Prune(..) | Job::Close(_) | Job::Rollout(..) => 0,
         }
     }
 
     /// Runs alone, between commits (never grouped with reports).
     fn is_maintenance(&self) -> bool {
-        matches!(self, Job::Prune(..) | Job::Close(_))
+        matches!(self, Job::Prune(..) | Job::Close(_) | Job::Rollout(..))
     }
 }
 
@@ -127,6 +132,10 @@ pub(super) fn writer(mut conn: Connection, jobs: Receiver<Job>, shared: &Shared)
         match first {
             Job::Prune(before, ack) => {
                 let _ = ack.send(prune(&mut conn, before).map_err(db));
+                continue;
+            }
+            Job::Rollout(expected, version, record, ack) => {
+                let _ = ack.send(replace_rollout(&conn, expected, version, &record).map_err(db));
                 continue;
             }
             Job::Close(ack) => {
@@ -209,6 +218,9 @@ fn close(conn: Connection, jobs: &Receiver<Job>, shared: &Shared) -> Result<(), 
             Job::Prune(_, ack) => {
                 let _ = ack.send(Err(StoreError::Closed(None)));
             }
+            Job::Rollout(.., ack) => {
+                let _ = ack.send(Err(StoreError::Closed(None)));
+            }
             Job::Filtered(_) => {}
         }
     }
@@ -254,7 +266,8 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             Job::Batch(batch, _) => commit.add(batch),
             Job::Observe(batch, _) => commit.observe(batch),
             Job::Filtered(n) => commit.add_filtered(*n),
-            Job::Prune(..) | Job::Close(_) => {} // never grouped (the writer runs them alone)
+            // Never grouped (the writer runs them alone).
+            Job::Prune(..) | Job::Close(_) | Job::Rollout(..) => {}
         }
     }
     let mut agent = conn.prepare_cached(INSERT_USER_AGENT)?;
@@ -344,4 +357,22 @@ fn insert(conn: &Connection, jobs: &[Job]) -> rusqlite::Result<()> {
             .execute(params![commit.filtered()])?;
     }
     Ok(())
+}
+
+/// One statement, atomic in SQLite (another process's writer waits on the file's lock):
+/// applied only at the version read.
+fn replace_rollout(
+    conn: &Connection,
+    expected: Option<i64>,
+    version: i64,
+    record: &str,
+) -> rusqlite::Result<bool> {
+    let changed = match expected {
+        None => conn.execute(rollout_insert!("?1", "?2"), params![version, record])?,
+        Some(v) => conn.execute(
+            rollout_update!("?1", "?2", "?3"),
+            params![version, record, v],
+        )?,
+    };
+    Ok(changed == 1)
 }

@@ -224,6 +224,18 @@ fn retryable(e: &StoreError) -> bool {
 /// Opens the store if `opened` is not already, then serves it: both faces' routers are set,
 /// retention runs. PostgreSQL is retried with a capped exponential backoff until it opens
 /// or the process stops; a failure that retrying cannot fix is returned (exit 1).
+/// How often `serve` steps a rollout.
+const ROLLOUT_STEP: Duration = Duration::from_secs(5);
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub(super) async fn open_and_run(
     target: Target,
     opened: Option<Store>,
@@ -255,11 +267,16 @@ pub(super) async fn open_and_run(
     };
     let collector = store.collector(builder);
     shared.ready(&collector, store.clone());
-    if let Some(keep) = retain {
-        tokio::select! {
+    // Steps the store's staged rollout, if one runs (`connect-src rollout start`): advance,
+    // hold or roll back, as every collector sharing the store does; stopped with the rest.
+    let stepping = tokio::spawn(collector.clone().drive_rollouts(ROLLOUT_STEP));
+    let _stepping = AbortOnDrop(stepping);
+    match retain {
+        Some(keep) => tokio::select! {
             () = retention(&store, keep) => {}
             () = stop.stopped() => {}
-        }
+        },
+        None => stop.stopped().await,
     }
     Ok(())
 }
