@@ -553,7 +553,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
             err,
             StoreError::NewerSchema {
                 found: 9,
-                supported: 6
+                supported: 7
             }
         ),
         "{err:?}"
@@ -848,7 +848,7 @@ async fn a_version_5_database_moves_its_user_agents() {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     let columns: Vec<String> = c
         .prepare("SELECT name FROM pragma_table_info('violations')")
         .unwrap()
