@@ -68,7 +68,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "quickstart listening on http://{addr}/ (reports: http://{addr}/csp-reports/dashboard)"
     );
-    axum::serve(listener, app).await?;
+    // Client addresses: what the collector learns rests on reach (distinct client networks).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -77,7 +77,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("is a candidate ready?  {cli} promote --db {db} --policy \"{enforced}\" --candidate \"'self' http://127.0.0.1:{api}\" --since 1h --min-page-loads 5 --min-reach 1");
     println!("start a rollout:       {cli} rollout start --db {db} --policy \"{enforced}\" --candidate \"'self' http://127.0.0.1:{api}\" --stages 50,100 --min-stage 10s --min-page-loads 5 --min-reach 1");
     println!("watch it:              {cli} rollout status --db {db}");
-    axum::serve(listener, app).await?;
+    // Client addresses: reach counts client networks.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -13,7 +13,11 @@ cargo build -q --example rollout --features sqlite
 cargo build -q --features cli --bin connect-src
 cli=target/debug/connect-src
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work" 2>/dev/null || true
+}
 trap cleanup EXIT
 PORT=$PORT RUST_LOG=warn target/debug/examples/rollout >"$work/app.log" 2>&1 &
 pids+=($!)

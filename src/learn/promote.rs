@@ -8,7 +8,8 @@
 //!   candidate in any browser engine while today's enforced list allows it there (what the
 //!   enforced list already blocks breaks nothing new);
 //! - at least [`Gate::min_page_loads`] page loads were seen (re-weighted by the sample
-//!   rate, as [`DestinationUse::page_loads`]);
+//!   rate, as [`DestinationUse::page_loads`]), and some hour was heard from at least the
+//!   minimum reach of client networks (without client addresses, nothing has reach);
 //! - the reports and observations cover the whole window asked for;
 //! - they never stopped: no [`Gate::max_gap`] of hours heard from fewer than the minimum
 //!   reach of client networks, after steady traffic, so that "no reports" is never read as
@@ -206,7 +207,7 @@ pub fn readiness(candidate: &ConnectSrc, evidence: &Evidence, gate: &Gate) -> Re
             .map(|(e, _)| e.as_str())
             .collect();
         reasons.push(format!(
-            "the candidate blocks {} in {}: used by ≈ {:.0} page loads, reach {} ({} reports)",
+            "the candidate blocks {} in {}: used by ≈ {:.0} page loads, reach {} ({} report(s))",
             w.destination,
             blocked_in.join(", "),
             w.page_loads,
@@ -219,6 +220,14 @@ pub fn readiness(candidate: &ConnectSrc, evidence: &Evidence, gate: &Gate) -> Re
             "≈ {page_loads:.0} page loads in the window, fewer than the {:.0} asked for \
              (is the inventory on?)",
             gate.min_page_loads
+        ));
+    }
+    let loudest = evidence.heard.iter().copied().max().unwrap_or(0);
+    if loudest < min {
+        reasons.push(format!(
+            "no hour of the window was heard from {min} client networks or more (at most \
+             {loudest}): one client's word cannot promote a list (does the collector see \
+             client addresses?)"
         ));
     }
     let (covered_hours, longest_gap_hours) = coverage(&evidence.heard, min);
@@ -505,6 +514,10 @@ mod tests {
         // Sparse traffic is not steady: its silences are not gaps.
         let sparse: Vec<u64> = (0..48).map(|h| if h % 5 == 0 { 3 } else { 0 }).collect();
         assert_eq!(coverage(&sparse, 2).1, 0);
+        // Nothing heard at reach (no client addresses): never ready.
+        let r = readiness(&candidate, &at(vec![0; 48]), &gate);
+        assert!(!r.ready);
+        assert!(r.reasons[0].contains("client networks"), "{:?}", r.reasons);
         // Short gaps pass.
         let mut heard = vec![5; 24];
         heard.extend([0; 3]);

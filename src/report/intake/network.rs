@@ -24,6 +24,22 @@ pub(crate) enum ClientIp {
     Header(HeaderName),
 }
 
+/// Says once per process that reports come without a client address: then every report's
+/// reach is 0, and nothing is learned, promoted or alerted on — the mistake is silent
+/// otherwise.
+fn no_address_once() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::warn!(
+            target: "connect_src::report",
+            "reports arrive without a client address: serve the app with \
+             `into_make_service_with_connect_info::<SocketAddr>()` (or, behind a proxy you \
+             run, set `CollectorBuilder::client_ip_header`); until then no report has reach, \
+             and nothing is learned, promoted or alerted on"
+        );
+    });
+}
+
 /// Hashes addresses into [`Network`]s with a key, so the stored value tells networks apart
 /// without telling what they are.
 #[derive(Clone)]
@@ -100,9 +116,15 @@ impl Networks {
         extensions: &axum::http::Extensions,
     ) -> Option<Network> {
         let ip = match &self.from {
-            ClientIp::Peer => extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(a)| a.ip()),
+            ClientIp::Peer => {
+                let peer = extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(a)| a.ip());
+                if peer.is_none() {
+                    no_address_once();
+                }
+                peer
+            }
             ClientIp::Header(name) => headers
                 .get_all(name)
                 .iter()

@@ -232,8 +232,8 @@ async fn watch(
         .take(5)
         .map(|w| {
             format!(
-                "{} ({} reports from {} client networks)",
-                w.destination, w.reports, w.reach
+                "{} (reach {}: {} report(s))",
+                w.destination, w.reach, w.reports
             )
         })
         .collect();
