@@ -328,6 +328,7 @@ impl CollectorBuilder {
                 summary_limit: self.summary_limit,
                 min_reach: self.min_reach,
                 counters,
+                gate_clock: std::sync::Mutex::new(None),
             }),
         }
     }

@@ -98,6 +98,9 @@ pub(crate) struct Inner {
     /// The least reach the dashboard's learning counts (suggestion, unused sources).
     pub(crate) min_reach: u64,
     pub(crate) counters: Counters,
+    /// When this collector last ran a rollout's gate, and how long it took (see
+    /// [`Collector::step_rollout`]).
+    pub(crate) gate_clock: std::sync::Mutex<Option<(std::time::Instant, std::time::Duration)>>,
 }
 
 /// The report collector: build it once, mount its routers. Cheap to clone.

@@ -2,7 +2,7 @@
 //! stage enforces, knowing the header that stage serves, so its reports class as genuine
 //! even where the collector runs apart from the app and has no provenance to learn it by.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::Collector;
 use crate::report::promote::{self, stage_header, RolloutError};
@@ -18,8 +18,28 @@ impl Collector {
     ///
     /// # Errors
     /// As [`promote::step`].
+    ///
+    /// The watch runs at every step; the gate, whose reads grow with the stage's rows, at
+    /// most once per ten times its last run took (so a gate of 5 s runs every 50 s at most;
+    /// a small store's, every step).
     pub async fn step_rollout(&self) -> Result<Option<Rollout>, RolloutError> {
-        let changed = promote::step(self.store().as_ref(), SystemTime::now()).await?;
+        let judge = {
+            let clock = self
+                .inner
+                .gate_clock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            clock.is_none_or(|(at, took)| at.elapsed() >= took * 10)
+        };
+        let started = Instant::now();
+        let changed = promote::step_with(self.store().as_ref(), SystemTime::now(), judge).await?;
+        if judge {
+            *self
+                .inner
+                .gate_clock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some((started, started.elapsed()));
+        }
         if let Some(r) = &changed {
             if let Some(c) = r.history.last() {
                 crate::report::meter::rollout_changed(r.state.as_str());

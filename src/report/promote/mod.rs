@@ -33,4 +33,4 @@ mod gate;
 mod rollout;
 
 pub use gate::{evidence, readiness_in};
-pub use rollout::{abort, stage_header, start, step, RolloutError};
+pub use rollout::{abort, stage_header, start, step, step_with, RolloutError};
