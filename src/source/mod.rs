@@ -372,6 +372,9 @@ pub enum SourceErrorKind {
     NotAHostSource,
     /// A source whose scheme is not allowed by the builder call it was given to.
     WrongScheme(&'static str),
+    /// A dev server given as something other than `host:port` (a scheme, a path, a port
+    /// alone, no port).
+    NotHostPort,
 }
 
 impl fmt::Display for SourceError {
@@ -423,6 +426,9 @@ impl fmt::Display for SourceError {
                 f.write_str("expected a host-source such as https://api.example.com")
             }
             SourceErrorKind::WrongScheme(want) => write!(f, "expected {want}"),
+            SourceErrorKind::NotHostPort => f.write_str(
+                "a dev server is host:port, no scheme and no path, such as localhost:5173 (the ws:// and http:// sources are added for it)",
+            ),
         }
     }
 }
