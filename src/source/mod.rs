@@ -454,6 +454,19 @@ pub(crate) fn is_strict_subdomain(host: &str, parent: &str) -> bool {
         && host.as_bytes()[host.len() - parent.len() - 1] == b'.'
 }
 
+/// The registrable domain of a host name (eTLD+1 by the Public Suffix List, its private
+/// section included: `api.myapp.com` → `myapp.com`, `my-bucket.s3.amazonaws.com` → itself),
+/// lower-case; `None` for IP addresses, public suffixes themselves, and names the list
+/// cannot place under a known suffix (`localhost`, `intranet`).
+pub(crate) fn registrable_domain(host: &str) -> Option<String> {
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    if is_ip_literal(&host) {
+        return None;
+    }
+    let d = psl::domain(host.as_bytes())?;
+    (d.suffix().is_known()).then(|| String::from_utf8_lossy(d.as_bytes()).into_owned())
+}
+
 /// Whether a host name is an IPv4 literal.
 pub(crate) fn is_ip_literal(host: &str) -> bool {
     host.parse::<std::net::Ipv4Addr>().is_ok() || host.starts_with('[')
