@@ -1,5 +1,5 @@
 //! Findings about a `connect-src` list: each with a severity and a stable code that scripts
-//! can match on. [`Environment::Production`](crate::Environment::Production) refuses the
+//! can match on. [`Environment::Production`] refuses the
 //! findings whose [`refused_in_production`](Finding::refused_in_production) is true.
 //!
 //! ```
@@ -139,7 +139,7 @@ impl Finding {
         }
     }
 
-    /// Whether [`Environment::Production`](crate::Environment::Production) refuses a policy
+    /// Whether [`Environment::Production`] refuses a policy
     /// with this finding.
     pub fn refused_in_production(&self) -> bool {
         self.severity == Severity::High
@@ -280,15 +280,20 @@ fn host_domain(host: &Host) -> Option<String> {
     }
 }
 
+/// Each source once, in order (a repeat is skipped).
+fn first_of_each(sources: &[Source]) -> impl Iterator<Item = &Source> {
+    sources
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !sources[..*i].contains(s))
+        .map(|(_, s)| s)
+}
+
 fn audit_sources(sources: &[Source], options: &AuditOptions) -> Vec<Finding> {
     let own = own_domains(sources, options);
     let mut out = Vec::new();
     // A repeated source has its own finding (`duplicate`) and no second set of the others.
-    for (_, s) in sources
-        .iter()
-        .enumerate()
-        .filter(|(i, s)| !sources[..*i].contains(s))
-    {
+    for s in first_of_each(sources) {
         // What production refuses: the same per-source rules `PolicyBuilder::build` applies.
         for r in production_refusals(s) {
             out.push(Finding::new(Severity::High, r.code, s, r.message));
@@ -387,11 +392,7 @@ fn audit_sources(sources: &[Source], options: &AuditOptions) -> Vec<Finding> {
     }
     // Sources no browser connection can use: connect-src governs fetch, XHR, WebSocket,
     // EventSource and beacons, which only ever request http(s), ws(s), data: and blob: URLs.
-    for (_, s) in sources
-        .iter()
-        .enumerate()
-        .filter(|(i, s)| !sources[..*i].contains(s))
-    {
+    for s in first_of_each(sources) {
         let scheme = match s {
             Source::Scheme(sc) => Some(sc.as_str()),
             Source::Host(h) => h.scheme().map(Scheme::as_str),
