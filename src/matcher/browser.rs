@@ -270,7 +270,7 @@ impl BrowserPolicy {
     /// `https:` and `ws:` to `wss:` before the request leaves, but Chromium leaves loopback
     /// hosts alone and judges `fetch()` and `sendBeacon()` against the URL as written as
     /// well as the upgraded one; WebKit judges `EventSource` and `sendBeacon()` before the
-    /// upgrade; the spec judges the upgraded URL (Fetch "main fetch" upgrades at step 4
+    /// upgrade; the spec judges the upgraded URL (Fetch "main fetch" upgrades at step 5
     /// and asks CSP at step 7).
     ///
     /// ```

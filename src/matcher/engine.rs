@@ -126,7 +126,9 @@ pub(crate) struct Rules {
     pub(crate) meta_comma_splits: bool,
     // ---- upgrade-insecure-requests (Fetch "upgrade a request", UIR §4.1) ----
     /// Loopback hosts (`localhost`, `*.localhost`, 127.0.0.0/8) are upgraded like any
-    /// other; the spec text makes no exception.
+    /// other; the spec text makes no exception. Measured by the scheme the test server
+    /// saw: WebKit upgrades them, Chromium and Firefox send them as written (Chromium then
+    /// judges them as written too; Firefox judges every URL as written anyway).
     pub(crate) uir_upgrades_loopback: bool,
     /// Per API ([`Api::index`](super::Api)), which URL the engine judges when it upgrades
     /// the first URL of a request.
@@ -146,7 +148,7 @@ pub(crate) struct Rules {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Judged {
     /// The upgraded URL only (`https:`/`wss:`): Fetch's main fetch upgrades the request
-    /// (step 4) before asking CSP (step 7).
+    /// (step 5) before asking CSP (step 7).
     Upgraded,
     /// The URL as written, before the upgrade.
     Original,
@@ -222,7 +224,7 @@ const FIREFOX: Rules = Rules {
     leading_zero_port_matches_nothing: true,
     implied_port_80_needs_http: false,
     meta_comma_splits: false,
-    uir_upgrades_loopback: true,
+    uir_upgrades_loopback: false,
     uir_judges: [Judged::Original; 5],
     uir_relaxes_own_policy: true,
     uir_judges_redirect: Judged::Original,
