@@ -53,6 +53,8 @@ use engines::{browser_available, ci, launch, Engine};
 struct Shared {
     /// Request paths+queries seen, in order.
     requests: Vec<String>,
+    /// Which of them (by index) came over TLS.
+    over_tls: HashSet<usize>,
     /// Page results by group: the raw JSON the page submitted.
     results: BTreeMap<usize, String>,
     /// The dashboard's stylesheet was fetched: the walk is over.
@@ -87,6 +89,10 @@ async fn record(State(app): State<App>, req: Request, next: Next) -> Response {
         let mut s = app.shared.lock().unwrap();
         if pq.starts_with("/csp-reports/dashboard.css") {
             s.done = true;
+        }
+        if req.extensions().get::<OverTls>().is_some() {
+            let i = s.requests.len();
+            s.over_tls.insert(i);
         }
         s.requests.push(pq.clone());
     }
@@ -231,6 +237,10 @@ async fn ws(upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(|_socket| async {})
 }
 
+/// Marks a request that came over TLS (`serve_dual`).
+#[derive(Clone, Copy)]
+struct OverTls;
+
 /// Serves HTTP and HTTPS on one listener: a connection whose first byte opens a TLS
 /// handshake (0x16) gets TLS, any other plain HTTP. `upgrade-insecure-requests` keeps a
 /// URL's port, so the upgraded request must find a TLS server where the plain one was.
@@ -252,15 +262,20 @@ async fn serve_dual(
             if !matches!(peek, Ok(Ok(1))) {
                 return;
             }
-            let svc = hyper_util::service::TowerToHyperService::new(app);
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             if first[0] == 0x16 {
+                let marked = tower::ServiceExt::map_request(app, |mut r: Request<_>| {
+                    r.extensions_mut().insert(OverTls);
+                    r
+                });
+                let svc = hyper_util::service::TowerToHyperService::new(marked);
                 if let Ok(tls) = acceptor.accept(tcp).await {
                     let _ = builder
                         .serve_connection_with_upgrades(TokioIo::new(tls), svc)
                         .await;
                 }
             } else {
+                let svc = hyper_util::service::TowerToHyperService::new(app);
                 let _ = builder
                     .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
                     .await;
@@ -291,6 +306,8 @@ struct CaseOut {
     threw: Option<String>,
     /// The server saw the last hop.
     hit: bool,
+    /// It came over TLS.
+    hit_over_tls: bool,
     /// The hops the server saw (0: the first).
     seen_hops: Vec<usize>,
     /// Every hop is an http(s)/ws(s) URL on one of our listeners that no mixed-content
@@ -675,18 +692,23 @@ async fn run_engine(engine: Engine) -> Run {
     }
 
     let shared = app_state.shared.lock().unwrap();
-    // The last hop of each case the server saw.
-    let hits: HashSet<usize> = shared
-        .requests
-        .iter()
-        .filter_map(|r| case_hop(r))
-        .filter(|(id, hop)| {
-            case_meta
-                .get(*id)
-                .is_some_and(|m| hop.is_none_or(|h| h + 1 == m.hops.len()))
-        })
-        .map(|(id, _)| id)
-        .collect();
+    // The last hop of each case the server saw, and whether it came over TLS.
+    let mut hits: HashSet<usize> = HashSet::new();
+    let mut tls_hits: HashSet<usize> = HashSet::new();
+    for (i, r) in shared.requests.iter().enumerate() {
+        let Some((id, hop)) = case_hop(r) else {
+            continue;
+        };
+        if case_meta
+            .get(id)
+            .is_some_and(|m| hop.is_none_or(|h| h + 1 == m.hops.len()))
+        {
+            hits.insert(id);
+            if shared.over_tls.contains(&i) {
+                tls_hits.insert(id);
+            }
+        }
+    }
     let mut seen_hops: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (id, hop) in shared.requests.iter().filter_map(|r| case_hop(r)) {
         seen_hops.entry(id).or_default().push(hop.unwrap_or(0));
@@ -728,15 +750,10 @@ async fn run_engine(engine: Engine) -> Run {
             let ours = urls.len() == m.hops.len()
                 && urls.iter().all(|u| {
                     let insecure = matches!(u.scheme(), "http" | "ws");
-                    // Firefox, measured: on an https page on a loopback name,
-                    // upgrade-insecure-requests does not upgrade a ws: URL to another
-                    // host; the WebSocket constructor throws SecurityError (mixed content)
-                    // before CSP is asked.
-                    let upgraded = m.upgrades
-                        && !(engine == Engine::Firefox
-                            && u.scheme() == "ws"
-                            && loopback(&page_url)
-                            && !loopback(u));
+                    // Not every engine upgrades every host (`Engine::upgrades`): a ws:
+                    // URL Firefox leaves alone on an https page throws SecurityError
+                    // (mixed content) before CSP is asked.
+                    let upgraded = m.upgrades && engine.upgrades(&page_url, u, m.api == "ws");
                     // Mixed content: an https page may not reach http/ws unless the
                     // request is upgraded first or the host is loopback.
                     let mixed_ok = !page_secure || !insecure || upgraded || loopback(u);
@@ -751,6 +768,7 @@ async fn run_engine(engine: Engine) -> Run {
                 reported_only: events.iter().any(|e| e["d"] == "report"),
                 threw: r["threw"].as_str().map(str::to_owned),
                 hit: hits.contains(&id),
+                hit_over_tls: tls_hits.contains(&id),
                 seen_hops: seen_hops.get(&id).cloned().unwrap_or_default(),
                 policy: m.policy.clone(),
                 header: m.header.clone(),
@@ -861,6 +879,28 @@ fn check_engine(engine: Engine, run: &Run) {
                 if expected { "allowed" } else { "blocked" },
             ));
         }
+        // upgrade-insecure-requests: an allowed http/ws request went out over TLS, unless
+        // the engine leaves its host alone.
+        if c.upgrades && c.hit {
+            let last = url::Url::parse(c.hops.last().unwrap()).unwrap();
+            let insecure = matches!(last.scheme(), "http" | "ws");
+            let page = url::Url::parse(&c.page).unwrap();
+            let want = !insecure || engine.upgrades(&page, &last, c.api == "ws");
+            if c.hit_over_tls != want {
+                contradictions.push(format!(
+                    "  {name}: {} ({}) on {}: sent {}, expected {}",
+                    c.target,
+                    c.api,
+                    c.page,
+                    if c.hit_over_tls {
+                        "over TLS"
+                    } else {
+                        "in clear"
+                    },
+                    if want { "upgraded" } else { "as written" },
+                ));
+            }
+        }
         // The server never sees a blocked request.
         if c.blocked && c.hit {
             contradictions.push(format!(
@@ -926,7 +966,8 @@ fn check_reports(engine: Engine, run: &Run) {
     let mut unwanted = Vec::new();
     for c in run.cases.iter().filter(|c| c.blocked) {
         if c.unreported_page || engine.silent_page(&c.page, c.upgrades) {
-            // report-uri in a <meta> means nothing: no report at all.
+            // No report at all: report-uri in a <meta> means nothing, and the engine's
+            // silent pages (`Engine::silent_page`) send none.
             if run.reports.iter().any(|v| v.document_url == c.page) {
                 unwanted.push(format!(
                     "  {} on {} ({}): {}",
@@ -1053,7 +1094,7 @@ async fn real_browsers_agree_with_check() {
         let observed: Vec<serde_json::Value> = run
             .cases
             .iter()
-            .map(|c| serde_json::json!({"policy": c.policy, "page": c.page, "target": c.target, "hops": c.hops, "api": c.api, "engine": engine.name(), "allowed": !c.blocked, "hit": c.hit, "seen_hops": c.seen_hops, "threw": c.threw, "check": expected_case(engine, c, true)}))
+            .map(|c| serde_json::json!({"policy": c.policy, "page": c.page, "target": c.target, "hops": c.hops, "api": c.api, "engine": engine.name(), "allowed": !c.blocked, "hit": c.hit, "over_tls": c.hit_over_tls, "seen_hops": c.seen_hops, "threw": c.threw, "check": expected_case(engine, c, true)}))
             .collect();
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("browser-observed-{}.json", engine.name()));

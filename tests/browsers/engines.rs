@@ -74,6 +74,27 @@ impl Engine {
         });
         self == Engine::Firefox && upgrades && url.scheme() == "http" && !loopback
     }
+    /// Whether `upgrade-insecure-requests` on `page` sends an http/ws request to `url`
+    /// upgraded (measured by the scheme the server saw): WebKit always; Chromium unless
+    /// `url` is on a loopback name; Firefox, for fetch, XHR, EventSource and sendBeacon,
+    /// unless `url` is on a loopback name, and for a WebSocket unless the page is on a
+    /// loopback name and either `url` is too or the page is https (then a ws: URL to
+    /// another host is refused as mixed content, SecurityError, before CSP is asked).
+    pub(crate) fn upgrades(self, page: &url::Url, url: &url::Url, websocket: bool) -> bool {
+        let loopback = |u: &url::Url| {
+            u.host_str().is_some_and(|h| {
+                h == "localhost" || h.ends_with(".localhost") || h.starts_with("127.")
+            })
+        };
+        match self {
+            Engine::WebKit => true,
+            Engine::Chromium => !loopback(url),
+            Engine::Firefox if websocket => {
+                !(loopback(page) && (loopback(url) || page.scheme() == "https"))
+            }
+            Engine::Firefox => !loopback(url),
+        }
+    }
     /// How the engine delivers `report-to` reports (given `Reporting-Endpoints` and
     /// `report-uri` too, on an https page, it sends only these): Chromium and Firefox POST
     /// arrays of reports, WebKit one report object per POST (as Safari does).
