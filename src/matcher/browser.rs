@@ -620,56 +620,32 @@ mod tests {
 
     #[test]
     fn reading_a_blocked_url() {
-        let read = |header: &str, url: &str, e: Engine| {
-            BrowserPolicy::from_header(header)
-                .read_blocked("https://x.com/", url, e)
-                .unwrap()
-        };
-        let c = Engine::Chromium;
-        assert_eq!(
-            read("connect-src 'self'", "https://y.com/", c),
-            BlockedUrl::Blocked
-        );
-        assert_eq!(
-            read("connect-src 'self'", "https://x.com/a", c),
-            BlockedUrl::AfterRedirect
-        );
-        // A policy that allows every URL a redirect can reach: the report contradicts it.
-        assert_eq!(
-            read("connect-src *", "https://y.com/", c),
-            BlockedUrl::Allowed
-        );
-        assert_eq!(
-            read("img-src 'none'", "https://y.com/", c),
-            BlockedUrl::Allowed
-        );
-        // `https:` blocks a redirect to http:.
-        assert_eq!(
-            read("connect-src https:", "https://y.com/", c),
-            BlockedUrl::AfterRedirect
-        );
-        // WebSockets follow no redirect.
-        assert_eq!(
-            read("connect-src 'self'", "wss://x.com/s", c),
-            BlockedUrl::Allowed
-        );
-        assert_eq!(
-            read("connect-src 'self'", "ws://y.com/s", c),
-            BlockedUrl::Blocked
-        );
-        // Blocked for one API is blocked: WebKit judges sendBeacon before the upgrade.
+        use BlockedUrl::{AfterRedirect, Allowed, Blocked};
         let uir = "connect-src https://y.com; upgrade-insecure-requests";
-        assert_eq!(
-            read(uir, "http://y.com/a", Engine::WebKit),
-            BlockedUrl::Blocked
-        );
-        assert_eq!(
-            read(uir, "http://y.com/a", Engine::Spec),
-            BlockedUrl::AfterRedirect
-        );
+        let (c, w, s) = (Engine::Chromium, Engine::WebKit, Engine::Spec);
+        for (header, url, engine, want) in [
+            ("connect-src 'self'", "https://y.com/", c, Blocked),
+            ("connect-src 'self'", "https://x.com/a", c, AfterRedirect),
+            // Nothing a redirect can reach is blocked: the report contradicts the policy.
+            ("connect-src *", "https://y.com/", c, Allowed),
+            ("img-src 'none'", "https://y.com/", c, Allowed),
+            // `https:` blocks a redirect to http:.
+            ("connect-src https:", "https://y.com/", c, AfterRedirect),
+            // WebSockets follow no redirect.
+            ("connect-src 'self'", "wss://x.com/s", c, Allowed),
+            ("connect-src 'self'", "ws://y.com/s", c, Blocked),
+            // Blocked for one API is blocked: WebKit judges sendBeacon before the upgrade.
+            (uir, "http://y.com/a", w, Blocked),
+            (uir, "http://y.com/a", s, AfterRedirect),
+        ] {
+            let got = BrowserPolicy::from_header(header)
+                .read_blocked("https://x.com/", url, engine)
+                .unwrap();
+            assert_eq!(got, want, "{header} {url} {engine}");
+        }
         // What is not a URL is the caller's to read.
         assert!(BrowserPolicy::from_header("connect-src 'self'")
-            .read_blocked("https://x.com/", "inline", c)
+            .read_blocked("https://x.com/", "inline", Engine::Chromium)
             .is_err());
     }
 
