@@ -1,22 +1,85 @@
 //! Findings about a `connect-src` list: each with a severity and a stable code that scripts
-//! can match on. [`Environment::Production`](crate::Environment::Production) refuses the
+//! can match on. [`Environment::Production`] refuses the
 //! findings whose [`refused_in_production`](Finding::refused_in_production) is true.
 //!
 //! ```
-//! use connect_src::{audit, Source};
+//! use connect_src::{audit, ConnectSrc};
 //!
-//! let findings = audit::audit(&[Source::STAR]);
-//! assert_eq!(findings[0].code, "wildcard-star");
+//! let list: ConnectSrc = "'self' https://*.r2.dev".parse()?;
+//! let findings = audit::audit(&list);
+//! assert_eq!(findings[0].code, "public-suffix-wildcard");
 //! assert!(findings[0].refused_in_production());
+//! # Ok::<_, connect_src::PolicyError>(())
 //! ```
 
 use std::fmt;
 
+use url::Url;
+
 use crate::matcher::Engine;
 use crate::minimize::covers;
 use crate::policy::text::is_directive_name;
-use crate::policy::{production_refusals, Policy};
-use crate::source::{is_ip_literal, is_loopback_host, Host, HostSource, Scheme, Source};
+use crate::policy::{production_refusals, ConnectSrc, Environment, Policy};
+use crate::source::{
+    is_ip_literal, is_loopback_host, registrable_domain, Host, HostSource, Port, Scheme, Source,
+};
+
+/// The default ports of the development servers whose hot reloading opens a WebSocket (or
+/// an EventSource) from the page back to the server, which is how they end up in a
+/// connect-src list: 1234 Parcel; 3000 Create React App, Next.js, Remix, Nuxt and Rails;
+/// 4200 Angular CLI; 4321 Astro; 5173 Vite (and everything built on it: SvelteKit, Vue,
+/// SolidStart); 6006 Storybook; 8000 Gatsby and Django's runserver; 8080 webpack-dev-server
+/// and Vue CLI; 24678 Vite's separate HMR socket in middleware mode (Nuxt, SSR setups).
+/// A production page has no dev server to talk to: on loopback in a production list, one
+/// of these ports is almost always a leftover.
+pub const DEV_SERVER_PORTS: [u16; 9] = [1234, 3000, 4200, 4321, 5173, 6006, 8000, 8080, 24678];
+
+/// What [`audit_with`] is told beyond the list.
+///
+/// ```
+/// use connect_src::audit::{audit_with, AuditOptions};
+/// use connect_src::{ConnectSrc, Environment};
+///
+/// let list: ConnectSrc = "'self' https://api.myapp.com https://o1.ingest.sentry.io".parse()?;
+/// let page = url::Url::parse("https://myapp.com/")?;
+/// let findings = audit_with(&list, &AuditOptions::new().page(&page));
+/// // Only the app's own host gets the WebSocket hint; Sentry's does not.
+/// assert_eq!(findings.len(), 1);
+/// assert_eq!(findings[0].source.as_deref(), Some("https://api.myapp.com"));
+/// let dev = AuditOptions::new().environment(Environment::Development);
+/// let local: ConnectSrc = "'self' ws://localhost:5173".parse()?;
+/// assert!(audit_with(&local, &dev).is_empty());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
+pub struct AuditOptions {
+    environment: Environment,
+    /// The registrable domain of the page ('self'), when given.
+    page_domain: Option<String>,
+}
+
+impl AuditOptions {
+    /// No page, production.
+    pub fn new() -> AuditOptions {
+        AuditOptions::default()
+    }
+
+    /// The environment the list is meant for (default [`Environment::Production`]):
+    /// `dev-server-leftover` is only reported in production.
+    pub fn environment(mut self, environment: Environment) -> AuditOptions {
+        self.environment = environment;
+        self
+    }
+
+    /// A URL of the page the list protects: its registrable domain is the app's own, so
+    /// `missing-wss-counterpart` is reported for https sources under it.
+    pub fn page(mut self, page: &Url) -> AuditOptions {
+        self.page_domain = page.host_str().and_then(registrable_domain);
+        self
+    }
+}
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,7 +139,7 @@ impl Finding {
         }
     }
 
-    /// Whether [`Environment::Production`](crate::Environment::Production) refuses a policy
+    /// Whether [`Environment::Production`] refuses a policy
     /// with this finding.
     pub fn refused_in_production(&self) -> bool {
         self.severity == Severity::High
@@ -94,7 +157,8 @@ impl fmt::Display for Finding {
 }
 
 /// Audits a `connect-src` value as written (policy text, not typed sources): the findings
-/// only text can have, then [`audit`] of the sources it holds.
+/// only text can have, then [`audit`]'s of the sources it holds (and `duplicate` and
+/// `none-mixed`, which a [`ConnectSrc`] cannot hold).
 ///
 /// - `directive-name` (warning): a source that is a directive name (`'self' connect-src
 ///   https://x` almost always means a missing `;`).
@@ -110,6 +174,11 @@ impl fmt::Display for Finding {
 /// assert_eq!(audit_text("'self' connect-src https://x.example")[0].code, "directive-name");
 /// ```
 pub fn audit_text(value: &str) -> Vec<Finding> {
+    audit_text_with(value, &AuditOptions::default())
+}
+
+/// [`audit_text`] with [`AuditOptions`].
+pub fn audit_text_with(value: &str, options: &AuditOptions) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut sources = Vec::new();
     for token in value.split_ascii_whitespace() {
@@ -138,28 +207,93 @@ pub fn audit_text(value: &str) -> Vec<Finding> {
             });
         }
         if let Ok(s) = parsed {
-            if !sources.contains(&s) {
-                sources.push(s);
-            }
+            sources.push(s);
         }
     }
-    out.extend(audit(&sources));
+    out.extend(audit_sources(&sources, options));
     out
 }
 
-/// The findings for every list of a policy (enforced first, then report-only).
+/// The findings for every list of a policy (enforced first, then report-only), each
+/// [`audit`]ed.
 pub fn audit_policy(policy: &Policy) -> Vec<Finding> {
     [policy.enforced(), policy.report_only()]
         .into_iter()
         .flatten()
-        .flat_map(|l| audit(l.sources()))
+        .flat_map(audit)
         .collect()
 }
 
-/// Audits a list of sources.
-pub fn audit(sources: &[Source]) -> Vec<Finding> {
+/// Audits a list, for production, knowing nothing of the page: [`audit_with`] and the
+/// default [`AuditOptions`].
+///
+/// The codes: what production refuses (`wildcard-star`, `scheme-only`, `insecure-scheme`,
+/// `public-suffix-wildcard`: high); `scheme-only` for other schemes, `ip-literal`,
+/// `path-not-boundary`, `unreachable`, `loopback-port-wildcard` (a port wildcard on a
+/// loopback host, in any environment: it reaches every local service) and
+/// `dev-server-leftover` (a loopback host on one of [`DEV_SERVER_PORTS`], in production):
+/// warnings; `missing-wss-counterpart`, `covered` and `wildcard-star-websocket`: info.
+///
+/// `missing-wss-counterpart` is reported only for an https host the app looks to own: one
+/// under the registrable domain of the page ([`AuditOptions::page`]) or of a ws/wss source
+/// of the list (an app that lists its own WebSocket host shows which domain is its own).
+/// Third-party services (error trackers, analytics) seldom serve WebSockets, and a hint
+/// for each of them drowns the findings that matter.
+pub fn audit(list: &ConnectSrc) -> Vec<Finding> {
+    audit_sources(list.sources(), &AuditOptions::default())
+}
+
+/// [`audit`] with [`AuditOptions`]: the page whose registrable domain is the app's own, and
+/// the environment.
+pub fn audit_with(list: &ConnectSrc, options: &AuditOptions) -> Vec<Finding> {
+    audit_sources(list.sources(), options)
+}
+
+/// Whether `h` is a loopback host-source (`localhost`, `*.localhost`, 127.0.0.0/8).
+fn is_loopback_source(h: &HostSource) -> bool {
+    match h.host() {
+        Host::Name(n) => is_loopback_host(n),
+        Host::Subdomains(n) => &**n == "localhost",
+        Host::Any => false,
+    }
+}
+
+/// The registrable domains that look like the app's own: the page's, and those of the
+/// list's ws/wss host-sources.
+fn own_domains(sources: &[Source], options: &AuditOptions) -> Vec<String> {
+    let mut own: Vec<String> = options.page_domain.iter().cloned().collect();
+    for h in sources.iter().filter_map(Source::as_host) {
+        if matches!(h.scheme().map(Scheme::as_str), Some("ws" | "wss")) {
+            if let Some(d) = host_domain(h.host()) {
+                own.push(d);
+            }
+        }
+    }
+    own
+}
+
+/// The registrable domain of a host-part (a wildcard's parent for `*.x`).
+fn host_domain(host: &Host) -> Option<String> {
+    match host {
+        Host::Any => None,
+        Host::Name(n) | Host::Subdomains(n) => registrable_domain(n),
+    }
+}
+
+/// Each source once, in order (a repeat is skipped).
+fn first_of_each(sources: &[Source]) -> impl Iterator<Item = &Source> {
+    sources
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !sources[..*i].contains(s))
+        .map(|(_, s)| s)
+}
+
+fn audit_sources(sources: &[Source], options: &AuditOptions) -> Vec<Finding> {
+    let own = own_domains(sources, options);
     let mut out = Vec::new();
-    for s in sources {
+    // A repeated source has its own finding (`duplicate`) and no second set of the others.
+    for s in first_of_each(sources) {
         // What production refuses: the same per-source rules `PolicyBuilder::build` applies.
         for r in production_refusals(s) {
             out.push(Finding::new(Severity::High, r.code, s, r.message));
@@ -174,11 +308,27 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
                 ));
             }
             Source::Host(h) => {
-                let loopback = match h.host() {
-                    Host::Name(n) => is_loopback_host(n),
-                    Host::Subdomains(n) => &**n == "localhost",
-                    Host::Any => false,
-                };
+                let loopback = is_loopback_source(h);
+                match (loopback, h.port()) {
+                    (true, Some(Port::Any)) => out.push(Finding::new(
+                        Severity::Warning,
+                        "loopback-port-wildcard",
+                        s,
+                        "a port wildcard on loopback lets the page reach every service on the user's own machine (dev servers, databases' HTTP ports, admin consoles); name the one port it needs",
+                    )),
+                    (true, Some(Port::Number(p)))
+                        if options.environment == Environment::Production
+                            && DEV_SERVER_PORTS.contains(&p) =>
+                    {
+                        out.push(Finding::new(
+                            Severity::Warning,
+                            "dev-server-leftover",
+                            s,
+                            format!("port {p} on loopback is a development server's default port: in a production list it is almost always a leftover (use PolicyBuilder::dev_server, which adds it in development only)"),
+                        ))
+                    }
+                    _ => {}
+                }
                 let name = match h.host() {
                     Host::Any => None,
                     Host::Subdomains(n) | Host::Name(n) => Some(&**n),
@@ -203,7 +353,8 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
                     "paths are not a security boundary: after a redirect only the origin is checked (CSP3 §7.6)",
                 ));
             }
-            if h.scheme().map(Scheme::as_str) == Some("https") && h.host() != &Host::Any {
+            let owned = host_domain(h.host()).is_some_and(|d| own.contains(&d));
+            if h.scheme().map(Scheme::as_str) == Some("https") && owned {
                 let wss = Source::Host(HostSource {
                     scheme: Some(Scheme::wss()),
                     ..h.without_path()
@@ -241,7 +392,7 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
     }
     // Sources no browser connection can use: connect-src governs fetch, XHR, WebSocket,
     // EventSource and beacons, which only ever request http(s), ws(s), data: and blob: URLs.
-    for s in sources {
+    for s in first_of_each(sources) {
         let scheme = match s {
             Source::Scheme(sc) => Some(sc.as_str()),
             Source::Host(h) => h.scheme().map(Scheme::as_str),
@@ -286,7 +437,7 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
             Severity::Info,
             "wildcard-star-websocket",
             star,
-            "by the CSP3 text `*` does not match ws:/wss: URLs from an https page; Chromium and Firefox allow them anyway",
+            "by the CSP3 text `*` does not match ws:/wss: URLs from an https page; Chromium, Firefox and WebKit allow them anyway",
         ));
     }
     out
@@ -296,12 +447,16 @@ pub fn audit(sources: &[Source]) -> Vec<Finding> {
 mod tests {
     use super::*;
 
-    fn codes(list: &str) -> Vec<(&'static str, bool)> {
+    fn codes_with(list: &str, options: &AuditOptions) -> Vec<(&'static str, bool)> {
         let sources: Vec<Source> = list.split(' ').map(|s| s.parse().unwrap()).collect();
-        audit(&sources)
+        audit_sources(&sources, options)
             .into_iter()
             .map(|f| (f.code, f.refused_in_production()))
             .collect()
+    }
+
+    fn codes(list: &str) -> Vec<(&'static str, bool)> {
+        codes_with(list, &AuditOptions::default())
     }
 
     #[test]
@@ -324,11 +479,11 @@ mod tests {
             [("ip-literal", false), ("ip-literal", false)]
         );
         assert!(
-            codes("http://localhost:3000 ws://127.0.0.1 'self' https://a.com wss://a.com")
+            codes("http://localhost:3001 ws://127.0.0.1 'self' https://a.com wss://a.com")
                 .is_empty()
         );
         assert_eq!(
-            codes("https://a.com wss://b.com"),
+            codes("https://a.com wss://b.a.com"),
             [("missing-wss-counterpart", false)]
         );
         assert_eq!(codes("https://a.com wss:"), [("scheme-only", true)]);
@@ -353,5 +508,117 @@ mod tests {
             codes("mailto:"),
             [("scheme-only", false), ("unreachable", false)]
         );
+    }
+
+    #[test]
+    fn public_suffix_wildcards_are_refused_and_never_advised() {
+        for list in [
+            "'self' https://*.r2.dev",
+            "'self' https://*.s3.amazonaws.com",
+            "'self' https://*.github.io",
+            "'self' https://*.com",
+        ] {
+            // High (refused), and no hint to add `wss://*.r2.dev` beside it.
+            assert_eq!(codes(list), [("public-suffix-wildcard", true)], "{list}");
+        }
+        // Even when a wss source under the same suffix would make it look like the app's.
+        assert_eq!(
+            codes("https://*.r2.dev wss://x.r2.dev"),
+            [("public-suffix-wildcard", true)]
+        );
+        for ok in ["https://*.myapp.com", "https://my-bucket.s3.amazonaws.com"] {
+            assert!(codes(ok).is_empty(), "{ok}: {:?}", codes(ok));
+        }
+    }
+
+    #[test]
+    fn dev_leftovers_on_loopback() {
+        assert_eq!(
+            codes("'self' http://localhost:*"),
+            [("loopback-port-wildcard", false)]
+        );
+        assert_eq!(
+            codes("ws://*.localhost:*"),
+            [("loopback-port-wildcard", false)]
+        );
+        let dev = AuditOptions::new().environment(Environment::Development);
+        assert_eq!(
+            codes_with("http://127.0.0.1:*", &dev),
+            [("loopback-port-wildcard", false)],
+            "a port wildcard on loopback is flagged in development too"
+        );
+        for leftover in [
+            "http://localhost:3000",
+            "ws://127.0.0.1:5173",
+            "ws://localhost:24678",
+            "http://app.localhost:4200",
+        ] {
+            assert_eq!(
+                codes(leftover),
+                [("dev-server-leftover", false)],
+                "{leftover}"
+            );
+            assert!(codes_with(leftover, &dev).is_empty(), "{leftover}");
+        }
+        // A fixed local agent on another port is deliberate; a remote host on 3000 is not
+        // loopback.
+        assert!(codes("http://127.0.0.1:9229 https://api.x.com:3000").is_empty());
+    }
+
+    #[test]
+    fn missing_wss_counterpart_only_for_the_apps_own_hosts() {
+        // A realistic list: the app's API, its realtime host, and third parties.
+        let list = "'self' https://api.myapp.com https://cdn.myapp.com wss://rt.myapp.com \
+                    https://o450.ingest.sentry.io https://www.google-analytics.com \
+                    https://region1.google-analytics.com https://*.stripe.com \
+                    https://api.segment.io https://maps.googleapis.com \
+                    https://*.intercom.io wss://*.intercom.io https://fonts.gstatic.com";
+        let hints = |o: &AuditOptions| -> Vec<String> {
+            let sources: Vec<Source> = list
+                .split_whitespace()
+                .map(|s| s.parse().unwrap())
+                .collect();
+            audit_sources(&sources, o)
+                .into_iter()
+                .map(|f| {
+                    assert_eq!(f.code, "missing-wss-counterpart", "{f}");
+                    f.source.unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(
+            hints(&AuditOptions::new()),
+            ["https://api.myapp.com", "https://cdn.myapp.com"]
+        );
+        // Without the realtime host, the page tells which domain is the app's.
+        let page = Url::parse("https://www.myapp.com/app").unwrap();
+        let sources: Vec<Source> = "'self' https://api.myapp.com https://o450.ingest.sentry.io"
+            .split(' ')
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert!(audit_sources(&sources, &AuditOptions::new()).is_empty());
+        let with_page = audit_sources(&sources, &AuditOptions::new().page(&page));
+        assert_eq!(with_page.len(), 1);
+        assert_eq!(
+            with_page[0].source.as_deref(),
+            Some("https://api.myapp.com")
+        );
+        assert!(with_page[0].message.contains("add wss://api.myapp.com"));
+    }
+
+    #[test]
+    fn the_three_entry_points_agree() {
+        let list: ConnectSrc = "'self' https://*.github.io http://localhost:5173"
+            .parse()
+            .unwrap();
+        let text = audit_text("'self' https://*.github.io http://localhost:5173");
+        assert_eq!(audit(&list), text);
+        let policy = Policy::builder()
+            .enforce(list.clone())
+            .report_only(list.clone())
+            .environment(Environment::Development)
+            .build()
+            .unwrap();
+        assert_eq!(audit_policy(&policy).len(), 2 * audit(&list).len());
     }
 }

@@ -11,7 +11,10 @@
 //!
 //! One browser process per engine walks every page (`browsers/cases.rs`): each page runs its
 //! cases, then submits a form (navigation is not governed by connect-src) whose answer
-//! redirects to the next page. Blocks are read from `securitypolicyviolation` events and
+//! sends the browser on to the next page. Every listener speaks HTTP and HTTPS on one port
+//! (a test certificate, trusted as above), so pages can be either, and a request that
+//! `upgrade-insecure-requests` upgrades reaches the server; redirect chains are answered by
+//! the server (any URL with a `to` parameter redirects there). Blocks are read from `securitypolicyviolation` events and
 //! cross-checked against the requests the server saw, never from API errors: a blocked
 //! fetch rejects with a TypeError everywhere, a blocked WebSocket throws at once in Firefox
 //! and WebKit and fires `error` in Chromium, a blocked sendBeacon returns true in Chromium
@@ -26,13 +29,16 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Request, State};
-use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_REPORT_ONLY, LOCATION};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_REPORT_ONLY,
+    LOCATION,
+};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Form, Router};
-use connect_src::matcher::BrowserPolicy;
+use connect_src::matcher::{Api, BrowserPolicy, Connection};
 use connect_src::report::store::{Disposition, ReportSink, Violation};
 use connect_src::report::{Collector, MemorySink};
 
@@ -41,13 +47,15 @@ mod cases;
 #[path = "browsers/engines.rs"]
 mod engines;
 
-use cases::{groups, Csp, Group};
+use cases::{groups, Csp, Group, Meta};
 use engines::{browser_available, ci, launch, Engine};
 
 #[derive(Default)]
 struct Shared {
     /// Request paths+queries seen, in order.
     requests: Vec<String>,
+    /// Which of them (by index) came over TLS.
+    over_tls: HashSet<usize>,
     /// Page results by group: the raw JSON the page submitted.
     results: BTreeMap<usize, String>,
     /// The dashboard's stylesheet was fetched: the walk is over.
@@ -58,6 +66,8 @@ struct Shared {
 struct App {
     shared: Arc<Mutex<Shared>>,
     pages: Arc<Vec<PageSpec>>,
+    /// `http://127.0.0.1:{p1}`: where the walk goes between pages (see `results`).
+    bounce: String,
 }
 
 struct PageSpec {
@@ -65,6 +75,9 @@ struct PageSpec {
     /// Enforced `Content-Security-Policy` headers, byte for byte.
     csp: Vec<Vec<u8>>,
     csp_ro: Option<String>,
+    /// The policy `<meta>` elements, as HTML: those for `<head>`, and those for `<body>`.
+    head: String,
+    body: String,
     cases_json: String,
 }
 
@@ -78,7 +91,28 @@ async fn record(State(app): State<App>, req: Request, next: Next) -> Response {
         if pq.starts_with("/csp-reports/dashboard.css") {
             s.done = true;
         }
-        s.requests.push(pq);
+        if req.extensions().get::<OverTls>().is_some() {
+            let i = s.requests.len();
+            s.over_tls.insert(i);
+        }
+        s.requests.push(pq.clone());
+    }
+    // A hop of a redirect chain: on to the next one, whatever the path (the first hop's
+    // path is what a path-part judges). CORS-readable, since fetch, XHR and EventSource
+    // follow a cross-origin redirect only when it is.
+    let to = pq.split_once('?').and_then(|(_, q)| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find_map(|(k, v)| (k == "to").then(|| v.into_owned()))
+    });
+    if let Some(to) = to.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        return (
+            StatusCode::FOUND,
+            [
+                (LOCATION, to),
+                (ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+            ],
+        )
+            .into_response();
     }
     next.run(req).await
 }
@@ -94,6 +128,7 @@ document.addEventListener('securitypolicyviolation', (e) => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function attempt(c) {
   try {
+    if (c.target === 'blob:') c = { ...c, target: URL.createObjectURL(new Blob(['x'])) };
     switch (c.api) {
       case 'fetch': fetch(c.target).catch(() => {}); break;
       case 'xhr': { const x = new XMLHttpRequest(); x.open('GET', c.target); x.onerror = () => {}; x.send(); break; }
@@ -118,7 +153,7 @@ function attempt(c) {
     await sleep(c.api === 'ws' || c.api === 'ping' || c.api === 'fetchLater' ? 400 : 250);
     results.push({ id: c.id, threw, events: events.slice() });
   }
-  document.getElementById('r').value = JSON.stringify(results);
+  document.getElementById('r').value = JSON.stringify({ href: location.href, results });
   document.getElementById('f').submit();
 })();
 "#;
@@ -128,11 +163,11 @@ async fn page(State(app): State<App>, Path(n): Path<usize>) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     };
     let html = format!(
-        "<!doctype html><meta charset=utf-8><title>case page {n}</title>\
+        "<!doctype html><html><head><meta charset=utf-8><title>case page {n}</title>{}</head><body>{}\
          <form id=f method=post action=\"/results/{n}\"><input type=hidden id=r name=r></form>\
          <iframe name=sink hidden></iframe>\
-         <script>const CASES = {};\n{PAGE_SCRIPT}</script>",
-        p.cases_json
+         <script>const CASES = {};\n{PAGE_SCRIPT}</script></body></html>",
+        p.head, p.body, p.cases_json
     );
     let mut res = Html(html).into_response();
     for csp in &p.csp {
@@ -161,11 +196,27 @@ async fn results(
     Form(f): Form<ResultForm>,
 ) -> Response {
     app.shared.lock().unwrap().results.insert(n, f.r);
-    let next = match app.pages.get(n + 1) {
-        Some(p) => format!("{}/run/{}", p.origin, n + 1),
+    // Through a page on another site: `upgrade-insecure-requests` upgrades navigations to
+    // the hosts of the page that had it, and the documents after it keep doing so (WebKit
+    // carries that set to the next same-site document, measured: the next page on the same
+    // host ran over https), so the walk leaves the site before it goes on.
+    (
+        StatusCode::SEE_OTHER,
+        [(LOCATION, format!("{}/next/{}", app.bounce, n + 1))],
+    )
+        .into_response()
+}
+
+/// The bounce page between two pages: a new navigation, from a document with no policy
+/// on a loopback address (which no engine upgrades), to page `n`.
+async fn next_page(State(app): State<App>, Path(n): Path<usize>) -> Html<String> {
+    let next = match app.pages.get(n) {
+        Some(p) => format!("{}/run/{n}", p.origin),
         None => "/xss-control".to_owned(),
     };
-    (StatusCode::SEE_OTHER, [(LOCATION, next)]).into_response()
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><script>location.replace({next:?})</script>"
+    ))
 }
 
 /// No `?` or `#`: URL fields lose their query, and the payload must survive whole.
@@ -187,35 +238,97 @@ async fn ws(upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(|_socket| async {})
 }
 
-async fn serve(listener: tokio::net::TcpListener, app: Router) {
-    axum::serve(listener, app).await.unwrap();
+/// Marks a request that came over TLS (`serve_dual`).
+#[derive(Clone, Copy)]
+struct OverTls;
+
+/// Serves HTTP and HTTPS on one listener: a connection whose first byte opens a TLS
+/// handshake (0x16) gets TLS, any other plain HTTP. `upgrade-insecure-requests` keeps a
+/// URL's port, so the upgraded request must find a TLS server where the plain one was.
+async fn serve_dual(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: Router,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let mut first = [0u8; 1];
+            // Bounded: a connection that never sends a byte is dropped.
+            let peek = tokio::time::timeout(Duration::from_secs(10), tcp.peek(&mut first)).await;
+            if !matches!(peek, Ok(Ok(1))) {
+                return;
+            }
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if first[0] == 0x16 {
+                let marked = tower::ServiceExt::map_request(app, |mut r: Request<_>| {
+                    r.extensions_mut().insert(OverTls);
+                    r
+                });
+                let svc = hyper_util::service::TowerToHyperService::new(marked);
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    let _ = builder
+                        .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                        .await;
+                }
+            } else {
+                let svc = hyper_util::service::TowerToHyperService::new(app);
+                let _ = builder
+                    .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
+                    .await;
+            }
+        });
+    }
 }
 
 // ---- one run -------------------------------------------------------------------------------
 
 struct CaseOut {
-    /// The policy as shown in messages: `connect-src …`, or the whole header(s).
+    /// The policy as shown in messages: `connect-src …`, or the whole header(s) and metas.
     policy: String,
     /// The enforced header text `check()` reads (several headers joined by ", ", as HTTP
     /// joins them; invalid UTF-8 as U+FFFD, non-ASCII either way).
     header: String,
+    /// The contents of the page's policy `<meta>`s in `<head>` (those in `<body>` and the
+    /// report-only ones are ignored by browsers, so `check()` is not told of them).
+    metas: Vec<String>,
     page: String,
+    /// The target as written: a URL, `blob:`, or a chain `URL -> URL`.
     target: String,
+    /// The URLs the page requested, ids added: the first, and each a redirect led to.
+    hops: Vec<String>,
     api: String,
     blocked: bool,
     reported_only: bool,
     threw: Option<String>,
+    /// The server saw the last hop.
     hit: bool,
-    /// A plain http/ws URL on one of our listeners: if allowed, the server must see it.
+    /// It came over TLS.
+    hit_over_tls: bool,
+    /// The hops the server saw (0: the first).
+    seen_hops: Vec<usize>,
+    /// Every hop is an http(s)/ws(s) URL on one of our listeners that no mixed-content
+    /// rule stops: if allowed, the server must see the last one.
     ours: bool,
     /// On the page that checks how report-only is enforced and reported.
     ro_check: bool,
+    /// The page has no policy header at all (only `<meta>`s, or nothing): nothing it
+    /// blocks may be reported, since report-uri means nothing in a `<meta>`.
+    unreported_page: bool,
+    /// The page's policies (header or `<meta>`) hold `upgrade-insecure-requests`.
+    upgrades: bool,
 }
 
 struct Run {
     cases: Vec<CaseOut>,
     /// Case ids whose page never reported.
     lost: Vec<String>,
+    /// Pages that ran somewhere else than where they were sent (an upgrade, a redirect).
+    misplaced: Vec<String>,
     reports: Vec<Violation>,
     requests: Vec<String>,
 }
@@ -237,19 +350,28 @@ fn replace_bytes(s: &[u8], from: &str, to: &str) -> Vec<u8> {
     out
 }
 
-/// The `id` query parameter of a URL, path+query or blockedURI.
-fn case_id(url: &str) -> Option<usize> {
+/// The `id` and `hop` query parameters of a URL, path+query or blockedURI (`hop` is absent
+/// on a single URL, which is its own last hop).
+fn case_hop(url: &str) -> Option<(usize, Option<usize>)> {
     let q = url.split_once('?')?.1;
-    let mut id = None;
+    let (mut id, mut hop) = (None, None);
     let mut ours = false;
     for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
         match &*k {
             "id" => id = v.parse().ok(),
+            "hop" => hop = v.parse().ok(),
             "run" => ours = *v == *run_token(),
+            // A redirect's own query holds the next hop's: stop before reading it.
+            "to" => break,
             _ => {}
         }
     }
-    id.filter(|_| ours)
+    id.filter(|_| ours).map(|id| (id, hop))
+}
+
+/// The `id` query parameter of a URL, path+query or blockedURI.
+fn case_id(url: &str) -> Option<usize> {
+    case_hop(url).map(|(id, _)| id)
 }
 
 /// Marks this run's requests: another copy of the suite on the machine (port 80 and 443
@@ -296,14 +418,70 @@ async fn default_port_listeners(ports: &[u16]) -> Option<Vec<tokio::net::TcpList
     }
 }
 
+/// The URLs a target asks for, with this case's id (and, in a chain, each hop's number and
+/// the next hop in `to`, so the server redirects there): first hop first.
+fn hop_urls(target: &str, id: usize) -> Vec<String> {
+    if target == "blob:" || target.starts_with("data:") {
+        return vec![target.to_owned()];
+    }
+    let hops: Vec<&str> = target.split(" -> ").collect();
+    let tag = |url: &str, hop: Option<usize>| {
+        let mut u = url.to_owned();
+        u.push(if u.contains('?') { '&' } else { '?' });
+        u.push_str(&format!("id={id}&run={}", run_token()));
+        if let Some(h) = hop {
+            u.push_str(&format!("&hop={h}"));
+        }
+        u
+    };
+    if hops.len() == 1 {
+        return vec![tag(hops[0], None)];
+    }
+    let mut out: Vec<String> = hops
+        .iter()
+        .enumerate()
+        .map(|(i, h)| tag(h, Some(i)))
+        .collect();
+    for i in (0..out.len() - 1).rev() {
+        let next: String = url::form_urlencoded::byte_serialize(out[i + 1].as_bytes()).collect();
+        out[i] = format!("{}&to={next}", out[i]);
+    }
+    out
+}
+
+/// A host no mixed-content rule guards: loopback names and addresses are potentially
+/// trustworthy (Secure Contexts §3.2), so an https page may reach them over http.
+fn loopback(url: &url::Url) -> bool {
+    url.host_str()
+        .is_some_and(|h| h == "localhost" || h.ends_with(".localhost") || h.starts_with("127."))
+}
+
+/// The HTML of a page's policy `<meta>`s: (in `<head>`, in `<body>`).
+fn meta_html(metas: &[Meta], fill: impl Fn(&str) -> String) -> (String, String) {
+    let tag = |kind: &str, content: &str| {
+        let content = fill(content).replace('&', "&amp;").replace('"', "&quot;");
+        format!("<meta http-equiv=\"{kind}\" content=\"{content}\">")
+    };
+    let (mut head, mut body) = (String::new(), String::new());
+    for m in metas {
+        match m {
+            Meta::Head(c) => head.push_str(&tag("Content-Security-Policy", c)),
+            Meta::ReportOnly(c) => head.push_str(&tag("Content-Security-Policy-Report-Only", c)),
+            Meta::InBody(c) => body.push_str(&tag("Content-Security-Policy", c)),
+        }
+    }
+    (head, body)
+}
+
 async fn run_engine(engine: Engine) -> Run {
+    let tls = test_tls();
     let l1 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (p1, p2) = (
         l1.local_addr().unwrap().port(),
         l2.local_addr().unwrap().port(),
     );
-    // Plain HTTP on both: pages on port 80, and targets such as http://h:443/.
+    // HTTP and HTTPS on both: pages on port 80 and 443, and targets such as http://h:443/.
     let defaults = default_port_listeners(&[80, 443]).await;
     let mut our_ports = vec![p1, p2];
     if defaults.is_some() {
@@ -325,10 +503,14 @@ async fn run_engine(engine: Engine) -> Run {
     struct Meta {
         policy: String,
         header: String,
+        metas: Vec<String>,
         page: String,
         target: String,
+        hops: Vec<String>,
         api: String,
         ro_check: bool,
+        unreported_page: bool,
+        upgrades: bool,
     }
     let mut case_meta: Vec<Meta> = Vec::new();
     let mut pages = Vec::new();
@@ -346,36 +528,58 @@ async fn run_engine(engine: Engine) -> Run {
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .collect::<Vec<_>>()
             .join(", ");
+        let metas: Vec<String> = g
+            .metas
+            .iter()
+            .filter_map(|m| match m {
+                cases::Meta::Head(c) => Some(fill(c)),
+                _ => None,
+            })
+            .collect();
         let mut shown = match &g.csp {
             Csp::ConnectSrc(v) => format!("connect-src {}", fill(v)),
-            Csp::Headers([]) => "(no enforced policy)".to_owned(),
+            Csp::Headers([]) => "(no policy header)".to_owned(),
             Csp::Headers(_) => csp
                 .iter()
                 .map(|h| format!("[{}]", h.escape_ascii()))
                 .collect::<Vec<_>>()
                 .join(" + "),
         };
+        for m in &g.metas {
+            let (kind, c) = match m {
+                cases::Meta::Head(c) => ("meta", c),
+                cases::Meta::InBody(c) => ("meta in body", c),
+                cases::Meta::ReportOnly(c) => ("report-only meta", c),
+            };
+            shown.push_str(&format!(" + {kind} [{}]", fill(c)));
+        }
         if let Some(ro) = g.report_only {
             shown.push_str(&format!(" + report-only connect-src {}", fill(ro)));
         }
+        let upgrades = header.contains("upgrade-insecure-requests")
+            || metas
+                .iter()
+                .any(|m| m.contains("upgrade-insecure-requests"));
         let mut cases = Vec::new();
         for (t, api) in g.targets.iter().filter(|(_, api)| engine.has_api(api)) {
             let id = case_meta.len();
-            let mut target = fill(t);
-            if !target.starts_with("data:") {
-                target.push_str(if target.contains('?') { "&" } else { "?" });
-                target.push_str(&format!("id={id}&run={}", run_token()));
-            }
-            cases.push(serde_json::json!({"id": id, "target": target, "api": api}));
+            let target = fill(t);
+            let hops = hop_urls(&target, id);
+            cases.push(serde_json::json!({"id": id, "target": hops[0], "api": api}));
             case_meta.push(Meta {
                 policy: shown.clone(),
                 header: header.clone(),
+                metas: metas.clone(),
                 page: format!("{origin}/run/{}", pages.len()),
                 target,
+                hops,
                 api: (*api).to_owned(),
                 ro_check: g.is_report_only_check(),
+                unreported_page: csp.is_empty() && g.report_only.is_none(),
+                upgrades,
             });
         }
+        let (head, body) = meta_html(&g.metas, fill);
         pages.push(PageSpec {
             origin,
             csp,
@@ -390,6 +594,8 @@ async fn run_engine(engine: Engine) -> Run {
                         connect_src::policy::REPORT_ONLY_MARKER
                     )
                 }),
+            head,
+            body,
             cases_json: serde_json::Value::Array(cases).to_string(),
         });
     }
@@ -419,17 +625,19 @@ async fn run_engine(engine: Engine) -> Run {
     let app_state = App {
         shared: Arc::default(),
         pages: Arc::new(pages),
+        bounce: format!("http://127.0.0.1:{p1}"),
     };
     let app = Router::new()
         .route("/run/{n}", get(page))
         .route("/results/{n}", post(results))
+        .route("/next/{n}", get(next_page))
         .route("/hit", any(hit))
-        .route("/api/{*rest}", get(hit))
+        .route("/api/{*rest}", any(hit))
         .route("/API/{*rest}", get(hit))
-        .route("/api", get(hit))
+        .route("/api", any(hit))
         .route("/apix", get(hit))
         .route("/API", get(hit))
-        .route("/{name}", get(hit))
+        .route("/{name}", any(hit))
         .route("/ws", get(ws))
         .route("/xss-control", get(xss_control))
         .route("/xss-fired/{*rest}", get(hit))
@@ -437,15 +645,19 @@ async fn run_engine(engine: Engine) -> Run {
         .layer(middleware::from_fn_with_state(app_state.clone(), record))
         .with_state(app_state.clone());
     let mut servers = vec![
-        tokio::spawn(serve(l1, app.clone())),
-        tokio::spawn(serve(l2, app.clone())),
+        tokio::spawn(serve_dual(l1, tls.acceptor.clone(), app.clone())),
+        tokio::spawn(serve_dual(l2, tls.acceptor.clone(), app.clone())),
     ];
     for l in defaults.into_iter().flatten() {
-        servers.push(tokio::spawn(serve(l, app.clone())));
+        servers.push(tokio::spawn(serve_dual(
+            l,
+            tls.acceptor.clone(),
+            app.clone(),
+        )));
     }
 
     let start = format!("{}/run/0", app_state.pages[0].origin);
-    let child = launch(engine, &start, None);
+    let child = launch(engine, &start, Some(&tls.ca_pem));
     // Bounded: a browser that hangs (WebKit without a display does) or dies fails the run,
     // on the overall deadline or when no page has reported for 30 s (a page takes seconds).
     let deadline = Instant::now() + Duration::from_secs(60 + case_meta.len() as u64);
@@ -481,12 +693,38 @@ async fn run_engine(engine: Engine) -> Run {
     }
 
     let shared = app_state.shared.lock().unwrap();
-    let hits: HashSet<usize> = shared.requests.iter().filter_map(|r| case_id(r)).collect();
+    // The last hop of each case the server saw, and whether it came over TLS.
+    let mut hits: HashSet<usize> = HashSet::new();
+    let mut tls_hits: HashSet<usize> = HashSet::new();
+    for (i, r) in shared.requests.iter().enumerate() {
+        let Some((id, hop)) = case_hop(r) else {
+            continue;
+        };
+        if case_meta
+            .get(id)
+            .is_some_and(|m| hop.is_none_or(|h| h + 1 == m.hops.len()))
+        {
+            hits.insert(id);
+            if shared.over_tls.contains(&i) {
+                tls_hits.insert(id);
+            }
+        }
+    }
+    let mut seen_hops: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (id, hop) in shared.requests.iter().filter_map(|r| case_hop(r)) {
+        seen_hops.entry(id).or_default().push(hop.unwrap_or(0));
+    }
     let mut cases = Vec::new();
     let mut seen = HashSet::new();
-    for json in shared.results.values() {
-        let list: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
-        for r in list {
+    let mut misplaced = Vec::new();
+    for (n, json) in &shared.results {
+        let got: serde_json::Value = serde_json::from_str(json).unwrap();
+        let href = got["href"].as_str().unwrap_or_default();
+        let sent = format!("{}/run/{n}", app_state.pages[*n].origin);
+        if href != sent {
+            misplaced.push(format!("  page {n}: sent to {sent}, ran on {href}"));
+        }
+        for r in got["results"].as_array().unwrap() {
             let id = r["id"].as_u64().unwrap() as usize;
             seen.insert(id);
             let m = &case_meta[id];
@@ -503,23 +741,46 @@ async fn run_engine(engine: Engine) -> Run {
                 .iter()
                 .filter(mine)
                 .collect();
-            let ours = url::Url::parse(&m.target).is_ok_and(|u| {
-                matches!(u.scheme(), "http" | "ws")
-                    && u.port_or_known_default()
-                        .is_some_and(|p| our_ports.contains(&p))
-            });
+            let page_url = url::Url::parse(&m.page).unwrap();
+            let page_secure = page_url.scheme() == "https";
+            let urls: Vec<url::Url> = m
+                .hops
+                .iter()
+                .filter_map(|h| url::Url::parse(h).ok())
+                .collect();
+            let ours = urls.len() == m.hops.len()
+                && urls.iter().all(|u| {
+                    let insecure = matches!(u.scheme(), "http" | "ws");
+                    // Not every engine upgrades every host (`Engine::upgrades`): a ws:
+                    // URL Firefox leaves alone on an https page throws SecurityError
+                    // (mixed content) before CSP is asked.
+                    let upgraded = m.upgrades && engine.upgrades(&page_url, u, m.api == "ws");
+                    // Mixed content: an https page may not reach http/ws unless the
+                    // request is upgraded first or the host is loopback.
+                    let mixed_ok = !page_secure || !insecure || upgraded || loopback(u);
+                    matches!(u.scheme(), "http" | "https" | "ws" | "wss")
+                        && u.port_or_known_default()
+                            .is_some_and(|p| our_ports.contains(&p))
+                        && mixed_ok
+                });
             cases.push(CaseOut {
                 ours,
                 blocked: events.iter().any(|e| e["d"] == "enforce"),
                 reported_only: events.iter().any(|e| e["d"] == "report"),
                 threw: r["threw"].as_str().map(str::to_owned),
                 hit: hits.contains(&id),
+                hit_over_tls: tls_hits.contains(&id),
+                seen_hops: seen_hops.get(&id).cloned().unwrap_or_default(),
                 policy: m.policy.clone(),
                 header: m.header.clone(),
+                metas: m.metas.clone(),
                 page: m.page.clone(),
                 target: m.target.clone(),
+                hops: m.hops.clone(),
                 api: m.api.clone(),
                 ro_check: m.ro_check,
+                unreported_page: m.unreported_page,
+                upgrades: m.upgrades,
             });
         }
     }
@@ -533,6 +794,7 @@ async fn run_engine(engine: Engine) -> Run {
     Run {
         cases,
         lost,
+        misplaced,
         reports: store.recent(),
         requests: shared.requests.clone(),
     }
@@ -541,13 +803,62 @@ async fn run_engine(engine: Engine) -> Run {
 /// One browser at a time: two suites in parallel on 2 cores would only add timing noise.
 static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Every engine must run this many cases from http pages.
-const MIN_CASES: usize = 250;
+/// Every engine must run this many cases from the walk's pages.
+const MIN_CASES: usize = 300;
 
-/// `check()`'s verdict for this engine on the enforced header(s) the page was sent.
+/// `check()`'s verdict for this engine on a URL, given the enforced header(s) the page
+/// was sent (the https pages of `run_tls`).
 fn expected(engine: Engine, header: &str, page: &str, target: &str) -> bool {
     BrowserPolicy::from_header(header)
         .check(page, target)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get(engine.verdict_engine())
+}
+
+/// The API the page used, as the matcher names it. `<a ping>` and `fetchLater` are judged
+/// as fetch (measured only without `upgrade-insecure-requests`).
+fn api_of(api: &str) -> Api {
+    match api {
+        "ws" => Api::WebSocket,
+        "xhr" => Api::Xhr,
+        "eventsource" => Api::EventSource,
+        "beacon" => Api::Beacon,
+        _ => Api::Fetch,
+    }
+}
+
+/// The connection a case made, as the matcher is asked about it: its hops (a blob URL is
+/// one of the page's origin) and its API.
+fn connection_of(c: &CaseOut) -> Connection {
+    let origin = url::Url::parse(&c.page)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    let mut hops = c.hops.iter().map(|h| {
+        if h == "blob:" {
+            format!("blob:{origin}/6f1a2b3c-0000-4000-8000-000000000000")
+        } else {
+            h.clone()
+        }
+    });
+    let mut conn = Connection::new(hops.next().unwrap());
+    for h in hops {
+        conn = conn.redirect(h);
+    }
+    conn.with_api(api_of(&c.api))
+}
+
+/// `check()`'s verdict for this engine on a case: the header(s) and the `<head>` metas the
+/// page was sent, the API, every hop.
+fn expected_case(engine: Engine, c: &CaseOut, with_metas: bool) -> bool {
+    let mut policy = BrowserPolicy::from_header(&c.header);
+    if with_metas {
+        for m in &c.metas {
+            policy = policy.and(BrowserPolicy::from_meta(m));
+        }
+    }
+    policy
+        .check_connection(&c.page, &connection_of(c))
         .unwrap_or_else(|e| panic!("{e}"))
         .get(engine.verdict_engine())
 }
@@ -557,7 +868,7 @@ fn check_engine(engine: Engine, run: &Run) {
     let mut mismatches = Vec::new();
     let mut contradictions = Vec::new();
     for c in &run.cases {
-        let expected = expected(engine, &c.header, &c.page, &c.target);
+        let expected = expected_case(engine, c, true);
         if expected == c.blocked {
             mismatches.push(format!(
                 "  {name}: {} on {} -> {} ({}): browser {}, check() says {}",
@@ -568,6 +879,28 @@ fn check_engine(engine: Engine, run: &Run) {
                 if c.blocked { "blocked" } else { "allowed" },
                 if expected { "allowed" } else { "blocked" },
             ));
+        }
+        // upgrade-insecure-requests: an allowed http/ws request went out over TLS, unless
+        // the engine leaves its host alone.
+        if c.upgrades && c.hit {
+            let last = url::Url::parse(c.hops.last().unwrap()).unwrap();
+            let insecure = matches!(last.scheme(), "http" | "ws");
+            let page = url::Url::parse(&c.page).unwrap();
+            let want = !insecure || engine.upgrades(&page, &last, c.api == "ws");
+            if c.hit_over_tls != want {
+                contradictions.push(format!(
+                    "  {name}: {} ({}) on {}: sent {}, expected {}",
+                    c.target,
+                    c.api,
+                    c.page,
+                    if c.hit_over_tls {
+                        "over TLS"
+                    } else {
+                        "in clear"
+                    },
+                    if want { "upgraded" } else { "as written" },
+                ));
+            }
         }
         // The server never sees a blocked request.
         if c.blocked && c.hit {
@@ -593,8 +926,14 @@ fn check_engine(engine: Engine, run: &Run) {
         total >= MIN_CASES,
         "{name}: only {total} cases ran, fewer than {MIN_CASES}"
     );
-    // All three lists in one message: a failing run should say everything it saw.
+    // All the lists in one message: a failing run should say everything it saw.
     let mut problems = Vec::new();
+    if !run.misplaced.is_empty() {
+        problems.push(format!(
+            "{name}: pages that ran elsewhere than where they were sent:\n{}",
+            run.misplaced.join("\n")
+        ));
+    }
     if !run.lost.is_empty() {
         problems.push(format!(
             "{name}: {} cases never reported (their page did not finish):\n{}",
@@ -620,18 +959,48 @@ fn check_engine(engine: Engine, run: &Run) {
 
 fn check_reports(engine: Engine, run: &Run) {
     let name = engine.name();
-    // report-uri: every blocked case (other than the data: URL) was reported as a legacy
-    // report naming the page and the target without its query string.
+    // report-uri: every case a header policy blocks (other than data:/blob: URLs) was
+    // reported as a legacy report naming the page and one of the URLs it asked for
+    // without its query string: a hop of its chain, or that hop upgraded.
     let enforce = engine.legacy_disposition(Disposition::Enforce);
     let mut missing = Vec::new();
-    for c in run
-        .cases
-        .iter()
-        .filter(|c| c.blocked && !c.target.starts_with("data:"))
-    {
-        let want = c.target.split('?').next().unwrap();
+    let mut unwanted = Vec::new();
+    for c in run.cases.iter().filter(|c| c.blocked) {
+        if c.unreported_page || engine.silent_page(&c.page, c.upgrades) {
+            // No report at all: report-uri in a <meta> means nothing, and the engine's
+            // silent pages (`Engine::silent_page`) send none.
+            if run.reports.iter().any(|v| v.document_url == c.page) {
+                unwanted.push(format!(
+                    "  {} on {} ({}): {}",
+                    c.target, c.page, c.api, c.policy
+                ));
+            }
+            continue;
+        }
+        if c.target == "blob:" || c.target.starts_with("data:") || expected_case(engine, c, false) {
+            continue;
+        }
+        let wanted: Vec<String> = c
+            .hops
+            .iter()
+            .flat_map(|h| {
+                let bare = h.split('?').next().unwrap().to_owned();
+                let mut up = url::Url::parse(&bare).unwrap();
+                let secure = match up.scheme() {
+                    "http" => Some("https"),
+                    "ws" => Some("wss"),
+                    _ => None,
+                };
+                let mut out = vec![bare];
+                // The URL setter drops a port that is the new scheme's default (443).
+                if secure.is_some_and(|sc| up.set_scheme(sc).is_ok()) {
+                    out.push(up.to_string());
+                }
+                out
+            })
+            .collect();
         let found = run.reports.iter().any(|v| {
-            v.blocked_url == want
+            wanted.iter().any(|w| same_url(&v.blocked_url, w))
                 && v.document_url == c.page
                 && v.effective_directive == "connect-src"
                 && v.disposition == enforce
@@ -640,6 +1009,12 @@ fn check_reports(engine: Engine, run: &Run) {
             missing.push(format!("  {} on {} ({})", c.target, c.page, c.api));
         }
     }
+    assert!(
+        unwanted.is_empty(),
+        "{name}: reports from pages that send none (only <meta> policies, or the engine's \
+         silent pages):\n{}",
+        unwanted.join("\n")
+    );
     let legacy = run
         .reports
         .iter()
@@ -720,11 +1095,24 @@ async fn real_browsers_agree_with_check() {
         let observed: Vec<serde_json::Value> = run
             .cases
             .iter()
-            .map(|c| serde_json::json!({"policy": c.policy, "page": c.page, "target": c.target, "api": c.api, "engine": engine.name(), "allowed": !c.blocked, "hit": c.hit, "threw": c.threw, "check": expected(engine, &c.header, &c.page, &c.target)}))
+            .map(|c| serde_json::json!({"policy": c.policy, "page": c.page, "target": c.target, "hops": c.hops, "api": c.api, "engine": engine.name(), "allowed": !c.blocked, "hit": c.hit, "over_tls": c.hit_over_tls, "seen_hops": c.seen_hops, "threw": c.threw, "check": expected_case(engine, c, true)}))
             .collect();
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("browser-observed-{}.json", engine.name()));
         std::fs::write(&out, serde_json::to_string_pretty(&observed).unwrap()).unwrap();
+        // What arrived at report-uri, for reading what each engine names after a redirect
+        // or an upgrade.
+        let reports: Vec<serde_json::Value> = run
+            .reports
+            .iter()
+            .map(|v| serde_json::json!({"document": v.document_url, "blocked": v.blocked_url, "disposition": v.disposition.as_str(), "format": format!("{:?}", v.format)}))
+            .collect();
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("browser-reports-{}.json", engine.name()));
+        std::fs::write(&out, serde_json::to_string_pretty(&reports).unwrap()).unwrap();
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("browser-requests-{}.json", engine.name()));
+        std::fs::write(&out, serde_json::to_string_pretty(&run.requests).unwrap()).unwrap();
         for f in [check_engine, check_reports] {
             if let Err(e) =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(engine, &run)))
@@ -767,9 +1155,18 @@ fn test_tls() -> Tls {
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca, ca_key);
     let leaf_key = KeyPair::generate().unwrap();
-    let names: Vec<String> = ["localhost", "a.localhost", "c.localhost", "127.0.0.1"]
-        .map(String::from)
-        .to_vec();
+    let names: Vec<String> = [
+        "localhost",
+        "a.localhost",
+        "b.localhost",
+        "c.localhost",
+        "d.localhost",
+        "uir.test",
+        "c.uir.test",
+        "127.0.0.1",
+    ]
+    .map(String::from)
+    .to_vec();
     let leaf = CertificateParams::new(names)
         .unwrap()
         .signed_by(&leaf_key, &issuer)
@@ -791,27 +1188,6 @@ fn test_tls() -> Tls {
     }
 }
 
-async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    app: Router,
-) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            return;
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
-            if let Ok(tls) = acceptor.accept(tcp).await {
-                let svc = hyper_util::service::TowerToHyperService::new(app);
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(tls), svc)
-                    .await;
-            }
-        });
-    }
-}
 /// One case per page; the result travels in the next page's URL (navigation is not governed
 /// by connect-src, so even a page that blocks its own origin can report).
 const TLS_PAGE_SCRIPT: &str = r#"
@@ -941,13 +1317,13 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
             next.run(req).await
         }
     }));
-    let mut servers = vec![tokio::spawn(serve_tls(
+    let mut servers = vec![tokio::spawn(serve_dual(
         listener,
         tls.acceptor.clone(),
         app.clone(),
     ))];
     for l in l443.into_iter().flatten() {
-        servers.push(tokio::spawn(serve_tls(
+        servers.push(tokio::spawn(serve_dual(
             l,
             tls.acceptor.clone(),
             app.clone(),

@@ -212,6 +212,299 @@ fn bad_arguments_exit_2() {
     }
 }
 
+/// `check`'s lines as JSON, and the per-engine verdicts of each: (spec, chromium, firefox,
+/// webkit).
+fn verdicts(o: &Output) -> Vec<(bool, bool, bool, bool)> {
+    assert!(o.status.success(), "{}", stderr(o));
+    stdout(o)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let b = |k: &str| v[k].as_bool().unwrap();
+            (b("spec"), b("chromium"), b("firefox"), b("webkit"))
+        })
+        .collect()
+}
+
+#[test]
+fn check_help_documents_chains_api_and_meta() {
+    let o = run(&["check", "--help"]);
+    let help = stdout(&o);
+    for needle in [
+        "\"URL -> URL [-> URL]\"",
+        "--api <API>",
+        "fetch, xhr, eventsource, beacon or",
+        "Default: websocket for ws:/wss: targets, fetch for the",
+        "--meta <CONTENT>",
+        "Repeat it for each",
+        "upgrade-insecure-requests",
+    ] {
+        assert!(
+            help.contains(needle),
+            "check --help lacks {needle:?}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn check_upgrade_insecure_requests_depends_on_the_api() {
+    let header = "connect-src https://api.x.com; upgrade-insecure-requests";
+    let ask = |api: Option<&str>| {
+        let mut args = vec!["check", "--header", header, "--page", "https://x.com/"];
+        if let Some(a) = api {
+            args.extend(["--api", a]);
+        }
+        args.push("http://api.x.com/a");
+        verdicts(&run(&args))[0]
+    };
+    // fetch (the default for an http URL): Chromium also judges the URL as written.
+    assert_eq!(ask(None), (true, false, true, true));
+    assert_eq!(ask(Some("fetch")), ask(None));
+    assert_eq!(ask(Some("beacon")), (true, false, true, false));
+    assert_eq!(ask(Some("xhr")), (true, true, true, true));
+    // WebKit judges EventSource before the upgrade.
+    assert_eq!(ask(Some("eventsource")), (true, true, true, false));
+    // Chromium never upgrades a loopback name.
+    let o = run(&[
+        "check",
+        "--header",
+        "connect-src https://localhost:8443; upgrade-insecure-requests",
+        "--api",
+        "xhr",
+        "--page",
+        "https://localhost:8443/",
+        "http://localhost:8443/a",
+    ]);
+    assert_eq!(verdicts(&o)[0], (true, false, true, true));
+    // A ws: target is a WebSocket whatever --api says.
+    let o = run(&[
+        "check",
+        "--header",
+        "connect-src wss://api.x.com; upgrade-insecure-requests",
+        "--api",
+        "fetch",
+        "--page",
+        "https://x.com/",
+        "ws://api.x.com/s",
+    ]);
+    assert_eq!(verdicts(&o)[0], (true, true, true, true));
+    let bad = run(&[
+        "check",
+        "--policy",
+        "'self'",
+        "--api",
+        "ping",
+        "--page",
+        "https://x.com/",
+        "https://x.com/",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("ping"), "{}", stderr(&bad));
+}
+
+#[test]
+fn check_redirect_chains() {
+    let o = run(&[
+        "check",
+        "--policy",
+        "https://api.x.com/v1/",
+        "--page",
+        "https://x.com/",
+        "https://api.x.com/v1/a -> https://api.x.com/elsewhere",
+        "https://api.x.com/v1/a->https://evil.example/",
+        "https://api.x.com/other -> https://api.x.com/v1/a",
+        "https://api.x.com/v1/a -> https://api.x.com/b -> https://evil.example/",
+    ]);
+    let all = (true, true, true, true);
+    let none = (false, false, false, false);
+    assert_eq!(verdicts(&o), [all, none, none, none]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(stdout(&o).lines().nth(1).unwrap()).unwrap()
+            ["target"],
+        "https://api.x.com/v1/a->https://evil.example/",
+        "the target is echoed as given"
+    );
+    for (target, why) in [
+        (
+            "wss://api.x.com -> https://api.x.com/",
+            "never follows a redirect",
+        ),
+        (
+            "https://api.x.com -> data:text/plain,x",
+            "http: or https: URL",
+        ),
+        ("https://api.x.com -> ", "no empty hop"),
+    ] {
+        let o = run(&[
+            "check",
+            "--policy",
+            "'self'",
+            "--page",
+            "https://x.com/",
+            target,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{target}");
+        assert!(stderr(&o).contains(why), "{target}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn check_meta_policies() {
+    // A ',' in one <meta> starts a second policy in Chromium and WebKit, not in Firefox.
+    let o = run(&[
+        "check",
+        "--meta",
+        "connect-src 'self', img-src *",
+        "--page",
+        "https://x.com/",
+        "https://y.com/",
+        "https://x.com/a",
+    ]);
+    assert_eq!(
+        verdicts(&o),
+        [(true, false, true, false), (true, true, true, true)]
+    );
+    assert!(stderr(&o).contains("Firefox"), "{}", stderr(&o));
+    // With --header, both apply; two --meta, both apply.
+    let o = run(&[
+        "check",
+        "--header",
+        "connect-src *",
+        "--meta",
+        "connect-src 'self' https://a.com",
+        "--meta",
+        "connect-src https://a.com https://b.com",
+        "--page",
+        "https://x.com/",
+        "https://x.com/",
+        "https://a.com/",
+        "https://b.com/",
+    ]);
+    let all = (true, true, true, true);
+    let none = (false, false, false, false);
+    assert_eq!(verdicts(&o), [none, all, none]);
+    // report-uri in a <meta> is named as ignored.
+    let o = run(&[
+        "check",
+        "--meta",
+        "connect-src 'self'; report-uri /r",
+        "--page",
+        "https://x.com/",
+        "https://x.com/",
+    ]);
+    assert_eq!(verdicts(&o), [all]);
+    assert!(
+        stderr(&o).contains("report-uri is ignored"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn check_blob_urls_match_only_blob() {
+    for (policy, expect) in [
+        ("'self'", (false, false, false, false)),
+        ("*", (false, false, false, false)),
+        ("https://x.com", (false, false, false, false)),
+        ("blob:", (true, true, true, true)),
+    ] {
+        let o = run(&[
+            "check",
+            "--policy",
+            policy,
+            "--page",
+            "https://x.com/",
+            "blob:https://x.com/6f1a2b3c-0000-4000-8000-000000000000",
+        ]);
+        assert_eq!(verdicts(&o)[0], expect, "{policy}");
+    }
+}
+
+/// The findings' codes and severities, and the exit status.
+fn audit_codes(args: &[&str]) -> (Vec<(String, String)>, Option<i32>) {
+    let mut all = vec!["audit"];
+    all.extend_from_slice(args);
+    let o = run(&all);
+    let codes = stdout(&o)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["code"].as_str().unwrap().to_owned(),
+                v["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (codes, o.status.code())
+}
+
+#[test]
+fn audit_refuses_public_suffix_wildcards() {
+    for wildcard in [
+        "https://*.r2.dev",
+        "https://*.s3.amazonaws.com",
+        "https://*.github.io",
+        "https://*.com",
+    ] {
+        let policy = format!("'self' {wildcard}");
+        let (codes, status) = audit_codes(&["--policy", &policy]);
+        assert_eq!(
+            codes,
+            [("public-suffix-wildcard".to_owned(), "high".to_owned())],
+            "{wildcard}: no other finding (no advice to add its wss:// twin)"
+        );
+        assert_eq!(status, Some(1), "{wildcard}");
+    }
+    for own in ["https://*.myapp.com", "https://my-bucket.s3.amazonaws.com"] {
+        let policy = format!("'self' {own}");
+        let (codes, status) = audit_codes(&["--policy", &policy]);
+        assert_eq!((codes, status), (vec![], Some(0)), "{own}");
+    }
+}
+
+#[test]
+fn audit_flags_dev_leftovers() {
+    let (codes, status) = audit_codes(&["--policy", "'self' http://localhost:*"]);
+    assert_eq!(
+        (codes, status),
+        (
+            vec![("loopback-port-wildcard".to_owned(), "warning".to_owned())],
+            Some(0)
+        )
+    );
+    let leftover = "'self' ws://127.0.0.1:5173 http://localhost:3000";
+    let (codes, _) = audit_codes(&["--policy", leftover]);
+    assert_eq!(
+        codes,
+        [
+            ("dev-server-leftover".to_owned(), "warning".to_owned()),
+            ("dev-server-leftover".to_owned(), "warning".to_owned())
+        ]
+    );
+    let (codes, _) = audit_codes(&["--policy", leftover, "--env", "development"]);
+    assert!(codes.is_empty(), "{codes:?}");
+}
+
+#[test]
+fn audit_hints_websockets_only_for_the_apps_own_hosts() {
+    let list = "'self' https://api.myapp.com https://o450.ingest.sentry.io \
+                https://www.google-analytics.com https://region1.google-analytics.com";
+    let (codes, _) = audit_codes(&["--policy", list]);
+    assert!(codes.is_empty(), "{codes:?}");
+    let (codes, _) = audit_codes(&["--policy", list, "--page", "https://myapp.com/"]);
+    assert_eq!(
+        codes,
+        [("missing-wss-counterpart".to_owned(), "info".to_owned())]
+    );
+    let o = run(&["audit", "--policy", list, "--page", "myapp.com"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--page \"myapp.com\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
 // ---- serve ---------------------------------------------------------------------------------
 
 fn serve(db: &Path) -> Server {

@@ -3,7 +3,7 @@
 //! Chromium 156, Firefox ESR 153 and WebKitGTK 2.50 do, as measured by tests/browsers.rs and
 //! docs/engine-probe/FINDINGS.md (`#n`: that file's probe).
 
-use connect_src::matcher::{BrowserPolicy, Engine};
+use connect_src::matcher::{Api, BrowserPolicy, Connection, Engine};
 
 const T: bool = true;
 const F: bool = false;
@@ -244,4 +244,99 @@ fn a_dropped_directive_does_not_hide_a_later_one() {
         "{:?}",
         p.warnings()
     );
+}
+
+/// Policies (header, `<meta>`s) asked about connections: the API, redirect chains and
+/// `upgrade-insecure-requests`, measured by tests/browsers.rs (docs/browsers.md). Columns:
+/// header, metas, page, API, connection, [spec, chromium, firefox, webkit], why.
+type ConnectionRow = (
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    Api,
+    &'static str,
+    [bool; 4],
+    &'static str,
+);
+
+#[rustfmt::skip]
+const CONNECTIONS: &[ConnectionRow] = &[
+    // upgrade-insecure-requests, per API.
+    ("connect-src https://api.example; upgrade-insecure-requests", &[], "https://app.example/", Api::Fetch, "http://api.example/a", [T, F, T, T], "Chromium judges fetch() as written as well as upgraded"),
+    ("connect-src https://api.example; upgrade-insecure-requests", &[], "https://app.example/", Api::Beacon, "http://api.example/a", [T, F, T, F], "Chromium: sendBeacon() like fetch(); WebKit judges it before the upgrade"),
+    ("connect-src https://api.example; upgrade-insecure-requests", &[], "https://app.example/", Api::Xhr, "http://api.example/a", [T, T, T, T], "XHR: judged upgraded (Firefox: the policy lets http match its https source)"),
+    ("connect-src https://api.example; upgrade-insecure-requests", &[], "https://app.example/", Api::EventSource, "http://api.example/a", [T, T, T, F], "WebKit judges EventSource before the upgrade"),
+    ("connect-src wss://api.example; upgrade-insecure-requests", &[], "https://app.example/", Api::WebSocket, "ws://api.example/s", [T, T, T, T], "ws: becomes wss: in every engine"),
+    ("connect-src http://api.example:8080; upgrade-insecure-requests", &[], "http://app.example/", Api::Xhr, "http://api.example:8080/a", [T, F, T, T], "upgraded to https://api.example:8080, which Chromium's http://h:8080 does not reach"),
+    ("connect-src https://localhost:8443; upgrade-insecure-requests", &[], "https://localhost:8443/", Api::Xhr, "http://localhost:8443/a", [T, F, T, T], "Chromium never upgrades a loopback name"),
+    ("connect-src https://api.example, upgrade-insecure-requests", &[], "http://app.example/", Api::Xhr, "http://api.example/a", [T, T, F, T], "Firefox: only the policy holding the directive lets http match https"),
+    ("connect-src https://api.example:443; upgrade-insecure-requests", &[], "http://app.example/", Api::Xhr, "http://api.example/a", [T, T, F, T], "Firefox judges the URL as written: port 80 is not 443"),
+    ("connect-src 'self'; upgrade-insecure-requests", &[], "https://app.example/", Api::WebSocket, "ws://app.example/s", [T, T, F, T], "Firefox: 'self' of an https page refuses ws: as written"),
+    ("connect-src 'self'; upgrade-insecure-requests", &[], "http://app.example:8080/", Api::WebSocket, "ws://app.example:8080/s", [T, T, T, T], "'self' of an http page allows ws: to its own host and port"),
+    ("connect-src https://api.example", &["upgrade-insecure-requests"], "http://app.example/", Api::Xhr, "http://api.example/a", [T, T, F, T], "the directive works in a <meta>; Firefox relaxes only its own (listless) policy"),
+    // Redirect chains: paths on the first hop only.
+    ("connect-src https://api.example/v1/", &[], "https://app.example/", Api::Fetch, "https://api.example/v1/a -> https://api.example/other", [T, T, T, T], "\u{a7}6.7.2.12: a path-part is not asked of a redirect"),
+    ("connect-src https://api.example/v1/", &[], "https://app.example/", Api::Fetch, "https://api.example/other -> https://api.example/v1/a", [F, F, F, F], "the first hop keeps its path check"),
+    ("connect-src https://api.example/v1/", &[], "https://app.example/", Api::Xhr, "https://api.example/v1/a -> https://evil.example/", [F, F, F, F], "every hop is judged"),
+    ("connect-src 'self' https://api.example", &[], "https://app.example/", Api::Beacon, "https://app.example/a -> https://api.example/b -> https://app.example/c", [T, T, T, T], "three hops, each allowed"),
+    ("connect-src http://api.example:8080", &[], "http://app.example/", Api::Fetch, "http://api.example:8080/a -> https://api.example:8080/b", [T, F, T, T], "a redirect that upgrades keeps Chromium's explicit-port rule"),
+    ("connect-src https://api.example; upgrade-insecure-requests", &[], "http://app.example/", Api::Fetch, "https://api.example/a -> http://api.example/b", [T, T, T, T], "engines judge a redirect's URL upgraded (Firefox: relaxed)"),
+    // <meta>.
+    ("", &["connect-src 'self', img-src *"], "https://app.example/", Api::Fetch, "https://evil.example/", [T, F, T, F], "a ',' in a <meta> starts a policy in Chromium and WebKit; Firefox reads `*`"),
+    ("connect-src *", &["connect-src 'self'"], "https://app.example/", Api::Fetch, "https://evil.example/", [F, F, F, F], "a header and a <meta>: both apply"),
+    ("", &["connect-src 'self' https://a.example", "connect-src https://a.example"], "https://app.example/", Api::Fetch, "https://app.example/x", [F, F, F, F], "two <meta>s: both apply"),
+    // blob: and data: match only their own scheme-source.
+    ("connect-src 'self' *", &[], "https://app.example/", Api::Fetch, "blob:https://app.example/6f1a2b3c-0000-4000-8000-000000000000", [F, F, F, F], "a blob: URL is not 'self', nor *"),
+    ("connect-src blob:", &[], "https://app.example/", Api::Xhr, "blob:https://app.example/6f1a2b3c-0000-4000-8000-000000000000", [T, T, T, T], "only blob: allows it"),
+    ("connect-src 'self' blob:", &[], "https://app.example/", Api::Fetch, "data:text/plain,x", [F, F, F, F], "nor does blob: allow data:"),
+    // Wildcard hosts with ports.
+    ("connect-src http://*.api.example:8080", &[], "http://app.example/", Api::Fetch, "https://a.api.example:8080/", [T, F, T, T], "a wildcard host keeps the port rules of a named one"),
+    ("connect-src ws://api.example", &[], "http://app.example/", Api::WebSocket, "ws://api.example:443/", [F, F, T, F], "WebKit: a port-less ws source's implied port 80 does not reach 443"),
+    ("connect-src ws://*.example:80", &[], "http://app.example/", Api::WebSocket, "ws://api.example:443/", [F, F, T, T], "a written :80 does, in Firefox and WebKit"),
+];
+
+#[test]
+fn connection_table() {
+    let mut failures = Vec::new();
+    for (header, metas, page, api, connection, want, why) in CONNECTIONS {
+        let mut policy = BrowserPolicy::from_header(header);
+        for m in *metas {
+            policy = policy.and(BrowserPolicy::from_meta(m));
+        }
+        let c = connection.parse::<Connection>().unwrap().with_api(*api);
+        let v = policy.check_connection(page, &c).unwrap();
+        let got = Engine::ALL.map(|e| v.get(e));
+        if got != *want {
+            failures.push(format!(
+                "[{header}] + {metas:?} on {page} -> {connection} ({api}): got {got:?}, want {want:?} ({why})"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} rows differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Without `upgrade-insecure-requests` the API changes nothing (but that a WebSocket opens
+/// `ws:`/`wss:` for an `http:`/`https:` URL), and `check` is `check_connection` with the
+/// API the URL implies.
+#[test]
+fn check_is_the_default_api() {
+    for (policy, page, target, _, _) in ROWS {
+        let p = BrowserPolicy::parse(policy);
+        let v = p.check(page, target).unwrap();
+        let websocket = Api::for_url(target) == Api::WebSocket;
+        for api in Api::ALL
+            .into_iter()
+            .filter(|a| websocket || *a != Api::WebSocket)
+        {
+            let c = Connection::new(*target).with_api(api);
+            if let Ok(w) = p.check_connection(page, &c) {
+                assert_eq!(v, w, "{policy} {target} {api}");
+            }
+        }
+    }
 }

@@ -251,6 +251,110 @@ proptest! {
     }
 }
 
+/// An http(s) probe URL, for the hops a redirect can lead to.
+fn http_probe() -> impl Strategy<Value = String> {
+    probe_url().prop_map(|u| u.replace("wss://", "https://").replace("ws://", "http://"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A redirect chain is allowed only where its first URL alone is, and, paths aside,
+    /// exactly where every hop is: for a list without paths, `A -> B` is `A` and `B`.
+    #[test]
+    fn chains_judge_every_hop(
+        sources in prop::collection::vec(overlapping_source(), 1..6),
+        page in http_probe(),
+        hops in prop::collection::vec(http_probe(), 2..4),
+    ) {
+        use connect_src::matcher::{Connection, Engine};
+        let Ok(list) = sources.iter().fold(ConnectSrc::builder(), |b, s| b.source(s.as_str())).build() else {
+            return Ok(());
+        };
+        let chain = hops[1..].iter().fold(Connection::new(hops[0].as_str()), |c, h| c.redirect(h.as_str()));
+        let v = list.check_connection(&page, &chain).unwrap();
+        let first = list.check(&page, &hops[0]).unwrap();
+        let pathless = list.sources().iter().all(|s| s.as_host().is_none_or(|h| h.path().is_none()));
+        for e in Engine::ALL {
+            prop_assert!(!v.get(e) || first.get(e), "{} {} {}", list, chain, e);
+            if pathless {
+                let each = hops.iter().all(|h| list.check(&page, h).unwrap().get(e));
+                prop_assert_eq!(v.get(e), each, "{} {} {}", list, chain, e);
+            }
+        }
+    }
+
+    /// Policies combined with `and` allow what each allows, no more; a `<meta>` without a
+    /// `,` reads as the same header would.
+    #[test]
+    fn policies_combine_by_narrowing(
+        a in prop::collection::vec(overlapping_source(), 1..4),
+        b in prop::collection::vec(overlapping_source(), 1..4),
+        page in http_probe(),
+        target in probe_url(),
+    ) {
+        use connect_src::matcher::{BrowserPolicy, Engine};
+        let (a, b) = (format!("connect-src {}", a.join(" ")), format!("connect-src {}", b.join(" ")));
+        let pa = BrowserPolicy::from_header(&a);
+        let pb = BrowserPolicy::from_header(&b);
+        let both = pa.clone().and(pb.clone()).check(&page, &target).unwrap();
+        let (va, vb) = (pa.check(&page, &target).unwrap(), pb.check(&page, &target).unwrap());
+        let meta = BrowserPolicy::from_header(&a).and(BrowserPolicy::from_meta(&b)).check(&page, &target).unwrap();
+        for e in Engine::ALL {
+            prop_assert_eq!(both.get(e), va.get(e) && vb.get(e), "{} + {} {}", a, b, e);
+            prop_assert_eq!(meta.get(e), both.get(e), "{} + meta {} {}", a, b, e);
+        }
+    }
+
+    /// With upgrade-insecure-requests, Chromium judges fetch() as written and upgraded, XHR
+    /// upgraded only: what fetch may reach, XHR may too; for ws/wss URLs and without the
+    /// directive the API changes nothing.
+    #[test]
+    fn upgrade_insecure_requests_by_api(
+        sources in prop::collection::vec(overlapping_source(), 1..5),
+        page in http_probe(),
+        target in http_probe(),
+        uir in any::<bool>(),
+    ) {
+        use connect_src::matcher::{Api, BrowserPolicy, Connection, Engine};
+        let header = format!(
+            "connect-src {}{}",
+            sources.join(" "),
+            if uir { "; upgrade-insecure-requests" } else { "" }
+        );
+        let p = BrowserPolicy::from_header(&header);
+        let ask = |api| p.check_connection(&page, &Connection::new(target.as_str()).with_api(api)).unwrap();
+        let (fetch, xhr) = (ask(Api::Fetch), ask(Api::Xhr));
+        prop_assert!(!fetch.get(Engine::Chromium) || xhr.get(Engine::Chromium), "{} {}", header, target);
+        if !uir {
+            for api in [Api::Xhr, Api::EventSource, Api::Beacon] {
+                prop_assert_eq!(ask(api), fetch, "{} {} {}", header, target, api);
+            }
+        }
+    }
+
+    /// The audit and production agree: a list has a finding production refuses exactly
+    /// when production `build()` refuses it.
+    #[test]
+    fn audit_and_production_agree(
+        sources in prop::collection::vec(prop_oneof![
+            overlapping_source(),
+            Just("https://*.github.io".to_owned()),
+            Just("https://*.co.uk".to_owned()),
+            Just("https://*.myapp.com".to_owned()),
+            Just("http://localhost:*".to_owned()),
+            Just("ws://127.0.0.1:5173".to_owned()),
+        ], 1..5),
+    ) {
+        let Ok(list) = sources.iter().fold(ConnectSrc::builder(), |b, s| b.source(s.as_str())).build() else {
+            return Ok(());
+        };
+        let refused = connect_src::audit::audit(&list).iter().any(|f| f.refused_in_production());
+        let built = Policy::builder().enforce(list.clone()).build();
+        prop_assert_eq!(refused, built.is_err(), "{}", list);
+    }
+}
+
 #[cfg(feature = "collector")]
 mod report_parser {
     use connect_src::report::intake::{parse_reports, NormalizeOptions};

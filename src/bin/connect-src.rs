@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use connect_src::matcher::{BrowserPolicy, Engine};
+use connect_src::matcher::{Api, BrowserPolicy, Connection, Engine};
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
 
@@ -54,17 +54,42 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Will these connections be allowed? One JSON object per target, in input order.
+    ///
+    /// A target is a URL, or a redirect chain written as one argument: "URL -> URL [-> URL]"
+    /// (the request, then each URL a redirect leads to). Every hop is judged; path-parts
+    /// only on the first (CSP3 §6.7.2.12); the verdict allows the chain only if every hop
+    /// is allowed. A WebSocket follows no redirect, and a redirect leads only to http(s).
+    ///
+    /// Policies: --policy (a connect-src value) or --header (a whole
+    /// Content-Security-Policy value, with default-src fallback and
+    /// upgrade-insecure-requests), and any number of --meta; all of them apply at once.
+    #[command(verbatim_doc_comment)]
     Check {
         /// The connect-src value, as any browser would accept it.
-        #[arg(long, required_unless_present = "header", conflicts_with = "header")]
+        #[arg(long, conflicts_with = "header", required_unless_present_any = ["header", "meta"])]
         policy: Option<String>,
-        /// A whole Content-Security-Policy value (default-src fallback, several policies).
+        /// A whole Content-Security-Policy header value (default-src fallback, several
+        /// policies, upgrade-insecure-requests).
         #[arg(long)]
         header: Option<String>,
+        /// The content of a <meta http-equiv="Content-Security-Policy"> in the page's
+        /// <head>, read as each engine reads a <meta> (a ',' starts another policy in
+        /// Chromium and WebKit, not in Firefox; report-uri is ignored). Repeat it for each
+        /// <meta>. A report-only <meta>, or one in <body>, is ignored by browsers: leave it
+        /// out.
+        #[arg(long, value_name = "CONTENT")]
+        meta: Vec<String>,
+        /// The API that makes the connection: fetch, xhr, eventsource, beacon or
+        /// websocket. It matters with upgrade-insecure-requests, which engines apply
+        /// differently per API. Default: websocket for ws:/wss: targets, fetch for the
+        /// rest; ws:/wss: targets are always websocket, and websocket opens ws:/wss: for
+        /// an http:/https: target, as the WebSocket constructor does.
+        #[arg(long, value_name = "API")]
+        api: Option<Api>,
         /// The document's URL.
         #[arg(long)]
         page: String,
-        /// Target URLs.
+        /// Target URLs, or redirect chains "URL -> URL [-> URL]".
         #[arg(required = true)]
         targets: Vec<String>,
     },
@@ -73,9 +98,16 @@ enum Command {
         /// The connect-src value.
         #[arg(long)]
         policy: String,
-        /// The environment to judge by.
+        /// The environment to judge by. Production refuses wildcards over public suffixes
+        /// (*.github.io, *.r2.dev, *.com) among others; in development, a loopback
+        /// dev-server port is expected and not reported.
         #[arg(long, value_enum, default_value = "production")]
         env: Env,
+        /// A URL of the page the policy protects: https sources under its registrable
+        /// domain get the missing-wss-counterpart hint (otherwise only those under a
+        /// ws/wss source's domain do).
+        #[arg(long)]
+        page: Option<String>,
     },
     /// A standalone report collector: reports on a public address, the read side on an
     /// admin one.
@@ -104,10 +136,12 @@ fn main() -> ExitCode {
         Command::Check {
             policy,
             header,
+            meta,
+            api,
             page,
             targets,
-        } => check(policy, header, &page, &targets),
-        Command::Audit { policy, env } => audit_cmd(&policy, env),
+        } => check(policy, header, &meta, api, &page, &targets),
+        Command::Audit { policy, env, page } => audit_cmd(&policy, env, page.as_deref()),
         Command::Serve(args) => serve::run(*args),
         Command::Suggest(args) => learn::suggest_cmd(args),
         Command::Unused(args) => learn::unused_cmd(args),
@@ -122,6 +156,8 @@ const USAGE: u8 = 2;
 fn check(
     policy: Option<String>,
     header: Option<String>,
+    metas: &[String],
+    api: Option<Api>,
     page: &str,
     targets: &[String],
 ) -> ExitCode {
@@ -132,17 +168,28 @@ fn check(
         );
         return ExitCode::from(USAGE);
     }
-    let p = match (&policy, &header) {
+    let mut p = match (&policy, &header) {
         (Some(p), _) => BrowserPolicy::parse(p),
         (None, Some(h)) => BrowserPolicy::from_header(h),
-        (None, None) => unreachable!("clap requires --policy or --header"),
+        // Only <meta> policies: start from no policy at all.
+        (None, None) => BrowserPolicy::from_header(""),
     };
+    for m in metas {
+        p = p.and(BrowserPolicy::from_meta(m));
+    }
     for w in p.warnings() {
         eprintln!("warning: {w}");
     }
     let mut out = Vec::with_capacity(targets.len());
     for t in targets {
-        match p.check(page, t) {
+        let verdict = t.parse::<Connection>().and_then(|mut c| {
+            // ws:/wss: targets are always opened by a WebSocket.
+            if let Some(api) = api.filter(|_| Api::for_url(t.trim_start()) != Api::WebSocket) {
+                c = c.with_api(api);
+            }
+            p.check_connection(page, &c)
+        });
+        match verdict {
             Ok(v) => out.push(line(&CheckLine {
                 target: t,
                 spec: v.get(Engine::Spec),
@@ -163,11 +210,21 @@ fn check(
     ExitCode::SUCCESS
 }
 
-fn audit_cmd(text: &str, env: Env) -> ExitCode {
+fn audit_cmd(text: &str, env: Env, page: Option<&str>) -> ExitCode {
     let environment = match env {
         Env::Production => Environment::Production,
         Env::Development => Environment::Development,
     };
+    let mut options = audit::AuditOptions::new().environment(environment);
+    if let Some(page) = page {
+        match url::Url::parse(page) {
+            Ok(u) => options = options.page(&u),
+            Err(e) => {
+                eprintln!("error: --page {page:?} is not an absolute URL ({e}): give the page's address, such as https://myapp.com/");
+                return ExitCode::from(USAGE);
+            }
+        }
+    }
     // What browsers would enforce, audited; plus what the strict builder refuses.
     let parsed = BrowserPolicy::parse(text);
     for w in parsed.warnings() {
@@ -181,7 +238,7 @@ fn audit_cmd(text: &str, env: Env) -> ExitCode {
             })
         );
     }
-    for f in audit::audit_text(text) {
+    for f in audit::audit_text_with(text, &options) {
         println!(
             "{}",
             line(&FindingLine {

@@ -11,17 +11,55 @@ use crate::source::{default_port, is_strict_subdomain, Host, HostSource, Port, S
 /// the per-engine steps run.
 pub(super) fn verdict(sources: &[Source], page: &Target<'_>, url: &Target<'_>) -> Verdict {
     Verdict {
-        allowed: allowed_in(sources, page, url, ALL_ENGINES),
+        allowed: allowed_in(sources, page, url, ALL_ENGINES, Ask::FIRST),
     }
 }
 
-/// [`verdict`] for the engines of `engines` (a mask of [`Engine::bit`]s) only: the bits of
-/// those that allow the URL.
+/// Which request of a redirect chain a URL is: the spec's "redirect count" is 0 for the
+/// first and more for every later one, and only the first is held to path-parts
+/// (§6.7.2.8 step 2.2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hop {
+    /// The URL the page asked for (redirect count 0).
+    First,
+    /// A URL a redirect led to (redirect count above 0).
+    Redirected,
+}
+
+/// How a URL is asked about: its place in a redirect chain, and whether the list belongs to
+/// a policy that holds `upgrade-insecure-requests` in an engine that lets such a policy
+/// match the URL as written against the sources of its upgrade
+/// ([`Rules::uir_relaxes_own_policy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Ask {
+    pub(super) hop: Hop,
+    pub(super) uir_relaxed: bool,
+}
+
+impl Ask {
+    /// The first URL of a chain, no relaxation.
+    pub(super) const FIRST: Ask = Ask {
+        hop: Hop::First,
+        uir_relaxed: false,
+    };
+
+    /// The `i`th URL of a chain (0: the first), no relaxation.
+    pub(super) fn hop(i: usize) -> Ask {
+        Ask {
+            hop: if i == 0 { Hop::First } else { Hop::Redirected },
+            uir_relaxed: false,
+        }
+    }
+}
+
+/// [`verdict`] for the engines of `engines` (a mask of [`Engine::bit`]s) only, for the URL
+/// asked about as `ask` says: the bits of those that allow the URL.
 pub(super) fn allowed_in(
     sources: &[Source],
     page: &Target<'_>,
     url: &Target<'_>,
     engines: u8,
+    ask: Ask,
 ) -> u8 {
     let mut allowed = 0u8;
     for s in sources {
@@ -35,7 +73,8 @@ pub(super) fn allowed_in(
             }
         }
         for (bits, rules) in RULE_SETS {
-            if engines & bits == bits && allowed & bits != bits && matches(s, page, url, rules) {
+            if engines & bits == bits && allowed & bits != bits && matches(s, page, url, ask, rules)
+            {
                 allowed |= bits;
             }
         }
@@ -43,12 +82,32 @@ pub(super) fn allowed_in(
     allowed
 }
 
+/// The engines of `engines` that allow every URL of a redirect chain (`hops[0]` first) by
+/// every list (each policy's, §6.8.3 runs them all).
+pub(super) fn allowed_chain<'s>(
+    lists: impl Iterator<Item = &'s [Source]> + Clone,
+    page: &Target<'_>,
+    hops: &[Target<'_>],
+    engines: u8,
+) -> u8 {
+    let mut ok = engines;
+    for (i, t) in hops.iter().enumerate() {
+        for list in lists.clone() {
+            ok &= allowed_in(list, page, t, ok, Ask::hop(i));
+        }
+    }
+    ok
+}
+
 fn is_http(s: &str) -> bool {
     s == "http" || s == "https"
 }
 
-/// §6.7.2.8 Does url match expression in origin with redirect count (redirect count 0).
-fn matches(expr: &Source, origin: &Target<'_>, url: &Target<'_>, r: &Rules) -> bool {
+/// §6.7.2.8 Does url match expression in origin with redirect count.
+fn matches(expr: &Source, origin: &Target<'_>, url: &Target<'_>, ask: Ask, r: &Rules) -> bool {
+    // Engines: a policy holding upgrade-insecure-requests lets http/ws URLs match the
+    // sources of their upgrade (the URL as written, its port kept).
+    let relaxed = ask.uir_relaxed && r.uir_relaxes_own_policy;
     match expr {
         Source::None | Source::UnsafeWebTransportHashes => false,
         // Step 1: "*" matches http(s) URLs and URLs of the page's own scheme.
@@ -58,11 +117,11 @@ fn matches(expr: &Source, origin: &Target<'_>, url: &Target<'_>, r: &Rules) -> b
                 || (r.star_matches_websocket && matches!(url.scheme, "ws" | "wss"))
         }
         // Step 2.1: a scheme-source matches by §6.7.2.9.
-        Source::Scheme(s) => scheme_part_match(s.as_str(), url.scheme, r).is_some(),
+        Source::Scheme(s) => scheme_part_match(s.as_str(), url.scheme, relaxed, r).is_some(),
         // Step 2.2: host-source.
-        Source::Host(h) => host_source_match(h, origin, url, r),
+        Source::Host(h) => host_source_match(h, origin, url, ask.hop, relaxed, r),
         // Step 3: 'self'.
-        Source::SelfOrigin => self_match(origin, url, r),
+        Source::SelfOrigin => self_match(origin, url, relaxed, r),
     }
 }
 
@@ -73,10 +132,15 @@ enum SchemeMatch {
     Upgrade,
 }
 
-/// §6.7.2.9 scheme-part match (A = the expression's scheme, B = the URL's).
-fn scheme_part_match(a: &str, b: &str, r: &Rules) -> Option<SchemeMatch> {
+/// §6.7.2.9 scheme-part match (A = the expression's scheme, B = the URL's); `relaxed`: in
+/// a policy holding upgrade-insecure-requests, in an engine that relaxes it.
+fn scheme_part_match(a: &str, b: &str, relaxed: bool, r: &Rules) -> Option<SchemeMatch> {
     // Step 1: an ASCII case-insensitive match (both sides are lower-case here).
     if a == b {
+        return Some(SchemeMatch::Exact);
+    }
+    // Engines: the URL as written matches the scheme of its upgrade.
+    if relaxed && matches!((a, b), ("https", "http") | ("wss", "ws")) {
         return Some(SchemeMatch::Exact);
     }
     match (a, b) {
@@ -94,15 +158,22 @@ fn scheme_part_match(a: &str, b: &str, r: &Rules) -> Option<SchemeMatch> {
 }
 
 /// §6.7.2.8 step 2.2, for a host-source.
-fn host_source_match(h: &HostSource, origin: &Target<'_>, url: &Target<'_>, r: &Rules) -> bool {
+fn host_source_match(
+    h: &HostSource,
+    origin: &Target<'_>,
+    url: &Target<'_>,
+    hop: Hop,
+    relaxed: bool,
+    r: &Rules,
+) -> bool {
     // Step 2.2.1: a URL without a host never matches.
     let Some(url_host) = url.host else {
         return false;
     };
     // Steps 2.2.2–2.2.3: the expression's scheme, or the page's when it has none.
     let scheme = match h.scheme() {
-        Some(s) => scheme_part_match(s.as_str(), url.scheme, r),
-        None => scheme_part_match(origin.scheme, url.scheme, r),
+        Some(s) => scheme_part_match(s.as_str(), url.scheme, relaxed, r),
+        None => scheme_part_match(origin.scheme, url.scheme, relaxed, r),
     };
     let Some(scheme) = scheme else {
         return false;
@@ -129,10 +200,10 @@ fn host_source_match(h: &HostSource, origin: &Target<'_>, url: &Target<'_>, r: &
     ) {
         return false;
     }
-    // Step 2.2.6: path-part match (§6.7.2.12), redirect count 0.
-    match h.path() {
-        Some(p) => path_part_match(p, url.path),
-        None => true,
+    // Step 2.2.6: path-part match (§6.7.2.12), only when the redirect count is 0.
+    match (h.path(), hop) {
+        (Some(p), Hop::First) => path_part_match(p, url.path),
+        _ => true,
     }
 }
 
@@ -191,12 +262,12 @@ fn port_part_match(
         return true;
     }
     // Engines: port 80 (written, or the source scheme's default) reaches 443; in WebKit
-    // only from a source that names its scheme.
+    // an implied port 80 only from a source that writes `http`.
     let source_port = n.or_else(|| default_port(source_scheme));
-    let implied_only = n.is_none() && !scheme_written;
+    let implied_not_http = n.is_none() && !(scheme_written && source_scheme == "http");
     if source_port == Some(80)
         && url.effective_port() == Some(443)
-        && !(implied_only && r.schemeless_port_80_stays_80)
+        && !(implied_not_http && r.implied_port_80_needs_http)
     {
         return match scheme {
             SchemeMatch::Upgrade => r.port_80_upgrades_to_443,
@@ -258,8 +329,16 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-/// §6.7.2.8 step 3: does 'self' (the page's origin) match the URL?
-fn self_match(origin: &Target<'_>, url: &Target<'_>, r: &Rules) -> bool {
+/// §6.7.2.8 step 3: does 'self' (the page's origin) match the URL? `relaxed`: an http URL
+/// from an https page counts as https (the scheme of its upgrade); ws stays ws.
+fn self_match(origin: &Target<'_>, url: &Target<'_>, relaxed: bool, r: &Rules) -> bool {
+    if relaxed && origin.scheme == "https" && url.scheme == "http" {
+        let as_upgraded = Target {
+            scheme: "https",
+            ..*url
+        };
+        return self_match(origin, &as_upgraded, false, r);
+    }
     let (Some(oh), Some(uh)) = (origin.host, url.host) else {
         return false;
     };

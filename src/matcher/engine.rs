@@ -116,10 +116,12 @@ pub(crate) struct Rules {
     /// `'self'` on an http page on port 80 allows https and wss on that same host's port 80
     /// (`https://h:80`; #67).
     pub(crate) self_upgrade_keeps_port_80: bool,
-    /// A source without a scheme keeps its implied port 80 exact: the port-80-to-443 rules
-    /// above apply only to sources that name their scheme (`http://h` reaches
-    /// `http://h:443`, `h` on an http page does not; tests/browsers.rs).
-    pub(crate) schemeless_port_80_stays_80: bool,
+    /// A source without a port reaches port 443 by the port-80 rules above only when it
+    /// writes the scheme `http`: `http://h` reaches `http://h:443`, but `h` on an http page
+    /// and `ws://h` keep their implied port 80 exact (`ws://h` does not allow
+    /// `ws://h:443`); a written `:80` reaches 443 whatever the scheme (tests/browsers.rs;
+    /// WebKit's `ContentSecurityPolicySource::portMatches`).
+    pub(crate) implied_port_80_needs_http: bool,
     /// A host-source whose host ends in `.` matches nothing, not even a URL whose host ends
     /// in `.` too (#86, #87).
     pub(crate) trailing_dot_source_matches_nothing: bool,
@@ -137,6 +139,40 @@ pub(crate) struct Rules {
     /// A port written with leading zeros (`:08080`, `:080`) makes the source match nothing
     /// (#81, #82, #85).
     pub(crate) leading_zero_port_matches_nothing: bool,
+    /// A `<meta http-equiv="Content-Security-Policy">` whose content holds a `,` is read as
+    /// several policies, as a header is. The HTML standard hands the content to "parse a
+    /// serialized CSP" whole, so a `,` is just a character in a source (tests/browsers.rs).
+    pub(crate) meta_comma_splits: bool,
+    // ---- upgrade-insecure-requests (Fetch "upgrade a request", UIR §4.1) ----
+    /// Loopback hosts (`localhost`, `*.localhost`, 127.0.0.0/8) are upgraded like any
+    /// other; the spec text makes no exception. Measured by the scheme the test server
+    /// saw: WebKit upgrades them, Chromium and Firefox send them as written (Chromium then
+    /// judges them as written too; Firefox judges every URL as written anyway).
+    pub(crate) uir_upgrades_loopback: bool,
+    /// Per API ([`Api::index`](super::Api)), which URL the engine judges when it upgrades
+    /// the first URL of a request.
+    pub(crate) uir_judges: [Judged; 5],
+    /// Which URL it judges when it upgrades a URL a redirect led to (every API alike).
+    pub(crate) uir_judges_redirect: Judged,
+    /// A policy that holds `upgrade-insecure-requests` judges the URL as written, but lets
+    /// an `http:` URL match its `https` sources (`https:`, `https://h`, and `'self'` of an
+    /// https page) and a `ws:` URL its `wss` ones, the URL's own port kept; the engine's
+    /// other policies judge the URL as written, strictly (Firefox's `permitsScheme` with
+    /// `aUpgradeInsecure`; tests/browsers.rs: `https://h:443` does not allow `http://h/`,
+    /// and the directive in another policy of the header relaxes nothing).
+    pub(crate) uir_relaxes_own_policy: bool,
+}
+
+/// Which URL an engine judges when `upgrade-insecure-requests` upgrades a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Judged {
+    /// The upgraded URL only (`https:`/`wss:`): Fetch's main fetch upgrades the request
+    /// (step 5) before asking CSP (step 7).
+    Upgraded,
+    /// The URL as written, before the upgrade.
+    Original,
+    /// Both: the URL as written, then the upgraded one; either can block.
+    Both,
 }
 
 const SPEC: Rules = Rules {
@@ -153,7 +189,12 @@ const SPEC: Rules = Rules {
     vertical_tab_separates: false,
     query_in_source_ignored: false,
     leading_zero_port_matches_nothing: false,
-    schemeless_port_80_stays_80: false,
+    implied_port_80_needs_http: false,
+    meta_comma_splits: false,
+    uir_upgrades_loopback: true,
+    uir_judges: [Judged::Upgraded; 5],
+    uir_relaxes_own_policy: false,
+    uir_judges_redirect: Judged::Upgraded,
 };
 
 /// Chromium 156, headless.
@@ -171,7 +212,18 @@ const CHROMIUM: Rules = Rules {
     vertical_tab_separates: false,
     query_in_source_ignored: true,
     leading_zero_port_matches_nothing: false,
-    schemeless_port_80_stays_80: false,
+    implied_port_80_needs_http: false,
+    meta_comma_splits: true,
+    uir_upgrades_loopback: false,
+    uir_judges: [
+        Judged::Both,
+        Judged::Upgraded,
+        Judged::Upgraded,
+        Judged::Both,
+        Judged::Upgraded,
+    ],
+    uir_relaxes_own_policy: false,
+    uir_judges_redirect: Judged::Upgraded,
 };
 
 /// Firefox ESR 153, headless.
@@ -189,7 +241,12 @@ const FIREFOX: Rules = Rules {
     vertical_tab_separates: false,
     query_in_source_ignored: true,
     leading_zero_port_matches_nothing: true,
-    schemeless_port_80_stays_80: false,
+    implied_port_80_needs_http: false,
+    meta_comma_splits: false,
+    uir_upgrades_loopback: false,
+    uir_judges: [Judged::Original; 5],
+    uir_relaxes_own_policy: true,
+    uir_judges_redirect: Judged::Original,
 };
 
 /// WebKitGTK 2.50 (MiniBrowser under Xvfb).
@@ -207,7 +264,18 @@ const WEBKIT: Rules = Rules {
     vertical_tab_separates: true,
     query_in_source_ignored: true,
     leading_zero_port_matches_nothing: false,
-    schemeless_port_80_stays_80: true,
+    implied_port_80_needs_http: true,
+    meta_comma_splits: true,
+    uir_upgrades_loopback: true,
+    uir_judges: [
+        Judged::Upgraded,
+        Judged::Upgraded,
+        Judged::Original,
+        Judged::Original,
+        Judged::Upgraded,
+    ],
+    uir_relaxes_own_policy: false,
+    uir_judges_redirect: Judged::Upgraded,
 };
 
 /// Which engines follow which rules: the one place that says it. Each entry's bits are the

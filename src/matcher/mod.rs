@@ -36,10 +36,12 @@ use crate::policy::ConnectSrc;
 
 mod algorithm;
 mod browser;
+mod connection;
 mod engine;
 mod target;
 
-pub use browser::BrowserPolicy;
+pub use browser::{BlockedUrl, BrowserPolicy};
+pub use connection::{Api, Connection, UnknownApi};
 pub use engine::Engine;
 use target::Target;
 
@@ -77,6 +79,8 @@ pub enum CheckError {
     InvalidPage(String, url::ParseError),
     /// The target URL is not an absolute URL.
     InvalidTarget(String, url::ParseError),
+    /// A [`Connection`] no browser can make: the connection as written, and why.
+    InvalidConnection(String, &'static str),
 }
 
 impl fmt::Display for CheckError {
@@ -84,6 +88,7 @@ impl fmt::Display for CheckError {
         match self {
             CheckError::InvalidPage(u, e) => write!(f, "invalid page URL {u:?}: {e}"),
             CheckError::InvalidTarget(u, e) => write!(f, "invalid target URL {u:?}: {e}"),
+            CheckError::InvalidConnection(c, why) => write!(f, "invalid connection {c:?}: {why}"),
         }
     }
 }
@@ -113,8 +118,35 @@ fn parse_url(text: &str, page: bool) -> Result<Url, CheckError> {
     })
 }
 
+/// The connection's URLs, parsed, as its API requests them: the WebSocket API opens
+/// `ws:`/`wss:` for an `http:`/`https:` URL (WHATWG WebSockets, "new WebSocket(url)").
+fn parse_hops(c: &Connection) -> Result<Vec<Url>, CheckError> {
+    c.validate()?;
+    let api = c.api();
+    c.hops()
+        .iter()
+        .map(|h| {
+            let mut url = parse_url(h, false)?;
+            if api == Api::WebSocket {
+                let ws = match url.scheme() {
+                    "http" => Some("ws"),
+                    "https" => Some("wss"),
+                    _ => None,
+                };
+                if let Some(ws) = ws {
+                    // http → ws and https → wss keep every part: both are special schemes.
+                    let _ = url.set_scheme(ws);
+                }
+            }
+            Ok(url)
+        })
+        .collect()
+}
+
 impl ConnectSrc {
-    /// Whether `page` (the document's URL) may connect to `target`, per engine.
+    /// Whether `page` (the document's URL) may connect to `target`, per engine. A list
+    /// alone holds no `upgrade-insecure-requests`, so the API does not matter here; for a
+    /// whole policy use [`BrowserPolicy`].
     pub fn check(&self, page: &str, target: &str) -> Result<Verdict, CheckError> {
         with_target(page, true, |p| {
             with_target(target, false, |t| algorithm::verdict(self.sources(), p, t))
@@ -136,6 +168,36 @@ impl ConnectSrc {
         }
         let url = parse_url(target, false)?;
         Ok(algorithm::verdict(self.sources(), &p, &Target::new(&url)))
+    }
+
+    /// Whether `page` may make `connection`, per engine: every URL of it allowed, path-parts
+    /// ignored after the first (§6.7.2.8 step 2.2.6).
+    ///
+    /// ```
+    /// use connect_src::matcher::Connection;
+    /// use connect_src::ConnectSrc;
+    ///
+    /// let list: ConnectSrc = "https://api.x.com/v1/ https://cdn.x.com".parse()?;
+    /// let page = "https://x.com/";
+    /// let chain: Connection = "https://api.x.com/v1/a -> https://api.x.com/other".parse()?;
+    /// assert!(list.check_connection(page, &chain)?.everywhere()); // paths end at the first hop
+    /// let away: Connection = "https://api.x.com/v1/a -> https://evil.example/".parse()?;
+    /// assert!(list.check_connection(page, &away)?.nowhere());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_connection(
+        &self,
+        page: &str,
+        connection: &Connection,
+    ) -> Result<Verdict, CheckError> {
+        let hops = parse_hops(connection)?;
+        with_target(page, true, |p| {
+            let targets: Vec<Target<'_>> = hops.iter().map(Target::new).collect();
+            let lists = std::iter::once(self.sources());
+            Verdict {
+                allowed: algorithm::allowed_chain(lists, p, &targets, engine::ALL_ENGINES),
+            }
+        })
     }
 }
 #[cfg(test)]

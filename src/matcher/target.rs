@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use crate::source::default_port;
+use crate::source::{default_port, is_loopback_host};
 
 /// Path bytes that `Url::parse` keeps as they are (RFC 3986 unreserved, sub-delims, `:@/`),
 /// minus `%`, which the fast path leaves to the parser.
@@ -39,7 +39,7 @@ const PLAIN_PATH: [bool; 256] = {
 };
 
 /// The parts of a URL the algorithm reads: scheme, host, explicit port and path.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Target<'a> {
     pub(super) scheme: &'a str,
     /// Lower-case domain or IPv4 text; `None` for hostless or IPv6 URLs.
@@ -135,6 +135,32 @@ impl<'a> Target<'a> {
 
     pub(super) fn effective_port(&self) -> Option<u16> {
         self.port.or_else(|| default_port(self.scheme))
+    }
+
+    /// The URL `upgrade-insecure-requests` makes of this one (UIR §4.1: `http:` becomes
+    /// `https:`, `ws:` becomes `wss:`, port 80 becomes 443 and any other port stays), or
+    /// `None` when there is nothing to upgrade.
+    pub(super) fn upgraded(&self) -> Option<Target<'a>> {
+        let scheme = match self.scheme {
+            "http" => "https",
+            "ws" => "wss",
+            _ => return None,
+        };
+        Some(Target {
+            scheme,
+            host: self.host,
+            is_ip: self.is_ip,
+            // A default port is never explicit in a parsed URL: `http://h:443/` upgrades to
+            // `https://h/`.
+            port: self.port.filter(|p| Some(*p) != default_port(scheme)),
+            path: self.path,
+        })
+    }
+
+    /// Whether the host is a loopback name or address (`localhost`, `*.localhost`,
+    /// 127.0.0.0/8, `[::1]`).
+    pub(super) fn is_loopback(&self) -> bool {
+        self.host.is_some_and(is_loopback_host)
     }
 }
 #[cfg(test)]

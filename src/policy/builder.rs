@@ -7,7 +7,7 @@ use super::environment::{production_refusals, Environment};
 use super::error::{PolicyError, Problem, ProblemKind};
 use super::list::{ConnectSrc, ConnectSrcBuilder};
 use super::provenance::PROVENANCE_PARAMETER;
-use crate::source::{is_loopback_host, Source};
+use crate::source::{is_loopback_host, Source, SourceError, SourceErrorKind};
 
 /// The query parameter the report-only header's `report-uri` carries, so that reports sent
 /// to it are known to be report-only even when their body does not say.
@@ -206,6 +206,25 @@ pub struct PolicyBuilder {
     inventory: Option<f64>,
 }
 
+/// The sources of a [`dev_server`](PolicyBuilder::dev_server): `ws://host:port` and
+/// `http://host:port`. `host_port` must be exactly that: a host the source grammar accepts
+/// (not all digits, which is a port given alone), `:`, and a port; no scheme, no path.
+fn dev_server_sources(host_port: &str) -> Result<[Source; 2], SourceError> {
+    let refuse = || SourceError::new(host_port, SourceErrorKind::NotHostPort);
+    if host_port.contains("://") || host_port.contains('/') {
+        return Err(refuse());
+    }
+    let Some((host, port)) = host_port.rsplit_once(':') else {
+        return Err(refuse());
+    };
+    if host.is_empty() || port.is_empty() || host.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse());
+    }
+    let ws = format!("ws://{host_port}").parse::<Source>()?;
+    let http = format!("http://{host_port}").parse::<Source>()?;
+    Ok([ws, http])
+}
+
 impl PolicyBuilder {
     /// The list browsers enforce (`Content-Security-Policy`).
     pub fn enforce(mut self, list: impl Into<ConnectSrcBuilder>) -> Self {
@@ -265,6 +284,10 @@ impl PolicyBuilder {
     /// A development server whose HMR connections must be allowed: `dev_server("localhost:5173")`
     /// adds `ws://localhost:5173 http://localhost:5173` to every list, in
     /// [`Environment::Development`] only (in production these sources are left out).
+    ///
+    /// The argument is `host:port`, with no scheme and no path (the scheme is added for
+    /// you): [`build`](Self::build) refuses `http://localhost:5173` and a bare `5173`, in
+    /// every environment, with a message that says so.
     pub fn dev_server(mut self, host_port: impl Into<String>) -> Self {
         self.dev_servers.push(host_port.into());
         self
@@ -308,22 +331,20 @@ impl PolicyBuilder {
         if lists.iter().all(|(l, _)| l.is_none()) {
             problems.push(Problem::other(ProblemKind::NoList));
         }
-        if !dev {
-            // Left out in production, but a typo is still an error in every environment.
-            for d in &self.dev_servers {
-                if let Err(e) = format!("ws://{d}").parse::<Source>() {
-                    problems.push(Problem::source(e));
-                }
+        // Left out in production, but a typo is still an error in every environment.
+        let mut dev_sources = Vec::new();
+        for d in &self.dev_servers {
+            match dev_server_sources(d) {
+                Ok(pair) => dev_sources.extend(pair),
+                Err(e) => problems.push(Problem::source(e)),
             }
         }
         let mut built: [Option<ConnectSrc>; 2] = [None, None];
         for (i, (list, name)) in lists.iter_mut().enumerate() {
             let Some(mut b) = list.take() else { continue };
             if dev {
-                for d in &self.dev_servers {
-                    for scheme in ["ws", "http"] {
-                        b = b.source(format!("{scheme}://{d}"));
-                    }
+                for s in &dev_sources {
+                    b = b.source(s.clone());
                 }
             }
             // Judge the sources that parsed even when others did not: one error, every problem.
@@ -579,6 +600,54 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.problems().len(), 1, "{e}");
         assert!(e.to_string().contains("';'"), "{e}");
+    }
+
+    #[test]
+    fn dev_server_is_host_colon_port() {
+        for env in [Environment::Development, Environment::Production] {
+            for bad in [
+                "http://localhost:5173",
+                "ws://localhost:5173",
+                "5173",
+                ":5173",
+                "localhost",
+                "localhost:",
+                "localhost:5173/",
+                "localhost:5173/hmr",
+                "3000:5173",
+            ] {
+                let e = Policy::builder()
+                    .enforce(ConnectSrc::builder().self_origin())
+                    .environment(env)
+                    .dev_server(bad)
+                    .build()
+                    .unwrap_err();
+                let msg = e.to_string();
+                assert!(
+                    msg.contains(&format!("{bad:?}")) && msg.contains("host:port, no scheme"),
+                    "{bad}: {msg}"
+                );
+            }
+        }
+        for ok in [
+            "localhost:5173",
+            "127.0.0.1:3000",
+            "app.localhost:*",
+            "[::1]:5173",
+        ] {
+            let built = Policy::builder()
+                .enforce(ConnectSrc::builder().self_origin())
+                .environment(Environment::Development)
+                .dev_server(ok)
+                .build();
+            if ok.starts_with('[') {
+                // IPv6 is not in the CSP host grammar: refused by the grammar's own rule.
+                assert!(built.unwrap_err().to_string().contains("IPv6"));
+            } else {
+                let value = built.unwrap().enforced().unwrap().value();
+                assert_eq!(value, format!("'self' ws://{ok} http://{ok}"));
+            }
+        }
     }
     #[test]
     fn reporting_values_are_validated() {

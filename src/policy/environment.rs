@@ -14,8 +14,9 @@ use crate::source::{is_loopback_host, Host, Source};
 #[non_exhaustive]
 pub enum Environment {
     /// Refuses `*`, the scheme-only sources `http:` `https:` `ws:` `wss:` `data:` `blob:`,
-    /// and plain `http://` / `ws://` hosts other than loopback. Dev-server sources are left
-    /// out.
+    /// plain `http://` / `ws://` hosts other than loopback, and host wildcards over a public
+    /// suffix (`*.com`, `*.github.io`, `*.r2.dev`: anyone can have a subdomain there).
+    /// Dev-server sources are left out.
     #[default]
     Production,
     /// Allows everything the grammar allows and adds the [dev-server](super::PolicyBuilder::dev_server)
@@ -97,7 +98,8 @@ impl Refusal {
 
 /// Every reason production refuses `source` (none for a source it accepts). Rules, each
 /// about one source: `*` and any `*` host; the scheme-sources `http:` `https:` `ws:` `wss:`
-/// `data:` `blob:`; `http://` and `ws://` hosts other than loopback.
+/// `data:` `blob:`; `http://` and `ws://` hosts other than loopback; a host wildcard whose
+/// parent is a public suffix ([`is_public_suffix`]).
 pub(crate) fn production_refusals(source: &Source) -> Vec<Refusal> {
     let mut out = Vec::new();
     match source {
@@ -139,10 +141,32 @@ pub(crate) fn production_refusals(source: &Source) -> Vec<Refusal> {
                     "a `*` host allows every host for this scheme and port",
                 ));
             }
+            if let Host::Subdomains(parent) = h.host() {
+                if is_public_suffix(parent) {
+                    out.push(Refusal::new(
+                        "public-suffix-wildcard",
+                        format!(
+                            "{parent} is a public suffix (Public Suffix List): anyone can have a \
+                             subdomain of it and receive what the page sends there, as loose as \
+                             a scheme-only source; name your own host (such as my-app.{parent})"
+                        ),
+                    ));
+                }
+            }
         }
         Source::SelfOrigin | Source::None | Source::UnsafeWebTransportHashes => {}
     }
     out
+}
+
+/// Whether `name` is a public suffix by the Public Suffix List, ICANN or private section
+/// (`com`, `co.uk`, `github.io`, `s3.amazonaws.com`, `r2.dev`, and each name under a
+/// wildcard rule such as `*.compute.amazonaws.com`): a name under which anyone can register
+/// or be given a subdomain. Names the list does not know (`localhost`, `internal`) are not,
+/// though the list's default rule would make their last label one.
+pub(crate) fn is_public_suffix(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    psl::suffix(name.as_bytes()).is_some_and(|s| s.is_known() && s.as_bytes() == name.as_bytes())
 }
 
 #[cfg(test)]
@@ -179,5 +203,42 @@ mod tests {
         ] {
             assert!(codes(s).is_empty(), "{s}");
         }
+    }
+
+    #[test]
+    fn wildcards_over_public_suffixes_are_refused() {
+        for s in [
+            "https://*.r2.dev",
+            "https://*.s3.amazonaws.com",
+            "https://*.github.io",
+            "https://*.com",
+            "wss://*.co.uk",
+            "*.vercel.app",
+            "https://*.herokuapp.com:443",
+            "https://*.GITHUB.IO",
+        ] {
+            assert_eq!(codes(s), ["public-suffix-wildcard"], "{s}");
+        }
+        assert_eq!(
+            codes("http://*.com"),
+            ["insecure-scheme", "public-suffix-wildcard"]
+        );
+        for s in [
+            "https://*.myapp.com",
+            "https://my-bucket.s3.amazonaws.com",
+            "https://*.my-bucket.s3.amazonaws.com",
+            "https://myapp.github.io",
+            "https://*.myapp.co.uk",
+            "ws://*.localhost",
+            "https://*.internal.example",
+        ] {
+            assert!(codes(s).is_empty(), "{s}: {:?}", codes(s));
+        }
+        let r = production_refusals(&"https://*.r2.dev".parse().unwrap());
+        assert!(
+            r[0].message.contains("r2.dev is a public suffix"),
+            "{}",
+            r[0].message
+        );
     }
 }

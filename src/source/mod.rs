@@ -375,6 +375,9 @@ pub enum SourceErrorKind {
     NotAHostSource,
     /// A source whose scheme is not allowed by the builder call it was given to.
     WrongScheme(&'static str),
+    /// A dev server given as something other than `host:port` (a scheme, a path, a port
+    /// alone, no port).
+    NotHostPort,
 }
 
 impl fmt::Display for SourceError {
@@ -426,6 +429,9 @@ impl fmt::Display for SourceError {
                 f.write_str("expected a host-source such as https://api.example.com")
             }
             SourceErrorKind::WrongScheme(want) => write!(f, "expected {want}"),
+            SourceErrorKind::NotHostPort => f.write_str(
+                "a dev server is host:port, no scheme and no path, such as localhost:5173 (the ws:// and http:// sources are added for it)",
+            ),
         }
     }
 }
@@ -449,6 +455,19 @@ pub(crate) fn is_strict_subdomain(host: &str, parent: &str) -> bool {
     host.len() > parent.len() + 1
         && host.ends_with(parent)
         && host.as_bytes()[host.len() - parent.len() - 1] == b'.'
+}
+
+/// The registrable domain of a host name (eTLD+1 by the Public Suffix List, its private
+/// section included: `api.myapp.com` → `myapp.com`, `my-bucket.s3.amazonaws.com` → itself),
+/// lower-case; `None` for IP addresses, public suffixes themselves, and names the list
+/// cannot place under a known suffix (`localhost`, `intranet`).
+pub(crate) fn registrable_domain(host: &str) -> Option<String> {
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    if is_ip_literal(&host) {
+        return None;
+    }
+    let d = psl::domain(host.as_bytes())?;
+    (d.suffix().is_known()).then(|| String::from_utf8_lossy(d.as_bytes()).into_owned())
 }
 
 /// Whether a host name is an IPv4 literal.

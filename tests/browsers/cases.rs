@@ -1,8 +1,15 @@
 //! The cases: pages, each with its policy and the connections it attempts. `{p1}` is the
 //! page's port, `{p2}` a second listener; pages and targets without a port use the
-//! listeners on 127.0.0.1:80 and :443 (plain HTTP both), when the suite could bind them.
-//! All hosts are loopback names. Which engine does what is in
-//! docs/engine-probe/FINDINGS.md (the probe numbers below, `#n`, are its).
+//! listeners on 127.0.0.1:80 and :443, when the suite could bind them. Every listener
+//! speaks HTTP and HTTPS on the same port (a request upgraded by
+//! `upgrade-insecure-requests` keeps its port). Hosts are loopback names, except
+//! `uir.test` and `c.uir.test` (engines.rs: mapped to 127.0.0.1 in each browser), which
+//! `upgrade-insecure-requests` needs. Which engine does what is in
+//! docs/engine-probe/FINDINGS.md (the probe numbers below, `#n`, are its) and
+//! docs/browsers.md.
+//!
+//! A target is a URL, `blob:` (a blob URL the page makes of its own origin), or a redirect
+//! chain `URL -> URL [-> URL]` (the server answers each hop but the last with a redirect).
 
 /// What the page's enforced policy is.
 pub(crate) enum Csp {
@@ -14,12 +21,24 @@ pub(crate) enum Csp {
     Headers(&'static [&'static [u8]]),
 }
 
-/// A page: its origin, its enforced policy, an optional report-only connect-src value, and
-/// the connections it attempts: (target URL template, API).
+/// A policy `<meta>` in the page.
+#[derive(Clone, Copy)]
+pub(crate) enum Meta {
+    /// `<meta http-equiv="Content-Security-Policy" content="…">` in `<head>`: enforced.
+    Head(&'static str),
+    /// The same in `<body>`: ignored (HTML: the pragma only works in `<head>`).
+    InBody(&'static str),
+    /// `<meta http-equiv="Content-Security-Policy-Report-Only">` in `<head>`: ignored.
+    ReportOnly(&'static str),
+}
+
+/// A page: its origin, its enforced policy, an optional report-only connect-src value, its
+/// policy `<meta>`s, and the connections it attempts: (target template, API).
 pub(crate) struct Group {
     pub(crate) page: &'static str,
     pub(crate) csp: Csp,
     pub(crate) report_only: Option<&'static str>,
+    pub(crate) metas: Vec<Meta>,
     pub(crate) targets: Vec<(&'static str, &'static str)>,
 }
 
@@ -49,12 +68,14 @@ pub(crate) fn groups() -> Vec<Group> {
         page,
         csp: Csp::ConnectSrc(policy),
         report_only: None,
+        metas: Vec::new(),
         targets: targets.to_vec(),
     };
     let h = |page, headers, targets: &[(&'static str, &'static str)]| Group {
         page,
         csp: Csp::Headers(headers),
         report_only: None,
+        metas: Vec::new(),
         targets: targets.to_vec(),
     };
     let mut all = vec![
@@ -331,10 +352,16 @@ pub(crate) fn groups() -> Vec<Group> {
     all.extend(query_and_fragment(g));
     all.extend(non_ascii(h));
     all.extend(whole_headers(h));
+    all.extend(upgrade_insecure_requests(h));
+    all.extend(redirects(g, h));
+    all.extend(meta_policies());
+    all.extend(blob_and_data(g));
+    all.extend(wildcard_hosts_with_ports(g));
     all.push(Group {
         page: A,
         csp: Csp::ConnectSrc("*"),
         report_only: Some("'self'"),
+        metas: Vec::new(),
         targets: vec![
             ("http://c.localhost:{p2}/hit", "fetch"),
             ("http://a.localhost:{p1}/hit", "fetch"),
@@ -345,6 +372,7 @@ pub(crate) fn groups() -> Vec<Group> {
         page: A,
         csp: Csp::ConnectSrc("'self'"),
         report_only: Some("*"),
+        metas: Vec::new(),
         targets: vec![
             ("http://c.localhost:{p2}/hit", "fetch"),
             ("http://a.localhost:{p1}/hit", "fetch"),
@@ -355,6 +383,7 @@ pub(crate) fn groups() -> Vec<Group> {
         page: A,
         csp: Csp::Headers(&[]),
         report_only: Some("'self'"),
+        metas: Vec::new(),
         targets: vec![
             ("http://c.localhost:{p2}/hit", "fetch"),
             ("http://a.localhost:{p1}/hit", "fetch"),
@@ -365,6 +394,7 @@ pub(crate) fn groups() -> Vec<Group> {
         page: A,
         csp: Csp::ConnectSrc("'self'"),
         report_only: Some("'none'"),
+        metas: Vec::new(),
         targets: vec![
             ("http://a.localhost:{p1}/hit", "fetch"),
             ("http://c.localhost:{p2}/hit", "fetch"),
@@ -951,6 +981,587 @@ fn whole_headers(h: H) -> Vec<Group> {
             A,
             &[b"default-src 'self'; script-src 'unsafe-inline'; report-uri /csp-reports, connect-src *; report-uri /csp-reports"],
             ac,
+        ),
+    ]
+}
+
+/// Pages on a name that is not a loopback name (engines.rs maps it to 127.0.0.1), where
+/// `upgrade-insecure-requests` upgrades in every engine, and their https twins.
+const U: &str = "http://uir.test:{p1}";
+const US: &str = "https://uir.test:{p1}";
+const U80: &str = "http://uir.test";
+/// An https page on a loopback name.
+const AS: &str = "https://a.localhost:{p1}";
+
+/// The same URL by every API: fetch, XHR, EventSource and sendBeacon for `http`, and a
+/// WebSocket for `ws`.
+fn every_api(http: &'static str, ws: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        (http, "fetch"),
+        (http, "xhr"),
+        (http, "eventsource"),
+        (http, "beacon"),
+        (ws, "ws"),
+    ]
+}
+
+/// `upgrade-insecure-requests`: every API, from http and https pages, on a loopback name
+/// (`a.localhost`) and on a name that is not one (`uir.test`), to the page's own host and
+/// to other hosts of both kinds, under lists that name only the secure URL, only the
+/// insecure one, no scheme, or only schemes.
+fn upgrade_insecure_requests(h: H) -> Vec<Group> {
+    let c_uir = every_api("http://c.uir.test:{p2}/hit", "ws://c.uir.test:{p2}/ws");
+    let c_lo = every_api("http://c.localhost:{p2}/hit", "ws://c.localhost:{p2}/ws");
+    let both: Vec<_> = c_uir.iter().chain(&c_lo).copied().collect();
+    let mut out = Vec::new();
+    for (page, own_http, own_ws) in [
+        (U, "http://uir.test:{p1}/hit", "ws://uir.test:{p1}/ws"),
+        (US, "http://uir.test:{p1}/hit", "ws://uir.test:{p1}/ws"),
+        (A, "http://a.localhost:{p1}/hit", "ws://a.localhost:{p1}/ws"),
+        (
+            AS,
+            "http://a.localhost:{p1}/hit",
+            "ws://a.localhost:{p1}/ws",
+        ),
+    ] {
+        let mut own = every_api(own_http, own_ws);
+        own.extend([
+            ("http://c.uir.test:{p2}/hit", "fetch"),
+            ("ws://c.uir.test:{p2}/ws", "ws"),
+        ]);
+        out.push(h(
+            page,
+            &[b"connect-src 'self'; upgrade-insecure-requests; report-uri /csp-reports"],
+            &own,
+        ));
+        out.push(h(
+            page,
+            &[b"connect-src https://c.uir.test:{p2} wss://c.uir.test:{p2} https://c.localhost:{p2} wss://c.localhost:{p2}; upgrade-insecure-requests; report-uri /csp-reports"],
+            &both,
+        ));
+        out.push(h(
+            page,
+            &[b"connect-src http://c.uir.test:{p2} ws://c.uir.test:{p2} http://c.localhost:{p2} ws://c.localhost:{p2}; upgrade-insecure-requests; report-uri /csp-reports"],
+            &both,
+        ));
+        out.push(h(
+            page,
+            &[b"connect-src c.uir.test:{p2} c.localhost:{p2}; upgrade-insecure-requests; report-uri /csp-reports"],
+            &[
+                ("http://c.uir.test:{p2}/hit", "fetch"),
+                ("http://c.uir.test:{p2}/hit", "xhr"),
+                ("ws://c.uir.test:{p2}/ws", "ws"),
+                ("http://c.localhost:{p2}/hit", "fetch"),
+                ("ws://c.localhost:{p2}/ws", "ws"),
+            ],
+        ));
+        let mut schemes = c_uir.clone();
+        schemes.push(("http://c.localhost:{p2}/hit", "fetch"));
+        out.push(h(
+            page,
+            &[b"connect-src https: wss:; upgrade-insecure-requests; report-uri /csp-reports"],
+            &schemes,
+        ));
+    }
+    // The same page without the directive: nothing upgraded (and, for Firefox, reports
+    // sent: it sends none from an http page on this name that has the directive).
+    out.push(h(
+        U,
+        &[b"connect-src 'self' https://c.uir.test:{p2}; report-uri /csp-reports"],
+        &[
+            ("http://c.uir.test:{p2}/hit", "fetch"),
+            ("http://c.localhost:{p2}/hit", "fetch"),
+            ("ws://uir.test:{p1}/ws", "ws"),
+        ],
+    ));
+    // Default ports: http://h/ becomes https://h/ (80 becomes 443).
+    let mut own80 = every_api("http://uir.test/hit", "ws://uir.test/ws");
+    own80.push(("http://c.uir.test/hit", "fetch"));
+    out.extend([
+        h(
+            U80,
+            &[b"connect-src 'self'; upgrade-insecure-requests; report-uri /csp-reports"],
+            &own80,
+        ),
+        h(
+            U80,
+            &[b"connect-src https://c.uir.test wss://c.uir.test; upgrade-insecure-requests; report-uri /csp-reports"],
+            &every_api("http://c.uir.test/hit", "ws://c.uir.test/ws"),
+        ),
+        h(
+            U80,
+            &[b"connect-src http://c.uir.test ws://c.uir.test; upgrade-insecure-requests; report-uri /csp-reports"],
+            &every_api("http://c.uir.test/hit", "ws://c.uir.test/ws"),
+        ),
+        h(
+            U80,
+            &[b"connect-src https://c.uir.test:443 wss://c.uir.test:443; upgrade-insecure-requests; report-uri /csp-reports"],
+            &[
+                ("http://c.uir.test/hit", "fetch"),
+                ("http://c.uir.test/hit", "xhr"),
+                ("ws://c.uir.test/ws", "ws"),
+            ],
+        ),
+        // The directive in another policy of the header, or in another header, upgrades
+        // every request of the page all the same.
+        h(
+            U,
+            &[b"connect-src https://c.uir.test:{p2}; report-uri /csp-reports, upgrade-insecure-requests"],
+            &[
+                ("http://c.uir.test:{p2}/hit", "fetch"),
+                ("http://c.uir.test:{p2}/hit", "xhr"),
+            ],
+        ),
+        h(
+            U,
+            &[
+                b"connect-src https://c.uir.test:{p2}; report-uri /csp-reports",
+                b"upgrade-insecure-requests",
+            ],
+            &[
+                ("http://c.uir.test:{p2}/hit", "fetch"),
+                ("http://c.uir.test:{p2}/hit", "eventsource"),
+            ],
+        ),
+    ]);
+    out
+}
+
+/// Redirect chains: every hop judged, paths only on the first (§6.7.2.8 step 2.2.6), the
+/// URL kept or upgraded by a redirect, and `upgrade-insecure-requests` on every hop.
+fn redirects(g: G, h: H) -> Vec<Group> {
+    vec![
+        g(
+            A,
+            "http://c.localhost:{p2}",
+            &[
+                ("http://c.localhost:{p2}/hit -> http://c.localhost:{p2}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit -> http://d.localhost:{p2}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit -> http://a.localhost:{p1}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit -> http://c.localhost:{p2}/hit", "xhr"),
+                ("http://c.localhost:{p2}/hit -> http://d.localhost:{p2}/hit", "xhr"),
+                ("http://c.localhost:{p2}/hit -> http://c.localhost:{p2}/hit", "eventsource"),
+                ("http://c.localhost:{p2}/hit -> http://d.localhost:{p2}/hit", "eventsource"),
+                ("http://c.localhost:{p2}/hit -> http://c.localhost:{p2}/hit", "beacon"),
+                ("http://c.localhost:{p2}/hit -> http://d.localhost:{p2}/hit", "beacon"),
+                ("http://c.localhost:{p2}/hit -> https://c.localhost:{p2}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit -> https://c.localhost:{p2}/hit", "xhr"),
+                ("http://c.localhost:{p2}/hit -> http://c.localhost:{p2}/hit -> http://d.localhost:{p2}/hit", "fetch"),
+                ("http://d.localhost:{p2}/hit -> http://c.localhost:{p2}/hit", "fetch"),
+            ],
+        ),
+        g(
+            A,
+            "http://c.localhost:{p2}/api/",
+            &[
+                ("http://c.localhost:{p2}/api/x -> http://c.localhost:{p2}/other", "fetch"),
+                ("http://c.localhost:{p2}/other -> http://c.localhost:{p2}/api/x", "fetch"),
+                ("http://c.localhost:{p2}/api/x -> http://d.localhost:{p2}/api/x", "fetch"),
+                ("http://c.localhost:{p2}/api/x -> http://c.localhost:{p2}/other", "xhr"),
+                ("http://c.localhost:{p2}/api/x -> http://c.localhost:{p2}/other", "eventsource"),
+            ],
+        ),
+        g(
+            A,
+            "http://c.localhost:{p2}/api",
+            &[
+                ("http://c.localhost:{p2}/api -> http://c.localhost:{p2}/hit", "fetch"),
+                ("http://c.localhost:{p2}/api -> http://c.localhost:{p2}/api/x", "fetch"),
+            ],
+        ),
+        g(
+            A,
+            "'self' http://c.localhost:{p2}",
+            &[
+                ("http://a.localhost:{p1}/hit -> http://c.localhost:{p2}/hit", "fetch"),
+                ("http://a.localhost:{p1}/hit -> http://d.localhost:{p2}/hit", "fetch"),
+                // A beacon (no-cors): WebKit does not follow a CORS request back to the
+                // page's origin after a cross-origin hop, CSP or not (measured).
+                ("http://a.localhost:{p1}/hit -> http://c.localhost:{p2}/hit -> http://a.localhost:{p1}/hit", "beacon"),
+                ("http://a.localhost:{p1}/hit -> http://c.localhost:{p2}/hit -> http://d.localhost:{p2}/hit", "fetch"),
+                ("http://a.localhost:{p1}/hit -> https://a.localhost:{p1}/hit", "fetch"),
+                ("http://a.localhost:{p1}/hit -> http://a.localhost:{p2}/hit", "fetch"),
+            ],
+        ),
+        g(
+            A,
+            "http://c.localhost",
+            &[
+                ("http://c.localhost/hit -> https://c.localhost/hit", "fetch"),
+                ("http://c.localhost/hit -> http://c.localhost:443/hit", "fetch"),
+                ("http://c.localhost/hit -> http://c.localhost/hit", "xhr"),
+            ],
+        ),
+        g(
+            A,
+            "http://c.localhost:80",
+            &[("http://c.localhost/hit -> https://c.localhost/hit", "fetch")],
+        ),
+        g(
+            A,
+            "https://c.localhost:{p2}",
+            &[
+                ("https://c.localhost:{p2}/hit -> http://c.localhost:{p2}/hit", "fetch"),
+                ("https://c.localhost:{p2}/hit -> https://c.localhost:{p2}/hit", "fetch"),
+            ],
+        ),
+        g(
+            A,
+            "http://*.localhost:{p2}",
+            &[
+                ("http://c.localhost:{p2}/hit -> https://d.localhost:{p2}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit -> http://d.localhost:{p2}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit -> http://localhost:{p2}/hit", "fetch"),
+            ],
+        ),
+        h(
+            U,
+            &[b"connect-src https://c.uir.test:{p2}; upgrade-insecure-requests; report-uri /csp-reports"],
+            &[
+                ("http://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "fetch"),
+                ("http://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "xhr"),
+                ("http://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "eventsource"),
+                ("http://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "beacon"),
+                ("https://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "fetch"),
+                ("https://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "xhr"),
+                ("https://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "eventsource"),
+                ("https://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "beacon"),
+            ],
+        ),
+        h(
+            U,
+            &[b"connect-src http://c.uir.test:{p2}; upgrade-insecure-requests; report-uri /csp-reports"],
+            &[
+                ("http://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "fetch"),
+                ("http://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "xhr"),
+                ("http://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "eventsource"),
+                ("http://c.uir.test:{p2}/hit -> http://c.uir.test:{p2}/hit", "beacon"),
+            ],
+        ),
+    ]
+}
+
+/// Policies in `<meta>`: alone, next to a header (all apply), two of them, with a `,`
+/// (Chromium and WebKit split there, Firefox does not), with report-uri (ignored: no
+/// report), in `<body>` or report-only (ignored), with default-src, and
+/// `upgrade-insecure-requests` in a `<meta>`.
+fn meta_policies() -> Vec<Group> {
+    use Meta::{Head, InBody, ReportOnly};
+    let m = |page, csp, metas: &[Meta], targets: &[(&'static str, &'static str)]| Group {
+        page,
+        csp: Csp::Headers(csp),
+        report_only: None,
+        metas: metas.to_vec(),
+        targets: targets.to_vec(),
+    };
+    let sc: &[(&'static str, &'static str)] = &[
+        ("http://a.localhost:{p1}/hit", "fetch"),
+        ("http://c.localhost:{p2}/hit", "fetch"),
+    ];
+    let scd: &[(&'static str, &'static str)] = &[
+        ("http://a.localhost:{p1}/hit", "fetch"),
+        ("http://c.localhost:{p2}/hit", "fetch"),
+        ("http://d.localhost:{p2}/hit", "fetch"),
+    ];
+    vec![
+        m(
+            A,
+            &[],
+            &[Head("connect-src 'self'")],
+            &[
+                ("http://a.localhost:{p1}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit", "xhr"),
+                ("ws://c.localhost:{p2}/ws", "ws"),
+                ("ws://a.localhost:{p1}/ws", "ws"),
+            ],
+        ),
+        m(
+            A,
+            &[],
+            &[Head(
+                "connect-src 'self', connect-src http://c.localhost:{p2}",
+            )],
+            sc,
+        ),
+        m(
+            A,
+            &[],
+            &[Head("connect-src http://c.localhost:{p2}, img-src *")],
+            scd,
+        ),
+        m(
+            A,
+            &[],
+            &[Head("connect-src http://c.localhost:{p2},img-src *")],
+            scd,
+        ),
+        m(A, &[], &[Head("connect-src 'self',connect-src 'none'")], sc),
+        m(
+            A,
+            &[b"connect-src *; report-uri /csp-reports"],
+            &[Head("connect-src 'self'")],
+            &[
+                ("http://a.localhost:{p1}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit", "fetch"),
+                ("ws://c.localhost:{p2}/ws", "ws"),
+            ],
+        ),
+        m(
+            A,
+            &[b"connect-src 'self' http://c.localhost:{p2}; report-uri /csp-reports"],
+            &[Head(
+                "connect-src http://c.localhost:{p2} http://d.localhost:{p2}",
+            )],
+            scd,
+        ),
+        m(
+            A,
+            &[],
+            &[
+                Head("connect-src 'self' http://c.localhost:{p2}"),
+                Head("connect-src http://c.localhost:{p2} http://d.localhost:{p2}"),
+            ],
+            scd,
+        ),
+        m(A, &[], &[InBody("connect-src 'none'")], sc),
+        m(A, &[], &[ReportOnly("connect-src 'none'")], sc),
+        m(
+            A,
+            &[],
+            &[Head("connect-src 'self'; report-uri /csp-reports")],
+            sc,
+        ),
+        m(
+            A,
+            &[],
+            &[Head("default-src 'self'; script-src 'unsafe-inline'")],
+            &[
+                ("http://a.localhost:{p1}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit", "fetch"),
+                ("ws://c.localhost:{p2}/ws", "ws"),
+            ],
+        ),
+        m(
+            U,
+            &[b"connect-src https://c.uir.test:{p2}; report-uri /csp-reports"],
+            &[Head("upgrade-insecure-requests")],
+            &[
+                ("http://c.uir.test:{p2}/hit", "fetch"),
+                ("http://c.uir.test:{p2}/hit", "xhr"),
+            ],
+        ),
+    ]
+}
+
+/// `blob:` and `data:` URLs: only the `blob:` / `data:` scheme-source matches them; never
+/// `'self'`, `*` or a host-source of the page's origin.
+fn blob_and_data(g: G) -> Vec<Group> {
+    let bd: &[(&'static str, &'static str)] = &[
+        ("blob:", "fetch"),
+        ("blob:", "xhr"),
+        ("data:text/plain,x", "fetch"),
+        ("data:text/plain,x", "xhr"),
+    ];
+    vec![
+        g(A, "'self'", bd),
+        g(A, "blob:", bd),
+        g(A, "data:", bd),
+        g(A, "*", &[("blob:", "fetch"), ("blob:", "xhr")]),
+        g(
+            A,
+            "http:",
+            &[("blob:", "fetch"), ("data:text/plain,x", "fetch")],
+        ),
+        g(A, "http://a.localhost:{p1}", &[("blob:", "fetch")]),
+        g(
+            A,
+            "'self' blob: data:",
+            &[
+                ("blob:", "eventsource"),
+                ("data:text/plain,x", "eventsource"),
+            ],
+        ),
+        g(
+            AS,
+            "'self'",
+            &[("blob:", "fetch"), ("data:text/plain,x", "fetch")],
+        ),
+        g(AS, "blob:", &[("blob:", "fetch")]),
+    ]
+}
+
+/// Host wildcards that carry a port, with and without a scheme, against every scheme and
+/// default and explicit ports; a port-less ws source and a scheme-less one against 443.
+fn wildcard_hosts_with_ports(g: G) -> Vec<Group> {
+    const A443: &str = "https://a.localhost";
+    vec![
+        g(
+            A,
+            "http://*.localhost:{p2}",
+            &[
+                ("http://c.localhost:{p2}/hit", "fetch"),
+                ("https://c.localhost:{p2}/hit", "fetch"),
+                ("ws://c.localhost:{p2}/ws", "ws"),
+                ("http://localhost:{p2}/hit", "fetch"),
+                ("http://c.localhost:{p1}/hit", "fetch"),
+            ],
+        ),
+        g(
+            A,
+            "*.localhost:{p2}",
+            &[
+                ("http://c.localhost:{p2}/hit", "fetch"),
+                ("https://c.localhost:{p2}/hit", "fetch"),
+                ("ws://c.localhost:{p2}/ws", "ws"),
+                ("wss://c.localhost:{p2}/ws", "ws"),
+            ],
+        ),
+        g(
+            A,
+            "ws://*.localhost:{p2}",
+            &[
+                ("ws://c.localhost:{p2}/ws", "ws"),
+                ("wss://c.localhost:{p2}/ws", "ws"),
+                ("http://c.localhost:{p2}/hit", "fetch"),
+            ],
+        ),
+        g(
+            A,
+            "wss://*.localhost:{p2}",
+            &[
+                ("wss://c.localhost:{p2}/ws", "ws"),
+                ("https://c.localhost:{p2}/hit", "fetch"),
+                ("ws://c.localhost:{p2}/ws", "ws"),
+            ],
+        ),
+        g(
+            A,
+            "https://*.localhost:{p2}",
+            &[
+                ("https://c.localhost:{p2}/hit", "fetch"),
+                ("http://c.localhost:{p2}/hit", "fetch"),
+                ("wss://c.localhost:{p2}/ws", "ws"),
+            ],
+        ),
+        g(
+            A,
+            "http://*.localhost:80",
+            &[
+                ("http://c.localhost/hit", "fetch"),
+                ("https://c.localhost/hit", "fetch"),
+                ("http://c.localhost:443/hit", "fetch"),
+                ("ws://c.localhost/ws", "ws"),
+                ("https://c.localhost:80/hit", "fetch"),
+            ],
+        ),
+        g(
+            A,
+            "http://*.localhost:443",
+            &[
+                ("https://c.localhost/hit", "fetch"),
+                ("http://c.localhost:443/hit", "fetch"),
+                ("http://c.localhost/hit", "fetch"),
+            ],
+        ),
+        g(
+            A,
+            "ws://*.localhost:80",
+            &[
+                ("ws://c.localhost/ws", "ws"),
+                ("wss://c.localhost/ws", "ws"),
+                ("ws://c.localhost:443/ws", "ws"),
+            ],
+        ),
+        g(
+            A,
+            "*.localhost:80",
+            &[
+                ("http://c.localhost/hit", "fetch"),
+                ("https://c.localhost/hit", "fetch"),
+                ("http://c.localhost:443/hit", "fetch"),
+                ("ws://c.localhost/ws", "ws"),
+            ],
+        ),
+        g(
+            A,
+            "*.localhost:443",
+            &[
+                ("https://c.localhost/hit", "fetch"),
+                ("http://c.localhost:443/hit", "fetch"),
+                ("wss://c.localhost/ws", "ws"),
+                ("ws://c.localhost:443/ws", "ws"),
+            ],
+        ),
+        g(
+            A,
+            "http://*.localhost:*",
+            &[
+                ("http://c.localhost:{p2}/hit", "fetch"),
+                ("https://c.localhost:{p2}/hit", "fetch"),
+                ("ws://c.localhost:{p2}/ws", "ws"),
+            ],
+        ),
+        g(
+            A,
+            "*.localhost:*",
+            &[
+                ("http://c.localhost:{p2}/hit", "fetch"),
+                ("https://c.localhost/hit", "fetch"),
+                ("ws://c.localhost:{p2}/ws", "ws"),
+            ],
+        ),
+        g(
+            A,
+            "ws://c.localhost",
+            &[
+                ("ws://c.localhost:443/ws", "ws"),
+                ("wss://c.localhost/ws", "ws"),
+                ("wss://c.localhost:80/ws", "ws"),
+            ],
+        ),
+        g(
+            A,
+            "c.localhost:443",
+            &[
+                ("wss://c.localhost/ws", "ws"),
+                ("ws://c.localhost:443/ws", "ws"),
+                ("https://c.localhost/hit", "fetch"),
+                ("http://c.localhost:443/hit", "fetch"),
+            ],
+        ),
+        g(
+            A443,
+            "*.localhost:443",
+            &[
+                ("https://c.localhost/hit", "fetch"),
+                ("wss://c.localhost/ws", "ws"),
+            ],
+        ),
+        g(
+            A443,
+            "c.localhost:443",
+            &[
+                ("https://c.localhost/hit", "fetch"),
+                ("wss://c.localhost/ws", "ws"),
+            ],
+        ),
+        g(
+            A443,
+            "*.localhost",
+            &[
+                ("https://c.localhost/hit", "fetch"),
+                ("wss://c.localhost/ws", "ws"),
+                ("https://c.localhost:{p2}/hit", "fetch"),
+            ],
+        ),
+        g(
+            AS,
+            "*.localhost:{p2}",
+            &[
+                ("https://c.localhost:{p2}/hit", "fetch"),
+                ("wss://c.localhost:{p2}/ws", "ws"),
+            ],
         ),
     ]
 }

@@ -61,6 +61,40 @@ impl Engine {
             _ => d,
         }
     }
+    /// Whether the engine sends no report at all from this page, measured: Firefox sends no
+    /// report-uri report from an http page on a name that is not a loopback name when the
+    /// page carries `upgrade-insecure-requests` (the same page without the directive
+    /// reports; an https page with it reports; Chromium and WebKit report from all three).
+    pub(crate) fn silent_page(self, page: &str, upgrades: bool) -> bool {
+        let Ok(url) = url::Url::parse(page) else {
+            return false;
+        };
+        let loopback = url.host_str().is_some_and(|h| {
+            h == "localhost" || h.ends_with(".localhost") || h.starts_with("127.")
+        });
+        self == Engine::Firefox && upgrades && url.scheme() == "http" && !loopback
+    }
+    /// Whether `upgrade-insecure-requests` on `page` sends an http/ws request to `url`
+    /// upgraded (measured by the scheme the server saw): WebKit always; Chromium unless
+    /// `url` is on a loopback name; Firefox, for fetch, XHR, EventSource and sendBeacon,
+    /// unless `url` is on a loopback name, and for a WebSocket unless the page is on a
+    /// loopback name and either `url` is too or the page is https (then a ws: URL to
+    /// another host is refused as mixed content, SecurityError, before CSP is asked).
+    pub(crate) fn upgrades(self, page: &url::Url, url: &url::Url, websocket: bool) -> bool {
+        let loopback = |u: &url::Url| {
+            u.host_str().is_some_and(|h| {
+                h == "localhost" || h.ends_with(".localhost") || h.starts_with("127.")
+            })
+        };
+        match self {
+            Engine::WebKit => true,
+            Engine::Chromium => !loopback(url),
+            Engine::Firefox if websocket => {
+                !(loopback(page) && (loopback(url) || page.scheme() == "https"))
+            }
+            Engine::Firefox => !loopback(url),
+        }
+    }
     /// How the engine delivers `report-to` reports (given `Reporting-Endpoints` and
     /// `report-uri` too, on an https page, it sends only these): Chromium and Firefox POST
     /// arrays of reports, WebKit one report object per POST (as Safari does).
@@ -70,10 +104,11 @@ impl Engine {
             _ => connect_src::report::store::ReportFormat::ReportingApi,
         }
     }
-    /// The programs this engine needs.
+    /// The programs this engine needs. WebKit resolves the non-loopback test names through
+    /// a hosts file of its own, bind-mounted in a private mount namespace (`unshare`).
     fn needs(self) -> Vec<&'static str> {
         match self {
-            Engine::WebKit => vec![MINIBROWSER, "Xvfb"],
+            Engine::WebKit => vec![MINIBROWSER, "Xvfb", "unshare"],
             e => vec![e.binary()],
         }
     }
@@ -134,6 +169,14 @@ pub(crate) fn browser_available(engine: Engine) -> bool {
     false
 }
 
+/// Names that are not loopback names yet must reach the test server on 127.0.0.1:
+/// `upgrade-insecure-requests` is only measurable on them, since Chromium never upgrades a
+/// loopback name. Each engine is told by its own means, never through the machine's
+/// `/etc/hosts`: Chromium's `--host-resolver-rules`, Firefox's `network.dns.localDomains`,
+/// and for WebKit (which asks the system resolver) a hosts file bind-mounted over
+/// `/etc/hosts` in a mount namespace only MiniBrowser and its helpers see.
+pub(crate) const NON_LOOPBACK_NAMES: [&str; 2] = ["uir.test", "c.uir.test"];
+
 fn fresh_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("connect-src-browser-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -168,6 +211,7 @@ user_pref("browser.ping-centre.telemetry", false);
 user_pref("network.dns.disablePrefetch", true);
 user_pref("network.prefetch-next", false);
 user_pref("browser.send_pings", true);
+user_pref("network.dns.localDomains", "uir.test,c.uir.test");
 "#;
 
 /// Trusts the test CA in a fresh Firefox profile (NSS database, via certutil).
@@ -209,7 +253,10 @@ pub(crate) struct Browser {
 pub(crate) fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Browser {
     let tag = if tls_ca.is_some() { "-tls" } else { "" };
     let dir = fresh_dir(&format!("{}{tag}", engine.name()));
-    let mut cmd = Command::new(engine.binary());
+    let mut cmd = match engine {
+        Engine::WebKit => in_own_hosts_namespace(&dir),
+        e => Command::new(e.binary()),
+    };
     let mut display = None;
     match engine {
         Engine::Chromium => {
@@ -224,6 +271,12 @@ pub(crate) fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Browser
                 "--disable-sync",
                 "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
             ])
+            .arg(format!(
+                "--host-resolver-rules={}",
+                NON_LOOPBACK_NAMES
+                    .map(|n| format!("MAP {n} 127.0.0.1"))
+                    .join(",")
+            ))
             .arg(format!("--user-data-dir={}", dir.display()));
             if tls_ca.is_some() {
                 cmd.args(["--ignore-certificate-errors", "--short-reporting-delay"]);
@@ -264,6 +317,29 @@ pub(crate) fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Browser
         _browser: Kill(child, Some(dir)),
         _display: display,
     }
+}
+
+/// MiniBrowser under `unshare`: in a private mount namespace (propagation private, so
+/// nothing leaks out), a copy of `/etc/hosts` with [`NON_LOOPBACK_NAMES`] added is
+/// bind-mounted over `/etc/hosts`, then MiniBrowser replaces the shell (same process, so the
+/// process group and the kill on drop still hold). Root may make the namespace; anyone else
+/// gets a user namespace as well (`-r`).
+fn in_own_hosts_namespace(dir: &Path) -> Command {
+    let hosts = dir.join("hosts");
+    let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    text.push_str(&format!("\n127.0.0.1 {}\n", NON_LOOPBACK_NAMES.join(" ")));
+    std::fs::write(&hosts, text).unwrap();
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let mut cmd = Command::new("unshare");
+    cmd.arg(if root { "-m" } else { "-rm" })
+        .args(["--propagation", "private", "--", "sh", "-c"])
+        .arg("mount --bind \"$0\" /etc/hosts && exec \"$@\"")
+        .arg(&hosts)
+        .arg(MINIBROWSER);
+    cmd
 }
 
 /// A process we started as the leader of its own process group, and the directory to

@@ -21,11 +21,14 @@
 //! let ours = "connect-src 'self' https://api.example.com; report-uri /csp-reports";
 //! let snapshot = served.snapshot();
 //! assert_eq!(classify(&report("https://evil.example.net/x", ours), &snapshot), Class::Genuine);
-//! assert_eq!(classify(&report("https://api.example.com/x", ours), &snapshot), Class::Contradicts);
+//! // Allowed itself: blocked only if a redirect led away from it (reported under this URL).
+//! assert_eq!(classify(&report("https://api.example.com/x", ours), &snapshot), Class::AfterRedirect);
+//! // A WebSocket follows no redirect: the report contradicts the policy.
+//! assert_eq!(classify(&report("wss://app.example.com/x", "connect-src 'self' wss:; report-uri /csp-reports"), &ServedPolicies::from_headers(["connect-src 'self' wss:; report-uri /csp-reports"]).snapshot()), Class::Contradicts);
 //! assert_eq!(classify(&report("https://evil.example.net/x", "connect-src 'none'"), &snapshot), Class::Foreign);
 //! ```
 
-use crate::matcher::{BrowserPolicy, Engine};
+use crate::matcher::{BlockedUrl, BrowserPolicy, Engine};
 use crate::policy::text::{canonical, policies, Canonical};
 use crate::policy::Served;
 use crate::report::store::{Class, Violation};
@@ -112,11 +115,23 @@ pub(crate) fn judge(v: &Violation, policy: &str) -> Class {
         Some(e) => vec![e],
         None => vec![Engine::Chromium, Engine::Firefox, Engine::WebKit],
     };
-    match BrowserPolicy::from_header(policy).check(&v.document_url, &v.blocked_url) {
-        Ok(verdict) if engines.iter().any(|&e| verdict.get(e)) => Class::Contradicts,
-        // Blocked where it was reported, or a value the matcher cannot judge (a keyword
-        // such as `data`, a URL stripped to its scheme): it stands.
-        _ => Class::Genuine,
+    // Each engine's reading of the URL reported (with an unknown user agent, every
+    // browser's, and the least blocked reading stands: a report must hold in each).
+    let p = BrowserPolicy::from_header(policy);
+    let mut least = BlockedUrl::Blocked;
+    for e in engines {
+        match p.read_blocked(&v.document_url, &v.blocked_url, e) {
+            Ok(BlockedUrl::Allowed) => return Class::Contradicts,
+            Ok(BlockedUrl::AfterRedirect) => least = BlockedUrl::AfterRedirect,
+            // Blocked where it was reported, or a value the matcher cannot judge (a keyword
+            // such as `data`, a URL stripped to its scheme): it stands.
+            Ok(BlockedUrl::Blocked) | Err(_) => {}
+        }
+    }
+    if least == BlockedUrl::AfterRedirect {
+        Class::AfterRedirect
+    } else {
+        Class::Genuine
     }
 }
 

@@ -13,8 +13,15 @@ pub enum Class {
     /// from that page.
     Genuine,
     /// Its policy is served now, but the matcher says the reporting engine would have
-    /// allowed the connection: an extension, a browser bug, or a forged report.
+    /// allowed the connection, and no redirect from it could have been blocked either: an
+    /// extension, a browser bug, or a forged report.
     Contradicts,
+    /// Its policy is served now and allows the URL reported, but a redirect from it to a
+    /// URL the policy blocks would be blocked and reported under this URL (engines report
+    /// the first URL of a chain, w3c/webappsec-csp#672): a genuine report can read this way,
+    /// and so can a forged one. Learning does not read it — the URL is already allowed, the
+    /// report does not say where the redirect went (`after-redirect`).
+    AfterRedirect,
     /// Its policy is one the app served before the current one (a page still open from an
     /// earlier deploy).
     Stale,
@@ -28,19 +35,21 @@ pub enum Class {
 
 impl Class {
     /// Every class, in order.
-    pub const ALL: [Class; 5] = [
+    pub const ALL: [Class; 6] = [
         Class::Genuine,
         Class::Contradicts,
+        Class::AfterRedirect,
         Class::Stale,
         Class::Foreign,
         Class::Unverified,
     ];
 
-    /// `genuine`, `contradicts`, `stale`, `foreign` or `unverified`.
+    /// `genuine`, `contradicts`, `after-redirect`, `stale`, `foreign` or `unverified`.
     pub fn as_str(self) -> &'static str {
         match self {
             Class::Genuine => "genuine",
             Class::Contradicts => "contradicts",
+            Class::AfterRedirect => "after-redirect",
             Class::Stale => "stale",
             Class::Foreign => "foreign",
             Class::Unverified => "unverified",
