@@ -32,7 +32,7 @@ fn violation(i: u64, now: SystemTime) -> Violation {
     .violations
     .remove(0);
     v.disposition = Disposition::Report;
-    v.class = if i % 10 == 0 {
+    v.class = if i.is_multiple_of(10) {
         Class::Foreign
     } else {
         Class::Genuine
