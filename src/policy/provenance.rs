@@ -242,17 +242,8 @@ impl Provenance {
         rate: &str,
         at: SystemTime,
     ) -> bool {
-        let Some(t) = decode_hex(token) else {
-            return false;
-        };
-        let w = self.window(at);
-        let windows = [w.checked_sub(1), Some(w), w.checked_add(1)];
-        self.secrets.iter().any(|secret| {
-            windows.iter().flatten().any(|&w| {
-                Provenance::inventory_mac(secret, w, page_load, rate)
-                    .verify_truncated_left(&t)
-                    .is_ok()
-            })
+        self.verify_with(token, at, |secret, w| {
+            Provenance::inventory_mac(secret, w, page_load, rate)
         })
     }
 
@@ -283,17 +274,8 @@ impl Provenance {
     /// Whether `token` was handed out for `digests`, under any of the secrets, in the
     /// windows [`verify_at`](Self::verify_at) accepts.
     pub fn verify_policies_at(&self, token: &str, digests: &[&str], at: SystemTime) -> bool {
-        let Some(t) = decode_hex(token) else {
-            return false;
-        };
-        let w = self.window(at);
-        let windows = [w.checked_sub(1), Some(w), w.checked_add(1)];
-        self.secrets.iter().any(|secret| {
-            windows.iter().flatten().any(|&w| {
-                Provenance::policies_mac(secret, w, digests)
-                    .verify_truncated_left(&t)
-                    .is_ok()
-            })
+        self.verify_with(token, at, |secret, w| {
+            Provenance::policies_mac(secret, w, digests)
         })
     }
 
@@ -301,16 +283,28 @@ impl Provenance {
     /// one before (a page loaded just before a rotation) or the one after (an app whose
     /// clock runs ahead of this one's).
     pub fn verify_at(&self, token: &str, at: SystemTime) -> bool {
+        self.verify_with(token, at, Provenance::mac)
+    }
+
+    /// Whether `token` is the MAC `mac` makes under any of the secrets, for the window of
+    /// `at` or either next to it; compared in constant time, on the 16 bytes the token
+    /// encodes.
+    fn verify_with(
+        &self,
+        token: &str,
+        at: SystemTime,
+        mac: impl Fn(&[u8], u64) -> Hmac<Sha256>,
+    ) -> bool {
         let Some(t) = decode_hex(token) else {
             return false;
         };
         let w = self.window(at);
         let windows = [w.checked_sub(1), Some(w), w.checked_add(1)];
         self.secrets.iter().any(|secret| {
-            windows.iter().flatten().any(|&w| {
-                // Constant-time comparison, on the 16 bytes the token encodes.
-                Provenance::mac(secret, w).verify_truncated_left(&t).is_ok()
-            })
+            windows
+                .iter()
+                .flatten()
+                .any(|&w| mac(secret, w).verify_truncated_left(&t).is_ok())
         })
     }
 }
