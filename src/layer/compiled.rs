@@ -10,8 +10,9 @@ use http::header::{
     CONTENT_SECURITY_POLICY_REPORT_ONLY,
 };
 
-use super::handle::{Registration, Stage};
+use super::count::Registration;
 use super::merge::{dictionary_has_key, merge_connect_src, restricts_connections};
+use super::stage::Stage;
 use super::{HeaderMode, REPORTING_ENDPOINTS};
 use crate::policy::text::policy_digest;
 use crate::policy::{ConnectSrc, Policy, Provenance, POLICY_PARAMETER, PROVENANCE_PARAMETER};

@@ -2,48 +2,17 @@
 //! share.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
 use super::compiled::Compiled;
+use super::stage::Stage;
 use crate::policy::{Policy, ServedPolicies};
 
 /// What a layer, its clones, its services and its handles share: the policy in force and
 /// its header values (with the provenance that signs them).
 pub(crate) type Shared = Arc<ArcSwap<Compiled>>;
-
-/// How many layers exist in the process: each [`CspLayer`](super::CspLayer) made (clones
-/// share one) counts until it and every service it made are gone. With one, no layer can
-/// sit inside another, so the nesting mark — a request-extension insert, most of a layer's
-/// cost per response (bench/README.md) — is not needed. Process-wide, never per thread.
-static LAYERS: AtomicUsize = AtomicUsize::new(0);
-
-/// One layer's place in [`LAYERS`], held by its compiled values: so by the layer, its
-/// clones, its services and their response futures in flight.
-#[derive(Debug)]
-pub(crate) struct Registration(());
-
-impl Registration {
-    pub(crate) fn new() -> Arc<Registration> {
-        LAYERS.fetch_add(1, Ordering::Relaxed);
-        Arc::new(Registration(()))
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        LAYERS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Whether layers may be nested: more than one exists. A layer made while a request is
-/// in flight is seen by the requests that start after it.
-#[inline]
-pub(crate) fn nesting_possible() -> bool {
-    LAYERS.load(Ordering::Relaxed) > 1
-}
 
 /// Swaps the policy of a [`CspLayer`](super::CspLayer) (and all its services) at run time.
 /// Cheap to clone. It reads everything from the layer's shared state, so a handle taken
@@ -129,53 +98,6 @@ impl PolicyHandle {
     /// The policy in force now.
     pub fn get(&self) -> Arc<Policy> {
         self.shared.load().policy.clone()
-    }
-}
-
-/// A policy served in place of a layer's own on a share of responses: one step of staged
-/// enforcement ([`PolicyHandle::stage`]). Which responses are in the share is drawn at
-/// random per response, or decided by a key the app gives
-/// ([`CspLayer::stage_key`](super::CspLayer::stage_key)) so that one user stays on one side
-/// across page loads.
-#[derive(Debug, Clone)]
-pub struct Stage {
-    pub(crate) policy: Arc<Policy>,
-    pub(crate) share: f64,
-    pub(crate) salt: u64,
-}
-
-impl Stage {
-    /// `policy` on `share` of responses: a fraction from 0 (none) to 1 (all); NaN counts
-    /// as 0 and anything outside is clamped.
-    pub fn new(policy: Policy, share: f64) -> Stage {
-        let share = if share.is_nan() {
-            0.0
-        } else {
-            share.clamp(0.0, 1.0)
-        };
-        Stage {
-            policy: Arc::new(policy),
-            share,
-            salt: 0,
-        }
-    }
-
-    /// Mixed into every key before it is compared with the share, so that two rollouts
-    /// put different users first (a rollout's id). Default 0. Keys keep their side while
-    /// the salt holds, and a larger share keeps every key a smaller one had.
-    pub fn salt(mut self, salt: u64) -> Stage {
-        self.salt = salt;
-        self
-    }
-
-    /// The policy served on the share.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// The share of responses, 0 to 1.
-    pub fn share(&self) -> f64 {
-        self.share
     }
 }
 

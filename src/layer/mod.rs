@@ -33,20 +33,23 @@ use http::header::{HeaderMap, HeaderName};
 use tower_layer::Layer;
 
 use crate::policy::{Policy, Provenance, ServedPolicies};
-use handle::Registration;
+use count::Registration;
 
 mod compiled;
+mod count;
 mod future;
 mod handle;
 mod merge;
 mod service;
+mod stage;
 
 use compiled::Compiled;
 pub use future::ResponseFuture;
-pub use handle::{PolicyHandle, Stage};
+pub use handle::PolicyHandle;
 #[doc(hidden)]
 pub use merge::merge_connect_src;
 pub use service::CspService;
+pub use stage::Stage;
 
 /// The `Reporting-Endpoints` header name.
 pub const REPORTING_ENDPOINTS: HeaderName = HeaderName::from_static("reporting-endpoints");

@@ -10,8 +10,8 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::compiled::Compiled;
+use super::count::nesting_possible;
 use super::future::{OuterLayer, ResponseFuture};
-use super::handle::nesting_possible;
 use super::HeaderMode;
 use std::time::SystemTime;
 
