@@ -254,6 +254,7 @@ impl Compiled {
     /// `Content-Security-Policy-Report-Only` value (its own policy: browsers report on
     /// every one, whatever else the response carries), with a fresh page-load id and, with
     /// provenance, a token bound to it. The rest pay one draw.
+    #[inline]
     pub(crate) fn add_inventory(&self, headers: &mut HeaderMap) {
         let Some(threshold) = self.inventory else {
             return;
@@ -273,6 +274,7 @@ impl Compiled {
         }
     }
 
+    #[inline]
     pub(crate) fn apply(&self, mode: HeaderMode, headers: &mut HeaderMap) {
         // A handler's own endpoint of our name stays theirs: modes that keep what the
         // handler set never override it (a dictionary's last member of a name wins, RFC
@@ -331,6 +333,7 @@ fn endpoint_named(headers: &HeaderMap, name: &str) -> bool {
 }
 
 impl CompiledHeader {
+    #[inline]
     fn variant(&self, endpoint_taken: bool) -> &Variant {
         match &self.without_report_to {
             Some(v) if endpoint_taken => v,
@@ -340,6 +343,7 @@ impl CompiledHeader {
 }
 
 impl Variant {
+    #[inline]
     fn apply(&self, mode: HeaderMode, name: HeaderName, headers: &mut HeaderMap) {
         match mode {
             HeaderMode::Override => {
