@@ -32,6 +32,8 @@ pub(crate) struct Compiled {
     enforced: Option<CompiledHeader>,
     report_only: Option<CompiledHeader>,
     endpoints: Option<HeaderValue>,
+    /// `Connection-Allowlist` or its report-only twin, and the value.
+    allowlist: Option<(HeaderName, HeaderValue)>,
     /// With an inventory: sample a response when a draw falls below this (`rate × 2⁶⁴`).
     inventory: Option<u64>,
     /// The name our `Reporting-Endpoints` entry defines (`report-to`'s), if any.
@@ -205,6 +207,11 @@ impl Compiled {
             endpoints: policy
                 .reporting_endpoints_for(proof(&both).as_deref())
                 .map(|v| value(&v)),
+            // Built and read back at policy build time; should it ever fail here, the
+            // allowlist is left out rather than sent unparsable (which blocks everything).
+            allowlist: policy
+                .connection_allowlist_header()
+                .and_then(|(name, v)| HeaderValue::from_str(v).ok().map(|v| (name, v))),
             inventory: policy.inventory().map(|rate| {
                 if rate >= 1.0 {
                     u64::MAX
@@ -293,6 +300,9 @@ impl Compiled {
             d.variant(taken)
                 .apply(mode, CONTENT_SECURITY_POLICY_REPORT_ONLY, headers);
         }
+        if let Some((name, v)) = &self.allowlist {
+            apply_allowlist(mode, name, v, headers);
+        }
         if let Some(v) = self.endpoints.as_ref().filter(|_| !taken) {
             match mode {
                 HeaderMode::Override => {
@@ -318,6 +328,24 @@ impl Compiled {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Puts the allowlist on a response. Chromium joins several lines of the header and reads
+/// only the first list (measured: a second line does not narrow, and an empty first line
+/// makes the joined value unparsable, which blocks everything), so there is only ever one
+/// line: `Override` replaces the handler's, every other mode keeps a handler's own.
+#[inline]
+fn apply_allowlist(mode: HeaderMode, name: &HeaderName, v: &HeaderValue, headers: &mut HeaderMap) {
+    match mode {
+        HeaderMode::Override => {
+            headers.insert(name.clone(), v.clone());
+        }
+        HeaderMode::IfAbsent | HeaderMode::Merge | HeaderMode::Append => {
+            if let Entry::Vacant(e) = headers.entry(name.clone()) {
+                e.insert(v.clone());
             }
         }
     }

@@ -5,6 +5,7 @@
 use url::Url;
 
 use super::algorithm::{self, Ask};
+use super::allowlist::AllowlistPolicy;
 use super::engine::{Engine, Judged, Rules};
 use super::target::Target;
 use super::{parse_hops, with_target, Api, CheckError, Connection, Verdict};
@@ -25,6 +26,8 @@ pub struct BrowserPolicy {
     /// The engines that read the text alike share one reading.
     readings: Vec<Reading>,
     warnings: Vec<String>,
+    /// A `Connection-Allowlist` beside the CSP: Chromium's verdicts need it too.
+    allowlist: Option<AllowlistPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +204,65 @@ impl BrowserPolicy {
         BrowserPolicy {
             readings,
             warnings: warnings.0,
+            // Header lines join, and only the first list counts (measured).
+            allowlist: self.allowlist.or(other.allowlist),
         }
+    }
+
+    /// The same policy with a `Connection-Allowlist` value beside it (Chromium 152+): a
+    /// connection is then allowed in Chromium only when both allow it; Firefox and WebKit
+    /// ignore the header (measured: `docs/engine-probe/connection-allowlist/FINDINGS.md`).
+    /// What Chromium drops from the value is added to [`warnings`](Self::warnings).
+    ///
+    /// ```
+    /// use connect_src::matcher::{BrowserPolicy, Engine};
+    ///
+    /// let p = BrowserPolicy::from_header("connect-src https:")
+    ///     .with_connection_allowlist(r#"("https://api.x.com");redirects=allow"#);
+    /// let v = p.check("https://x.com/", "https://cdn.x.com/a")?;
+    /// assert!(!v.get(Engine::Chromium)); // the allowlist does not list it
+    /// assert!(v.get(Engine::Firefox) && v.get(Engine::WebKit) && v.get(Engine::Spec));
+    /// # Ok::<_, connect_src::matcher::CheckError>(())
+    /// ```
+    #[must_use]
+    pub fn with_connection_allowlist(mut self, value: &str) -> BrowserPolicy {
+        let a = AllowlistPolicy::parse(value);
+        for w in a.warnings() {
+            if !self.warnings.contains(&w) {
+                self.warnings.push(w);
+            }
+        }
+        self.allowlist = Some(a);
+        self
+    }
+
+    /// The `Connection-Allowlist` read beside the CSP, if any.
+    pub fn connection_allowlist(&self) -> Option<&AllowlistPolicy> {
+        self.allowlist.as_ref()
+    }
+
+    /// `verdict` with Chromium's bit cleared when the allowlist blocks the connection.
+    fn with_allowlist(&self, v: Verdict, page: &Url, hops: &[Url]) -> Verdict {
+        match &self.allowlist {
+            Some(a) if !a.allows(page, hops) => Verdict {
+                allowed: v.allowed & !Engine::Chromium.bit(),
+            },
+            _ => v,
+        }
+    }
+
+    /// [`with_allowlist`](Self::with_allowlist) from text.
+    fn with_allowlist_text(
+        &self,
+        v: Verdict,
+        page: &str,
+        hops: &[Url],
+    ) -> Result<Verdict, CheckError> {
+        if self.allowlist.is_none() {
+            return Ok(v);
+        }
+        let page = super::parse_url(page, true)?;
+        Ok(self.with_allowlist(v, &page, hops))
     }
 
     fn read(mut read: impl FnMut(&Rules, &mut Warnings) -> Read) -> BrowserPolicy {
@@ -214,6 +275,7 @@ impl BrowserPolicy {
         BrowserPolicy {
             readings,
             warnings: warnings.0,
+            allowlist: None,
         }
     }
 
@@ -250,17 +312,23 @@ impl BrowserPolicy {
     /// `upgrade-insecure-requests` the API does not change a verdict; with it, ask
     /// [`check_connection`](Self::check_connection) for the API you use.
     pub fn check(&self, page: &str, target: &str) -> Result<Verdict, CheckError> {
-        with_target(page, true, |p| {
+        let v = with_target(page, true, |p| {
             with_target(target, false, |t| {
                 self.verdict(p, &[*t], Api::for_url(target))
             })
-        })?
+        })??;
+        if self.allowlist.is_none() {
+            return Ok(v);
+        }
+        let hop = super::parse_url(target, false)?;
+        self.with_allowlist_text(v, page, &[hop])
     }
 
     /// [`check`](Self::check) with parsed URLs.
     pub fn check_url(&self, page: &Url, target: &Url) -> Verdict {
         let api = Api::for_url(target.as_str());
-        self.verdict(&Target::new(page), &[Target::new(target)], api)
+        let v = self.verdict(&Target::new(page), &[Target::new(target)], api);
+        self.with_allowlist(v, page, std::slice::from_ref(target))
     }
 
     /// Whether `page` may make `connection`, per engine: each URL of a redirect chain
@@ -291,10 +359,11 @@ impl BrowserPolicy {
     ) -> Result<Verdict, CheckError> {
         let hops = parse_hops(connection)?;
         let api = connection.api();
-        with_target(page, true, |p| {
+        let v = with_target(page, true, |p| {
             let targets: Vec<Target<'_>> = hops.iter().map(Target::new).collect();
             self.verdict(p, &targets, api)
-        })
+        })?;
+        self.with_allowlist_text(v, page, &hops)
     }
 
     /// How to read a violation report from `engine` that names `blocked` as the blocked

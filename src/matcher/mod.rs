@@ -35,11 +35,13 @@ use url::Url;
 use crate::policy::ConnectSrc;
 
 mod algorithm;
+mod allowlist;
 mod browser;
 mod connection;
 mod engine;
 mod target;
 
+pub use allowlist::AllowlistPolicy;
 pub use browser::{BlockedUrl, BrowserPolicy};
 pub use connection::{Api, Connection, UnknownApi};
 pub use engine::Engine;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::allowlist::{BuiltAllowlist, ConnectionAllowlist, Translation};
 use super::environment::{production_refusals, Environment};
 use super::error::{PolicyError, Problem, ProblemKind};
 use super::list::{ConnectSrc, ConnectSrcBuilder};
@@ -25,6 +26,9 @@ pub struct Policy {
     report_to: Option<(String, String)>,
     environment: Environment,
     inventory: Option<f64>,
+    allowlist: Option<BuiltAllowlist>,
+    /// What [`PolicyBuilder::connection_allowlist`] was given, to build it again.
+    allowlist_config: Option<ConnectionAllowlist>,
 }
 
 impl Policy {
@@ -54,6 +58,21 @@ impl Policy {
     /// The environment the policy was built for.
     pub fn environment(&self) -> Environment {
         self.environment
+    }
+
+    /// The `Connection-Allowlist` this policy emits, if any
+    /// ([`PolicyBuilder::connection_allowlist`]).
+    pub fn connection_allowlist(&self) -> Option<&BuiltAllowlist> {
+        self.allowlist.as_ref()
+    }
+
+    /// The allowlist's header: `Connection-Allowlist` or `Connection-Allowlist-Report-Only`
+    /// and its value (`(response-origin "https://api.myapp.com");redirects=allow`), if the
+    /// policy emits one.
+    pub fn connection_allowlist_header(&self) -> Option<(http::HeaderName, &str)> {
+        self.allowlist
+            .as_ref()
+            .map(|a| (a.mode.header_name(), a.value.as_str()))
     }
 
     /// The share of responses that carry the inventory policy, if any
@@ -102,6 +121,7 @@ impl Policy {
             dev_servers: Vec::new(),
             report_path: None,
             inventory: self.inventory,
+            allowlist: self.allowlist_config.clone(),
         }
     }
 
@@ -180,6 +200,13 @@ impl fmt::Display for Policy {
         if let Some(h) = self.reporting_endpoints_header() {
             writeln!(f, "Reporting-Endpoints: {h}")?;
         }
+        if let Some(a) = &self.allowlist {
+            let name = match a.mode {
+                super::AllowlistMode::Enforce => "Connection-Allowlist",
+                super::AllowlistMode::ReportOnly => "Connection-Allowlist-Report-Only",
+            };
+            writeln!(f, "{name}: {}", a.value)?;
+        }
         Ok(())
     }
 }
@@ -204,6 +231,59 @@ pub struct PolicyBuilder {
     /// it, and a report URI or report-to URL elsewhere is a problem.
     report_path: Option<String>,
     inventory: Option<f64>,
+    allowlist: Option<ConnectionAllowlist>,
+}
+
+/// The allowlist for `list`, or `None` with its problems pushed.
+fn build_allowlist(
+    a: ConnectionAllowlist,
+    list: &ConnectSrc,
+    report_to: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Option<BuiltAllowlist> {
+    let (mode, navigations, block_redirects) = a.into_parts();
+    let mut translation = Translation::of(list);
+    let navigations = match navigations.map(|b| b.build_in(Some("navigations"))) {
+        Some(Ok(n)) => Some(n),
+        Some(Err(p)) => {
+            problems.extend(p);
+            return None;
+        }
+        None => None,
+    };
+    if let Some(n) = &navigations {
+        translation.extend(Translation::of(n));
+    }
+    let before = problems.len();
+    if mode == super::AllowlistMode::Enforce && navigations.is_none() {
+        problems.push(Problem::field(
+            "connection allowlist",
+            "enforce",
+            "an enforced Connection-Allowlist also governs links, forms, location changes and the page's own images and scripts: name them with .navigations(…) (ConnectSrc::none() for none), or keep it report-only".into(),
+        ));
+    }
+    for u in translation.untranslated() {
+        problems.push(Problem::field(
+            "connection allowlist",
+            &u.source,
+            u.why.clone(),
+        ));
+    }
+    if problems.len() > before {
+        return None;
+    }
+    let redirects_allowed = !block_redirects;
+    let Some(value) = translation.header_value(redirects_allowed, report_to) else {
+        problems.push(Problem::other(ProblemKind::NotAHeaderValue));
+        return None;
+    };
+    Some(BuiltAllowlist {
+        mode,
+        translation,
+        navigations,
+        redirects_allowed,
+        value,
+    })
 }
 
 /// The sources of a [`dev_server`](PolicyBuilder::dev_server): `ws://host:port` and
@@ -272,6 +352,20 @@ impl PolicyBuilder {
     /// only reports: the page works as before. Needs a `report_uri`.
     pub fn inventory(mut self, rate: f64) -> Self {
         self.inventory = Some(rate);
+        self
+    }
+
+    /// Emits `Connection-Allowlist` (Chromium 152+) beside the CSP, from the same list: the
+    /// enforced `connect-src` list (the report-only one when none is enforced) and the
+    /// allowlist's navigation targets, translated as [`Translation::of`] says, with
+    /// `redirects=allow` (unless [`ConnectionAllowlist::block_redirects`]) and
+    /// `report-to=<name>` when the policy has [`report_to`](Self::report_to).
+    ///
+    /// [`build`](Self::build) refuses an enforced allowlist without navigation targets, and
+    /// a list with a source the allowlist cannot say (it would block what connect-src
+    /// allows). Firefox and WebKit ignore the header (measured).
+    pub fn connection_allowlist(mut self, allowlist: ConnectionAllowlist) -> Self {
+        self.allowlist = Some(allowlist);
         self
     }
 
@@ -392,10 +486,20 @@ impl PolicyBuilder {
                 problems.push(Problem::field("report-to URL", url, why));
             }
         }
+        let [enforced, report_only] = built;
+        let allowlist_config = self.allowlist.clone();
+        let allowlist = self.allowlist.and_then(|a| {
+            let list = enforced.as_ref().or(report_only.as_ref())?;
+            build_allowlist(
+                a,
+                list,
+                self.report_to.as_ref().map(|(n, _)| n.as_str()),
+                &mut problems,
+            )
+        });
         if !problems.is_empty() {
             return Err(PolicyError::new(problems));
         }
-        let [enforced, report_only] = built;
         let policy = Policy {
             enforced,
             report_only,
@@ -403,6 +507,8 @@ impl PolicyBuilder {
             report_to: self.report_to,
             environment: self.environment,
             inventory: self.inventory,
+            allowlist,
+            allowlist_config,
         };
         // The checks above admit only visible ASCII, so every header value is valid; this
         // makes sure of it here, at build time, never at request time.

@@ -25,6 +25,7 @@
 //! # Ok::<_, connect_src::PolicyError>(())
 //! ```
 
+mod allowlist;
 mod builder;
 mod environment;
 mod error;
@@ -33,6 +34,12 @@ mod provenance;
 mod served;
 pub mod text;
 
+pub(crate) use allowlist::{as_matched, AllowlistReading, ReadItem};
+pub use allowlist::{
+    AllowlistItem, AllowlistMode, BuiltAllowlist, ConnectionAllowlist, Translation, Untranslated,
+    Widening, CONNECTION_ALLOWLIST, CONNECTION_ALLOWLIST_DIRECTIVE,
+    CONNECTION_ALLOWLIST_REPORT_ONLY,
+};
 pub use builder::{Policy, PolicyBuilder, REPORT_ONLY_MARKER};
 pub(crate) use environment::production_refusals;
 pub use environment::{Environment, EnvironmentError};
