@@ -31,6 +31,8 @@ pub const DEFAULT_SERVED_HISTORY: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     headers: Vec<String>,
+    /// The `Connection-Allowlist` (or its report-only twin) value served beside them.
+    allowlist: Option<String>,
     /// Which of `headers` is the report-only one, when known.
     report_only: Option<usize>,
     /// Served by a route's own layer, not the app's.
@@ -52,6 +54,11 @@ impl Served {
         self.report_only
             .and_then(|i| self.headers.get(i))
             .map(String::as_str)
+    }
+    /// The `Connection-Allowlist` or `Connection-Allowlist-Report-Only` value served beside
+    /// the CSP, if any ([`PolicyBuilder::connection_allowlist`](crate::PolicyBuilder::connection_allowlist)).
+    pub fn connection_allowlist(&self) -> Option<&str> {
+        self.allowlist.as_deref()
     }
     /// When it started being served.
     pub fn since(&self) -> SystemTime {
@@ -101,13 +108,31 @@ impl Default for ServedPolicies {
 }
 
 /// A policy's header values (enforced first), and which is the report-only one.
-fn headers_of(policy: &Policy) -> (Vec<String>, Option<usize>) {
+fn headers_of(policy: &Policy) -> Recorded {
     let headers: Vec<String> = [policy.enforced_header(), policy.report_only_header()]
         .into_iter()
         .flatten()
         .collect();
     let report_only = policy.report_only_header().map(|_| headers.len() - 1);
-    (headers, report_only)
+    Recorded {
+        headers,
+        report_only,
+        allowlist: policy.connection_allowlist().map(|a| a.value().to_owned()),
+    }
+}
+
+/// What one served policy sends: its CSP header values, which is the report-only one, and
+/// its allowlist.
+struct Recorded {
+    headers: Vec<String>,
+    report_only: Option<usize>,
+    allowlist: Option<String>,
+}
+
+impl Served {
+    fn sends(&self, r: &(Vec<String>, Option<String>)) -> bool {
+        self.headers == r.0 && self.allowlist == r.1
+    }
 }
 
 /// Whether a header value's `report-uri` carries [`REPORT_ONLY_MARKER`] as a query
@@ -178,6 +203,7 @@ impl ServedPolicies {
             if !current.is_empty() {
                 h.push_back(Served {
                     headers: current,
+                    allowlist: None,
                     report_only: report_only_at,
                     route: false,
                     since: now,
@@ -187,6 +213,7 @@ impl ServedPolicies {
             for text in earlier {
                 let text: String = text.into();
                 h.push_back(Served {
+                    allowlist: None,
                     report_only: marked_report_only(&text).then_some(0),
                     headers: vec![text],
                     route: false,
@@ -233,7 +260,12 @@ impl ServedPolicies {
     pub fn record_header(&self, header: impl Into<String>) {
         let header = header.into();
         let report_only = marked_report_only(&header).then_some(0);
-        self.record_headers((vec![header], report_only), None, false);
+        let r = Recorded {
+            headers: vec![header],
+            report_only,
+            allowlist: None,
+        };
+        self.record_headers(r, None, false);
     }
 
     /// Records `policy` as a route's own (see [`Served::is_route`]), served from now on.
@@ -244,36 +276,44 @@ impl ServedPolicies {
     /// Records that `new` replaces `old` from now on (what a policy swap does), served
     /// where `old` was (the app's layer, or a route's).
     pub fn replace(&self, old: &Policy, new: &Policy) {
-        let old = headers_of(old).0;
+        let old = headers_of(old);
+        let old = (old.headers, old.allowlist);
         let route = self
             .inner
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .find(|s| s.is_current() && s.headers == old)
+            .find(|s| s.is_current() && s.sends(&old))
             .is_some_and(|s| s.route);
         self.record_headers(headers_of(new), Some(old), route);
     }
 
     fn record_headers(
         &self,
-        (headers, report_only): (Vec<String>, Option<usize>),
-        replaces: Option<Vec<String>>,
+        r: Recorded,
+        replaces: Option<(Vec<String>, Option<String>)>,
         route: bool,
     ) {
         let now = SystemTime::now();
+        let Recorded {
+            headers,
+            report_only,
+            allowlist,
+        } = r;
+        let new = (headers, allowlist);
         {
             let mut h = self.write();
-            if let Some(old) = replaces.filter(|old| *old != headers) {
-                if let Some(s) = h.iter_mut().find(|s| s.is_current() && s.headers == old) {
+            if let Some(old) = replaces.filter(|old| *old != new) {
+                if let Some(s) = h.iter_mut().find(|s| s.is_current() && s.sends(&old)) {
                     s.replaced = Some(now);
                 }
             }
-            match h.iter_mut().find(|s| s.headers == headers) {
+            match h.iter_mut().find(|s| s.sends(&new)) {
                 // Served again (or still): current, from its first time.
                 Some(s) => s.replaced = None,
                 None => h.push_front(Served {
-                    headers,
+                    headers: new.0,
+                    allowlist: new.1,
                     report_only,
                     route,
                     since: now,

@@ -28,7 +28,7 @@ use std::time::SystemTime;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::policy::text;
+use crate::policy::{text, CONNECTION_ALLOWLIST_DIRECTIVE};
 use crate::report::store::{bound, Class, Disposition, ReportFormat, Violation};
 use crate::source::Origin;
 
@@ -253,6 +253,10 @@ struct Body<'a> {
     sample: Field<'a>,
     #[serde(borrow)]
     referrer: Field<'a>,
+    /// A `connection-allowlist` report's connection URL (Chromium: WebSockets in their
+    /// http(s) form, the query kept).
+    #[serde(borrow)]
+    connection: Field<'a>,
 }
 
 impl Body<'_> {
@@ -271,6 +275,7 @@ impl Body<'_> {
             &self.column,
             &self.sample,
             &self.referrer,
+            &self.connection,
         ]
         .iter()
         .all(|f| f.0.as_deref().is_none_or(|v| v.trim().is_empty()))
@@ -289,6 +294,10 @@ struct TopObject<'a> {
     body: Option<Obj<Body<'a>>>,
     #[serde(borrow)]
     user_agent: Field<'a>,
+    /// The Reporting API report's `url`: the page, for report types whose body does not
+    /// name it (`connection-allowlist`).
+    #[serde(borrow)]
+    url: Field<'a>,
 }
 
 /// A Reporting API batch, keeping at most `cap` reports and counting the rest. Each report
@@ -406,6 +415,23 @@ pub fn parse_reports_with_user_agent(
             for item in batch.items {
                 match item.kind.0.as_deref() {
                     Some("csp-violation") | Some("csp") => {}
+                    Some(CONNECTION_ALLOWLIST_DIRECTIVE) => {
+                        if let Some(Obj(body)) = item.body {
+                            let ua = item.user_agent.0.or(request_user_agent.map(Cow::Borrowed));
+                            let v = allowlist_report(
+                                body,
+                                item.url.0,
+                                ReportFormat::ReportingApi,
+                                ua,
+                                now,
+                                options,
+                            );
+                            keep(&mut out, v);
+                        } else {
+                            keep(&mut out, Err(Unusable::Empty));
+                        }
+                        continue;
+                    }
                     _ => {
                         out.other_types += 1;
                         continue;
@@ -433,6 +459,18 @@ pub fn parse_reports_with_user_agent(
                 );
             } else if let Some(Obj(body)) = obj.body {
                 match obj.kind.0.as_deref() {
+                    Some(CONNECTION_ALLOWLIST_DIRECTIVE) => {
+                        let ua = obj.user_agent.0.or(request_user_agent.map(Cow::Borrowed));
+                        let v = allowlist_report(
+                            body,
+                            obj.url.0,
+                            ReportFormat::ReportingApiSingle,
+                            ua,
+                            now,
+                            options,
+                        );
+                        keep(&mut out, v);
+                    }
                     Some("csp-violation") | Some("csp") | None => {
                         let ua = obj.user_agent.0.or(request_user_agent.map(Cow::Borrowed));
                         let v = normalize(body, ReportFormat::ReportingApiSingle, ua, now, options);
@@ -559,12 +597,63 @@ fn scheme_only(url: &str) -> Option<String> {
     }
 }
 
+/// A `connection-allowlist` report (WICG Connection Allowlists; Chromium 156 sends
+/// `{"type":"connection-allowlist","url":<page>,"body":{"connection":<URL>,"disposition":…}}`,
+/// measured: `docs/engine-probe/connection-allowlist/FINDINGS.md`) as a violation of the
+/// directive `connection-allowlist`: the page from the report's `url` (or the body's, as the
+/// spec's dictionary has it), the connection as the blocked URL. A WebRTC report names
+/// `webrtc` as its connection, kept as that keyword.
+fn allowlist_report<'a>(
+    mut b: Body<'a>,
+    page: Option<Cow<'a, str>>,
+    format: ReportFormat,
+    user_agent: Option<Cow<'_, str>>,
+    received_at: SystemTime,
+    o: &NormalizeOptions,
+) -> Result<Violation, Unusable> {
+    if b.connection
+        .0
+        .as_deref()
+        .is_none_or(|c| c.trim().is_empty())
+    {
+        return Err(Unusable::Empty);
+    }
+    if b.document_url.0.is_none() {
+        b.document_url = Field(page);
+    }
+    b.blocked_url = Field(b.connection.0.take());
+    b.effective_directive = Field(None);
+    b.violated_directive = Field(None);
+    let mut v = normalize_with(
+        b,
+        format,
+        user_agent,
+        received_at,
+        o,
+        Some(CONNECTION_ALLOWLIST_DIRECTIVE),
+    )?;
+    v.original_policy = None;
+    Ok(v)
+}
+
 fn normalize(
     b: Body<'_>,
     format: ReportFormat,
     user_agent: Option<Cow<'_, str>>,
     received_at: SystemTime,
     o: &NormalizeOptions,
+) -> Result<Violation, Unusable> {
+    normalize_with(b, format, user_agent, received_at, o, None)
+}
+
+/// [`normalize`], with the directive given rather than read from the report.
+fn normalize_with(
+    b: Body<'_>,
+    format: ReportFormat,
+    user_agent: Option<Cow<'_, str>>,
+    received_at: SystemTime,
+    o: &NormalizeOptions,
+    directive: Option<&'static str>,
 ) -> Result<Violation, Unusable> {
     if b.is_empty() {
         return Err(Unusable::Empty);
@@ -594,7 +683,8 @@ fn normalize(
     // The effective directive if it is one CSP defines; else the violated directive's
     // first word (old Firefox sends no effective-directive; some browsers and proxies send
     // a keyword or nonsense there); else the report says nothing usable.
-    let effective = directive_name(b.effective_directive.0.as_deref())
+    let effective = directive
+        .or_else(|| directive_name(b.effective_directive.0.as_deref()))
         .or_else(|| directive_name(violated.as_deref()))
         .ok_or(Unusable::NoDirective)?;
     let document_url = url(&b.document_url.0).unwrap_or_default();

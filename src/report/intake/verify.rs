@@ -28,9 +28,9 @@
 //! assert_eq!(classify(&report("https://evil.example.net/x", "connect-src 'none'"), &snapshot), Class::Foreign);
 //! ```
 
-use crate::matcher::{BlockedUrl, BrowserPolicy, Engine};
+use crate::matcher::{AllowlistPolicy, BlockedUrl, BrowserPolicy, Engine};
 use crate::policy::text::{canonical, policies, Canonical};
-use crate::policy::Served;
+use crate::policy::{Served, CONNECTION_ALLOWLIST_DIRECTIVE};
 use crate::report::store::{Class, Violation};
 
 /// `canonical`, with scheme-less host-sources given the page's scheme, as Firefox writes
@@ -78,6 +78,9 @@ pub(crate) fn is_inventory(v: &Violation) -> bool {
 
 /// Classes a violation against the served policies ([`ServedPolicies::snapshot`](crate::policy::ServedPolicies::snapshot)).
 pub fn classify(v: &Violation, served: &[Served]) -> Class {
+    if v.effective_directive == CONNECTION_ALLOWLIST_DIRECTIVE {
+        return classify_allowlist(v, served);
+    }
     let Some(text) = v
         .original_policy
         .as_deref()
@@ -102,6 +105,46 @@ pub fn classify(v: &Violation, served: &[Served]) -> Class {
         Some(_) => judge(v, text),
         None if matched.next().is_some() => Class::Stale,
         None => Class::Foreign,
+    }
+}
+
+/// A `connection-allowlist` report names no policy (Chromium's body holds only the
+/// connection and the disposition, measured), so it is checked against the allowlists
+/// served: `genuine` when one served now blocks the connection from that page; when those
+/// served now all admit it, `after-redirect` if one of them blocks redirects (Chromium then
+/// reports the URL that redirected, which may be listed), else `contradicts`; `stale` when
+/// only an earlier policy had an allowlist; `foreign` when none ever did; `unverified`
+/// without a served history, or for a report whose URLs cannot be read.
+fn classify_allowlist(v: &Violation, served: &[Served]) -> Class {
+    if served.is_empty() {
+        return Class::Unverified;
+    }
+    let (Ok(page), Ok(url)) = (
+        url::Url::parse(&v.document_url),
+        url::Url::parse(&v.blocked_url),
+    ) else {
+        return Class::Unverified;
+    };
+    let current: Vec<AllowlistPolicy> = served
+        .iter()
+        .filter(|s| s.is_current())
+        .filter_map(|s| s.connection_allowlist())
+        .map(AllowlistPolicy::parse)
+        .collect();
+    if current.is_empty() {
+        return if served.iter().any(|s| s.connection_allowlist().is_some()) {
+            Class::Stale
+        } else {
+            Class::Foreign
+        };
+    }
+    let hop = std::slice::from_ref(&url);
+    if current.iter().any(|a| !a.allows(&page, hop)) {
+        Class::Genuine
+    } else if current.iter().any(|a| !a.redirects_allowed()) {
+        Class::AfterRedirect
+    } else {
+        Class::Contradicts
     }
 }
 
