@@ -42,6 +42,8 @@ use connect_src::matcher::{Api, BrowserPolicy, Connection};
 use connect_src::report::store::{Disposition, ReportSink, Violation};
 use connect_src::report::{Collector, MemorySink};
 
+#[path = "browsers/allowlist.rs"]
+mod allowlist;
 #[path = "browsers/cases.rs"]
 mod cases;
 #[path = "browsers/engines.rs"]
@@ -97,24 +99,31 @@ async fn record(State(app): State<App>, req: Request, next: Next) -> Response {
         }
         s.requests.push(pq.clone());
     }
-    // A hop of a redirect chain: on to the next one, whatever the path (the first hop's
-    // path is what a path-part judges). CORS-readable, since fetch, XHR and EventSource
-    // follow a cross-origin redirect only when it is.
-    let to = pq.split_once('?').and_then(|(_, q)| {
+    match redirect(&pq) {
+        Some(r) => r,
+        None => next.run(req).await,
+    }
+}
+
+/// A hop of a redirect chain (a `to` query parameter): on to the next one, whatever the
+/// path (the first hop's path is what a path-part judges). CORS-readable, since fetch, XHR
+/// and EventSource follow a cross-origin redirect only when it is.
+fn redirect(path_and_query: &str) -> Option<Response> {
+    let to = path_and_query.split_once('?').and_then(|(_, q)| {
         url::form_urlencoded::parse(q.as_bytes())
             .find_map(|(k, v)| (k == "to").then(|| v.into_owned()))
-    });
-    if let Some(to) = to.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        return (
+    })?;
+    let to = HeaderValue::from_str(&to).ok()?;
+    Some(
+        (
             StatusCode::FOUND,
             [
                 (LOCATION, to),
                 (ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
             ],
         )
-            .into_response();
-    }
-    next.run(req).await
+            .into_response(),
+    )
 }
 
 /// `ping` clicks an `<a ping>` whose navigation goes into a hidden frame, so the page stays;

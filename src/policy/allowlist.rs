@@ -233,6 +233,24 @@ impl Translation {
         }
     }
 
+    /// Adds the pattern for `source`, or names the source untranslated when Chromium would
+    /// drop that pattern (`*.0.0.1`: a wildcard URLPattern cannot spell).
+    fn push_pattern(&mut self, source: &Source, p: String) -> bool {
+        match compile(&p) {
+            Ok(_) => {
+                self.push(AllowlistItem::Pattern(p));
+                true
+            }
+            Err(why) => {
+                self.untranslated.push(Untranslated {
+                    source: source.to_string(),
+                    why: format!("its pattern {p:?} is one Chromium drops ({why}): connections the source allows would be blocked"),
+                });
+                false
+            }
+        }
+    }
+
     fn widen(&mut self, source: &Source, admits: String) {
         self.widenings.push(Widening {
             source: source.to_string(),
@@ -323,7 +341,9 @@ impl Translation {
         };
         match scheme {
             Some("https") => {
-                self.push(pattern(&format!("{}{path}", with_port("https", 443))));
+                if !self.push_pattern(s, format!("{}{path}", with_port("https", 443))) {
+                    return;
+                }
                 self.widen(
                     s,
                     format!(
@@ -333,11 +353,15 @@ impl Translation {
                 );
             }
             Some("wss") => {
-                self.push(pattern(&format!("{}{path}", with_port("https", 443))));
+                if !self.push_pattern(s, format!("{}{path}", with_port("https", 443))) {
+                    return;
+                }
                 self.widen(s, format!("{}: fetch, XHR, EventSource and beacons (the pattern that admits wss: is the https one)", with_port("https", 443)));
             }
             Some("http") if !default_port(port, 80) && port != Some(Port::Any) => {
-                self.push(pattern(&format!("{}{path}", with_port("http", 80))));
+                if !self.push_pattern(s, format!("{}{path}", with_port("http", 80))) {
+                    return;
+                }
                 self.widen(
                     s,
                     format!(
@@ -352,7 +376,9 @@ impl Translation {
                     Some(Port::Any) => ":*".to_owned(),
                     _ => String::new(),
                 };
-                self.push(pattern(&format!("http{{s}}?://{host}{p}{path}")));
+                if !self.push_pattern(s, format!("http{{s}}?://{host}{p}{path}")) {
+                    return;
+                }
                 let also = match scheme {
                     Some("ws") => format!("http://{host}{p} and https://{host}{p} requests"),
                     None => format!("http://{host}{p} on an https page (mixed content blocks it there, loopback aside), and ws:// and wss:// to it"),
@@ -693,6 +719,14 @@ mod tests {
         let w = Translation::of(&l);
         assert_eq!(w.widenings().len(), 2);
         assert!(w.widenings()[0].admits.starts_with("wss://a.test"));
+    }
+
+    #[test]
+    fn a_pattern_chromium_would_drop_is_untranslated() {
+        let l: ConnectSrc = "'self' http://*.0.0.1".parse().unwrap();
+        let t = Translation::of(&l);
+        assert_eq!(t.untranslated().len(), 1, "{t:?}");
+        assert_eq!(t.items(), &[AllowlistItem::ResponseOrigin]);
     }
 
     #[test]

@@ -270,6 +270,9 @@ pub(crate) fn launch(engine: Engine, url: &str, tls_ca: Option<&str>) -> Browser
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
+                // The Connection-Allowlist walk opens each page in a popup (a top-level
+                // document, as the header is measured), without a user gesture.
+                "--disable-popup-blocking",
             ])
             .arg(format!(
                 "--host-resolver-rules={}",
