@@ -19,7 +19,7 @@ use url::Url;
 use crate::matcher::Engine;
 use crate::minimize::covers;
 use crate::policy::text::is_directive_name;
-use crate::policy::{production_refusals, ConnectSrc, Environment, Policy};
+use crate::policy::{production_refusals, ConnectSrc, Environment, Policy, Translation};
 use crate::source::{
     is_ip_literal, is_loopback_host, registrable_domain, Host, HostSource, Port, Scheme, Source,
 };
@@ -89,16 +89,20 @@ pub enum Severity {
     Info,
     /// Probably not what was meant, or weaker than it looks.
     Warning,
+    /// What the crate refuses to emit in every environment: a source the
+    /// `Connection-Allowlist` cannot say ([`audit_connection_allowlist`]).
+    Error,
     /// Lets connections go where an attacker wants: production refuses it.
     High,
 }
 
 impl Severity {
-    /// `info`, `warning` or `high`.
+    /// `info`, `warning`, `error` or `high`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
+            Severity::Error => "error",
             Severity::High => "high",
         }
     }
@@ -443,6 +447,126 @@ fn audit_sources(sources: &[Source], options: &AuditOptions) -> Vec<Finding> {
     out
 }
 
+/// Audits the `Connection-Allowlist` the crate would emit for `list`
+/// ([`Translation::of`], as [`PolicyBuilder::connection_allowlist`] emits it with the
+/// defaults), not the CSP: findings in the list's source order, then about the whole value.
+///
+/// - `allowlist-widening` (info): one per [`Widening`](crate::policy::Widening), `source`
+///   the connect-src source, the message what the allowlist also admits.
+/// - `allowlist-untranslated` (error): one per source the allowlist cannot say; with any,
+///   [`PolicyBuilder::build`] refuses the allowlist.
+/// - `allowlist-navigations` (warning, no source): the allowlist also governs links, forms,
+///   `location` changes and the page's images and scripts, which connect-src does not
+///   name; enforce only after report-only, with navigation targets.
+/// - `allowlist-redirects` (info, no source): the value carries `redirects=allow`, so only
+///   a chain's first URL is checked by the allowlist, later hops by the CSP alone.
+/// - `allowlist-webrtc` (info, no source): WebRTC is blocked, since the crate never emits
+///   `webrtc=allow`.
+/// - `allowlist-http-self` (info, `'self'`): on an http page `response-origin` admits
+///   less than `'self'` (not the page host's https:// and wss://).
+///
+/// ```
+/// use connect_src::audit::{audit_connection_allowlist, Severity};
+/// use connect_src::ConnectSrc;
+///
+/// let list: ConnectSrc = "'self' https://api.x.com ftp://files.x.com".parse()?;
+/// let f = audit_connection_allowlist(&list);
+/// let codes: Vec<&str> = f.iter().map(|f| f.code).collect();
+/// assert_eq!(codes, ["allowlist-widening", "allowlist-untranslated", "allowlist-navigations",
+///     "allowlist-redirects", "allowlist-webrtc", "allowlist-http-self"]);
+/// assert_eq!(f[1].severity, Severity::Error);
+/// assert_eq!(f[1].source.as_deref(), Some("ftp://files.x.com"));
+/// # Ok::<_, connect_src::PolicyError>(())
+/// ```
+///
+/// [`PolicyBuilder::connection_allowlist`]: crate::PolicyBuilder::connection_allowlist
+/// [`PolicyBuilder::build`]: crate::PolicyBuilder::build
+pub fn audit_connection_allowlist(list: &ConnectSrc) -> Vec<Finding> {
+    let t = Translation::of(list);
+    let has_self = list.sources().contains(&Source::SelfOrigin);
+    let mut out: Vec<Finding> = t
+        .widenings()
+        .iter()
+        .map(|w| Finding {
+            severity: Severity::Info,
+            code: "allowlist-widening",
+            source: Some(w.source.clone()),
+            message: format!(
+                "the allowlist item for {} also admits {}",
+                w.source, w.admits
+            ),
+        })
+        .collect();
+    out.extend(t.untranslated().iter().map(|u| Finding {
+        severity: Severity::Error,
+        code: "allowlist-untranslated",
+        source: Some(u.source.clone()),
+        message: format!(
+            "Connection-Allowlist cannot say {}: {}; the crate refuses to emit the allowlist \
+             while the list holds it",
+            u.source, u.why
+        ),
+    }));
+    out.push(list_finding(
+        Severity::Warning,
+        "allowlist-navigations",
+        navigations_message(has_self),
+    ));
+    out.push(list_finding(
+        Severity::Info,
+        "allowlist-redirects",
+        "the value carries redirects=allow, because connect-src allows a redirect to a \
+         listed URL: with it Chromium checks only a chain's first URL against the \
+         allowlist, and later hops are checked by the CSP alone (block_redirects() leaves it \
+         out, and then every redirect is blocked)"
+            .into(),
+    ));
+    out.push(list_finding(
+        Severity::Info,
+        "allowlist-webrtc",
+        "WebRTC (RTCPeerConnection) is blocked under the allowlist unless it carries \
+         webrtc=allow, which the crate does not emit"
+            .into(),
+    ));
+    if has_self {
+        out.push(Finding::new(
+            Severity::Info,
+            "allowlist-http-self",
+            &Source::SelfOrigin,
+            "'self' becomes response-origin, the page's exact origin: on an http:// page \
+             'self' also admits https:// and wss:// to the page's host and response-origin \
+             does not (serve the page over https)",
+        ));
+    }
+    out
+}
+
+/// A finding about the whole allowlist (no source).
+fn list_finding(severity: Severity, code: &'static str, message: String) -> Finding {
+    Finding {
+        severity,
+        code,
+        source: None,
+        message,
+    }
+}
+
+/// What an allowlist translated from connect-src alone blocks beyond connections.
+fn navigations_message(has_self: bool) -> String {
+    let own = if has_self {
+        "'self' (response-origin) keeps the page's own origin, but links, forms, location \
+         changes, images and scripts to any other host are blocked unless listed"
+    } else {
+        "without 'self' even the page's own links, forms, images and scripts are blocked, \
+         and those to other hosts too unless listed"
+    };
+    format!(
+        "Connection-Allowlist governs navigations and subresources, which connect-src does \
+         not name: {own}. Send it report-only first, then enforce it with navigation targets \
+         (ConnectionAllowlist::navigations, or --navigations)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -604,6 +728,42 @@ mod tests {
             Some("https://api.myapp.com")
         );
         assert!(with_page[0].message.contains("add wss://api.myapp.com"));
+    }
+
+    #[test]
+    fn allowlist_findings_follow_the_translation() {
+        let codes = |list: &str| -> Vec<(&'static str, Option<String>)> {
+            let list: ConnectSrc = list.parse().unwrap();
+            audit_connection_allowlist(&list)
+                .into_iter()
+                .map(|f| (f.code, f.source))
+                .collect()
+        };
+        let whole = |c: &'static str| (c, None);
+        // No 'self': no http-self finding; 'none' translates to nothing and widens nothing.
+        assert_eq!(
+            codes("'none'"),
+            [
+                whole("allowlist-navigations"),
+                whole("allowlist-redirects"),
+                whole("allowlist-webrtc")
+            ]
+        );
+        let f = codes("wss://ws.x.com ws:");
+        assert_eq!(f[0], ("allowlist-widening", Some("wss://ws.x.com".into())));
+        assert_eq!(f[1], ("allowlist-widening", Some("ws:".into())));
+        assert_eq!(f.len(), 5);
+        let nav = |list: &str| {
+            let list: ConnectSrc = list.parse().unwrap();
+            audit_connection_allowlist(&list)
+                .into_iter()
+                .find(|f| f.code == "allowlist-navigations")
+                .map(|f| (f.severity, f.message))
+                .unwrap()
+        };
+        assert_eq!(nav("https://a.com").0, Severity::Warning);
+        assert!(nav("https://a.com").1.contains("without 'self'"));
+        assert!(nav("'self'").1.contains("keeps the page's own origin"));
     }
 
     #[test]

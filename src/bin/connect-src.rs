@@ -1,14 +1,17 @@
 //! The `connect-src` command-line tool (feature `cli`): check, audit, serve, suggest,
-//! unused, promote, rollout.
+//! unused, promote, rollout, allowlist.
 //! Its arguments and JSON output are a stable contract (see the README).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connect_src::matcher::{Api, BrowserPolicy, Connection, Engine};
+use connect_src::policy::ConnectionAllowlist;
 use connect_src::{audit, ConnectSrc, Environment, Policy};
 use serde::Serialize;
 
+#[path = "connect-src/allowlist.rs"]
+mod allowlist;
 #[path = "connect-src/learn.rs"]
 mod learn;
 #[path = "connect-src/promote.rs"]
@@ -63,10 +66,12 @@ enum Command {
     /// Policies: --policy (a connect-src value) or --header (a whole
     /// Content-Security-Policy value, with default-src fallback and
     /// upgrade-insecure-requests), and any number of --meta; all of them apply at once.
+    /// --connection-allowlist adds a Connection-Allowlist value, which only Chromium reads:
+    /// its column is allowed only when the CSP and the allowlist both allow.
     #[command(verbatim_doc_comment)]
     Check {
         /// The connect-src value, as any browser would accept it.
-        #[arg(long, conflicts_with = "header", required_unless_present_any = ["header", "meta"])]
+        #[arg(long, conflicts_with = "header", required_unless_present_any = ["header", "meta", "connection_allowlist"])]
         policy: Option<String>,
         /// A whole Content-Security-Policy header value (default-src fallback, several
         /// policies, upgrade-insecure-requests).
@@ -79,6 +84,11 @@ enum Command {
         /// out.
         #[arg(long, value_name = "CONTENT")]
         meta: Vec<String>,
+        /// A Connection-Allowlist header value (Chromium 152+), read as Chromium reads it:
+        /// alone, no CSP applies and only the allowlist narrows Chromium. A value that does
+        /// not parse blocks every connection (a warning says so).
+        #[arg(long = "connection-allowlist", value_name = "VALUE")]
+        connection_allowlist: Option<String>,
         /// The API that makes the connection: fetch, xhr, eventsource, beacon or
         /// websocket. It matters with upgrade-insecure-requests, which engines apply
         /// differently per API. Default: websocket for ws:/wss: targets, fetch for the
@@ -108,6 +118,10 @@ enum Command {
         /// ws/wss source's domain do).
         #[arg(long)]
         page: Option<String>,
+        /// Also audit the Connection-Allowlist the crate would emit for the list (the
+        /// allowlist-* codes); exit 1 as well when a source does not translate.
+        #[arg(long = "connection-allowlist")]
+        connection_allowlist: bool,
     },
     /// A standalone report collector: reports on a public address, the read side on an
     /// admin one.
@@ -122,6 +136,9 @@ enum Command {
     Promote(promote::PromoteArgs),
     /// Staged enforcement of a candidate, its state in the store: start, status, abort.
     Rollout(promote::RolloutArgs),
+    /// The Connection-Allowlist header value (Chromium 152+) for a connect-src list, on
+    /// stdout; widenings, notes and sources it cannot say on stderr (exit 1 for those).
+    Allowlist(allowlist::AllowlistArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -137,49 +154,97 @@ fn main() -> ExitCode {
             policy,
             header,
             meta,
+            connection_allowlist,
             api,
             page,
             targets,
-        } => check(policy, header, &meta, api, &page, &targets),
-        Command::Audit { policy, env, page } => audit_cmd(&policy, env, page.as_deref()),
+        } => check(
+            Policies {
+                policy,
+                header,
+                metas: meta,
+                allowlist: connection_allowlist,
+            },
+            api,
+            &page,
+            &targets,
+        ),
+        Command::Audit {
+            policy,
+            env,
+            page,
+            connection_allowlist,
+        } => audit_cmd(&policy, env, page.as_deref(), connection_allowlist),
         Command::Serve(args) => serve::run(*args),
         Command::Suggest(args) => learn::suggest_cmd(args),
         Command::Unused(args) => learn::unused_cmd(args),
         Command::Promote(args) => promote::promote_cmd(args),
         Command::Rollout(args) => promote::rollout_cmd(args),
+        Command::Allowlist(args) => allowlist::allowlist_cmd(args),
     }
 }
 
 /// Exit status for bad input: the same as clap's usage errors.
 const USAGE: u8 = 2;
 
-fn check(
+/// The policies `check` reads: `--policy` or `--header`, the `--meta`s, and a
+/// `--connection-allowlist` value.
+struct Policies {
     policy: Option<String>,
     header: Option<String>,
-    metas: &[String],
-    api: Option<Api>,
-    page: &str,
-    targets: &[String],
-) -> ExitCode {
-    if let Some(p) = policy.as_deref().filter(|p| p.contains(';')) {
-        eprintln!(
-            "error: --policy takes a connect-src source list, and {p:?} has a ';' (a \
-             directive separator): for a whole header value use --header"
-        );
-        return ExitCode::from(USAGE);
+    metas: Vec<String>,
+    allowlist: Option<String>,
+}
+
+/// `Err(2)`, with the reason on stderr, when `value` (given as `flag`) holds a `;`: a
+/// connect-src source list is one directive's value, never a header.
+pub(crate) fn source_list_only(flag: &str, value: &str) -> Result<(), ExitCode> {
+    if !value.contains(';') {
+        return Ok(());
     }
-    let mut p = match (&policy, &header) {
-        (Some(p), _) => BrowserPolicy::parse(p),
-        (None, Some(h)) => BrowserPolicy::from_header(h),
-        // Only <meta> policies: start from no policy at all.
-        (None, None) => BrowserPolicy::from_header(""),
+    eprintln!(
+        "error: {flag} takes a connect-src source list, and {value:?} has a ';' (a directive \
+         separator): for a whole header value use --header"
+    );
+    Err(ExitCode::from(USAGE))
+}
+
+impl Policies {
+    /// What every engine reads, warnings on stderr; `Err(2)` for a `--policy` with a `;`.
+    fn read(self) -> Result<BrowserPolicy, ExitCode> {
+        if let Some(p) = &self.policy {
+            source_list_only("--policy", p)?;
+        }
+        let mut p = match (&self.policy, &self.header) {
+            (Some(p), _) => BrowserPolicy::parse(p),
+            (None, Some(h)) => BrowserPolicy::from_header(h),
+            // Only <meta> policies or an allowlist: start from no policy at all.
+            (None, None) => BrowserPolicy::from_header(""),
+        };
+        for m in &self.metas {
+            p = p.and(BrowserPolicy::from_meta(m));
+        }
+        if let Some(a) = &self.allowlist {
+            p = p.with_connection_allowlist(a);
+        }
+        for w in p.warnings() {
+            eprintln!("warning: {w}");
+        }
+        if self.allowlist.is_some() {
+            eprintln!(
+                "note: Firefox and WebKit ignore Connection-Allowlist: only the chromium \
+                 column reads it (allowed when both the CSP and the allowlist allow)"
+            );
+        }
+        Ok(p)
+    }
+}
+
+fn check(policies: Policies, api: Option<Api>, page: &str, targets: &[String]) -> ExitCode {
+    let p = match policies.read() {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    for m in metas {
-        p = p.and(BrowserPolicy::from_meta(m));
-    }
-    for w in p.warnings() {
-        eprintln!("warning: {w}");
-    }
     let mut out = Vec::with_capacity(targets.len());
     for t in targets {
         let verdict = t.parse::<Connection>().and_then(|mut c| {
@@ -210,7 +275,7 @@ fn check(
     ExitCode::SUCCESS
 }
 
-fn audit_cmd(text: &str, env: Env, page: Option<&str>) -> ExitCode {
+fn audit_cmd(text: &str, env: Env, page: Option<&str>, allowlist: bool) -> ExitCode {
     let environment = match env {
         Env::Production => Environment::Production,
         Env::Development => Environment::Development,
@@ -239,21 +304,24 @@ fn audit_cmd(text: &str, env: Env, page: Option<&str>) -> ExitCode {
         );
     }
     for f in audit::audit_text_with(text, &options) {
-        println!(
-            "{}",
-            line(&FindingLine {
-                severity: f.severity.as_str(),
-                code: f.code,
-                source: f.source.as_deref(),
-                message: &f.message,
-            })
-        );
+        print_finding(&f);
     }
-    let built = text.parse::<ConnectSrc>().and_then(|list| {
-        Policy::builder()
-            .enforce(list)
-            .environment(environment)
-            .build()
+    let list = text.parse::<ConnectSrc>();
+    if let (true, Ok(list)) = (allowlist, &list) {
+        for f in audit::audit_connection_allowlist(list) {
+            print_finding(&f);
+        }
+    }
+    let built = list.and_then(|list| {
+        let builder = Policy::builder().enforce(list).environment(environment);
+        if allowlist {
+            // Report-only: an enforced one also needs navigation targets.
+            builder
+                .connection_allowlist(ConnectionAllowlist::report_only())
+                .build()
+        } else {
+            builder.build()
+        }
     });
     match built {
         Ok(_) => ExitCode::SUCCESS,
@@ -262,6 +330,19 @@ fn audit_cmd(text: &str, env: Env, page: Option<&str>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// One finding as an `audit` line on stdout.
+fn print_finding(f: &audit::Finding) {
+    println!(
+        "{}",
+        line(&FindingLine {
+            severity: f.severity.as_str(),
+            code: f.code,
+            source: f.source.as_deref(),
+            message: &f.message,
+        })
+    );
 }
 
 /// What `--db` names: a PostgreSQL URL, or else a SQLite file.

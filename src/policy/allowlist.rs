@@ -414,8 +414,20 @@ impl Translation {
         &self.notes
     }
 
-    /// Another translation's items, widenings, gaps and notes after these.
-    pub(crate) fn extend(&mut self, other: Translation) {
+    /// Another translation's items, widenings, gaps and notes after these (an item or a
+    /// note already here is not repeated): how navigation targets join the connect-src
+    /// list's translation.
+    ///
+    /// ```
+    /// use connect_src::policy::Translation;
+    /// use connect_src::ConnectSrc;
+    ///
+    /// let mut t = Translation::of(&"https://api.x.com".parse::<ConnectSrc>()?);
+    /// t.extend(Translation::of(&"'self' https://api.x.com".parse::<ConnectSrc>()?));
+    /// assert_eq!(t.items().len(), 2); // "https://api.x.com" once, then response-origin
+    /// # Ok::<_, connect_src::PolicyError>(())
+    /// ```
+    pub fn extend(&mut self, other: Translation) {
         for i in other.items {
             self.push(i);
         }
