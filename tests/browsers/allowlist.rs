@@ -264,13 +264,14 @@ fn al_expected(page: &AlPage, case: &AlCase) -> bool {
     }
 }
 
+/// A suite policy: its connect-src value, the page origin, and its (API, target) pairs.
+type SuitePolicy = (String, String, Vec<(&'static str, String)>);
+
 /// The main suite's connect-src policies (on pages with a port of their own), each with
 /// its connect-API targets, as (value, page origin, targets): ports filled in, pages moved
 /// to https (where `response-origin` is what `'self'` is: FINDINGS.md section 5).
-fn suite_policies(
-    fill: &dyn Fn(&str) -> String,
-) -> Vec<(String, String, Vec<(&'static str, String)>)> {
-    let mut out: Vec<(String, String, Vec<(&'static str, String)>)> = Vec::new();
+fn suite_policies(fill: &dyn Fn(&str) -> String) -> Vec<SuitePolicy> {
+    let mut out: Vec<SuitePolicy> = Vec::new();
     for g in groups() {
         let Csp::ConnectSrc(value) = g.csp else {
             continue;
