@@ -235,7 +235,9 @@ fn serve(db: &str, secret: &Path) -> Server {
     ])
 }
 
-/// Browses until the rollout's status satisfies `want` (at most `within`).
+/// Browses until the rollout's status satisfies `want` (at most `within`: a bound on a
+/// hung rollout, not a timing claim; a collector on a loaded machine runs the gate at most
+/// once per ten times its last step took, so the bounds leave minutes).
 fn browse_until(
     servers: &[SocketAddr],
     db: &str,
@@ -324,7 +326,7 @@ fn a_rollout_run_by_serve_survives_a_kill_and_rolls_back_on_breakage() {
         &[server.addr],
         db,
         &[APP, API, PAY],
-        Duration::from_secs(60),
+        Duration::from_secs(240),
         |s| s["stage"] == 50,
     );
     assert_eq!(steps(&s), [(0, 0), (0, 50)], "{s}");
@@ -337,7 +339,7 @@ fn a_rollout_run_by_serve_survives_a_kill_and_rolls_back_on_breakage() {
         &[server.addr],
         db,
         &[APP, API, PAY],
-        Duration::from_secs(90),
+        Duration::from_secs(240),
         |s| s["state"] != "running",
     );
     assert_eq!(s["state"], "done", "{s}");
@@ -351,7 +353,7 @@ fn a_rollout_run_by_serve_survives_a_kill_and_rolls_back_on_breakage() {
         &[server.addr],
         db,
         &[APP, API],
-        Duration::from_secs(60),
+        Duration::from_secs(240),
         |s| s["stage"] == 50,
     );
     let stage_header = format!("connect-src {forgetful}; report-uri /csp-reports");
@@ -360,7 +362,7 @@ fn a_rollout_run_by_serve_survives_a_kill_and_rolls_back_on_breakage() {
         &[server.addr],
         db,
         &[APP, API],
-        Duration::from_secs(60),
+        Duration::from_secs(240),
         |s| s["state"] != "running",
     );
     assert_eq!(s["state"], "rolled-back", "{s}");
