@@ -13,16 +13,12 @@
 //!   connection both govern.
 //! - Firefox and WebKit (in an iframe of the controller: their popup blockers) let every
 //!   connection through under `()`, `(response-origin)` and a malformed value.
-//!
-//! Not here: a `connection-allowlist` report sent by this suite's Chromium. The probe
-//! (FINDINGS.md) received them, but pages served by this harness (report-only and
-//! enforced, popup or not, endpoint same-origin or not, loopback or mapped names) got none
-//! in 60 s while their CSP reports arrived; the collector is tested on the probe's exact
-//! report body in `tests/connection_allowlist.rs`.
+//! - The report-only twin: a `connection-allowlist` report from Chromium reaches the
+//!   collector through the crate's own layer and comes out `genuine`.
 
 use super::*;
 use connect_src::matcher::AllowlistPolicy;
-use connect_src::policy::Translation;
+use connect_src::policy::{ConnectionAllowlist, Translation};
 
 /// One connection a page attempts.
 struct AlCase {
@@ -525,4 +521,104 @@ async fn connection_allowlist_in_real_browsers() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The report-only twin, through the crate's own layer and collector: a connection the
+/// connect-src list (report-only here, so nothing is blocked) and the allowlist leave out is
+/// made, the page stays working, and Chromium's `connection-allowlist` report arrives,
+/// filed under its own directive and classed `genuine` against the allowlist served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_allowlist_reports_from_chromium_are_genuine() {
+    if !browser_available(Engine::Chromium) {
+        return;
+    }
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let tls = test_tls();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let origin = format!("https://a.localhost:{port}");
+    let target = format!("https://c.localhost:{port}/hit?id=al-report");
+    let store = MemorySink::new();
+    let served = connect_src::policy::ServedPolicies::default();
+    let collector = Collector::builder()
+        .store(store.clone())
+        .served_policies(served.clone())
+        .build();
+    let policy = connect_src::Policy::builder()
+        .report_only(connect_src::ConnectSrc::builder().self_origin())
+        .report_uri("/csp-reports")
+        .report_to("csp", format!("{origin}/csp-reports"))
+        .connection_allowlist(ConnectionAllowlist::report_only())
+        .environment(connect_src::Environment::Development)
+        .build()
+        .unwrap();
+    let html = format!(
+        "<!doctype html><meta charset=utf-8><script>fetch({target:?}).then(() => fetch('/al-report-done?ok=1'), () => fetch('/al-report-done?ok=0'));</script>"
+    );
+    // The page in a popup of a controller page, as measured: Chromium 156 sent no
+    // connection-allowlist report for a page opened as the command line's URL (its CSP
+    // reports came), here or on port 443 with mapped names.
+    let ctl = format!(
+        "<!doctype html><script>window.open({:?});</script>",
+        format!("{origin}/page")
+    );
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = requests.clone();
+    let app = Router::new()
+        .route(
+            "/page",
+            get(move || async move { Html(html) })
+                .layer(policy.layer().with_served_policies(served.clone())),
+        )
+        .route("/hit", any(hit))
+        .route("/ctl", get(move || async move { Html(ctl) }))
+        .merge(collector.report_router())
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(req.uri().to_string());
+                next.run(req).await
+            }
+        }));
+    let server = tokio::spawn(serve_dual(listener, tls.acceptor.clone(), app));
+    let child = launch(
+        Engine::Chromium,
+        &format!("http://localhost:{port}/ctl"),
+        Some(&tls.ca_pem),
+    );
+    let found = |store: &MemorySink| {
+        store.recent().into_iter().find(|v| {
+            // The collector keeps no query string (NormalizeOptions::strip_query).
+            v.effective_directive == "connection-allowlist"
+                && same_url(&v.blocked_url, &format!("https://c.localhost:{port}/hit"))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while found(&store).is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(child);
+    server.abort();
+    let log = requests.lock().unwrap().clone();
+    assert!(
+        log.iter().any(|r| r.contains("/al-report-done?ok=1")),
+        "the report-only allowlist must not block the fetch: {log:?}"
+    );
+    let report = found(&store).unwrap_or_else(|| {
+        panic!(
+            "no connection-allowlist report for {target}; stored: {:?}; requests: {log:?}",
+            store
+                .recent()
+                .iter()
+                .map(|v| (v.effective_directive.clone(), v.blocked_url.clone()))
+                .collect::<Vec<_>>()
+        )
+    });
+    assert_eq!(report.document_url, format!("{origin}/page"));
+    assert_eq!(report.disposition, Disposition::Report);
+    assert_eq!(report.class, connect_src::report::store::Class::Genuine);
+    println!(
+        "chromium: a connection-allowlist report for {} arrived, class {}",
+        report.blocked_url, report.class
+    );
 }
