@@ -16,7 +16,7 @@ count() { # config iterations -> total instructions
   valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$2" >/dev/null 2>&1
   awk '/^summary:/ {print $2}' "$out"; rm -f "$out"
 }
-configs="none tower-http merge override merge-two-layers axum-helmet merge-report-uri merge-inventory merge-inventory-1pct merge-rollout none-routed tower-http-routed merge-routed override-routed merge-two-layers-routed merge-report-uri-routed merge-inventory-routed merge-rollout-routed"
+configs="none tower-http merge override merge-two-layers axum-helmet merge-report-uri merge-inventory merge-inventory-1pct merge-rollout tower-http-allowlist merge-allowlist none-routed tower-http-routed merge-routed override-routed merge-two-layers-routed merge-report-uri-routed merge-inventory-routed merge-rollout-routed tower-http-allowlist-routed merge-allowlist-routed"
 declare -A per
 for c in $configs; do
   base=$(count "$c" 0); total=$(count "$c" "$n")
@@ -36,4 +36,9 @@ done
 for r in "" -routed; do
   printf "%-24s %14s %18s\n" "inventory unsampled$r" "+$(( per[merge-inventory$r] - per[merge-report-uri$r] ))" \
     "$(awk -v a="${per[merge-inventory$r]}" -v b="${per[merge-report-uri$r]}" 'BEGIN { printf "%.3f vs report-uri", a / b }')"
+done
+# With Connection-Allowlist-Report-Only beside the CSP: against tower-http setting both.
+for r in "" -routed; do
+  printf "%-24s %14s %18s\n" "allowlist$r" "${per[merge-allowlist$r]}" \
+    "$(awk -v a="${per[merge-allowlist$r]}" -v b="${per[tower-http-allowlist$r]}" 'BEGIN { printf "%.3f vs tower-http x2", a / b }')"
 done

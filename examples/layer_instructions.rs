@@ -12,6 +12,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use axum_helmet::{ContentSecurityPolicy, Helmet, HelmetLayer};
+use connect_src::policy::{ConnectionAllowlist, CONNECTION_ALLOWLIST_REPORT_ONLY};
 use connect_src::{ConnectSrc, HeaderMode, Policy};
 use http::header::CONTENT_SECURITY_POLICY;
 use http::{HeaderValue, Request, Response};
@@ -61,6 +62,15 @@ fn with_inventory(list: &ConnectSrc, rate: Option<f64>) -> Policy {
         b = b.inventory(rate);
     }
     b.build().unwrap()
+}
+
+/// `list` enforced, with its Connection-Allowlist-Report-Only.
+fn allowlisted(list: &ConnectSrc) -> Policy {
+    Policy::builder()
+        .enforce(list.clone())
+        .connection_allowlist(ConnectionAllowlist::report_only())
+        .build()
+        .unwrap()
 }
 
 fn main() {
@@ -135,6 +145,19 @@ fn main() {
             n,
             routed,
         ),
+        // The same list and its Connection-Allowlist-Report-Only, both set by tower-http
+        // (what a user writing the allowlist by hand would do) and by this crate's layer.
+        "tower-http-allowlist" => {
+            let a = allowlisted(&list);
+            let (_, v) = a.connection_allowlist_header().unwrap();
+            let al = HeaderValue::from_str(v).unwrap();
+            let both = SetResponseHeaderLayer::overriding(CONTENT_SECURITY_POLICY, value).layer(
+                SetResponseHeaderLayer::overriding(CONNECTION_ALLOWLIST_REPORT_ONLY, al)
+                    .layer(trivial),
+            );
+            run(both, n, routed)
+        }
+        "merge-allowlist" => run(allowlisted(&list).layer().layer(trivial), n, routed),
         "axum-helmet" => {
             let helmet: HelmetLayer = Helmet::new()
                 .add(ContentSecurityPolicy::new().connect_src(SOURCES.to_vec()))

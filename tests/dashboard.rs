@@ -479,6 +479,25 @@ async fn realistic(store: &MemorySink) {
     };
     let (report, enforce) = (Disposition::Report, Disposition::Enforce);
     let genuine = Class::Genuine;
+    // Connection-Allowlist-Report-Only's reports: it governs images and navigations too.
+    push(
+        "https://help.shop.example/faq",
+        "/account",
+        "connection-allowlist",
+        report,
+        genuine,
+        0..6,
+        1,
+    );
+    push(
+        "https://images.cdn-shop.example/p/81273.jpg",
+        "/orders/81273",
+        "connection-allowlist",
+        report,
+        genuine,
+        2..9,
+        2,
+    );
     push(
         "wss://live.shop.example/socket",
         "/orders/81273",
