@@ -216,9 +216,15 @@ fn on_page(
     class: Class,
     hours_ago: u64,
 ) -> Violation {
-    let body = serde_json::json!({"csp-report": {
-        "document-uri": document, "blocked-uri": blocked,
-        "effective-directive": directive}})
+    // Chromium's connection-allowlist report (FINDINGS.md), or a legacy CSP report.
+    let body = if directive == "connection-allowlist" {
+        serde_json::json!([{"type": "connection-allowlist", "url": document,
+            "body": {"connection": blocked, "disposition": "report"}}])
+    } else {
+        serde_json::json!({"csp-report": {
+            "document-uri": document, "blocked-uri": blocked,
+            "effective-directive": directive}})
+    }
     .to_string();
     let mut v = parse_reports(body.as_bytes(), &NormalizeOptions::default())
         .unwrap()
@@ -490,7 +496,7 @@ async fn realistic(store: &MemorySink) {
         1,
     );
     push(
-        "https://images.cdn-shop.example/p/81273.jpg",
+        "https://images.cdn-shop.example/p/blue-mug.jpg",
         "/orders/81273",
         "connection-allowlist",
         report,
@@ -746,9 +752,11 @@ async fn dashboard_at_1280_px_by_destination_by_page_and_inventory() {
     let [(_, by_destination), (_, by_page), _] = &pages[..] else {
         unreachable!()
     };
-    // By destination: one row per destination, the single-page app's pages folded.
-    assert_eq!(by_destination.matches("<tr class=\"dest\">").count(), 12);
-    assert_eq!(dom.matches("<tr class=\"dest\">").count(), 12, "{dom}");
+    // By destination: one row per destination (two of them Connection-Allowlist's), the
+    // single-page app's pages folded.
+    assert_eq!(by_destination.matches("<tr class=\"dest\">").count(), 14);
+    assert_eq!(dom.matches("<tr class=\"dest\">").count(), 14, "{dom}");
+    assert!(by_destination.contains("connection-allowlist"), "its own directive");
     let live = by_destination
         .split("<tr class=\"dest\">")
         .nth(1)
