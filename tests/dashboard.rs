@@ -756,7 +756,10 @@ async fn dashboard_at_1280_px_by_destination_by_page_and_inventory() {
     // single-page app's pages folded.
     assert_eq!(by_destination.matches("<tr class=\"dest\">").count(), 14);
     assert_eq!(dom.matches("<tr class=\"dest\">").count(), 14, "{dom}");
-    assert!(by_destination.contains("connection-allowlist"), "its own directive");
+    assert!(
+        by_destination.contains("connection-allowlist"),
+        "its own directive"
+    );
     let live = by_destination
         .split("<tr class=\"dest\">")
         .nth(1)

@@ -159,6 +159,104 @@ async fn promote_names_the_breakage_passes_the_fix_and_refuses_a_gap() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
 
+/// The report-only allowlist's genuine reports of a navigation to `to` from `APP`, from
+/// three client networks, in each of the last `hours` hours (Chromium's body, FINDINGS.md).
+fn allowlist_reports(to: &str, hours: u64) -> Vec<connect_src::report::store::Violation> {
+    use connect_src::report::intake::{parse_reports, NormalizeOptions};
+    let body = format!(
+        r#"[{{"type":"connection-allowlist","url":"{APP}/account","body":{{"connection":"{to}/faq","disposition":"report"}}}}]"#
+    );
+    let mut out = Vec::new();
+    for h in 1..hours {
+        for net in 1..=3u64 {
+            let mut v = parse_reports(body.as_bytes(), &NormalizeOptions::default())
+                .unwrap()
+                .violations
+                .remove(0);
+            v.class = Class::Genuine;
+            v.network = Some(Network(net));
+            v.received_at = SystemTime::now() - Duration::from_secs(h * 3600);
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn promote_judges_enforcing_a_connection_allowlist() {
+    const HELP: &str = "https://help.shop.example";
+    let dir = tmpdir("allowlist");
+    let db = dir.join("steady.sqlite");
+    fill(&db, observations(1..48)).await;
+    let sink = SqliteSink::open(&db).unwrap();
+    sink.submit(allowlist_reports(HELP, 24)).await.unwrap();
+    sink.close().await.unwrap();
+    let judge = |value: &str| {
+        let o = run(&[
+            "promote",
+            "--db",
+            db.to_str().unwrap(),
+            "--policy",
+            &enforced(),
+            "--connection-allowlist",
+            value,
+            "--since",
+            "2d",
+            "--min-page-loads",
+            "100",
+        ]);
+        let json: serde_json::Value = serde_json::from_str(&text(&o.stdout))
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&o.stdout), text(&o.stderr)));
+        (o.status.code().unwrap(), json)
+    };
+    // The API only: the payments host real pages use (the inventory) and the help site
+    // the report-only allowlist reported (a navigation) would be blocked in Chromium.
+    let (code, json) = judge(&format!(r#"(response-origin "{API}")"#));
+    assert_eq!(code, 1, "{json}");
+    let blocked: Vec<&str> = json["would_block"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocked, [PAY, HELP], "{json}");
+    // Chromium alone implements the header.
+    assert_eq!(
+        json["would_block"][1]["engines"],
+        serde_json::json!({"chromium": true}),
+        "{json}"
+    );
+    assert_eq!(json["would_block"][1]["reach"], 3, "{json}");
+    // Listing both passes.
+    let (code, json) = judge(&format!(r#"(response-origin "{API}" "{PAY}" "{HELP}")"#));
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["ready"], true);
+    // A value Chromium cannot parse, or both candidates at once: usage errors.
+    let o = run(&[
+        "promote",
+        "--db",
+        db.to_str().unwrap(),
+        "--connection-allowlist",
+        "(response-origin",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("blocks every connection"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&[
+        "promote",
+        "--db",
+        db.to_str().unwrap(),
+        "--candidate",
+        "'self'",
+        "--connection-allowlist",
+        "(response-origin)",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
+
 fn status(db: &str) -> serde_json::Value {
     let o = run(&["rollout", "status", "--db", db]);
     assert!(o.status.success(), "{}", text(&o.stderr));

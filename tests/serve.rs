@@ -1279,3 +1279,50 @@ fn a_bad_database_url_is_a_usage_error_without_its_password() {
         );
     }
 }
+
+/// `--connection-allowlist-header`: Chromium's `connection-allowlist` reports are classed
+/// against the allowlist the app serves (without it, `foreign`); a value Chromium cannot
+/// parse is refused at start.
+#[test]
+fn connection_allowlist_reports_are_classed_against_the_served_allowlist() {
+    let server = serve(&[
+        "--connection-allowlist-header",
+        "(response-origin \"https://api.example.com\");redirects=allow",
+    ]);
+    let report = |connection: &str| {
+        serde_json::json!([{"type": "connection-allowlist", "url": "https://app.example.com/page",
+            "body": {"connection": connection, "disposition": "report"}}])
+        .to_string()
+    };
+    for c in ["https://evil.example/x", "https://api.example.com/v1"] {
+        let (status, body) = common::http(
+            server.addr,
+            "POST",
+            "/csp-reports",
+            Some("application/reports+json"),
+            &report(c),
+        )
+        .unwrap();
+        assert_eq!(status, 204, "{body}");
+    }
+    let json = summary(&server);
+    assert!(class_of(&json, "https://evil.example", "genuine"), "{json}");
+    assert!(
+        class_of(&json, "https://api.example.com", "contradicts"),
+        "{json}"
+    );
+    assert!(json["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["directive"] == "connection-allowlist"));
+    drop(server);
+
+    let out = Command::new(BIN)
+        .args(["serve", "--connection-allowlist-header", "(response-origin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("blocks every connection"), "{err}");
+}

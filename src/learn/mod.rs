@@ -29,7 +29,8 @@ mod suggest;
 mod unused;
 
 pub use promote::{
-    looser_sources, readiness, would_block, Evidence, Gate, Readiness, WouldBlock, BROWSERS,
+    allowlist_readiness, looser_sources, readiness, would_block, Evidence, Gate, Readiness,
+    WouldBlock, BROWSERS,
 };
 pub use suggest::{suggest, Addition, NotAdded, SuggestOptions, Suggestion, Why};
 #[doc(hidden)]

@@ -43,7 +43,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{DestinationUse, Observation, DEFAULT_MIN_REACH};
-use crate::matcher::Engine;
+use crate::matcher::{AllowlistPolicy, Engine};
 use crate::minimize::covers;
 use crate::policy::ConnectSrc;
 use crate::source::{Origin, Source};
@@ -191,12 +191,61 @@ pub struct Readiness {
 /// Judges `candidate` for enforcement on the [`Evidence`] of one window. Never fails:
 /// missing evidence makes the answer "not ready", with the reason.
 pub fn readiness(candidate: &ConnectSrc, evidence: &Evidence, gate: &Gate) -> Readiness {
+    judged(evidence, gate, |seen, min| {
+        would_block(candidate, gate.enforced.as_ref(), seen, min)
+    })
+}
+
+/// [`readiness`] for enforcing a `Connection-Allowlist` value (`candidate`, read as
+/// Chromium reads it; the only engine that implements it): the same rules, with what
+/// Chromium would block. The [`Evidence`] to pass is the inventory and the genuine reports
+/// of the report-only allowlist (`connection-allowlist`, which name navigations and
+/// subresources too: [`allowlist_evidence`](crate::report::promote::allowlist_evidence)).
+/// What today's enforced connect-src list ([`Gate::enforced`]) already blocks in Chromium
+/// is no new breakage for what the inventory saw (connections); a destination only the
+/// allowlist's reports name (perhaps a navigation, which connect-src does not govern) is
+/// never excused. Destinations are judged by their origin (`origin/`): an allowlist
+/// whose patterns hold paths is judged conservatively (it may be said to block an origin
+/// whose listed path it admits).
+///
+/// ```
+/// use connect_src::learn::{allowlist_readiness, test_use, Evidence, Gate};
+/// use connect_src::matcher::AllowlistPolicy;
+///
+/// let uses = [
+///     test_use("https://app.example", "https://app.example", 400, 40),
+///     test_use("https://api.example", "https://app.example", 300, 30),
+/// ];
+/// let evidence = Evidence::new(uses.to_vec(), vec![5; 48]);
+/// let gate = Gate::default().min_page_loads(100);
+/// let ok = AllowlistPolicy::parse(r#"(response-origin "https://api.example")"#);
+/// assert!(allowlist_readiness(&ok, &evidence, &gate).ready);
+/// let forgetful = AllowlistPolicy::parse("(response-origin)");
+/// let r = allowlist_readiness(&forgetful, &evidence, &gate);
+/// assert_eq!(r.would_block[0].destination.as_str(), "https://api.example");
+/// ```
+pub fn allowlist_readiness(
+    candidate: &AllowlistPolicy,
+    evidence: &Evidence,
+    gate: &Gate,
+) -> Readiness {
+    judged(evidence, gate, |seen, min| {
+        allowlist_would_block(candidate, gate.enforced.as_ref(), seen, min)
+    })
+}
+
+/// The gate's rules, with `would_block` saying what the candidate breaks.
+fn judged(
+    evidence: &Evidence,
+    gate: &Gate,
+    would_block: impl FnOnce(&[Observation], u64) -> (Vec<WouldBlock>, Vec<Origin>),
+) -> Readiness {
     let min = gate.min_reach.max(1);
     let mut seen: Vec<Observation> = evidence.uses.iter().map(Observation::from_use).collect();
     seen.extend(evidence.reported.iter().cloned());
     let seen = super::by_destination(seen);
     let page_loads = seen.iter().map(|o| o.page_loads).fold(0.0, f64::max);
-    let (would_block, below_reach) = would_block(candidate, gate.enforced.as_ref(), &seen, min);
+    let (would_block, below_reach) = would_block(&seen, min);
     let page_loads = evidence.page_loads.unwrap_or(page_loads);
     let mut reasons = Vec::new();
     for w in &would_block {
@@ -297,6 +346,63 @@ pub fn would_block(
     (out, below_reach)
 }
 
+/// [`would_block`] for a `Connection-Allowlist` candidate: what Chromium would block of
+/// what was `seen` while `enforced` (if any) allows it there.
+fn allowlist_would_block(
+    candidate: &AllowlistPolicy,
+    enforced: Option<&ConnectSrc>,
+    seen: &[Observation],
+    min_reach: u64,
+) -> (Vec<WouldBlock>, Vec<Origin>) {
+    let blocked = |o: &Observation| {
+        let Ok(to) = Url::parse(&format!("{}/", o.destination)) else {
+            return false;
+        };
+        // The allowlist's reports may be navigations or subresources, which connect-src
+        // does not govern: only what real pages' connections used (the inventory) is
+        // excused by the enforced list blocking it already.
+        pages_of(o).iter().any(|page| {
+            !candidate.allows(page, std::slice::from_ref(&to))
+                && (!o.used
+                    || enforced.is_none_or(|l| l.check_url(page, &to).get(Engine::Chromium)))
+        })
+    };
+    let mut out = Vec::new();
+    let mut below_reach = Vec::new();
+    for o in seen.iter().filter(|o| blocked(o)) {
+        if o.reach() < min_reach.max(1) {
+            below_reach.push(o.destination.clone());
+            continue;
+        }
+        out.push(WouldBlock {
+            destination: o.destination.clone(),
+            page_loads: o.page_loads,
+            reach: o.reach(),
+            reports: o.reports,
+            engines: vec![(Engine::Chromium, true)],
+            documents: o.documents.clone(),
+        });
+    }
+    out.sort_by(|a, b| {
+        b.page_loads
+            .total_cmp(&a.page_loads)
+            .then(b.reach.cmp(&a.reach))
+    });
+    (out, below_reach)
+}
+
+/// The pages an observation is judged from: its documents, or the judging page.
+fn pages_of(o: &Observation) -> Vec<Url> {
+    if o.documents.is_empty() {
+        Url::parse(JUDGING_PAGE).ok().into_iter().collect()
+    } else {
+        o.documents
+            .iter()
+            .filter_map(|d| Url::parse(&format!("{d}/")).ok())
+            .collect()
+    }
+}
+
 /// Per browser engine, whether `candidate` blocks `o`'s destination where `enforced` (if
 /// any) allows it, from each document it was used from. Paths are set aside (a path-source
 /// is judged by its origin, as [`unused`](super::unused) does): observations keep origins.
@@ -305,15 +411,7 @@ fn blocked_in(
     enforced: Option<&ConnectSrc>,
     o: &Observation,
 ) -> Vec<(Engine, bool)> {
-    let judging = Url::parse(JUDGING_PAGE).ok();
-    let pages: Vec<Url> = if o.documents.is_empty() {
-        judging.into_iter().collect()
-    } else {
-        o.documents
-            .iter()
-            .filter_map(|d| Url::parse(&format!("{d}/")).ok())
-            .collect()
-    };
+    let pages = pages_of(o);
     let candidate = without_paths(candidate);
     let enforced = enforced.map(without_paths);
     BROWSERS

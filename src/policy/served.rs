@@ -268,6 +268,34 @@ impl ServedPolicies {
         self.record_headers(r, None, false);
     }
 
+    /// Records `value` as the `Connection-Allowlist` (or `…-Report-Only`) value served now
+    /// beside the app's current policies (each current one, or on its own when none is
+    /// recorded): what a collector apart from the app is told (`serve
+    /// --connection-allowlist-header`), so that `connection-allowlist` reports are classed
+    /// against it. A layer records its policy's allowlist itself.
+    pub fn record_connection_allowlist(&self, value: impl Into<String>) {
+        let value = value.into();
+        {
+            let mut h = self.write();
+            let mut any = false;
+            for s in h.iter_mut().filter(|s| s.is_current()) {
+                s.allowlist = Some(value.clone());
+                any = true;
+            }
+            if !any {
+                h.push_front(Served {
+                    headers: Vec::new(),
+                    allowlist: Some(value),
+                    report_only: None,
+                    route: false,
+                    since: SystemTime::now(),
+                    replaced: None,
+                });
+            }
+        }
+        self.trim();
+    }
+
     /// Records `policy` as a route's own (see [`Served::is_route`]), served from now on.
     pub fn record_route(&self, policy: &Policy) {
         self.record_headers(headers_of(policy), None, true);

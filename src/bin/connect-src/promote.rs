@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
 use connect_src::learn::{Gate, Readiness, DEFAULT_MIN_REACH};
+use connect_src::matcher::AllowlistPolicy;
 use connect_src::policy::text::parse_header;
 use connect_src::report::promote::{self, RolloutError};
 use connect_src::report::store::{Plan, Rollout};
@@ -25,8 +26,17 @@ pub(crate) struct PromoteArgs {
     #[arg(long)]
     policy: Option<String>,
     /// The connect-src value to enforce (or a whole CSP header value holding it).
-    #[arg(long)]
-    candidate: String,
+    #[arg(
+        long,
+        required_unless_present = "connection_allowlist",
+        conflicts_with = "connection_allowlist"
+    )]
+    candidate: Option<String>,
+    /// Instead of a connect-src candidate: a Connection-Allowlist value to enforce (read as
+    /// Chromium reads it), judged on the inventory and the report-only allowlist's genuine
+    /// reports; --policy is then today's enforced connect-src list.
+    #[arg(long = "connection-allowlist", value_name = "VALUE")]
+    connection_allowlist: Option<String>,
     /// The window of evidence (e.g. 7d, 36h); its hourly record covers at most 7 days.
     #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
     since: Duration,
@@ -144,8 +154,31 @@ pub(crate) fn promote_cmd(args: PromoteArgs) -> ExitCode {
     }
 }
 
+/// What `promote` judges: a connect-src list, or a Connection-Allowlist value.
+enum Candidate {
+    List(ConnectSrc),
+    Allowlist(AllowlistPolicy),
+}
+
 fn run_promote(args: PromoteArgs) -> Result<ExitCode, ExitCode> {
-    let candidate = candidate(&args.candidate)?;
+    let candidate = match (&args.candidate, &args.connection_allowlist) {
+        (_, Some(value)) => {
+            let a = AllowlistPolicy::parse(value);
+            if a.is_ignored() || a.fails_closed() {
+                eprintln!(
+                    "error: --connection-allowlist {value:?}: {}",
+                    a.warnings()
+                        .first()
+                        .map_or("empty: Chromium reads no policy", String::as_str)
+                );
+                return Err(ExitCode::from(2));
+            }
+            Candidate::Allowlist(a)
+        }
+        (Some(c), None) => Candidate::List(candidate(c)?),
+        // clap requires one of the two.
+        (None, None) => return Err(ExitCode::from(2)),
+    };
     let enforced = args
         .policy
         .as_deref()
@@ -161,13 +194,22 @@ fn run_promote(args: PromoteArgs) -> Result<ExitCode, ExitCode> {
     let since = now
         .checked_sub(args.since)
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    let r = reader.run(promote::readiness_in(
-        reader.store.as_ref(),
-        &candidate,
-        &gate,
-        since,
-        now,
-    ))?;
+    let r = match candidate {
+        Candidate::Allowlist(a) => reader.run(promote::allowlist_readiness_in(
+            reader.store.as_ref(),
+            &a,
+            &gate,
+            since,
+            now,
+        ))?,
+        Candidate::List(c) => reader.run(promote::readiness_in(
+            reader.store.as_ref(),
+            &c,
+            &gate,
+            since,
+            now,
+        ))?,
+    };
     for reason in &r.reasons {
         eprintln!("not ready: {reason}");
     }

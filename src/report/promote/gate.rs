@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use crate::learn::{readiness, Evidence, Gate, Readiness};
-use crate::policy::ConnectSrc;
+use crate::learn::{allowlist_readiness, readiness, Evidence, Gate, Readiness};
+use crate::matcher::AllowlistPolicy;
+use crate::policy::{ConnectSrc, CONNECTION_ALLOWLIST_DIRECTIVE};
 use crate::report::store::{Disposition, HourWindow, ReportStore, StoreError};
 use crate::source::Origin;
 
@@ -22,12 +23,37 @@ pub async fn evidence(
     since: SystemTime,
     now: SystemTime,
 ) -> Result<Evidence, StoreError> {
+    evidence_of(store, since, now, "connect-src").await
+}
+
+/// [`evidence`] for enforcing a `Connection-Allowlist`: the inventory (connections real
+/// pages made, which the allowlist governs too) and the genuine reports of the report-only
+/// allowlist (`connection-allowlist`: connections, navigations, subresources) in place of
+/// connect-src's.
+///
+/// # Errors
+/// As [`evidence`].
+pub async fn allowlist_evidence(
+    store: &dyn ReportStore,
+    since: SystemTime,
+    now: SystemTime,
+) -> Result<Evidence, StoreError> {
+    evidence_of(store, since, now, CONNECTION_ALLOWLIST_DIRECTIVE).await
+}
+
+/// The evidence, with the report-only reports of `directive`.
+async fn evidence_of(
+    store: &dyn ReportStore,
+    since: SystemTime,
+    now: SystemTime,
+    directive: &str,
+) -> Result<Evidence, StoreError> {
     let uses = store.inventory(since).await?;
     let heard = store.heard(HourWindow::since(since, now)).await?;
     let mut reported = Vec::new();
     let mut aside: BTreeMap<&'static str, u64> = BTreeMap::new();
     for row in store.reported_since(since).await? {
-        if row.directive != "connect-src" || row.disposition != Disposition::Report {
+        if row.directive != directive || row.disposition != Disposition::Report {
             continue;
         }
         if !row.class.teaches() {
@@ -72,4 +98,21 @@ pub async fn readiness_in(
 ) -> Result<Readiness, StoreError> {
     let e = evidence(store, since, now).await?;
     Ok(readiness(candidate, &e, gate))
+}
+
+/// Whether the `Connection-Allowlist` value `candidate` is ready to enforce on the evidence
+/// `store` holds from `since` to `now`: [`allowlist_evidence`] judged by
+/// [`learn::allowlist_readiness`](crate::learn::allowlist_readiness).
+///
+/// # Errors
+/// As [`evidence`].
+pub async fn allowlist_readiness_in(
+    store: &dyn ReportStore,
+    candidate: &AllowlistPolicy,
+    gate: &Gate,
+    since: SystemTime,
+    now: SystemTime,
+) -> Result<Readiness, StoreError> {
+    let e = allowlist_evidence(store, since, now).await?;
+    Ok(allowlist_readiness(candidate, &e, gate))
 }

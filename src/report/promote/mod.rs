@@ -32,5 +32,5 @@
 mod gate;
 mod rollout;
 
-pub use gate::{evidence, readiness_in};
+pub use gate::{allowlist_evidence, allowlist_readiness_in, evidence, readiness_in};
 pub use rollout::{abort, stage_header, start, step, step_with, RolloutError};

@@ -113,6 +113,15 @@ pub(crate) struct ServeArgs {
         env = "CONNECT_SRC_REPORT_ONLY_HEADER"
     )]
     report_only_header: Option<String>,
+    /// The Connection-Allowlist (or -Report-Only) header value the app serves now beside
+    /// its policies: `connection-allowlist` reports are classed against it (without it they
+    /// are `foreign`). A value Chromium cannot parse is refused.
+    #[arg(
+        long = "connection-allowlist-header",
+        value_name = "VALUE",
+        env = "CONNECT_SRC_CONNECTION_ALLOWLIST_HEADER"
+    )]
+    connection_allowlist_header: Option<String>,
     /// A file holding a provenance secret the app's layers were given (`Provenance::new`):
     /// reports without a valid `csp-token` in their URL are then classed `foreign`. Text,
     /// at least 32 bytes with at least 8 distinct byte values once surrounding whitespace
@@ -383,12 +392,21 @@ impl Config {
         for (flag, value) in given {
             served_header(flag, value)?;
         }
-        if !a.policy_header.is_empty() || a.report_only_header.is_some() {
-            builder = builder.served_policies(ServedPolicies::from_policy_headers(
+        let allowlist = a
+            .connection_allowlist_header
+            .as_deref()
+            .map(served_allowlist)
+            .transpose()?;
+        if !a.policy_header.is_empty() || a.report_only_header.is_some() || allowlist.is_some() {
+            let served = ServedPolicies::from_policy_headers(
                 a.policy_header.first().cloned(),
                 a.report_only_header,
                 a.policy_header.iter().skip(1).cloned(),
-            ));
+            );
+            if let Some(value) = allowlist {
+                served.record_connection_allowlist(value);
+            }
+            builder = builder.served_policies(served);
         }
         if !a.provenance_secret_file.is_empty() {
             let p = provenance(&a.provenance_secret_file, a.provenance_rotation)
@@ -435,6 +453,28 @@ impl Config {
 /// Checks a header value `serve` is given as served: a header value that restricts
 /// connections (a connect-src or default-src directive); warns about directives CSP does
 /// not define and sources browsers would ignore.
+/// A `--connection-allowlist-header` value: one Chromium reads as a list (a value it cannot
+/// parse blocks every connection, and an empty one is no policy: neither is what an app
+/// meant to serve).
+fn served_allowlist(value: &str) -> Result<String, String> {
+    let flag = "--connection-allowlist-header";
+    if axum::http::HeaderValue::from_str(value).is_err() {
+        return Err(format!(
+            "{flag} {value:?} is not a header value (visible ASCII)"
+        ));
+    }
+    let a = connect_src::matcher::AllowlistPolicy::parse(value);
+    if a.is_ignored() || a.fails_closed() {
+        return Err(format!(
+            "{flag} {value:?}: {}",
+            a.warnings()
+                .first()
+                .map_or("empty: Chromium reads no policy", String::as_str)
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 fn served_header(flag: &str, value: &str) -> Result<(), String> {
     if value.trim().is_empty() || axum::http::HeaderValue::from_str(value).is_err() {
         return Err(format!(
