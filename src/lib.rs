@@ -91,3 +91,6 @@ struct ReportsDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/security.md")]
 struct SecurityDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/connection-allowlist.md")]
+struct ConnectionAllowlistDoctests;

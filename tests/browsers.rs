@@ -1449,18 +1449,26 @@ async fn run_tls(engine: Engine) -> Result<String, String> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn report_to_over_https_and_https_pages() {
+/// Runs `run` in every installed engine, one browser at a time, and fails with every
+/// engine's problems.
+async fn each_engine<F: std::future::Future<Output = Result<String, String>>>(
+    run: impl Fn(Engine) -> F,
+) {
     let _one = ONE_BROWSER_AT_A_TIME.lock().await;
     let mut failures = Vec::new();
     for engine in Engine::ALL {
         if !browser_available(engine) {
             continue;
         }
-        match run_tls(engine).await {
+        match run(engine).await {
             Ok(line) => println!("{line}"),
             Err(e) => failures.push(e),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_to_over_https_and_https_pages() {
+    each_engine(run_tls).await;
 }

@@ -318,32 +318,10 @@ pub fn would_block(
     seen: &[Observation],
     min_reach: u64,
 ) -> (Vec<WouldBlock>, Vec<Origin>) {
-    let mut out = Vec::new();
-    let mut below_reach = Vec::new();
-    for o in seen {
+    collect_blocked(seen, min_reach, |o| {
         let engines = blocked_in(candidate, enforced, o);
-        if !engines.iter().any(|(_, blocked)| *blocked) {
-            continue;
-        }
-        if o.reach() < min_reach.max(1) {
-            below_reach.push(o.destination.clone());
-            continue;
-        }
-        out.push(WouldBlock {
-            destination: o.destination.clone(),
-            page_loads: o.page_loads,
-            reach: o.reach(),
-            reports: o.reports,
-            engines,
-            documents: o.documents.clone(),
-        });
-    }
-    out.sort_by(|a, b| {
-        b.page_loads
-            .total_cmp(&a.page_loads)
-            .then(b.reach.cmp(&a.reach))
-    });
-    (out, below_reach)
+        engines.iter().any(|(_, b)| *b).then_some(engines)
+    })
 }
 
 /// [`would_block`] for a `Connection-Allowlist` candidate: what Chromium would block of
@@ -354,22 +332,34 @@ fn allowlist_would_block(
     seen: &[Observation],
     min_reach: u64,
 ) -> (Vec<WouldBlock>, Vec<Origin>) {
-    let blocked = |o: &Observation| {
-        let Ok(to) = Url::parse(&format!("{}/", o.destination)) else {
-            return false;
-        };
+    collect_blocked(seen, min_reach, |o| {
+        let to = Url::parse(&format!("{}/", o.destination)).ok()?;
         // The allowlist's reports may be navigations or subresources, which connect-src
         // does not govern: only what real pages' connections used (the inventory) is
         // excused by the enforced list blocking it already.
-        pages_of(o).iter().any(|page| {
+        let blocked = pages_of(o).iter().any(|page| {
             !candidate.allows(page, std::slice::from_ref(&to))
                 && (!o.used
                     || enforced.is_none_or(|l| l.check_url(page, &to).get(Engine::Chromium)))
-        })
-    };
+        });
+        blocked.then(|| vec![(Engine::Chromium, true)])
+    })
+}
+
+/// The observations `blocked_in` finds blocked (it returns the engines), those of at least
+/// `min_reach` as [`WouldBlock`]s, most page loads (then reach) first, and the others'
+/// destinations.
+fn collect_blocked(
+    seen: &[Observation],
+    min_reach: u64,
+    blocked_in: impl Fn(&Observation) -> Option<Vec<(Engine, bool)>>,
+) -> (Vec<WouldBlock>, Vec<Origin>) {
     let mut out = Vec::new();
     let mut below_reach = Vec::new();
-    for o in seen.iter().filter(|o| blocked(o)) {
+    for o in seen {
+        let Some(engines) = blocked_in(o) else {
+            continue;
+        };
         if o.reach() < min_reach.max(1) {
             below_reach.push(o.destination.clone());
             continue;
@@ -379,7 +369,7 @@ fn allowlist_would_block(
             page_loads: o.page_loads,
             reach: o.reach(),
             reports: o.reports,
-            engines: vec![(Engine::Chromium, true)],
+            engines,
             documents: o.documents.clone(),
         });
     }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::allowlist::{BuiltAllowlist, ConnectionAllowlist, Translation};
+use super::allowlist::{BuiltAllowlist, ConnectionAllowlist};
 use super::environment::{production_refusals, Environment};
 use super::error::{PolicyError, Problem, ProblemKind};
 use super::list::{ConnectSrc, ConnectSrcBuilder};
@@ -234,58 +234,6 @@ pub struct PolicyBuilder {
     allowlist: Option<ConnectionAllowlist>,
 }
 
-/// The allowlist for `list`, or `None` with its problems pushed.
-fn build_allowlist(
-    a: ConnectionAllowlist,
-    list: &ConnectSrc,
-    report_to: Option<&str>,
-    problems: &mut Vec<Problem>,
-) -> Option<BuiltAllowlist> {
-    let (mode, navigations, block_redirects) = a.into_parts();
-    let mut translation = Translation::of(list);
-    let navigations = match navigations.map(|b| b.build_in(Some("navigations"))) {
-        Some(Ok(n)) => Some(n),
-        Some(Err(p)) => {
-            problems.extend(p);
-            return None;
-        }
-        None => None,
-    };
-    if let Some(n) = &navigations {
-        translation.extend(Translation::of(n));
-    }
-    let before = problems.len();
-    if mode == super::AllowlistMode::Enforce && navigations.is_none() {
-        problems.push(Problem::field(
-            "connection allowlist",
-            "enforce",
-            "an enforced Connection-Allowlist also governs links, forms, location changes and the page's own images and scripts: name them with .navigations(…) (ConnectSrc::none() for none), or keep it report-only".into(),
-        ));
-    }
-    for u in translation.untranslated() {
-        problems.push(Problem::field(
-            "connection allowlist",
-            &u.source,
-            u.why.clone(),
-        ));
-    }
-    if problems.len() > before {
-        return None;
-    }
-    let redirects_allowed = !block_redirects;
-    let Some(value) = translation.header_value(redirects_allowed, report_to) else {
-        problems.push(Problem::other(ProblemKind::NotAHeaderValue));
-        return None;
-    };
-    Some(BuiltAllowlist {
-        mode,
-        translation,
-        navigations,
-        redirects_allowed,
-        value,
-    })
-}
-
 /// The sources of a [`dev_server`](PolicyBuilder::dev_server): `ws://host:port` and
 /// `http://host:port`. `host_port` must be exactly that: a host the source grammar accepts
 /// (not all digits, which is a port given alone), `:`, and a port; no scheme, no path.
@@ -357,7 +305,7 @@ impl PolicyBuilder {
 
     /// Emits `Connection-Allowlist` (Chromium 152+) beside the CSP, from the same list: the
     /// enforced `connect-src` list (the report-only one when none is enforced) and the
-    /// allowlist's navigation targets, translated as [`Translation::of`] says, with
+    /// allowlist's navigation targets, translated as [`Translation::of`](super::Translation::of) says, with
     /// `redirects=allow` (unless [`ConnectionAllowlist::block_redirects`]) and
     /// `report-to=<name>` when the policy has [`report_to`](Self::report_to).
     ///
@@ -490,7 +438,7 @@ impl PolicyBuilder {
         let allowlist_config = self.allowlist.clone();
         let allowlist = self.allowlist.and_then(|a| {
             let list = enforced.as_ref().or(report_only.as_ref())?;
-            build_allowlist(
+            super::allowlist::build(
                 a,
                 list,
                 self.report_to.as_ref().map(|(n, _)| n.as_str()),

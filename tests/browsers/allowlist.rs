@@ -509,18 +509,7 @@ async fn run_allowlist(engine: Engine) -> Result<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_allowlist_in_real_browsers() {
-    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
-    let mut failures = Vec::new();
-    for engine in Engine::ALL {
-        if !browser_available(engine) {
-            continue;
-        }
-        match run_allowlist(engine).await {
-            Ok(line) => println!("{line}"),
-            Err(e) => failures.push(e),
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    each_engine(run_allowlist).await;
 }
 
 /// The report-only twin, through the crate's own layer and collector: a connection the

@@ -278,6 +278,12 @@ async fn advance(
     gate.enforced = enforced;
     let ready = readiness_in(store, candidate, &gate, since, now).await?;
     if !ready.ready {
+        tracing::debug!(
+            target: "connect_src::rollout",
+            stage = r.stage,
+            reasons = %ready.reasons.join("; ").escape_debug(),
+            "rollout held: not ready"
+        );
         return Ok(None);
     }
     let why = format!(
