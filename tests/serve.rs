@@ -1305,17 +1305,26 @@ fn connection_allowlist_reports_are_classed_against_the_served_allowlist() {
         .unwrap();
         assert_eq!(status, 204, "{body}");
     }
+    // A CSP report: no CSP policy was given, so nothing to check it against.
+    let csp = serde_json::json!({"csp-report": {"document-uri": "https://app.example.com/",
+        "blocked-uri": "https://cdn.example/x", "effective-directive": "connect-src",
+        "original-policy": "connect-src 'self'"}});
+    let (status, body) = http(server.addr, "POST", "/csp-reports", &csp.to_string());
+    assert_eq!(status, 204, "{body}");
     let json = summary(&server);
     assert!(class_of(&json, "https://evil.example", "genuine"), "{json}");
     assert!(
         class_of(&json, "https://api.example.com", "contradicts"),
         "{json}"
     );
-    assert!(json["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|g| g["directive"] == "connection-allowlist"));
+    assert!(
+        class_of(&json, "https://cdn.example", "unverified"),
+        "{json}"
+    );
+    // Each filed under its own directive.
+    assert!(json["groups"].as_array().unwrap().iter().all(|g| {
+        (g["directive"] == "connection-allowlist") != (g["blocked_origin"] == "https://cdn.example")
+    }));
     drop(server);
 
     let out = Command::new(BIN)

@@ -88,7 +88,9 @@ pub fn classify(v: &Violation, served: &[Served]) -> Class {
     else {
         return Class::Unverified;
     };
-    if served.is_empty() {
+    // A history of allowlists alone (`serve --connection-allowlist-header` without
+    // `--policy-header`) says nothing of CSP policies.
+    if served.iter().all(|s| s.headers().is_empty()) {
         return Class::Unverified;
     }
     let scheme = v.document_origin.as_ref().map(|o| o.scheme());
