@@ -44,22 +44,22 @@
 //! | `sqlite` | no | `report::sqlite::SqliteSink`: durable reports on one machine (bundled SQLite) |
 //! | `postgres` | no | `report::postgres::PostgresSink`: one report store for a fleet |
 //! | `alerts` | no | `report::alert`: webhook alerts from the collector (new destinations, spikes, silence, foreign policies) |
-//! | `cli` | no | the `connect-src` binary: `check`, `audit`, `serve`, `suggest`, `unused`, `promote`, `rollout` |
+//! | `cli` | no | the `connect-src` binary: `check`, `audit`, `allowlist`, `serve`, `suggest`, `unused`, `promote`, `rollout` |
 //!
 //! # Modules
 //!
 //! | module | what it holds |
 //! |---|---|
 //! | [`source`] | one source expression ([`Source`], CSP3 §2.3.1) and an [`Origin`](source::Origin) |
-//! | [`policy`] | the list ([`ConnectSrc`]), the whole [`Policy`], [`Environment`], the served-policy history and provenance tokens |
+//! | [`policy`] | the list ([`ConnectSrc`]), the whole [`Policy`], [`Environment`], the served-policy history, provenance tokens, and the `Connection-Allowlist` the list emits ([`policy::ConnectionAllowlist`]) |
 //! | [`layer`] | the tower [`CspLayer`], its service and future, header modes, [`PolicyHandle`] and staged enforcement ([`layer::Stage`]) |
-//! | [`matcher`] | will this connection be allowed, per engine (CSP3 §6.7.2.8–12 and each engine's measured departures) |
+//! | [`matcher`] | will this connection be allowed, per engine (CSP3 §6.7.2.8–12 and each engine's measured departures; Chromium's `Connection-Allowlist` beside it, [`matcher::AllowlistPolicy`]) |
 //! | [`audit`], [`minimize`], [`learn`] | judgments on the matcher: findings with stable codes, covered sources, suggestions, unused sources, the readiness gate |
 //! | `report` | the collector: intake, the store contract, the databases, the dashboard, alerts, promotion (the gate over a store, staged rollouts) |
 //!
 //! The README has the guide; `docs/` has the collector in depth (`reports.md`), safe
-//! promotion (`promotion.md`), what each
-//! browser does (`browsers.md`), the threat model (`security.md`) and deployment
+//! promotion (`promotion.md`), Chromium's `Connection-Allowlist` (`connection-allowlist.md`),
+//! what each browser does (`browsers.md`), the threat model (`security.md`) and deployment
 //! (`deploying.md`); `bench/README.md` has every measurement with its command.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -211,6 +211,7 @@ const GRID_TARGETS: &[(&str, &str)] = &[
     ("beacon", "http://b.localhost:{p1}/x"),
     ("websocket", "ws://b.localhost:{p1}/ws"),
     ("websocket", "ws://a.localhost:{p1}/ws"),
+    ("websocket", "wss://b.localhost:{p1}/ws"),
     (
         "fetch",
         "http://b.localhost:{p1}/r -> http://b.localhost:{p1}/x2",
