@@ -7,9 +7,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
+use super::facts::{Fact, Facts};
 use super::message::{clean, Alert, AlertKind};
 use super::rhythm::{hour_of, start_of, Silence, Spike};
-use super::tap::{Fact, Facts};
 use crate::learn::{DestinationUse, Observation};
 use crate::policy::text::policy_digest;
 use crate::report::meter;

@@ -20,9 +20,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::config::Alerts;
 use super::detect::{Detector, Rules};
+use super::facts::Facts;
 use super::message::Alert;
 use super::send::Sender;
-use super::tap::Facts;
 use crate::report::meter;
 use crate::report::store::{unix_hour, HourWindow, ReportStore};
 

@@ -99,6 +99,7 @@
 
 mod config;
 mod detect;
+mod facts;
 mod handle;
 mod message;
 mod rhythm;

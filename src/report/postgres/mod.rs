@@ -270,7 +270,7 @@ impl PostgresSinkBuilder {
         let opening = db.clone();
         rt.run(async move {
             migrate(&opening).await?;
-            opening.partitions.ensure(&opening, []).await;
+            opening.partitions.ensure(opening.connection(), []).await;
             Ok(())
         })
         .unwrap_or(Err(STOPPED))?;

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio_postgres::GenericClient;
 
-use super::db::{db, discard, Db};
+use deadpool_postgres::Object;
+
 use crate::report::store::StoreError;
 
 /// One day, in seconds.
@@ -56,7 +57,13 @@ impl Partitions {
     /// next [`AHEAD`] days: at once when this process knows them all, else in a
     /// transaction of its own. A failure is logged and not tried again for a minute; the
     /// rows then go to the default partitions, never refused.
-    pub(super) async fn ensure(&self, shared: &Db, days: impl IntoIterator<Item = i64>) {
+    /// `connect` gives the connection, when one is needed (a future: it does nothing unless
+    /// awaited, so a process that knows every day never takes one).
+    pub(super) async fn ensure(
+        &self,
+        connect: impl std::future::Future<Output = Result<Object, StoreError>>,
+        days: impl IntoIterator<Item = i64>,
+    ) {
         let mut wanted: BTreeSet<i64> = days.into_iter().collect();
         let today = today();
         wanted.extend(today..=today + AHEAD);
@@ -67,7 +74,7 @@ impl Partitions {
         if known.failed.is_some_and(|at| at.elapsed() < RETRY_AFTER) {
             return;
         }
-        match make(shared, &wanted).await {
+        match make(connect, &wanted).await {
             Ok(found) => {
                 known.days = found;
                 known.failed = None;
@@ -94,8 +101,11 @@ fn today() -> i64 {
 
 /// Makes the missing partitions of `days` in both tables, under the advisory lock; returns
 /// the days each table's partitions cover afterwards.
-async fn make(shared: &Db, days: &BTreeSet<i64>) -> Result<[BTreeSet<i64>; 2], StoreError> {
-    let mut conn = shared.connection().await?;
+async fn make(
+    connect: impl std::future::Future<Output = Result<Object, StoreError>>,
+    days: &BTreeSet<i64>,
+) -> Result<[BTreeSet<i64>; 2], StoreError> {
+    let mut conn = connect.await?;
     let result = async {
         let tx = conn.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])
@@ -118,9 +128,11 @@ async fn make(shared: &Db, days: &BTreeSet<i64>) -> Result<[BTreeSet<i64>; 2], S
         Ok(covered)
     }
     .await;
+    // As `db::read_error` does (this file stays below `db.rs`, which holds the partitions):
+    // the connection may be mid-transaction, so it leaves the pool; the error is the driver's.
     result.map_err(|e: tokio_postgres::Error| {
-        discard(conn);
-        db(e)
+        drop(Object::take(conn));
+        StoreError::database(e)
     })
 }
 

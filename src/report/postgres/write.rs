@@ -174,7 +174,7 @@ async fn write(
         .chain(commit.observation_rows().map(|o| o.received_at))
         .map(|t| t.div_euclid(DAY))
         .collect();
-    shared.partitions.ensure(&shared, days).await;
+    shared.partitions.ensure(shared.connection(), days).await;
     let result = store(&shared, &slot, &commit).await;
     meter::commit("postgres", started, rows, result.is_ok());
     shared.health.record(&result);
