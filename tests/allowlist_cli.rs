@@ -3,22 +3,10 @@
 //! narrowed, the others not) and `audit --connection-allowlist` (the allowlist-* codes).
 #![cfg(feature = "cli")]
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
-use common::BIN;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{run, stderr, stdout};
 
 fn code(o: &Output) -> Option<i32> {
     o.status.code()

@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime};
 
 use connect_src::policy::Provenance;
@@ -18,17 +17,13 @@ use connect_src::report::SqliteSink;
 use connect_src::source::Origin;
 
 mod common;
-use common::{request_from, Server, BIN};
+use common::{request_from, run, Server};
 
 const SECRET: &str = "7e3f1a9c5b2d8e4f6a0c1b3d5e7f9a2c4b6d8f0e1a3c5b7d9f2e4a6c8b0d1f3a";
 const APP: &str = "https://shop.example";
 const API: &str = "https://api.shop.example";
 const PAY: &str = "https://pay.shop.example";
 const OLD: &str = "https://old.shop.example";
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

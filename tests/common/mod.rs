@@ -15,6 +15,21 @@ pub(crate) mod pg;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_connect-src");
 
+/// `connect-src <args>`, run to its end.
+pub(crate) fn run(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+/// A run's stdout, as text.
+pub(crate) fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A run's stderr, as text.
+pub(crate) fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// A `connect-src serve` process, killed (by its own handle) and reaped when dropped.
 pub(crate) struct Server {
     pub(crate) child: Child,
