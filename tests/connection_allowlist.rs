@@ -68,6 +68,9 @@ fn the_policy_builds_the_header_or_says_why_not() {
         a.value(),
         r#"(response-origin "https://api.x.com" "https://ws.x.com" "https://docs.x.com");report-to=csp"#
     );
+    // A policy derived from it (a route's, a rollout stage's) keeps its allowlist.
+    let again = p.to_builder().build().unwrap();
+    assert_eq!(again.connection_allowlist(), p.connection_allowlist());
     // A source the allowlist cannot say is refused, by name.
     let e = Policy::builder()
         .enforce(list("'self' ftp://files.x.com"))

@@ -51,6 +51,14 @@ impl AllowlistPolicy {
         }
     }
 
+    /// A value already read (a served allowlist, read once when it was recorded).
+    pub(crate) fn from_reading(value: &str, reading: Arc<AllowlistReading>) -> AllowlistPolicy {
+        AllowlistPolicy {
+            text: value.to_owned(),
+            reading,
+        }
+    }
+
     /// The value as given.
     pub fn as_str(&self) -> &str {
         &self.text

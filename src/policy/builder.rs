@@ -27,8 +27,6 @@ pub struct Policy {
     environment: Environment,
     inventory: Option<f64>,
     allowlist: Option<BuiltAllowlist>,
-    /// What [`PolicyBuilder::connection_allowlist`] was given, to build it again.
-    allowlist_config: Option<ConnectionAllowlist>,
 }
 
 impl Policy {
@@ -121,7 +119,7 @@ impl Policy {
             dev_servers: Vec::new(),
             report_path: None,
             inventory: self.inventory,
-            allowlist: self.allowlist_config.clone(),
+            allowlist: self.allowlist.as_ref().map(BuiltAllowlist::to_config),
         }
     }
 
@@ -435,7 +433,6 @@ impl PolicyBuilder {
             }
         }
         let [enforced, report_only] = built;
-        let allowlist_config = self.allowlist.clone();
         let allowlist = self.allowlist.and_then(|a| {
             let list = enforced.as_ref().or(report_only.as_ref())?;
             super::allowlist::build(
@@ -456,7 +453,6 @@ impl PolicyBuilder {
             environment: self.environment,
             inventory: self.inventory,
             allowlist,
-            allowlist_config,
         };
         // The checks above admit only visible ASCII, so every header value is valid; this
         // makes sure of it here, at build time, never at request time.

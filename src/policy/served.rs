@@ -21,6 +21,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use super::text::parse_header;
+use super::AllowlistReading;
 use super::{Policy, REPORT_ONLY_MARKER};
 
 /// How many replaced policies are remembered by default.
@@ -32,7 +33,7 @@ pub const DEFAULT_SERVED_HISTORY: usize = 8;
 pub struct Served {
     headers: Vec<String>,
     /// The `Connection-Allowlist` (or its report-only twin) value served beside them.
-    allowlist: Option<String>,
+    allowlist: Option<ServedAllowlist>,
     /// Which of `headers` is the report-only one, when known.
     report_only: Option<usize>,
     /// Served by a route's own layer, not the app's.
@@ -58,7 +59,15 @@ impl Served {
     /// The `Connection-Allowlist` or `Connection-Allowlist-Report-Only` value served beside
     /// the CSP, if any ([`PolicyBuilder::connection_allowlist`](crate::PolicyBuilder::connection_allowlist)).
     pub fn connection_allowlist(&self) -> Option<&str> {
-        self.allowlist.as_deref()
+        self.allowlist.as_ref().map(|a| a.text.as_str())
+    }
+
+    /// The allowlist as Chromium reads it, read once when it was recorded (the collector
+    /// checks every `connection-allowlist` report against it: no parse per report).
+    pub(crate) fn connection_allowlist_reading(&self) -> Option<(&str, &Arc<AllowlistReading>)> {
+        self.allowlist
+            .as_ref()
+            .map(|a| (a.text.as_str(), &a.reading))
     }
     /// When it started being served.
     pub fn since(&self) -> SystemTime {
@@ -131,7 +140,35 @@ struct Recorded {
 
 impl Served {
     fn sends(&self, r: &(Vec<String>, Option<String>)) -> bool {
-        self.headers == r.0 && self.allowlist == r.1
+        self.headers == r.0 && self.connection_allowlist() == r.1.as_deref()
+    }
+}
+
+/// A served allowlist: its text, and Chromium's reading of it.
+#[derive(Clone)]
+struct ServedAllowlist {
+    text: String,
+    reading: Arc<AllowlistReading>,
+}
+
+impl ServedAllowlist {
+    fn new(text: String) -> ServedAllowlist {
+        let reading = Arc::new(AllowlistReading::parse(&text));
+        ServedAllowlist { text, reading }
+    }
+}
+
+/// By text: the reading follows from it.
+impl PartialEq for ServedAllowlist {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+impl Eq for ServedAllowlist {}
+
+impl fmt::Debug for ServedAllowlist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
     }
 }
 
@@ -274,7 +311,7 @@ impl ServedPolicies {
     /// --connection-allowlist-header`), so that `connection-allowlist` reports are classed
     /// against it. A layer records its policy's allowlist itself.
     pub fn record_connection_allowlist(&self, value: impl Into<String>) {
-        let value = value.into();
+        let value = ServedAllowlist::new(value.into());
         {
             let mut h = self.write();
             let mut any = false;
@@ -341,7 +378,7 @@ impl ServedPolicies {
                 Some(s) => s.replaced = None,
                 None => h.push_front(Served {
                     headers: new.0,
-                    allowlist: new.1,
+                    allowlist: new.1.map(ServedAllowlist::new),
                     report_only,
                     route,
                     since: now,

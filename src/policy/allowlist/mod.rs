@@ -159,6 +159,16 @@ impl BuiltAllowlist {
     pub fn redirects_allowed(&self) -> bool {
         self.redirects_allowed
     }
+
+    /// What [`PolicyBuilder::connection_allowlist`](super::PolicyBuilder::connection_allowlist)
+    /// was given to build this, to build it again ([`Policy::to_builder`](super::Policy::to_builder)).
+    pub(crate) fn to_config(&self) -> ConnectionAllowlist {
+        ConnectionAllowlist {
+            mode: self.mode,
+            navigations: self.navigations.clone().map(Into::into),
+            block_redirects: !self.redirects_allowed,
+        }
+    }
 }
 
 /// The allowlist for `list`, or `None` with its problems pushed.

@@ -130,8 +130,8 @@ fn classify_allowlist(v: &Violation, served: &[Served]) -> Class {
     let current: Vec<AllowlistPolicy> = served
         .iter()
         .filter(|s| s.is_current())
-        .filter_map(|s| s.connection_allowlist())
-        .map(AllowlistPolicy::parse)
+        .filter_map(|s| s.connection_allowlist_reading())
+        .map(|(text, reading)| AllowlistPolicy::from_reading(text, reading.clone()))
         .collect();
     if current.is_empty() {
         return if served.iter().any(|s| s.connection_allowlist().is_some()) {
