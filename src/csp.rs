@@ -7,9 +7,12 @@ use std::time::Duration;
 use axum::Router;
 
 use crate::layer::{CspLayer, PolicyHandle, Stage};
-use crate::policy::{Policy, PolicyBuilder, PolicyError, Problem, Provenance, ServedPolicies};
+use crate::policy::{
+    AllowlistMode, ConnectionAllowlist, Policy, PolicyBuilder, PolicyError, Problem, Provenance,
+    ServedPolicies,
+};
 use crate::report::promote::RolloutError;
-use crate::report::store::{ReportStore, Rollout, RolloutState};
+use crate::report::store::{ReportStore, Rollout, RolloutState, RolloutTarget};
 use crate::report::{Collector, CollectorBuilder};
 
 /// The report path when none is given.
@@ -346,6 +349,9 @@ fn rollout_policies(
     let Some(r) = r else {
         return Ok((own.clone(), None));
     };
+    if r.target == RolloutTarget::ConnectionAllowlist {
+        return allowlist_rollout_policies(own, r);
+    }
     let candidate: crate::policy::ConnectSrc = r.candidate.parse()?;
     let reporting = || own.to_builder().report_only(candidate.clone()).build();
     let enforcing = || {
@@ -363,4 +369,109 @@ fn rollout_policies(
             (reporting()?, Some(stage))
         }
     })
+}
+
+/// [`rollout_policies`] for an allowlist rollout: the `connect-src` lists as the app's own,
+/// the candidate served as its `Connection-Allowlist` — report-only, and enforced on the
+/// stage's share (done: enforced everywhere).
+fn allowlist_rollout_policies(
+    own: &Policy,
+    r: &Rollout,
+) -> Result<(Policy, Option<Stage>), PolicyError> {
+    let with = |mode: AllowlistMode| {
+        own.to_builder()
+            .connection_allowlist(
+                ConnectionAllowlist::report_only()
+                    .with_mode(mode)
+                    .value(r.candidate.clone()),
+            )
+            .build()
+    };
+    if !matches!(r.state, RolloutState::RolledBack | RolloutState::Aborted)
+        && own.report_to().is_none()
+    {
+        // Without it Chromium sends no connection-allowlist report: the watch would see no
+        // breakage and the gate would judge on the inventory alone, blind to navigations.
+        return Err(PolicyError::new(vec![Problem::field(
+            "connection allowlist",
+            &r.candidate,
+            "an allowlist rollout needs the policy's report_to endpoint: Chromium sends connection-allowlist reports only there".into(),
+        )]));
+    }
+    Ok(match r.state {
+        RolloutState::RolledBack | RolloutState::Aborted => (own.clone(), None),
+        RolloutState::Done => (with(AllowlistMode::Enforce)?, None),
+        RolloutState::Running if r.stage == 0 => (with(AllowlistMode::ReportOnly)?, None),
+        RolloutState::Running => {
+            let stage = Stage::new(with(AllowlistMode::Enforce)?, r.share()).salt(r.id);
+            (with(AllowlistMode::ReportOnly)?, Some(stage))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::report::store::Plan;
+    use crate::ConnectSrc;
+
+    #[test]
+    fn an_allowlist_rollout_stages_the_allowlist_and_leaves_the_csp() {
+        let own = Policy::builder()
+            .enforce(ConnectSrc::builder().self_origin())
+            .report_uri("/csp-reports")
+            .report_to("csp", "https://app.example/csp-reports")
+            .connection_allowlist(ConnectionAllowlist::report_only())
+            .build()
+            .unwrap();
+        let value = r#"(response-origin "https://docs.example")"#;
+        let r = Rollout::start(1, value.into(), None, &Plan::default(), SystemTime::now())
+            .with_target(RolloutTarget::ConnectionAllowlist);
+        let served = |p: &Policy| {
+            let (name, value) = p.connection_allowlist_header().unwrap();
+            (name.to_string(), value.to_owned(), p.enforced_header())
+        };
+        let (policy, stage) = rollout_policies(&own, Some(&r)).unwrap();
+        assert!(stage.is_none());
+        let with_report_to = format!("{value};report-to=csp");
+        assert_eq!(
+            served(&policy),
+            (
+                "connection-allowlist-report-only".to_owned(),
+                with_report_to.clone(),
+                own.enforced_header()
+            )
+        );
+        let at50 = r.changed(50, RolloutState::Running, "test".into(), SystemTime::now());
+        let (policy, stage) = rollout_policies(&own, Some(&at50)).unwrap();
+        let stage = stage.unwrap();
+        assert_eq!(stage.share(), 0.5);
+        assert_eq!(served(&policy).0, "connection-allowlist-report-only");
+        assert_eq!(
+            served(stage.policy()),
+            (
+                "connection-allowlist".to_owned(),
+                with_report_to,
+                own.enforced_header()
+            )
+        );
+        let back = at50.changed(
+            0,
+            RolloutState::RolledBack,
+            "test".into(),
+            SystemTime::now(),
+        );
+        let (policy, stage) = rollout_policies(&own, Some(&back)).unwrap();
+        assert!(stage.is_none());
+        assert_eq!(policy.to_string(), own.to_string());
+        // No report_to endpoint: the stage would be blind, so it is refused.
+        let blind = Policy::builder()
+            .enforce(ConnectSrc::builder().self_origin())
+            .build()
+            .unwrap();
+        let e = rollout_policies(&blind, Some(&r)).unwrap_err();
+        assert!(e.to_string().contains("report_to"), "{e}");
+    }
 }

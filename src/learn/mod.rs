@@ -29,8 +29,8 @@ mod suggest;
 mod unused;
 
 pub use promote::{
-    allowlist_readiness, looser_sources, readiness, would_block, Evidence, Gate, Readiness,
-    WouldBlock, BROWSERS,
+    allowlist_readiness, allowlist_would_block, looser_sources, readiness, would_block, Evidence,
+    Gate, Readiness, WouldBlock, BROWSERS,
 };
 pub use suggest::{suggest, Addition, NotAdded, SuggestOptions, Suggestion, Why};
 #[doc(hidden)]
@@ -147,7 +147,7 @@ pub struct DestinationUse {
 }
 
 /// Folds observations of the same destination together, in first-seen order.
-fn by_destination(observed: impl IntoIterator<Item = Observation>) -> Vec<Observation> {
+pub(crate) fn by_destination(observed: impl IntoIterator<Item = Observation>) -> Vec<Observation> {
     let mut out: Vec<Observation> = Vec::new();
     let mut at: std::collections::HashMap<Origin, usize> = std::collections::HashMap::new();
     for o in observed {

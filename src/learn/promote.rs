@@ -325,8 +325,11 @@ pub fn would_block(
 }
 
 /// [`would_block`] for a `Connection-Allowlist` candidate: what Chromium would block of
-/// what was `seen` while `enforced` (if any) allows it there.
-fn allowlist_would_block(
+/// what was `seen` (folded by destination) while `enforced` (if any) allows it there —
+/// where `seen` came from the inventory (connections); a destination only reports name
+/// is never excused. What a staged allowlist rollout's watch asks of the genuine enforced
+/// `connection-allowlist` reports of its stage.
+pub fn allowlist_would_block(
     candidate: &AllowlistPolicy,
     enforced: Option<&ConnectSrc>,
     seen: &[Observation],

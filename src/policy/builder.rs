@@ -434,7 +434,13 @@ impl PolicyBuilder {
         }
         let [enforced, report_only] = built;
         let allowlist = self.allowlist.and_then(|a| {
-            let list = enforced.as_ref().or(report_only.as_ref())?;
+            let none = ConnectSrc::none();
+            // A value written out needs no list; a translation needs one.
+            let list = match enforced.as_ref().or(report_only.as_ref()) {
+                Some(l) => l,
+                None if a.written_value().is_some() => &none,
+                None => return None,
+            };
             super::allowlist::build(
                 a,
                 list,

@@ -34,7 +34,7 @@ mod provenance;
 mod served;
 pub mod text;
 
-pub(crate) use allowlist::{as_matched, AllowlistReading, ReadItem};
+pub(crate) use allowlist::{as_matched, check_written, AllowlistReading, ReadItem};
 pub use allowlist::{
     AllowlistItem, AllowlistMode, BuiltAllowlist, ConnectionAllowlist, Translation, Untranslated,
     Widening, CONNECTION_ALLOWLIST, CONNECTION_ALLOWLIST_DIRECTIVE,

@@ -66,10 +66,20 @@ enum RolloutCommand {
         #[arg(long, env = "CONNECT_SRC_DB")]
         db: std::path::PathBuf,
         /// The connect-src value to enforce (or a whole CSP header value holding it).
-        #[arg(long)]
-        candidate: String,
+        #[arg(
+            long,
+            required_unless_present = "connection_allowlist",
+            conflicts_with = "connection_allowlist"
+        )]
+        candidate: Option<String>,
+        /// Stages a Connection-Allowlist instead: the header value to enforce (what
+        /// `promote --connection-allowlist` judged), served report-only in place of the
+        /// app's allowlist first, then enforced on each stage's share (Chromium only).
+        #[arg(long = "connection-allowlist", value_name = "VALUE")]
+        connection_allowlist: Option<String>,
         /// Today's enforced connect-src value: the rest of the responses keep it, a
-        /// rollback returns to it, and the candidate may only narrow it.
+        /// rollback returns to it, and the candidate may only narrow it (for an allowlist,
+        /// what it already blocks is no new breakage).
         #[arg(long)]
         policy: Option<String>,
         /// Percent enforced at each stage after report-only, ascending, the last 100.
@@ -241,13 +251,13 @@ fn run_rollout(command: RolloutCommand) -> Result<ExitCode, ExitCode> {
         RolloutCommand::Start {
             db,
             candidate: text,
+            connection_allowlist,
             policy,
             stages,
             min_stage,
             min_page_loads,
             min_reach,
         } => {
-            let candidate = candidate(&text)?;
             let enforced = policy.as_deref().map(|p| list("--policy", p)).transpose()?;
             let plan = Plan::default()
                 .stages(&stages)
@@ -258,17 +268,36 @@ fn run_rollout(command: RolloutCommand) -> Result<ExitCode, ExitCode> {
                 .min_stage(min_stage)
                 .min_page_loads(min_page_loads)
                 .min_reach(min_reach);
+            let candidate = match (&text, &connection_allowlist) {
+                (Some(text), _) => Some(candidate(text)?),
+                _ => None,
+            };
             let reader = Reader::open(&db)?;
-            let r = reader
-                .rt
-                .block_on(promote::start(
-                    reader.store.as_ref(),
-                    &candidate,
+            let store = reader.store.as_ref();
+            let now = SystemTime::now();
+            let r = match (candidate, connection_allowlist) {
+                (Some(c), _) => {
+                    reader
+                        .rt
+                        .block_on(promote::start(store, &c, enforced.as_ref(), &plan, now))
+                }
+                // clap asks for one of the two; an empty value is refused as no policy.
+                (None, value) => reader.rt.block_on(promote::start_allowlist(
+                    store,
+                    value.as_deref().unwrap_or_default(),
                     enforced.as_ref(),
                     &plan,
-                    SystemTime::now(),
-                ))
-                .map_err(failed)?;
+                    now,
+                )),
+            }
+            .map_err(|e| match e {
+                // Only the value given can fail to read at start: a usage error.
+                RolloutError::List(e) => {
+                    eprintln!("error: --connection-allowlist: {e}");
+                    ExitCode::from(USAGE)
+                }
+                e => failed(e),
+            })?;
             print_status(&r);
             Ok(ExitCode::SUCCESS)
         }

@@ -82,6 +82,7 @@ pub struct ConnectionAllowlist {
     mode: AllowlistMode,
     navigations: Option<ConnectSrcBuilder>,
     block_redirects: bool,
+    value: Option<String>,
 }
 
 impl ConnectionAllowlist {
@@ -91,6 +92,7 @@ impl ConnectionAllowlist {
             mode: AllowlistMode::ReportOnly,
             navigations: None,
             block_redirects: false,
+            value: None,
         }
     }
 
@@ -122,8 +124,58 @@ impl ConnectionAllowlist {
         self
     }
 
-    pub(crate) fn into_parts(self) -> (AllowlistMode, Option<ConnectSrcBuilder>, bool) {
-        (self.mode, self.navigations, self.block_redirects)
+    /// A header value written out, emitted in place of the translation: what
+    /// `connect-src promote --connection-allowlist` judged, what a staged rollout of an
+    /// allowlist enforces ([`report::promote`](crate::report::promote)).
+    /// [`PolicyBuilder::build`](super::PolicyBuilder::build) refuses a value Chromium would
+    /// not read whole (one that does not parse blocks every connection; an item Chromium
+    /// drops, a second list, an empty value), and adds `;report-to=<name>` when the policy
+    /// has a [`report_to`](super::PolicyBuilder::report_to) endpoint and the value names
+    /// none. The value is the caller's list: it holds its own navigation targets (give it
+    /// or [`navigations`](Self::navigations), not both) and nothing here checks that it
+    /// admits what the `connect-src` list allows — `connect-src audit
+    /// --connection-allowlist` and the readiness gate do.
+    ///
+    /// ```
+    /// use connect_src::policy::ConnectionAllowlist;
+    /// use connect_src::{ConnectSrc, Policy};
+    ///
+    /// let policy = Policy::builder()
+    ///     .enforce(ConnectSrc::builder().self_origin())
+    ///     .report_to("csp", "https://myapp.com/csp-reports")
+    ///     .connection_allowlist(ConnectionAllowlist::enforce().value(r#"(response-origin "https://docs.myapp.com")"#))
+    ///     .build()?;
+    /// let (name, value) = policy.connection_allowlist_header().unwrap();
+    /// assert_eq!(name, "connection-allowlist");
+    /// assert_eq!(value, r#"(response-origin "https://docs.myapp.com");report-to=csp"#);
+    /// // Chromium would drop the item without a scheme: refused.
+    /// let e = Policy::builder()
+    ///     .enforce(ConnectSrc::builder().self_origin())
+    ///     .connection_allowlist(ConnectionAllowlist::enforce().value(r#"(response-origin "docs.myapp.com")"#))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(e.to_string().contains("drops"), "{e}");
+    /// # Ok::<_, connect_src::PolicyError>(())
+    /// ```
+    pub fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+
+    /// The header value written out ([`value`](Self::value)), if any.
+    pub fn written_value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+
+    /// Enforced or report-only.
+    pub fn mode(&self) -> AllowlistMode {
+        self.mode
+    }
+
+    /// The same allowlist in `mode`.
+    pub fn with_mode(mut self, mode: AllowlistMode) -> Self {
+        self.mode = mode;
+        self
     }
 }
 
@@ -136,6 +188,8 @@ pub struct BuiltAllowlist {
     pub(crate) redirects_allowed: bool,
     /// The header value, serialized once (checked to parse back as Chromium parses it).
     pub(crate) value: String,
+    /// The value as written ([`ConnectionAllowlist::value`]), when it was.
+    pub(crate) written: Option<String>,
 }
 
 impl BuiltAllowlist {
@@ -147,7 +201,8 @@ impl BuiltAllowlist {
     pub fn value(&self) -> &str {
         &self.value
     }
-    /// The translation of the connect-src list and the navigation targets.
+    /// The translation of the connect-src list and the navigation targets (empty for a
+    /// value written out).
     pub fn translation(&self) -> &Translation {
         &self.translation
     }
@@ -167,6 +222,7 @@ impl BuiltAllowlist {
             mode: self.mode,
             navigations: self.navigations.clone().map(Into::into),
             block_redirects: !self.redirects_allowed,
+            value: self.written.clone(),
         }
     }
 }
@@ -178,7 +234,23 @@ pub(super) fn build(
     report_to: Option<&str>,
     problems: &mut Vec<Problem>,
 ) -> Option<BuiltAllowlist> {
-    let (mode, navigations, block_redirects) = a.into_parts();
+    let ConnectionAllowlist {
+        mode,
+        navigations,
+        block_redirects,
+        value,
+    } = a;
+    if let Some(text) = value {
+        if navigations.is_some() {
+            problems.push(Problem::field(
+                "connection allowlist",
+                "navigations",
+                "a value written out holds its own navigation targets: give .navigations(…) or .value(…), not both".into(),
+            ));
+            return None;
+        }
+        return written(mode, text, report_to, problems);
+    }
     let mut translation = Translation::of(list);
     let navigations = match navigations.map(|b| b.build_in(Some("navigations"))) {
         Some(Ok(n)) => Some(n),
@@ -220,6 +292,75 @@ pub(super) fn build(
         navigations,
         redirects_allowed,
         value,
+        written: None,
+    })
+}
+
+/// Checks a value written out as [`PolicyBuilder::build`](super::PolicyBuilder::build)
+/// would ([`ConnectionAllowlist::value`]): Chromium must read every item of it.
+pub(crate) fn check_written(text: &str) -> Result<(), super::PolicyError> {
+    let mut problems = Vec::new();
+    match written(AllowlistMode::Enforce, text.to_owned(), None, &mut problems) {
+        Some(_) => Ok(()),
+        None => Err(super::PolicyError::new(problems)),
+    }
+}
+
+/// The allowlist for a value written out ([`ConnectionAllowlist::value`]), or `None` with
+/// its problems pushed: refused unless Chromium reads every item of it.
+fn written(
+    mode: AllowlistMode,
+    text: String,
+    report_to: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Option<BuiltAllowlist> {
+    let field = |why: String| Problem::field("connection allowlist", text.trim(), why);
+    let mut value = text.trim().to_owned();
+    let read = match AllowlistReading::parse(&value) {
+        AllowlistReading::Ignored => {
+            problems.push(field("an empty value is no policy at all".into()));
+            return None;
+        }
+        AllowlistReading::FailsClosed(why) => {
+            problems.push(field(format!(
+                "{why}: Chromium would block every connection"
+            )));
+            return None;
+        }
+        AllowlistReading::List(l) => l,
+    };
+    let before = problems.len();
+    for d in &read.dropped {
+        problems.push(field(format!("Chromium drops the item {d}")));
+    }
+    if read.more_lists {
+        problems.push(field(
+            "only the first list counts in Chromium: write one list".into(),
+        ));
+    }
+    if problems.len() > before {
+        return None;
+    }
+    if let (None, Some(name)) = (&read.report_to, report_to) {
+        value = format!("{value};report-to={name}");
+        let again = matches!(AllowlistReading::parse(&value),
+            AllowlistReading::List(l) if l.report_to.as_deref() == Some(name) && l.dropped.is_empty());
+        if !again {
+            problems.push(Problem::other(ProblemKind::NotAHeaderValue));
+            return None;
+        }
+    }
+    if http::HeaderValue::from_str(&value).is_err() {
+        problems.push(field("not a valid header value".into()));
+        return None;
+    }
+    Some(BuiltAllowlist {
+        mode,
+        translation: Translation::default(),
+        navigations: None,
+        redirects_allowed: read.redirects_allowed,
+        value,
+        written: Some(text),
     })
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::Collector;
 use crate::report::promote::{self, stage_header, RolloutError};
-use crate::report::store::{Rollout, RolloutState};
+use crate::report::store::{Rollout, RolloutState, RolloutTarget};
 
 impl Collector {
     /// One step of the store's rollout now ([`promote::step`]): `Ok(Some(rollout))` when
@@ -101,10 +101,23 @@ impl Collector {
     }
 
     /// While `r` enforces its candidate somewhere, records the header each current policy
-    /// of the app becomes on the stage's share.
+    /// of the app becomes on the stage's share. An allowlist rollout's candidate is served
+    /// from its report-only stage on, so it is recorded while the rollout runs or is done.
     fn record_stage(&self, r: &Rollout) {
-        let enforcing =
-            matches!(r.state, RolloutState::Running | RolloutState::Done) && r.stage > 0;
+        let live = matches!(r.state, RolloutState::Running | RolloutState::Done);
+        if r.target == RolloutTarget::ConnectionAllowlist {
+            if let Some(served) = self.served_policies().filter(|_| live) {
+                let known = served
+                    .snapshot()
+                    .iter()
+                    .any(|s| s.is_current() && s.connection_allowlist() == Some(&r.candidate));
+                if !known {
+                    served.record_connection_allowlist(r.candidate.clone());
+                }
+            }
+            return;
+        }
+        let enforcing = live && r.stage > 0;
         let Some(served) = self.served_policies().filter(|_| enforcing) else {
             return;
         };

@@ -33,4 +33,4 @@ mod gate;
 mod rollout;
 
 pub use gate::{allowlist_evidence, allowlist_readiness_in, evidence, readiness_in};
-pub use rollout::{abort, stage_header, start, step, step_with, RolloutError};
+pub use rollout::{abort, stage_header, start, start_allowlist, step, step_with, RolloutError};

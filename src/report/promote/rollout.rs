@@ -6,15 +6,16 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::learn::{looser_sources, would_block, Gate};
+use crate::learn::{allowlist_would_block, looser_sources, would_block, Gate, WouldBlock};
+use crate::matcher::AllowlistPolicy;
 use crate::policy::text::merge_connect_src;
-use crate::policy::{ConnectSrc, PolicyError};
+use crate::policy::{check_written, ConnectSrc, PolicyError, CONNECTION_ALLOWLIST_DIRECTIVE};
 use crate::report::store::{
-    Class, Disposition, Plan, ReportStore, Rollout, RolloutState, StoreError,
+    Class, Disposition, Plan, ReportStore, Rollout, RolloutState, RolloutTarget, StoreError,
 };
 use crate::source::Source;
 
-use super::gate::readiness_in;
+use super::gate::{allowlist_readiness_in, readiness_in};
 
 /// Why a rollout could not be started, stepped or aborted.
 #[derive(Debug)]
@@ -22,8 +23,8 @@ use super::gate::readiness_in;
 pub enum RolloutError {
     /// The store could not be read or written.
     Store(StoreError),
-    /// A stored list (candidate or enforced) no longer parses: written by hand or by
-    /// another version.
+    /// A list (candidate or enforced) does not parse: a stored one written by hand or by
+    /// another version, or a `Connection-Allowlist` candidate Chromium would not read whole.
     List(PolicyError),
     /// The candidate allows what the enforced list blocks: a rollout enforces it in place
     /// of the enforced list, so it may only narrow it. These sources are looser.
@@ -109,13 +110,6 @@ pub async fn start(
             return Err(RolloutError::Looser(looser));
         }
     }
-    let current = store.rollout().await?;
-    if current
-        .as_ref()
-        .is_some_and(|r| r.state == RolloutState::Running)
-    {
-        return Err(RolloutError::Running);
-    }
     let rollout = Rollout::start(
         fresh_id(now),
         candidate.value(),
@@ -123,6 +117,46 @@ pub async fn start(
         plan,
         now,
     );
+    begin(store, rollout).await
+}
+
+/// Starts a staged rollout of the `Connection-Allowlist` value `candidate`: served
+/// report-only in place of the app's own allowlist first, then enforced on a growing
+/// share, stepped as [`step`] says. `enforced` is today's enforced `connect-src` list, if
+/// any: the gate does not count what it already blocks in Chromium as new breakage.
+///
+/// # Errors
+/// [`RolloutError::List`] when Chromium would not read the value whole (it fails closed,
+/// drops an item, holds a second list, or is empty); [`RolloutError::Running`] while one
+/// runs; [`RolloutError::Changed`] when another writer started one meanwhile; the store's.
+pub async fn start_allowlist(
+    store: &dyn ReportStore,
+    candidate: &str,
+    enforced: Option<&ConnectSrc>,
+    plan: &Plan,
+    now: SystemTime,
+) -> Result<Rollout, RolloutError> {
+    check_written(candidate).map_err(RolloutError::List)?;
+    let rollout = Rollout::start(
+        fresh_id(now),
+        candidate.trim().to_owned(),
+        enforced.map(ConnectSrc::value),
+        plan,
+        now,
+    )
+    .with_target(RolloutTarget::ConnectionAllowlist);
+    begin(store, rollout).await
+}
+
+/// Writes `rollout` in place of a finished one.
+async fn begin(store: &dyn ReportStore, rollout: Rollout) -> Result<Rollout, RolloutError> {
+    let current = store.rollout().await?;
+    if current
+        .as_ref()
+        .is_some_and(|r| r.state == RolloutState::Running)
+    {
+        return Err(RolloutError::Running);
+    }
     if !store
         .replace_rollout(current.map(|r| r.version), rollout.clone())
         .await?
@@ -159,6 +193,32 @@ fn parse(list: &str) -> Result<ConnectSrc, RolloutError> {
     list.parse().map_err(RolloutError::List)
 }
 
+/// A rollout's candidate, read from its record.
+enum Candidate {
+    List(ConnectSrc),
+    Allowlist(AllowlistPolicy),
+}
+
+impl Candidate {
+    fn of(r: &Rollout) -> Result<Candidate, RolloutError> {
+        Ok(match r.target {
+            RolloutTarget::ConnectSrc => Candidate::List(parse(&r.candidate)?),
+            RolloutTarget::ConnectionAllowlist => {
+                check_written(&r.candidate).map_err(RolloutError::List)?;
+                Candidate::Allowlist(AllowlistPolicy::parse(&r.candidate))
+            }
+        })
+    }
+
+    /// The directive its enforced reports are filed under.
+    fn directive(&self) -> &'static str {
+        match self {
+            Candidate::List(_) => "connect-src",
+            Candidate::Allowlist(_) => CONNECTION_ALLOWLIST_DIRECTIVE,
+        }
+    }
+}
+
 /// One step of the running rollout at `now`, what every collector sharing the store does
 /// on a timer: `Ok(Some(rollout))` when it changed (and was written), `Ok(None)` when
 /// nothing is running or nothing changed (another collector may have made the change).
@@ -167,10 +227,13 @@ fn parse(list: &str) -> Result<ConnectSrc, RolloutError> {
 ///    disposition) `connect-src` violations
 ///    received since the stage began that the candidate blocks and the enforced list
 ///    allows ([`would_block`]), at the rollout's minimum reach. Any: rolled back to
-///    report-only at once, the reason naming the destinations.
-/// 2. Once the stage was held its minimum time, the gate ([`readiness_in`]) on the
-///    stage's evidence with the stage's minimum page loads: ready, it advances to the next
-///    stage, or after the last (100%) it is done.
+///    report-only at once, the reason naming the destinations. For an allowlist rollout,
+///    the genuine enforced `connection-allowlist` reports the candidate blocks
+///    ([`allowlist_would_block`]).
+/// 2. Once the stage was held its minimum time, the gate ([`readiness_in`], or
+///    [`allowlist_readiness_in`] for an allowlist) on the stage's evidence with the stage's
+///    minimum page loads: ready, it advances to the next stage, or after the last (100%)
+///    it is done.
 ///
 /// # Errors
 /// The store's; [`RolloutError::List`] if a stored list no longer parses.
@@ -198,7 +261,7 @@ pub async fn step_with(
     if r.state != RolloutState::Running {
         return Ok(None);
     }
-    let candidate = parse(&r.candidate)?;
+    let candidate = Candidate::of(&r)?;
     let enforced = r.enforced.as_deref().map(parse).transpose()?;
     let since = r.stage_since();
     let next = match watch(store, &r, &candidate, enforced.as_ref(), since).await? {
@@ -218,7 +281,7 @@ pub async fn step_with(
 async fn watch(
     store: &dyn ReportStore,
     r: &Rollout,
-    candidate: &ConnectSrc,
+    candidate: &Candidate,
     enforced: Option<&ConnectSrc>,
     since: SystemTime,
 ) -> Result<Option<String>, RolloutError> {
@@ -232,13 +295,19 @@ async fn watch(
         .filter(|row| {
             // WebKit's legacy reports carry no disposition: one without the report-only
             // marker reads as unknown, and is an enforced policy's.
-            row.directive == "connect-src"
+            row.directive == candidate.directive()
                 && matches!(row.disposition, Disposition::Enforce | Disposition::Unknown)
                 && row.class == Class::Genuine
         })
         .filter_map(|row| row.observation())
         .collect();
-    let (blocked, _) = would_block(candidate, enforced, &seen, r.min_reach);
+    let seen = crate::learn::by_destination(seen);
+    let (blocked, _): (Vec<WouldBlock>, _) = match candidate {
+        Candidate::List(c) => would_block(c, enforced, &seen, r.min_reach),
+        // Every genuine enforced report of the stage is a connection, navigation or
+        // subresource the candidate blocked: none is excused by connect-src.
+        Candidate::Allowlist(a) => allowlist_would_block(a, None, &seen, r.min_reach),
+    };
     if blocked.is_empty() {
         return Ok(None);
     }
@@ -263,7 +332,7 @@ async fn watch(
 async fn advance(
     store: &dyn ReportStore,
     r: &Rollout,
-    candidate: &ConnectSrc,
+    candidate: &Candidate,
     enforced: Option<ConnectSrc>,
     since: SystemTime,
     now: SystemTime,
@@ -276,7 +345,10 @@ async fn advance(
         .min_page_loads(r.min_page_loads)
         .min_reach(r.min_reach);
     gate.enforced = enforced;
-    let ready = readiness_in(store, candidate, &gate, since, now).await?;
+    let ready = match candidate {
+        Candidate::List(c) => readiness_in(store, c, &gate, since, now).await?,
+        Candidate::Allowlist(a) => allowlist_readiness_in(store, a, &gate, since, now).await?,
+    };
     if !ready.ready {
         tracing::debug!(
             target: "connect_src::rollout",
@@ -314,8 +386,12 @@ fn humanize(d: Duration) -> String {
 /// The header a rollout's enforcing stage serves, derived from a header the app serves
 /// (`served`, its own header value): the same directives, `connect-src` the candidate's.
 /// What a collector apart from the app records as served, so the stage's reports class as
-/// genuine.
+/// genuine. An allowlist rollout leaves the CSP as served: `served` comes back unchanged
+/// (its stages serve the candidate as the `Connection-Allowlist` value).
 pub fn stage_header(rollout: &Rollout, served: &str) -> String {
+    if rollout.target != RolloutTarget::ConnectSrc {
+        return served.to_owned();
+    }
     let connect = format!("connect-src {}", rollout.candidate);
     merge_connect_src(served, &connect, &[])
 }
@@ -388,11 +464,96 @@ mod tests {
 
     async fn watch_reason(store: &MemorySink) -> Option<String> {
         let r = store.rollout().await.unwrap().unwrap();
-        let candidate = parse(&r.candidate).unwrap();
+        let candidate = Candidate::of(&r).unwrap();
         let enforced = r.enforced.as_deref().map(|e| parse(e).unwrap());
         watch(store, &r, &candidate, enforced.as_ref(), r.stage_since())
             .await
             .unwrap()
+    }
+
+    fn enforced_allowlist_report(to: &str, network: u64, at: SystemTime) -> Violation {
+        let body = format!(
+            r#"[{{"type":"connection-allowlist","url":"https://app.example/","body":{{"connection":"{to}","disposition":"enforce"}}}}]"#
+        );
+        let mut v = parse_reports(body.as_bytes(), &NormalizeOptions::default())
+            .unwrap()
+            .violations
+            .remove(0);
+        v.network = Some(Network(network));
+        v.class = Class::Genuine;
+        v.received_at = at;
+        v
+    }
+
+    #[tokio::test]
+    async fn an_allowlist_rollout_rolls_back_on_enforced_allowlist_reports_at_reach() {
+        let store = MemorySink::new();
+        let t0 = SystemTime::now();
+        let plan = Plan::default()
+            .min_stage(Duration::from_secs(3600))
+            .stages(&[50, 100])
+            .unwrap();
+        // A value Chromium would not read whole is refused before anything is written.
+        for bad in [
+            "(response-origin",
+            r#"(response-origin "docs.example")"#,
+            " ",
+        ] {
+            let e = start_allowlist(&store, bad, None, &plan, t0)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, RolloutError::List(_)), "{bad:?}: {e}");
+        }
+        assert!(store.rollout().await.unwrap().is_none());
+        let value = r#"(response-origin "https://api.example");redirects=allow"#;
+        let r = start_allowlist(&store, value, None, &plan, t0)
+            .await
+            .unwrap();
+        assert_eq!(r.target, RolloutTarget::ConnectionAllowlist);
+        assert_eq!(r.candidate, value);
+        let at50 = r.changed(50, RolloutState::Running, "test".into(), t0);
+        assert!(store.replace_rollout(Some(r.version), at50).await.unwrap());
+        let later = t0 + Duration::from_secs(5);
+        // Enforced CSP violations are the connect-src list's business, not this rollout's;
+        // an allowlist report the candidate admits (a stale one) is no breakage.
+        store
+            .submit(vec![
+                enforced_violation("https://docs.example/x", 1, later),
+                enforced_violation("https://docs.example/y", 2, later),
+                enforced_allowlist_report("https://api.example/v1", 1, later),
+                enforced_allowlist_report("https://api.example/v2", 2, later),
+            ])
+            .await
+            .unwrap();
+        assert!(watch_reason(&store).await.is_none());
+        // One network's word: held.
+        store
+            .submit(vec![enforced_allowlist_report(
+                "https://docs.example/faq",
+                1,
+                later,
+            )])
+            .await
+            .unwrap();
+        assert!(watch_reason(&store).await.is_none());
+        store
+            .submit(vec![enforced_allowlist_report(
+                "https://docs.example/faq",
+                2,
+                later,
+            )])
+            .await
+            .unwrap();
+        let back = step(&store, later).await.unwrap().unwrap();
+        assert_eq!((back.state, back.stage), (RolloutState::RolledBack, 0));
+        let reason = &back.history.last().unwrap().reason;
+        assert!(reason.contains("https://docs.example (reach 2"), "{reason}");
+        assert!(!reason.contains("api.example"), "{reason}");
+        // A collector apart from the app leaves the CSP as served.
+        assert_eq!(
+            stage_header(&back, "connect-src 'self'"),
+            "connect-src 'self'"
+        );
     }
 
     #[tokio::test]

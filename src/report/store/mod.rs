@@ -53,7 +53,7 @@ pub(crate) use health::{CommitHealth, ProbeWait};
 pub use memory::MemorySink;
 pub use observation::{Network, Observation, PageLoad};
 pub use reported::Reported;
-pub use rollout::{Change, InvalidStages, Plan, Rollout, RolloutState, HISTORY_CAP};
+pub use rollout::{Change, InvalidStages, Plan, Rollout, RolloutState, RolloutTarget, HISTORY_CAP};
 pub use sinks::{Tee, TracingSink, WriteOnly};
 pub(crate) use summary::rfc3339_text;
 pub use summary::{Blocked, Group, GroupKey, Summary, Teaching, OVERFLOW};

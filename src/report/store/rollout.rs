@@ -39,6 +39,32 @@ impl RolloutState {
     }
 }
 
+/// What a rollout stages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RolloutTarget {
+    /// A `connect-src` list: the candidate is its value, enforced in place of the
+    /// enforced list (which it may only narrow).
+    #[default]
+    ConnectSrc,
+    /// A `Connection-Allowlist`: the candidate is the header value, served report-only
+    /// (`Connection-Allowlist-Report-Only`) in place of the app's own allowlist, then
+    /// enforced (`Connection-Allowlist`) on the stage's share; the `connect-src` lists
+    /// stay as they are. Chromium alone implements it (issue 22).
+    ConnectionAllowlist,
+}
+
+impl RolloutTarget {
+    /// `connect-src` or `connection-allowlist`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutTarget::ConnectSrc => "connect-src",
+            RolloutTarget::ConnectionAllowlist => "connection-allowlist",
+        }
+    }
+}
+
 /// One change of a rollout: when, from which stage to which (percent enforced; 0 is
 /// report-only), and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,8 +80,9 @@ pub struct Change {
     pub reason: String,
 }
 
-/// A staged rollout of a candidate `connect-src` list: report-only first, then enforced on
-/// a growing share of responses, rolled back when its enforced stage breaks pages.
+/// A staged rollout of a candidate `connect-src` list or `Connection-Allowlist` value
+/// ([`target`](Self::target)): report-only first, then enforced on a growing share of
+/// responses, rolled back when its enforced stage breaks pages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Rollout {
@@ -64,10 +91,16 @@ pub struct Rollout {
     /// Bumped by every change; what [`replace_rollout`](super::ReportStore::replace_rollout)
     /// compares.
     pub version: u64,
-    /// The candidate `connect-src` value.
+    /// What it stages: a `connect-src` list (the default, and what a record written before
+    /// this field existed holds) or a `Connection-Allowlist`.
+    #[serde(default)]
+    pub target: RolloutTarget,
+    /// The candidate: a `connect-src` value, or for a
+    /// [`ConnectionAllowlist`](RolloutTarget::ConnectionAllowlist) rollout the header value.
     pub candidate: String,
     /// The enforced `connect-src` value when it started (`None`: nothing enforced): what the
-    /// rest of the responses keep, and what a rollback returns to.
+    /// rest of the responses keep, and what a rollback returns to. For an allowlist rollout,
+    /// what the gate excuses (connections today's list already blocks are no new breakage).
     pub enforced: Option<String>,
     /// The stages, percent enforced, ascending, the last 100.
     pub stages: Vec<u8>,
@@ -180,6 +213,7 @@ impl Rollout {
         Rollout {
             id,
             version: 0,
+            target: RolloutTarget::ConnectSrc,
             candidate,
             enforced,
             stages: plan.stages.clone(),
@@ -196,6 +230,12 @@ impl Rollout {
                 reason: "started: report-only".to_owned(),
             }],
         }
+    }
+
+    /// The same rollout of `target`.
+    pub fn with_target(mut self, target: RolloutTarget) -> Rollout {
+        self.target = target;
+        self
     }
 
     /// When the stage in force began.
@@ -249,11 +289,14 @@ impl Rollout {
         serde_json::from_str(text).map_err(|e| StoreError::Database(std::sync::Arc::new(e)))
     }
 
-    /// `rollout status`'s JSON: `{"candidate","enforced","stage","state","stages",
-    /// "stage_since","history":[{"at","from","to","reason"}]}`, times as RFC 3339 (UTC).
+    /// `rollout status`'s JSON: `{"target","candidate","enforced","stage","state","stages",
+    /// "stage_since","min_stage_secs","min_page_loads","history":[{"at","from","to",
+    /// "reason"}]}`, times as RFC 3339 (UTC); `target` is `connect-src` or
+    /// `connection-allowlist`.
     pub fn status_json(&self) -> serde_json::Value {
         let at = |s: u64| rfc3339_text(UNIX_EPOCH + Duration::from_secs(s)).to_string();
         serde_json::json!({
+            "target": self.target.as_str(),
             "candidate": self.candidate,
             "enforced": self.enforced,
             "stage": self.stage,
@@ -293,6 +336,16 @@ mod tests {
         assert_eq!(status["state"], "running");
         assert_eq!(status["stage"], 1);
         assert!(Rollout::from_record("{").is_err());
+        assert_eq!(status["target"], "connect-src");
+        // A record written before `target` existed reads as a connect-src rollout.
+        let mut old: serde_json::Value = serde_json::from_str(&r.to_record()).unwrap();
+        old.as_object_mut().unwrap().remove("target");
+        let old = Rollout::from_record(&old.to_string()).unwrap();
+        assert_eq!(old.target, RolloutTarget::ConnectSrc);
+        let a = r.with_target(RolloutTarget::ConnectionAllowlist);
+        let back = Rollout::from_record(&a.to_record()).unwrap();
+        assert_eq!(back.target, RolloutTarget::ConnectionAllowlist);
+        assert_eq!(back.status_json()["target"], "connection-allowlist");
         assert!(Plan::default().stages(&[10, 5, 100]).is_err());
         assert!(Plan::default().stages(&[0, 100]).is_err());
         assert!(Plan::default().stages(&[1, 50]).is_err());
