@@ -464,6 +464,104 @@ fn a_rollout_run_by_serve_survives_a_kill_and_rolls_back_on_breakage() {
     assert!(text(&o.stderr).contains("no rollout is running"));
 }
 
+/// Genuine enforced `connection-allowlist` reports of an allowlist stage, from two client
+/// networks: the help site a page linked to, which the stage's allowlist blocked.
+fn break_help_link(server: SocketAddr, to: &str) {
+    let provenance = Provenance::new(SECRET.as_bytes().to_vec()).unwrap();
+    let token = provenance.token_at(SystemTime::now());
+    let body = format!(
+        r#"[{{"type":"connection-allowlist","url":"{APP}/account","body":{{"connection":"{to}/faq","disposition":"enforce"}}}}]"#
+    );
+    for net in 0..2 {
+        let a = request_from(
+            Some(format!("127.0.{}.1", 40 + net).parse().unwrap()),
+            server,
+            "POST",
+            &format!("/csp-reports?csp-token={token}"),
+            &[("Content-Type", "application/reports+json")],
+            &body,
+        )
+        .unwrap();
+        assert_eq!(a.status, 204, "{}", a.body);
+    }
+}
+
+/// `rollout start --connection-allowlist`: a value Chromium would not read whole is a usage
+/// error; the rollout, run by a `serve` collector that was never told the allowlist (it
+/// records the candidate as served), passes report-only on the inventory and rolls back
+/// when the enforced stage's genuine allowlist reports name a destination at reach.
+#[test]
+fn an_allowlist_rollout_run_by_serve_rolls_back_on_its_enforced_reports() {
+    const HELP: &str = "https://help.shop.example";
+    let dir = tmpdir("allowlist-serve");
+    let secret = dir.join("secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let db_path = dir.join("reports.sqlite");
+    let db = db_path.to_str().unwrap();
+    let server = serve(db, &secret);
+    let start_allowlist = |value: &str, more: &[&str]| {
+        let mut args = vec![
+            "rollout",
+            "start",
+            "--db",
+            db,
+            "--policy",
+            "'self'",
+            "--connection-allowlist",
+            value,
+            "--stages",
+            "50,100",
+            "--min-stage",
+            "1s",
+            "--min-page-loads",
+            "2",
+        ];
+        args.extend_from_slice(more);
+        run(&args)
+    };
+    for (bad, why) in [
+        ("(response-origin", "block every connection"),
+        (r#"(response-origin "help.shop.example")"#, "drops the item"),
+    ] {
+        let o = start_allowlist(bad, &[]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains(why), "{}", text(&o.stderr));
+    }
+    let o = start_allowlist("(response-origin)", &["--candidate", "'self'"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let value = format!(r#"(response-origin "{API}");redirects=allow"#);
+    let o = start_allowlist(&value, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let started: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    assert_eq!(started["target"], "connection-allowlist", "{started}");
+    assert_eq!(started["candidate"], value.as_str(), "{started}");
+    let o = start_allowlist(&value, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("a rollout is running"));
+    let s = browse_until(
+        &[server.addr],
+        db,
+        &[APP, API],
+        Duration::from_secs(120),
+        |s| s["stage"] == 50,
+    );
+    assert_eq!(steps(&s), [(0, 0), (0, 50)], "{s}");
+    break_help_link(server.addr, HELP);
+    let s = browse_until(
+        &[server.addr],
+        db,
+        &[APP, API],
+        Duration::from_secs(120),
+        |s| s["state"] != "running",
+    );
+    assert_eq!(s["state"], "rolled-back", "{s}");
+    let reason = s["history"].as_array().unwrap().last().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reason.contains(HELP) && !reason.contains(API), "{reason}");
+}
+
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_collectors_on_postgresql_apply_each_change_once() {

@@ -612,3 +612,260 @@ async fn connection_allowlist_reports_from_chromium_are_genuine() {
         report.blocked_url, report.class
     );
 }
+
+/// Which pages the allowlist rollout's browsers load: 0 home (a fetch to the API host), 1
+/// checkout (also an image from the docs host, which connect-src does not govern and the
+/// allowlist does).
+static ROLLOUT_MODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+async fn rollout_state(
+    store: &MemorySink,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&connect_src::report::store::Rollout) -> bool,
+) -> connect_src::report::store::Rollout {
+    use connect_src::report::store::ReportStore;
+    let deadline = Instant::now() + within;
+    loop {
+        let r = store.rollout().await.unwrap().unwrap();
+        if done(&r) {
+            return r;
+        }
+        if Instant::now() >= deadline {
+            let gate = connect_src::learn::Gate::default()
+                .min_page_loads(r.min_page_loads)
+                .min_reach(r.min_reach);
+            let ready = connect_src::report::promote::allowlist_readiness_in(
+                store,
+                &AllowlistPolicy::parse(&r.candidate),
+                &gate,
+                r.stage_since(),
+                std::time::SystemTime::now(),
+            )
+            .await;
+            let seen: Vec<String> = store
+                .recent()
+                .iter()
+                .take(30)
+                .map(|v| {
+                    format!(
+                        "{} {} {:?} {} {:?}",
+                        v.effective_directive, v.blocked_url, v.disposition, v.class, v.network
+                    )
+                })
+                .collect();
+            panic!(
+                "{what} not reached within {within:?}: {}\nthe gate: {:?}\nlatest reports: {seen:#?}",
+                r.status_json(),
+                ready.map(|r| r.reasons)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Safe promotion of the allowlist itself, in real Chromium: two app instances (one client
+/// network each, as a proxy in front would say) share a store and follow its staged
+/// rollout. A candidate that forgets the docs host, whose image only checkout loads, passes
+/// its report-only stage on the home page, breaks checkout at its first enforced stage —
+/// the enforced `connection-allowlist` reports reach the watch from both networks — and is
+/// rolled back, the reason naming the docs host; the corrected candidate reaches done and
+/// the instances enforce it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowlist_rollout_rolls_back_in_chromium_and_the_fix_is_enforced() {
+    use axum::http::HeaderName;
+    use connect_src::report::promote;
+    use connect_src::report::store::{Plan, RolloutState};
+    use std::sync::atomic::Ordering;
+    use std::time::SystemTime;
+    use tower_http::set_header::SetRequestHeaderLayer;
+
+    if !browser_available(Engine::Chromium) {
+        return;
+    }
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let tls = test_tls();
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_origin = format!("https://b.localhost:{}", api.local_addr().unwrap().port());
+    let docs = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let docs_origin = format!("https://c.localhost:{}", docs.local_addr().unwrap().port());
+    let others = Router::new().fallback(any(hit));
+    let mut servers = vec![
+        tokio::spawn(serve_dual(api, tls.acceptor.clone(), others.clone())),
+        tokio::spawn(serve_dual(docs, tls.acceptor.clone(), others)),
+    ];
+    let store = MemorySink::new();
+    let enforced: connect_src::ConnectSrc = format!("'self' {api_origin}").parse().unwrap();
+    let page = {
+        let (api_origin, docs_origin) = (api_origin.clone(), docs_origin.clone());
+        move || {
+            let img = if ROLLOUT_MODE.load(Ordering::SeqCst) == 1 {
+                format!("<img src='{docs_origin}/logo.png?t=' + Date.now()>")
+            } else {
+                String::new()
+            };
+            let html = format!(
+                "<!doctype html><meta charset=utf-8><title>shop</title>{img}<script>fetch('{api_origin}/x?t=' + Date.now()).catch(() => {{}});</script>"
+            );
+            async move { Html(html) }
+        }
+    };
+    // The controller (no policy) opens the pages in a popup, again and again: Chromium 156
+    // sent no connection-allowlist report for a page opened as its command line's URL.
+    let ctl = "<!doctype html><script>let n = 0; setInterval(() => { window.open('/page?n=' + (n++), 'app'); }, 700);</script>";
+    let mut instances = Vec::new();
+    let mut browsers = Vec::new();
+    for network in ["198.51.100.7", "203.0.113.9"] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!(
+            "https://a.localhost:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let csp = connect_src::Csp::builder()
+            .policy(
+                connect_src::Policy::builder()
+                    .enforce(enforced.clone())
+                    .report_to("csp", format!("{origin}/csp-reports"))
+                    .connection_allowlist(ConnectionAllowlist::report_only())
+                    .environment(connect_src::Environment::Development)
+                    .inventory(1.0),
+            )
+            .store(store.clone())
+            .collector(
+                Collector::builder()
+                    .client_ip_header("x-forwarded-for")
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let follower = csp.follow_rollout(Duration::from_millis(250));
+        let app = Router::new()
+            .route("/page", get(page.clone()))
+            .merge(csp.report_router())
+            .layer(csp.layer())
+            .route("/ctl", get(move || async move { Html(ctl) }))
+            .layer(SetRequestHeaderLayer::overriding(
+                HeaderName::from_static("x-forwarded-for"),
+                HeaderValue::from_static(network),
+            ));
+        servers.push(tokio::spawn(serve_dual(
+            listener,
+            tls.acceptor.clone(),
+            app,
+        )));
+        browsers.push(launch(
+            Engine::Chromium,
+            &format!("{origin}/ctl"),
+            Some(&tls.ca_pem),
+        ));
+        instances.push((csp, follower));
+    }
+
+    let plan = Plan::default()
+        .stages(&[50, 100])
+        .unwrap()
+        .min_stage(Duration::from_secs(3))
+        .min_page_loads(4);
+    let forgetful = format!("(response-origin \"{api_origin}\");redirects=allow");
+    promote::start_allowlist(
+        &store,
+        &forgetful,
+        Some(&enforced),
+        &plan,
+        SystemTime::now(),
+    )
+    .await
+    .unwrap();
+    let at50 = rollout_state(
+        &store,
+        "the first enforced stage",
+        Duration::from_secs(90),
+        |r| r.stage == 50 || r.state != RolloutState::Running,
+    )
+    .await;
+    assert_eq!(
+        (at50.stage, at50.state),
+        (50, RolloutState::Running),
+        "the home page loads nothing from the docs host: report-only passes; {}",
+        at50.status_json()
+    );
+    // The layers serve the candidate, report-only, and enforced on the stage's share.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for (csp, _) in &instances {
+        let staged = csp.handle().staged().expect("a stage");
+        let (name, value) = staged.policy().connection_allowlist_header().unwrap();
+        assert_eq!(name, "connection-allowlist");
+        assert!(value.starts_with(&forgetful), "{value}");
+        assert_eq!(
+            csp.policy().enforced(),
+            Some(&enforced),
+            "the CSP is left as it was"
+        );
+    }
+    ROLLOUT_MODE.store(1, Ordering::SeqCst);
+    let back = rollout_state(&store, "a rollback", Duration::from_secs(90), |r| {
+        r.state != RolloutState::Running
+    })
+    .await;
+    assert_eq!(
+        back.state,
+        RolloutState::RolledBack,
+        "{}",
+        back.status_json()
+    );
+    let reason = &back.history.last().unwrap().reason;
+    assert!(
+        reason.contains(&docs_origin) && !reason.contains(&api_origin),
+        "the reason names the docs host, and only it: {reason}"
+    );
+    let enforced_reports = store
+        .recent()
+        .into_iter()
+        .filter(|v| {
+            v.effective_directive == "connection-allowlist"
+                && v.disposition == Disposition::Enforce
+                && v.class == connect_src::report::store::Class::Genuine
+        })
+        .count();
+    assert!(enforced_reports >= 2, "{enforced_reports}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for (csp, _) in &instances {
+        assert!(csp.handle().staged().is_none());
+        let (name, _) = csp.policy().connection_allowlist_header().unwrap();
+        assert_eq!(
+            name, "connection-allowlist-report-only",
+            "back to the app's own"
+        );
+    }
+
+    // The corrected candidate lists the docs host, and goes all the way.
+    let fixed = format!("(response-origin \"{api_origin}\" \"{docs_origin}\");redirects=allow");
+    promote::start_allowlist(&store, &fixed, Some(&enforced), &plan, SystemTime::now())
+        .await
+        .unwrap();
+    let done = rollout_state(&store, "done", Duration::from_secs(150), |r| {
+        r.state != RolloutState::Running
+    })
+    .await;
+    assert_eq!(done.state, RolloutState::Done, "{}", done.status_json());
+    let steps: Vec<(u8, u8)> = done.history.iter().map(|c| (c.from, c.to)).collect();
+    assert_eq!(
+        steps,
+        [(0, 0), (0, 50), (50, 100), (100, 100)],
+        "{}",
+        done.status_json()
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for (csp, follower) in instances {
+        let policy = csp.policy();
+        let (name, value) = policy.connection_allowlist_header().unwrap();
+        assert_eq!(name, "connection-allowlist", "done: enforced");
+        assert!(value.starts_with(&fixed), "{value}");
+        follower.abort();
+    }
+    drop(browsers);
+    for s in servers {
+        s.abort();
+    }
+    println!("chromium: an allowlist rollout rolled back ({reason}) and its fix reached done");
+}

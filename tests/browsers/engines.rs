@@ -178,7 +178,14 @@ pub(crate) fn browser_available(engine: Engine) -> bool {
 pub(crate) const NON_LOOPBACK_NAMES: [&str; 2] = ["uir.test", "c.uir.test"];
 
 fn fresh_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("connect-src-browser-{name}-{}", std::process::id()));
+    // One per launch: two browsers of one engine on one profile would be one process (the
+    // second hands its URL to the first and exits).
+    static LAUNCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!(
+        "connect-src-browser-{name}-{}-{n}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
