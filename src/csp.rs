@@ -286,8 +286,13 @@ impl Csp {
     /// `C`: no rollout, rolled back or aborted — `P`; report-only stage — `P` with `C` as
     /// its report-only list; an enforcing stage of `s`% — that, and on `s`% of responses
     /// ([`Stage`], keyed by [`CspLayer::stage_key`]) `P` with `C` enforced and no
-    /// report-only list; done — `C` enforced everywhere. While it follows, a policy set
-    /// through [`handle`](Self::handle) is replaced at the next change.
+    /// report-only list; done — `C` enforced everywhere. For an allowlist rollout
+    /// ([`RolloutTarget::ConnectionAllowlist`]) the CSP stays `P`'s and `C` is the
+    /// `Connection-Allowlist` value: report-only in place of `P`'s allowlist, enforced on the
+    /// share, enforced everywhere when done; `P` needs a `report_to` endpoint (else the step
+    /// fails with [`RolloutError::List`] and the layer is left as it was: Chromium would send
+    /// the watch no report). While it follows, a policy set through [`handle`](Self::handle)
+    /// is replaced at the next change.
     ///
     /// # Panics
     /// Outside a tokio runtime.

@@ -9,6 +9,8 @@
 //! a destination the candidate blocks (and the enforced list allowed) at the minimum reach
 //! rolls it back to report-only at once, naming the destination. The change is recorded in
 //! the rollout's history; the layers following it return to the enforced list as it was.
+//! A rollout of a `Connection-Allowlist` value ([`start_allowlist`]) stages the allowlist
+//! the same way, the CSP left as it is.
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
