@@ -190,6 +190,10 @@ async fn promote_judges_enforcing_a_connection_allowlist() {
     fill(&db, observations(1..48)).await;
     let sink = SqliteSink::open(&db).unwrap();
     sink.submit(allowlist_reports(HELP, 24)).await.unwrap();
+    // One client network's word: shown, never learned or counted.
+    let mut once = allowlist_reports("https://once.example", 2);
+    once.truncate(1);
+    sink.submit(once).await.unwrap();
     sink.close().await.unwrap();
     let judge = |value: &str| {
         let (code, json, _) = promote_as(&db, "--connection-allowlist", value);
@@ -217,6 +221,52 @@ async fn promote_judges_enforcing_a_connection_allowlist() {
     let (code, json) = judge(&format!(r#"(response-origin "{API}" "{PAY}" "{HELP}")"#));
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["ready"], true);
+    // suggest learns the navigation target from the report-only allowlist's reports, at
+    // reach, and prints the value the gate then passes.
+    let learn = |more: &[&str]| {
+        let list = format!("'self' {API} {PAY}");
+        let mut args = vec![
+            "suggest",
+            "--db",
+            db.to_str().unwrap(),
+            "--policy",
+            &list,
+            "--connection-allowlist",
+        ];
+        args.extend_from_slice(more);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        (text(&o.stdout).trim().to_owned(), text(&o.stderr))
+    };
+    let (value, stderr) = learn(&[]);
+    assert_eq!(
+        value,
+        format!(r#"(response-origin "{API}" "{PAY}" "{HELP}");redirects=allow"#),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("navigations: {HELP}")), "{stderr}");
+    assert!(
+        stderr.contains("not added: https://once.example: seen from 1 client network"),
+        "{stderr}"
+    );
+    let (code, json) = judge(&value);
+    assert_eq!(code, 0, "{json}");
+    let (value, _) = learn(&["--navigations", "https://docs.shop.example"]);
+    assert!(value.contains("\"https://docs.shop.example\""), "{value}");
+    let o = run(&[
+        "suggest",
+        "--db",
+        db.to_str().unwrap(),
+        "--policy",
+        "'self'",
+        "--navigations",
+        "'self'",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--navigations needs --connection-allowlist"
+    );
     // A value Chromium cannot parse, or both candidates at once: usage errors.
     let o = run(&[
         "promote",

@@ -24,10 +24,12 @@ use std::time::SystemTime;
 use crate::matcher::Engine;
 use crate::source::Origin;
 
+mod navigations;
 mod promote;
 mod suggest;
 mod unused;
 
+pub use navigations::{suggest_navigations, NavigationSuggestion};
 pub use promote::{
     allowlist_readiness, allowlist_would_block, looser_sources, readiness, would_block, Evidence,
     Gate, Readiness, WouldBlock, BROWSERS,

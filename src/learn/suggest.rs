@@ -474,7 +474,12 @@ pub fn suggest(
     let mut additions: Vec<Addition> = additions.into_iter().map(|(_, a)| a).collect();
     // Stable, readable order: by scheme family (https before wss), then host.
     additions.sort_by_key(|a| (scheme_rank(&a.source), a.source.to_string()));
-    let mut builder = ConnectSrc::builder().sources(current.sources().iter().cloned());
+    // `'none'` stands only alone: a list that gains a source drops it.
+    let kept = current
+        .sources()
+        .iter()
+        .filter(|s| additions.is_empty() || **s != Source::None);
+    let mut builder = ConnectSrc::builder().sources(kept.cloned());
     for a in &additions {
         builder = builder.source(a.source.clone());
     }

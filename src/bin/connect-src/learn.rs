@@ -6,7 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use connect_src::learn::{suggest, unused, Observation, SuggestOptions, DEFAULT_MIN_REACH};
+use connect_src::learn::{
+    suggest, suggest_navigations, unused, Observation, SuggestOptions, Suggestion,
+    DEFAULT_MIN_REACH,
+};
+use connect_src::report::store::Teaching;
 use connect_src::report::store::{ReportStore, StoreError};
 use connect_src::report::{PostgresSink, SqliteSink};
 use connect_src::source::Origin;
@@ -42,6 +46,14 @@ pub(crate) struct SuggestArgs {
     /// How far back the inventory is read (e.g. 30d, 12h).
     #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
     since: Duration,
+    /// Learn the navigation targets an enforced Connection-Allowlist needs beside --policy
+    /// (the list it is translated from), from the report-only allowlist's genuine reports;
+    /// prints the enforced allowlist value.
+    #[arg(long = "connection-allowlist")]
+    connection_allowlist: bool,
+    /// The navigation targets so far (sources), extended by --connection-allowlist.
+    #[arg(long, requires = "connection_allowlist")]
+    navigations: Option<String>,
 }
 
 /// `connect-src unused`.
@@ -161,6 +173,38 @@ fn run_suggest(args: SuggestArgs) -> Result<ExitCode, ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let reader = Reader::open(&args.db)?;
     let summary = reader.run(reader.store.summary(usize::MAX))?;
+    if args.connection_allowlist {
+        let navigations = args
+            .navigations
+            .as_deref()
+            .map(|n| list("--navigations", n))
+            .transpose()?;
+        let options = SuggestOptions::default()
+            .min_reach(args.min_reach)
+            .pages(pages);
+        let teaching = summary.allowlist_teaching(args.learn_unverified);
+        let s = suggest_navigations(
+            &current,
+            navigations.as_ref(),
+            teaching.observations.clone(),
+            &options,
+        );
+        print_suggestion(&s.suggestion, &teaching);
+        eprintln!("navigations: {}", s.navigations());
+        return match s.value {
+            Some(v) => {
+                println!("{v}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!(
+                    "error: the list or a navigation target holds a source the allowlist \
+                     cannot say (connect-src allowlist --policy … names it)"
+                );
+                Ok(ExitCode::from(1))
+            }
+        };
+    }
     let inventory = reader.inventory(args.since)?;
     let teaching = if args.learn_unverified {
         summary.teaching_including_unverified()
@@ -180,9 +224,17 @@ fn run_suggest(args: SuggestArgs) -> Result<ExitCode, ExitCode> {
     }
     let observed = teaching
         .observations
-        .into_iter()
+        .iter()
+        .cloned()
         .chain(inventory.iter().map(Observation::from_use));
     let s = suggest(&current, observed, &options);
+    print_suggestion(&s, &teaching);
+    println!("{}", s.policy);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a suggestion added, left out and learned from, on stderr.
+fn print_suggestion(s: &Suggestion, teaching: &Teaching) {
     for a in &s.additions {
         eprintln!("{a}");
     }
@@ -210,8 +262,6 @@ fn run_suggest(args: SuggestArgs) -> Result<ExitCode, ExitCode> {
             teaching.not_origins
         );
     }
-    println!("{}", s.policy);
-    Ok(ExitCode::SUCCESS)
 }
 
 /// One `unused` line, keys in the documented order (fields may be added).

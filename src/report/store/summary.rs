@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 use super::class::Class;
 use super::violation::{bound, Disposition, Violation};
 use crate::learn::Observation;
+use crate::policy::CONNECTION_ALLOWLIST_DIRECTIVE;
 use crate::source::Origin;
 
 /// What a group's reports say was blocked: the blocked URL's [`Origin`], or, for what has
@@ -283,7 +284,22 @@ impl Summary {
         self.teaching_of(|c| c.teaches() || c == Class::Unverified)
     }
 
+    /// [`teaching`](Self::teaching) for the report-only `Connection-Allowlist`: its
+    /// genuine `connection-allowlist` reports (navigations, subresources and connections
+    /// the allowlist did not admit), what
+    /// [`learn::suggest_navigations`](crate::learn::suggest_navigations) learns from;
+    /// `unverified` groups too when `include_unverified`.
+    pub fn allowlist_teaching(&self, include_unverified: bool) -> Teaching {
+        self.teaching_in(CONNECTION_ALLOWLIST_DIRECTIVE, |c| {
+            c.teaches() || (include_unverified && c == Class::Unverified)
+        })
+    }
+
     fn teaching_of(&self, teaches: impl Fn(Class) -> bool) -> Teaching {
+        self.teaching_in("connect-src", teaches)
+    }
+
+    fn teaching_in(&self, directive: &str, teaches: impl Fn(Class) -> bool) -> Teaching {
         let mut out = Teaching {
             observations: Vec::new(),
             distrusted: Class::ALL
@@ -296,7 +312,7 @@ impl Summary {
         for g in self
             .groups
             .iter()
-            .filter(|g| g.disposition == Disposition::Report && g.directive == "connect-src")
+            .filter(|g| g.disposition == Disposition::Report && g.directive == directive)
         {
             if !teaches(g.class) {
                 if let Some((_, n)) = out.distrusted.iter_mut().find(|(c, _)| *c == g.class) {
