@@ -514,15 +514,15 @@ fn a_rollout_run_by_serve_survives_a_kill_and_rolls_back_on_breakage() {
     assert!(text(&o.stderr).contains("no rollout is running"));
 }
 
-/// Genuine enforced `connection-allowlist` reports of an allowlist stage, from two client
-/// networks: the help site a page linked to, which the stage's allowlist blocked.
-fn break_help_link(server: SocketAddr, to: &str) {
+/// `connection-allowlist` reports (`disposition` enforce or report) from `networks` client
+/// networks: a page of the shop that linked to `to`, which the allowlist blocked.
+fn allowlist_hits(server: SocketAddr, to: &str, disposition: &str, networks: u8) {
     let provenance = Provenance::new(SECRET.as_bytes().to_vec()).unwrap();
     let token = provenance.token_at(SystemTime::now());
     let body = format!(
-        r#"[{{"type":"connection-allowlist","url":"{APP}/account","body":{{"connection":"{to}/faq","disposition":"enforce"}}}}]"#
+        r#"[{{"type":"connection-allowlist","url":"{APP}/account","body":{{"connection":"{to}/faq","disposition":"{disposition}"}}}}]"#
     );
-    for net in 0..2 {
+    for net in 0..networks {
         let a = request_from(
             Some(format!("127.0.{}.1", 40 + net).parse().unwrap()),
             server,
@@ -537,9 +537,10 @@ fn break_help_link(server: SocketAddr, to: &str) {
 }
 
 /// `rollout start --connection-allowlist`: a value Chromium would not read whole is a usage
-/// error; the rollout, run by a `serve` collector that was never told the allowlist (it
-/// records the candidate as served), passes report-only on the inventory and rolls back
-/// when the enforced stage's genuine allowlist reports name a destination at reach.
+/// error; the rollout, run by a `serve` collector told only the app's own report-only
+/// allowlist (it records the candidate beside it), passes report-only on the inventory and
+/// rolls back when the enforced stage's genuine allowlist reports name a destination at
+/// reach; after it, the app's own allowlist's reports class against it again.
 #[test]
 fn an_allowlist_rollout_run_by_serve_rolls_back_on_its_enforced_reports() {
     const HELP: &str = "https://help.shop.example";
@@ -548,7 +549,17 @@ fn an_allowlist_rollout_run_by_serve_rolls_back_on_its_enforced_reports() {
     std::fs::write(&secret, SECRET).unwrap();
     let db_path = dir.join("reports.sqlite");
     let db = db_path.to_str().unwrap();
-    let server = serve(db, &secret);
+    let own = format!(r#"(response-origin "{API}");redirects=allow;report-to=csp"#);
+    let server = common::serve(&[
+        "--db",
+        db,
+        "--provenance-secret-file",
+        secret.to_str().unwrap(),
+        "--policy-header",
+        &format!("connect-src {}; report-uri /csp-reports", enforced()),
+        "--connection-allowlist-header",
+        &own,
+    ]);
     let start_allowlist = |value: &str, more: &[&str]| {
         let mut args = vec![
             "rollout",
@@ -579,7 +590,9 @@ fn an_allowlist_rollout_run_by_serve_rolls_back_on_its_enforced_reports() {
     }
     let o = start_allowlist("(response-origin)", &["--candidate", "'self'"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
-    let value = format!(r#"(response-origin "{API}");redirects=allow"#);
+    // The candidate adds the docs site but forgets the help site.
+    const DOCS: &str = "https://docs.shop.example";
+    let value = format!(r#"(response-origin "{API}" "{DOCS}");redirects=allow"#);
     let o = start_allowlist(&value, &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let started: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
@@ -596,7 +609,7 @@ fn an_allowlist_rollout_run_by_serve_rolls_back_on_its_enforced_reports() {
         |s| s["stage"] == 50,
     );
     assert_eq!(steps(&s), [(0, 0), (0, 50)], "{s}");
-    break_help_link(server.addr, HELP);
+    allowlist_hits(server.addr, HELP, "enforce", 2);
     let s = browse_until(
         &[server.addr],
         db,
@@ -610,6 +623,33 @@ fn an_allowlist_rollout_run_by_serve_rolls_back_on_its_enforced_reports() {
         .unwrap()
         .to_owned();
     assert!(reason.contains(HELP) && !reason.contains(API), "{reason}");
+    // Back at the app's own allowlist, which does not list the docs site: its report is
+    // genuine (classed against the candidate, which lists it, it would contradict).
+    std::thread::sleep(Duration::from_millis(1500));
+    allowlist_hits(server.addr, DOCS, "report", 1);
+    let class = || async {
+        let store = SqliteSink::open(&db_path).unwrap();
+        let rows = store.reported_since(SystemTime::UNIX_EPOCH).await.unwrap();
+        store.close().await.unwrap();
+        rows.into_iter()
+            .find(|r| {
+                r.directive == "connection-allowlist" && r.blocked.to_string().starts_with(DOCS)
+            })
+            .map(|r| r.class)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let found = loop {
+        let c = rt.block_on(class());
+        if c.is_some() || Instant::now() > deadline {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(found, Some(Class::Genuine));
 }
 
 #[cfg(feature = "postgres")]

@@ -333,6 +333,34 @@ impl ServedPolicies {
         self.trim();
     }
 
+    /// Records `value` as a `Connection-Allowlist` served from now on beside the app's
+    /// policies, not in place of their own: what a staged rollout of an allowlist serves on
+    /// some responses while the others keep the app's. Recorded once; served again, it is
+    /// current again.
+    pub(crate) fn record_allowlist_beside(&self, value: &str) {
+        let r = Recorded {
+            headers: Vec::new(),
+            report_only: None,
+            allowlist: Some(value.to_owned()),
+        };
+        self.record_headers(r, None, false);
+    }
+
+    /// Marks `value`, recorded by [`record_allowlist_beside`](Self::record_allowlist_beside),
+    /// as no longer served (a rollout rolled back or aborted).
+    pub(crate) fn end_allowlist_beside(&self, value: &str) {
+        let now = SystemTime::now();
+        {
+            let mut h = self.write();
+            for s in h.iter_mut().filter(|s| {
+                s.is_current() && s.headers.is_empty() && s.connection_allowlist() == Some(value)
+            }) {
+                s.replaced = Some(now);
+            }
+        }
+        self.trim();
+    }
+
     /// Records `policy` as a route's own (see [`Served::is_route`]), served from now on.
     pub fn record_route(&self, policy: &Policy) {
         self.record_headers(headers_of(policy), None, true);

@@ -106,13 +106,13 @@ impl Collector {
     fn record_stage(&self, r: &Rollout) {
         let live = matches!(r.state, RolloutState::Running | RolloutState::Done);
         if r.target == RolloutTarget::ConnectionAllowlist {
-            if let Some(served) = self.served_policies().filter(|_| live) {
-                let known = served
-                    .snapshot()
-                    .iter()
-                    .any(|s| s.is_current() && s.connection_allowlist() == Some(&r.candidate));
-                if !known {
-                    served.record_connection_allowlist(r.candidate.clone());
+            // Beside the app's own allowlist, not in its place: the responses outside the
+            // share, and every one after a rollback, still serve the app's.
+            if let Some(served) = self.served_policies() {
+                if live {
+                    served.record_allowlist_beside(&r.candidate);
+                } else {
+                    served.end_allowlist_beside(&r.candidate);
                 }
             }
             return;
