@@ -33,7 +33,7 @@ mod sql;
 pub mod sqlite;
 pub mod store;
 
-pub use collector::{Collector, CollectorBuilder};
+pub use collector::{Collector, CollectorBuilder, GATE_CEILING};
 pub use intake::{CollectorStats, ReportRejection};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresSink;

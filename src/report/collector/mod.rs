@@ -51,6 +51,7 @@ mod rollout;
 
 pub use builder::CollectorBuilder;
 use cache::CachedReads;
+pub use rollout::GATE_CEILING;
 
 use super::intake::{CollectorStats, Counters, Intake, ReportRejection, Via};
 use super::meter;

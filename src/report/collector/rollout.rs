@@ -8,6 +8,16 @@ use super::Collector;
 use crate::report::promote::{self, stage_header, RolloutError};
 use crate::report::store::{Rollout, RolloutState, RolloutTarget};
 
+/// The longest a collector waits between two runs of a rollout's gate, however long the
+/// last one took: 5 minutes.
+pub const GATE_CEILING: Duration = Duration::from_secs(300);
+
+/// Whether the gate runs again, `since` its last run, which took `took`: after ten times
+/// that, at most [`GATE_CEILING`].
+fn gate_due(since: Duration, took: Duration) -> bool {
+    since >= (took * 10).min(GATE_CEILING)
+}
+
 impl Collector {
     /// One step of the store's rollout now ([`promote::step`]): `Ok(Some(rollout))` when
     /// this collector changed it. Every change is logged (target
@@ -21,7 +31,8 @@ impl Collector {
     ///
     /// The watch runs at every step; the gate, whose reads grow with the stage's rows, at
     /// most once per ten times its last run took (so a gate of 5 s runs every 50 s at most;
-    /// a small store's, every step).
+    /// a small store's, every step), and at least every [`GATE_CEILING`] (a gate of 60 s
+    /// runs every 5 minutes, not every 10).
     pub async fn step_rollout(&self) -> Result<Option<Rollout>, RolloutError> {
         let judge = {
             let clock = self
@@ -29,7 +40,7 @@ impl Collector {
                 .gate_clock
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            clock.is_none_or(|(at, took)| at.elapsed() >= took * 10)
+            clock.is_none_or(|(at, took)| gate_due(at.elapsed(), took))
         };
         let started = Instant::now();
         let changed = promote::step_with(self.store().as_ref(), SystemTime::now(), judge).await?;
@@ -133,5 +144,21 @@ impl Collector {
                 served.record_header(staged);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_waits_ten_times_its_last_run_and_never_past_the_ceiling() {
+        let s = Duration::from_secs;
+        assert!(!gate_due(s(49), s(5)));
+        assert!(gate_due(s(50), s(5)));
+        assert!(gate_due(Duration::ZERO, Duration::ZERO));
+        // A gate of 60 s would wait 10 minutes: the ceiling makes it 5.
+        assert!(!gate_due(s(299), s(60)));
+        assert!(gate_due(s(300), s(60)));
     }
 }
