@@ -419,8 +419,8 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
+    use crate::policy::ConnectSrc;
     use crate::report::store::Plan;
-    use crate::ConnectSrc;
 
     #[test]
     fn an_allowlist_rollout_stages_the_allowlist_and_leaves_the_csp() {
