@@ -259,7 +259,7 @@ impl Translation {
         &self.widenings
     }
     /// Sources the allowlist cannot say: with any, it would block connections the list
-    /// allows, and [`PolicyBuilder::build`](super::PolicyBuilder::build) refuses it.
+    /// allows, and [`PolicyBuilder::build`](crate::policy::PolicyBuilder::build) refuses it.
     pub fn untranslated(&self) -> &[Untranslated] {
         &self.untranslated
     }

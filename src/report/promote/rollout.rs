@@ -403,10 +403,18 @@ mod tests {
     use crate::report::store::{MemorySink, Network, ReportSink, Violation};
 
     fn enforced_violation(blocked: &str, network: u64, at: SystemTime) -> Violation {
-        let body = format!(
-            r#"{{"csp-report":{{"document-uri":"https://app.example/","effective-directive":
+        genuine(
+            &format!(
+                r#"{{"csp-report":{{"document-uri":"https://app.example/","effective-directive":
             "connect-src","blocked-uri":"{blocked}","disposition":"enforce"}}}}"#
-        );
+            ),
+            network,
+            at,
+        )
+    }
+
+    /// The one report of `body`, classed genuine, from `network`, received `at`.
+    fn genuine(body: &str, network: u64, at: SystemTime) -> Violation {
         let mut v = parse_reports(body.as_bytes(), &NormalizeOptions::default())
             .unwrap()
             .violations
@@ -472,17 +480,13 @@ mod tests {
     }
 
     fn enforced_allowlist_report(to: &str, network: u64, at: SystemTime) -> Violation {
-        let body = format!(
-            r#"[{{"type":"connection-allowlist","url":"https://app.example/","body":{{"connection":"{to}","disposition":"enforce"}}}}]"#
-        );
-        let mut v = parse_reports(body.as_bytes(), &NormalizeOptions::default())
-            .unwrap()
-            .violations
-            .remove(0);
-        v.network = Some(Network(network));
-        v.class = Class::Genuine;
-        v.received_at = at;
-        v
+        genuine(
+            &format!(
+                r#"[{{"type":"connection-allowlist","url":"https://app.example/","body":{{"connection":"{to}","disposition":"enforce"}}}}]"#
+            ),
+            network,
+            at,
+        )
     }
 
     #[tokio::test]
