@@ -182,11 +182,11 @@ fn run_suggest(args: SuggestArgs) -> Result<ExitCode, ExitCode> {
         let options = SuggestOptions::default()
             .min_reach(args.min_reach)
             .pages(pages);
-        let teaching = summary.allowlist_teaching(args.learn_unverified);
+        let mut teaching = summary.allowlist_teaching(args.learn_unverified);
         let s = suggest_navigations(
             &current,
             navigations.as_ref(),
-            teaching.observations.clone(),
+            std::mem::take(&mut teaching.observations),
             &options,
         );
         print_suggestion(&s.suggestion, &teaching);
@@ -206,7 +206,7 @@ fn run_suggest(args: SuggestArgs) -> Result<ExitCode, ExitCode> {
         };
     }
     let inventory = reader.inventory(args.since)?;
-    let teaching = if args.learn_unverified {
+    let mut teaching = if args.learn_unverified {
         summary.teaching_including_unverified()
     } else {
         summary.teaching()
@@ -222,10 +222,8 @@ fn run_suggest(args: SuggestArgs) -> Result<ExitCode, ExitCode> {
              proposed; give the enforced connect-src value"
         );
     }
-    let observed = teaching
-        .observations
-        .iter()
-        .cloned()
+    let observed = std::mem::take(&mut teaching.observations)
+        .into_iter()
         .chain(inventory.iter().map(Observation::from_use));
     let s = suggest(&current, observed, &options);
     print_suggestion(&s, &teaching);
@@ -233,7 +231,8 @@ fn run_suggest(args: SuggestArgs) -> Result<ExitCode, ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a suggestion added, left out and learned from, on stderr.
+/// What a suggestion added and left out, and what learning set aside (`teaching`'s
+/// observations are not read), on stderr.
 fn print_suggestion(s: &Suggestion, teaching: &Teaching) {
     for a in &s.additions {
         eprintln!("{a}");

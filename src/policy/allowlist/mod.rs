@@ -30,7 +30,7 @@ use http::HeaderName;
 mod read;
 mod translate;
 
-pub(crate) use read::{as_matched, AllowlistReading, ReadItem};
+pub(crate) use read::{as_matched, AllowlistReading, ReadItem, ReadList};
 pub use translate::{AllowlistItem, Translation, Untranslated, Widening};
 
 use super::error::{Problem, ProblemKind};
@@ -293,13 +293,45 @@ pub(super) fn build(
     })
 }
 
-/// Checks a value written out as [`PolicyBuilder::build`](super::PolicyBuilder::build)
-/// would ([`ConnectionAllowlist::value`]): Chromium must read every item of it.
-pub(crate) fn check_written(text: &str) -> Result<(), super::PolicyError> {
-    let mut problems = Vec::new();
-    match written(AllowlistMode::Enforce, text.to_owned(), None, &mut problems) {
-        Some(_) => Ok(()),
-        None => Err(super::PolicyError::new(problems)),
+/// A value written out ([`ConnectionAllowlist::value`]) as Chromium reads it, checked as
+/// [`PolicyBuilder::build`](super::PolicyBuilder::build) checks it: Chromium must read
+/// every item of it.
+pub(crate) fn check_written(text: &str) -> Result<AllowlistReading, super::PolicyError> {
+    read_written(text)
+        .map(AllowlistReading::List)
+        .map_err(super::PolicyError::new)
+}
+
+/// The list of a value written out, or the problems that refuse it: it must parse, and
+/// Chromium must keep every item of its one list.
+fn read_written(text: &str) -> Result<ReadList, Vec<Problem>> {
+    let text = text.trim();
+    let field = |why: String| Problem::field("connection allowlist", text, why);
+    let read = match AllowlistReading::parse(text) {
+        AllowlistReading::Ignored => {
+            return Err(vec![field("an empty value is no policy at all".into())])
+        }
+        AllowlistReading::FailsClosed(why) => {
+            return Err(vec![field(format!(
+                "{why}: Chromium would block every connection"
+            ))])
+        }
+        AllowlistReading::List(l) => l,
+    };
+    let mut problems: Vec<Problem> = read
+        .dropped
+        .iter()
+        .map(|d| field(format!("Chromium drops the item {d}")))
+        .collect();
+    if read.more_lists {
+        problems.push(field(
+            "only the first list counts in Chromium: write one list".into(),
+        ));
+    }
+    if problems.is_empty() {
+        Ok(read)
+    } else {
+        Err(problems)
     }
 }
 
@@ -311,33 +343,14 @@ fn written(
     report_to: Option<&str>,
     problems: &mut Vec<Problem>,
 ) -> Option<BuiltAllowlist> {
-    let field = |why: String| Problem::field("connection allowlist", text.trim(), why);
-    let mut value = text.trim().to_owned();
-    let read = match AllowlistReading::parse(&value) {
-        AllowlistReading::Ignored => {
-            problems.push(field("an empty value is no policy at all".into()));
+    let read = match read_written(&text) {
+        Ok(l) => l,
+        Err(p) => {
+            problems.extend(p);
             return None;
         }
-        AllowlistReading::FailsClosed(why) => {
-            problems.push(field(format!(
-                "{why}: Chromium would block every connection"
-            )));
-            return None;
-        }
-        AllowlistReading::List(l) => l,
     };
-    let before = problems.len();
-    for d in &read.dropped {
-        problems.push(field(format!("Chromium drops the item {d}")));
-    }
-    if read.more_lists {
-        problems.push(field(
-            "only the first list counts in Chromium: write one list".into(),
-        ));
-    }
-    if problems.len() > before {
-        return None;
-    }
+    let mut value = text.trim().to_owned();
     if let (None, Some(name)) = (&read.report_to, report_to) {
         value = format!("{value};report-to={name}");
         let again = matches!(AllowlistReading::parse(&value),
@@ -348,7 +361,11 @@ fn written(
         }
     }
     if http::HeaderValue::from_str(&value).is_err() {
-        problems.push(field("not a valid header value".into()));
+        problems.push(Problem::field(
+            "connection allowlist",
+            &value,
+            "not a valid header value".into(),
+        ));
         return None;
     }
     Some(BuiltAllowlist {

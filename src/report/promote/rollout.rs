@@ -204,8 +204,12 @@ impl Candidate {
         Ok(match r.target {
             RolloutTarget::ConnectSrc => Candidate::List(parse(&r.candidate)?),
             RolloutTarget::ConnectionAllowlist => {
-                check_written(&r.candidate).map_err(RolloutError::List)?;
-                Candidate::Allowlist(AllowlistPolicy::parse(&r.candidate))
+                // Read once: the check's reading is the candidate's.
+                let reading = check_written(&r.candidate).map_err(RolloutError::List)?;
+                Candidate::Allowlist(AllowlistPolicy::from_reading(
+                    &r.candidate,
+                    std::sync::Arc::new(reading),
+                ))
             }
         })
     }
